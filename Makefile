@@ -1,0 +1,42 @@
+# The two commands (README): `make run` and `make test`. Everything else is a helper of theirs
+# or a long run with its own target.
+SHELL := /bin/bash
+
+RELEASE_DIR := build/release
+DEBUG_DIR   := build/debug
+JOBS        := $(shell nproc 2>/dev/null || echo 2)
+
+export TOKEND_DATABASE ?= sqlite:./var/tokend.db
+export TOKEND_LISTEN   ?= 127.0.0.1:9000
+
+.PHONY: run test deps release debug clean bench format-check
+
+deps:
+	@./scripts/install-deps
+
+release: deps
+	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(RELEASE_DIR) --target tokend -j $(JOBS)
+
+debug: deps
+	@cmake -S . -B $(DEBUG_DIR) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(DEBUG_DIR) -j $(JOBS)
+
+# Build a release binary, create or migrate the database, bootstrap, serve on TOKEND_LISTEN.
+run: release
+	@mkdir -p var
+	@exec $(RELEASE_DIR)/tokend serve
+
+# Debug build under ASan+UBSan, every suite through ctest.
+test: debug
+	@cd $(DEBUG_DIR) && ctest --output-on-failure --timeout 900
+
+bench: release
+	@./scripts/install-deps --bench
+	@bench/run
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+
+clean:
+	rm -rf build

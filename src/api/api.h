@@ -1,0 +1,59 @@
+/* The API layer: one file per resource turning requests into store calls and JSON replies.
+ * tk_api_register() puts every route into the HTTP router. */
+#ifndef TK_API_API_H
+#define TK_API_API_H
+
+#include <stdint.h>
+
+#include "crypto/keys.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct tk_api {
+    struct tk_store *store;
+    struct tk_secret secret;
+    const char *avatars;               /* avatar modes, API.md §10.3 */
+    int64_t default_token_duration_us; /* API.md §12.2 */
+    unsigned key_length;               /* API.md §13 */
+};
+
+int tk_api_register(struct tk_api *api, struct tk_router *r) TK_MUST_USE;
+
+/* Route handlers (ctx is the struct tk_api). */
+void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+
+/* ---- shared by the resource files (common.c) ---- */
+
+/* Everything a handler needs once the request passed authentication. */
+struct tk_ctx {
+    struct tk_api *api;
+    struct tk_request *req;
+    struct tk_response *res;
+    struct tk_db *db;
+    struct tk_principal who;
+    int64_t now;
+};
+
+/* DRF's APIView.initial, then method dispatch: authenticates (403 with authentik's messages),
+ * answers OPTIONS, and 405 for methods not in allowed (a mask of enum tk_method; HEAD is
+ * allowed wherever GET is). Returns true when the handler should go on. */
+bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
+                  unsigned allowed, struct tk_ctx *ctx);
+
+/* Maps a program error to a response (api/errors.c). Never a 500. */
+void tk_api_error(struct tk_response *res, int err);
+
+/* 400 body {"<field>": [msg]} builder, fields in the order added. */
+struct tk_field_errors {
+    struct tk_buf buf;
+    size_t n_fields;
+    const char *open_field; /* the field whose list is open */
+};
+void tk_field_errors_init(struct tk_field_errors *fe);
+void tk_field_errors_add(struct tk_field_errors *fe, const char *field, const char *msg);
+void tk_field_errors_add_n(struct tk_field_errors *fe, const char *field, const char *msg,
+                           size_t len);
+/* Writes the 400 response if any error was added; returns true if it did. Frees fe. */
+bool tk_field_errors_respond(struct tk_field_errors *fe, struct tk_response *res);
+
+#endif

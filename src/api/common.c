@@ -1,0 +1,75 @@
+/* What every endpoint does before its own work (api.h): DRF's authentication, OPTIONS and 405
+ * handling, in DRF's order (authentication before method dispatch). */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "domain/auth.h"
+#include "util/time.h"
+
+static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT",
+                                           "PATCH", "DELETE", "OPTIONS"};
+
+bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
+                  unsigned allowed, struct tk_ctx *ctx)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->api = api;
+    ctx->req = req;
+    ctx->res = res;
+    ctx->now = tk_now_us();
+
+    const char *cred = NULL;
+    size_t cred_len = 0;
+    switch (tk_auth_parse(req->authorization, req->authorization_len, &cred, &cred_len)) {
+    case TK_AUTH_NONE:
+        tk_response_detail(res, 403, "Authentication credentials were not provided.");
+        return false;
+    case TK_AUTH_UNSUPPORTED:
+        tk_response_detail(res, 403, "Unsupported authentication type");
+        return false;
+    case TK_AUTH_MALFORMED:
+        tk_response_detail(res, 400, "Invalid Authorization header.");
+        return false;
+    case TK_AUTH_BEARER:
+        break;
+    }
+    ctx->db = tk_store_db(api->store);
+    if (ctx->db == NULL) {
+        tk_api_error(res, TK_ERR_BUSY);
+        return false;
+    }
+    uint8_t hash[TK_KEY_HASH_BYTES];
+    tk_key_hash(&api->secret, cred, cred_len, hash);
+    int rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who);
+    if (rc == TK_ERR_NOTFOUND) {
+        tk_response_detail(res, 403, "Token invalid/expired");
+        return false;
+    }
+    if (rc) {
+        tk_api_error(res, rc);
+        return false;
+    }
+
+    unsigned m = req->method;
+    if (m == TK_M_HEAD && (allowed & TK_M_GET))
+        return true;
+    if (m == TK_M_OPTIONS) {
+        res->status = 200;
+        tk_buf_puts(&res->body, "{\"renders\":[\"application/json\"],"
+                                "\"parses\":[\"application/json\"]}");
+        return false;
+    }
+    if (!(m & allowed)) {
+        char msg[96];
+        const char *name = req->method_name;
+        for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+            if ((1u << i) == m)
+                name = method_names[i];
+        /* The method token is at most a short ASCII word (libmicrohttpd checked it). */
+        snprintf(msg, sizeof(msg), "Method \"%.40s\" not allowed.", name);
+        tk_response_detail(res, 405, msg);
+        return false;
+    }
+    return true;
+}

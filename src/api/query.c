@@ -1,0 +1,196 @@
+/* Query string parsing (query.h). */
+#include "api/query.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+#include "util/buf.h"
+#include "util/limits.h"
+#include "util/utf8.h"
+
+static const char *decode(struct tk_arena *a, const char *s, size_t len, size_t *out_len)
+{
+    size_t dlen;
+    char *d = tk_http_pct_decode(a, s, len, true, &dlen);
+    if (d == NULL)
+        return NULL;
+    if (tk_utf8_valid(d, dlen)) {
+        *out_len = dlen;
+        return d;
+    }
+    struct tk_buf b;
+    tk_buf_init(&b, 4 * dlen + 16);
+    if (tk_utf8_repair(d, dlen, &b) != 0) {
+        tk_buf_free(&b);
+        return NULL;
+    }
+    char *r = tk_arena_strndup(a, b.data, b.len);
+    *out_len = b.len;
+    tk_buf_free(&b);
+    return r;
+}
+
+int tk_query_parse(struct tk_arena *a, const char *raw, size_t len, struct tk_query *out)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += raw[i] == '&';
+    out->n = 0;
+    out->p = tk_arena_calloc(a, cap, sizeof(*out->p));
+    if (out->p == NULL)
+        return TK_ERR_NOMEM;
+    size_t i = 0;
+    while (i <= len) {
+        const char *amp = memchr(raw + i, '&', len - i);
+        size_t end = amp ? (size_t)(amp - raw) : len;
+        if (end > i) {
+            const char *eq = memchr(raw + i, '=', end - i);
+            size_t klen = eq ? (size_t)(eq - (raw + i)) : end - i;
+            struct tk_qparam *p = &out->p[out->n];
+            p->key = decode(a, raw + i, klen, &p->key_len);
+            if (eq)
+                p->val = decode(a, eq + 1, end - i - klen - 1, &p->val_len);
+            else
+                p->val = decode(a, "", 0, &p->val_len);
+            if (p->key == NULL || p->val == NULL)
+                return TK_ERR_NOMEM;
+            out->n++;
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+const struct tk_qparam *tk_query_get(const struct tk_query *q, const char *key)
+{
+    size_t klen = strlen(key);
+    for (size_t i = q->n; i-- > 0;)
+        if (q->p[i].key_len == klen && memcmp(q->p[i].key, key, klen) == 0)
+            return &q->p[i];
+    return NULL;
+}
+
+void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len)
+{
+    size_t first = len, end = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = tk_utf8_decode(s + i, len - i, &cp);
+        if (!tk_unicode_isspace(cp)) {
+            if (first == len)
+                first = i;
+            end = i + k;
+        }
+        i += k;
+    }
+    if (first == len) {
+        *start = 0;
+        *out_len = 0;
+        return;
+    }
+    *start = first;
+    *out_len = end - first;
+}
+
+int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char ***terms_out,
+                    size_t *n_out)
+{
+    *n_out = 0;
+    *terms_out = NULL;
+    const char **terms = tk_arena_calloc(a, TK_MAX_SEARCH_TERMS + 1, sizeof(*terms));
+    if (terms == NULL)
+        return TK_ERR_NOMEM;
+    size_t n = 0, i = 0;
+    struct tk_buf term, fold;
+    tk_buf_init(&term, 4 * TK_MAX_SEARCH_CHARS + 16);
+    tk_buf_init(&fold, 8 * TK_MAX_SEARCH_CHARS + 16);
+    int rc = 0;
+    while (i < len && rc == 0) {
+        uint32_t cp;
+        size_t k = tk_utf8_decode(s + i, len - i, &cp);
+        bool sep = cp == ',' || tk_unicode_isspace(cp);
+        if (cp == 0) {
+            i += k; /* NUL characters are removed (DRF 3.14) */
+            continue;
+        }
+        if (!sep)
+            rc = tk_buf_append(&term, s + i, k);
+        i += k;
+        if ((sep || i >= len) && term.len > 0) {
+            if (n == TK_MAX_SEARCH_TERMS) {
+                rc = TK_ERR_TOOBIG;
+                break;
+            }
+            tk_buf_reset(&fold);
+            rc = tk_utf8_fold(term.data, term.len, &fold);
+            if (rc == 0) {
+                terms[n] = tk_arena_strndup(a, fold.data, fold.len);
+                rc = terms[n] ? 0 : TK_ERR_NOMEM;
+                n++;
+            }
+            tk_buf_reset(&term);
+        }
+    }
+    tk_buf_free(&term);
+    tk_buf_free(&fold);
+    if (rc)
+        return rc;
+    *terms_out = terms;
+    *n_out = n;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    enum tk_token_field f;
+} token_fields[] = {
+    {"pk", TK_TF_PK},         {"managed", TK_TF_MANAGED},
+    {"identifier", TK_TF_IDENTIFIER}, {"intent", TK_TF_INTENT},
+    {"user", TK_TF_USER},     {"description", TK_TF_DESCRIPTION},
+    {"expires", TK_TF_EXPIRES}, {"expiring", TK_TF_EXPIRING},
+};
+
+void tk_token_ordering(const char *s, size_t len, struct tk_token_query *q)
+{
+    q->n_order = 0;
+    size_t i = 0;
+    while (s != NULL && i <= len && len > 0) {
+        const char *comma = memchr(s + i, ',', len - i);
+        size_t end = comma ? (size_t)(comma - s) : len;
+        size_t st, sl;
+        tk_strip(s + i, end - i, &st, &sl);
+        const char *name = s + i + st;
+        bool desc = false;
+        if (sl > 0 && name[0] == '-') {
+            desc = true;
+            name++;
+            sl--;
+        }
+        for (size_t f = 0; f < sizeof(token_fields) / sizeof(token_fields[0]); f++) {
+            if (strlen(token_fields[f].name) == sl && memcmp(token_fields[f].name, name, sl) == 0 &&
+                q->n_order < TK_MAX_ORDERING_FIELDS) {
+                q->order[q->n_order].field = token_fields[f].f;
+                q->order[q->n_order].desc = desc;
+                q->n_order++;
+            }
+        }
+        if (comma == NULL)
+            break;
+        i = end + 1;
+    }
+    if (q->n_order == 0) {
+        q->order[0] = (struct tk_order){TK_TF_IDENTIFIER, false};
+        q->order[1] = (struct tk_order){TK_TF_EXPIRES, false};
+        q->n_order = 2;
+    }
+}
+
+int tk_query_bool(const char *s, size_t len)
+{
+    if ((len == 4 && strncasecmp(s, "true", 4) == 0) || (len == 1 && s[0] == '1'))
+        return 1;
+    if ((len == 5 && strncasecmp(s, "false", 5) == 0) || (len == 1 && s[0] == '0'))
+        return 0;
+    return -1;
+}

@@ -1,0 +1,44 @@
+/* Query strings as Django reads them (QueryDict over parse_qsl): split on '&', '+' is a space,
+ * percent-decoding, invalid UTF-8 replaced by U+FFFD, a repeated key: the last value wins.
+ * Plus the parsers of the list parameters shared by every list endpoint. */
+#ifndef TK_API_QUERY_H
+#define TK_API_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store/store.h"
+#include "util/arena.h"
+
+struct tk_qparam {
+    const char *key, *val; /* decoded, NUL-terminated, may contain NUL */
+    size_t key_len, val_len;
+};
+
+struct tk_query {
+    size_t n;
+    struct tk_qparam *p;
+};
+
+int tk_query_parse(struct tk_arena *a, const char *raw, size_t len, struct tk_query *out)
+    TK_MUST_USE;
+/* The last value of key, or NULL. */
+const struct tk_qparam *tk_query_get(const struct tk_query *q, const char *key);
+
+/* Python str.strip() bounds of s: *start, *len of the stripped part. */
+void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len);
+
+/* DRF SearchFilter terms (SEED): NUL removed, commas are spaces, split on whitespace; each
+ * term case-folded for the store. Returns the count in *n. */
+int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char ***terms,
+                    size_t *n) TK_MUST_USE;
+
+/* DRF OrderingFilter over the token fields: comma-separated, '-' for descending, names
+ * stripped, unknown names dropped; none left -> identifier, expires. */
+void tk_token_ordering(const char *s, size_t len, struct tk_token_query *q);
+
+/* django-filter BooleanWidget: "true"/"1" -> 1, "false"/"0" -> 0 (case-insensitive),
+ * else -1 (no filter). */
+int tk_query_bool(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/* JSON shapes of the API objects (API.md §5, §9, §10), written with the fast writer, keys in
+ * authentik's order. */
+#ifndef TK_API_SERIALIZE_H
+#define TK_API_SERIALIZE_H
+
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "domain/pagination.h"
+#include "json/writer.h"
+
+/* User (API.md §10.1); groups_obj is null unless include_groups. */
+void tk_json_user(struct tk_jw *w, const struct tk_api *api, const struct tk_user *u,
+                  bool include_groups);
+/* UserGroup (API.md §10.2). */
+void tk_json_user_group(struct tk_jw *w, const struct tk_group *g);
+/* Token (API.md §5). The key is never part of it. */
+void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_token *t,
+                   bool include_groups);
+/* "pagination": {...} member (API.md §9), written as a key and value into an open object. */
+void tk_json_pagination(struct tk_jw *w, const struct tk_pagination *p);
+
+#endif

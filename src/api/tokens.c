@@ -1,0 +1,177 @@
+/* /api/v3/core/tokens/ (API.md §7): the list with its filters, search, ordering and paging,
+ * under the owner-or-superuser rule of §4.2 (non-superusers see only their own tokens). */
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "api/query.h"
+#include "api/serialize.h"
+#include "domain/pagination.h"
+#include "util/limits.h"
+#include "util/time.h"
+#include "util/utf8.h"
+
+/* A django-filter CharFilter: stripped, empty ignored, NUL refused (Django's CharField). */
+static const char *text_filter(struct tk_ctx *c, const struct tk_query *q, const char *name,
+                               struct tk_field_errors *fe)
+{
+    const struct tk_qparam *p = tk_query_get(q, name);
+    if (p == NULL)
+        return NULL;
+    size_t st, len;
+    tk_strip(p->val, p->val_len, &st, &len);
+    if (len == 0)
+        return NULL;
+    if (memchr(p->val + st, '\0', len) != NULL) {
+        tk_field_errors_add(fe, name, "Null characters are not allowed.");
+        return NULL;
+    }
+    return tk_arena_strndup(c->req->arena, p->val + st, len);
+}
+
+static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
+
+static void intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_token_query *tq,
+                          struct tk_field_errors *fe)
+{
+    const struct tk_qparam *p = tk_query_get(q, "intent");
+    if (p == NULL || p->val_len == 0)
+        return;
+    for (size_t i = 0; i < sizeof(intents) / sizeof(intents[0]); i++) {
+        if (strlen(intents[i]) == p->val_len && memcmp(intents[i], p->val, p->val_len) == 0) {
+            tq->intent = intents[i];
+            return;
+        }
+    }
+    struct tk_buf msg;
+    tk_buf_init(&msg, 16 * 1024);
+    tk_buf_puts(&msg, "Select a valid choice. ");
+    tk_buf_append(&msg, p->val, p->val_len);
+    tk_buf_puts(&msg, " is not one of the available choices.");
+    /* The message may hold NUL bytes: add it with its length through the arena copy. */
+    size_t mlen = msg.len;
+    char *m = msg.err ? NULL : tk_arena_strndup(c->req->arena, msg.data, mlen);
+    tk_buf_free(&msg);
+    if (m != NULL)
+        tk_field_errors_add_n(fe, "intent", m, mlen);
+    else
+        tk_api_error(c->res, TK_ERR_NOMEM);
+}
+
+static void tokens_list(struct tk_ctx *c)
+{
+    struct tk_request *req = c->req;
+    struct tk_response *res = c->res;
+    struct tk_query q;
+    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    struct tk_token_query tq;
+    memset(&tq, 0, sizeof(tq));
+    tq.expiring = -1;
+
+    /* Filters in the FilterSet's field order, all errors in one body (API.md §8). */
+    struct tk_field_errors fe;
+    tk_field_errors_init(&fe);
+    tq.identifier = text_filter(c, &q, "identifier", &fe);
+    intent_filter(c, &q, &tq, &fe);
+    tq.username = text_filter(c, &q, "user__username", &fe);
+    tq.description = text_filter(c, &q, "description", &fe);
+    const struct tk_qparam *p = tk_query_get(&q, "expires");
+    if (p != NULL) {
+        size_t st, len;
+        tk_strip(p->val, p->val_len, &st, &len);
+        if (len > 0) {
+            if (tk_time_parse(p->val + st, len, &tq.expires) == 0)
+                tq.has_expires = true;
+            else
+                tk_field_errors_add(&fe, "expires", "Enter a valid date/time.");
+        }
+    }
+    p = tk_query_get(&q, "expiring");
+    if (p != NULL)
+        tq.expiring = tk_query_bool(p->val, p->val_len);
+    tq.managed = text_filter(c, &q, "managed", &fe);
+    if (tk_field_errors_respond(&fe, res))
+        return;
+
+    p = tk_query_get(&q, "search");
+    if (p != NULL) {
+        if (tk_utf8_length(p->val, p->val_len) > TK_MAX_SEARCH_CHARS) {
+            tk_field_errors_init(&fe);
+            tk_field_errors_add(&fe, "search",
+                                "Ensure this field has no more than 1024 characters.");
+            tk_field_errors_respond(&fe, res);
+            return;
+        }
+        rc = tk_search_terms(req->arena, p->val, p->val_len, &tq.terms, &tq.n_terms);
+        if (rc == TK_ERR_TOOBIG) {
+            tk_field_errors_init(&fe);
+            tk_field_errors_add(&fe, "search", "Ensure this field has no more than 64 terms.");
+            tk_field_errors_respond(&fe, res);
+            return;
+        }
+        if (rc) {
+            tk_api_error(res, rc);
+            return;
+        }
+    }
+    p = tk_query_get(&q, "ordering");
+    tk_token_ordering(p ? p->val : NULL, p ? p->val_len : 0, &tq);
+
+    p = tk_query_get(&q, "include_groups");
+    bool include_groups = p == NULL || (p->val_len == 4 && strncasecmp(p->val, "true", 4) == 0);
+    tq.with_groups = true; /* "groups" (uuids) is always part of the user */
+    tq.owner_id = c->who.is_superuser ? 0 : c->who.user_id;
+
+    struct tk_page_request pr;
+    p = tk_query_get(&q, "page");
+    tk_page_parse(p ? p->val : NULL, p ? p->val_len : 0, &pr);
+    p = tk_query_get(&q, "page_size");
+    int64_t page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0,
+                                           TK_DEFAULT_PAGE_SIZE, TK_MAX_PAGE_SIZE);
+
+    if ((rc = tk_store_read_begin(c->db)) != 0) {
+        tk_api_error(res, rc);
+        return;
+    }
+    int64_t count = 0;
+    struct tk_pagination pg;
+    struct tk_token *tokens = NULL;
+    size_t n = 0;
+    rc = tk_store_token_count(c->db, &tq, req->arena, &count);
+    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
+        tk_store_read_end(c->db);
+        tk_response_detail(res, 404, "Invalid page.");
+        return;
+    }
+    if (rc == 0)
+        rc = tk_store_token_fetch(c->db, &tq, pg.offset, pg.page_size, req->arena, &tokens, &n);
+    tk_store_read_end(c->db);
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+
+    struct tk_jw w;
+    tk_jw_init(&w, &res->body);
+    tk_jw_obj_begin(&w);
+    tk_json_pagination(&w, &pg);
+    tk_jw_key(&w, "results");
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        tk_json_token(&w, c->api, &tokens[i], include_groups);
+    tk_jw_arr_end(&w);
+    tk_jw_obj_end(&w);
+    res->status = 200;
+}
+
+void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin(ctx, req, res, TK_M_GET, &c))
+        return;
+    tokens_list(&c);
+}

@@ -1,0 +1,91 @@
+/* First-start setup as authentik's bootstrap blueprint does it (cli.h). Every object is
+ * "state: created": made when missing, never changed when present. */
+#include <sodium.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/time.h"
+
+#define ADMIN_GROUP "authentik Admins"
+#define ADMIN_USER "akadmin"
+#define BOOTSTRAP_TOKEN "authentik-bootstrap-token"
+
+struct boot {
+    struct tk_cli *cli;
+    char key[TK_KEY_LENGTH_MAX + 1];
+    bool generated;
+};
+
+static int boot_tx(struct tk_db *db, void *ctx)
+{
+    struct boot *b = ctx;
+    int64_t now = tk_now_us();
+    int64_t gid = 0, uid = 0;
+    char uuid[37];
+    bool new_user = false;
+    int rc = tk_store_group_find(db, ADMIN_GROUP, &gid);
+    if (rc == TK_ERR_NOTFOUND) {
+        struct tk_group_new g = {.name = ADMIN_GROUP, .is_superuser = true};
+        rc = tk_store_group_create(db, &g, now, &gid, uuid);
+    }
+    if (rc)
+        return rc;
+    rc = tk_store_user_find(db, ADMIN_USER, &uid);
+    if (rc == TK_ERR_NOTFOUND) {
+        struct tk_user_new u = {.username = ADMIN_USER,
+                                .name = "authentik Default Admin",
+                                .email = "root@localhost",
+                                .is_active = true};
+        rc = tk_store_user_create(db, &u, now, &uid, uuid);
+        if (rc == 0)
+            rc = tk_store_membership_add(db, uid, gid);
+        new_user = true;
+    }
+    if (rc)
+        return rc;
+
+    struct tk_arena *a = tk_arena_new(1 << 20);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_token_query q = {.identifier = BOOTSTRAP_TOKEN, .expiring = -1};
+    int64_t n = 0;
+    rc = tk_store_token_count(db, &q, a, &n);
+    tk_arena_free(a);
+    if (rc || n > 0)
+        return rc;
+    const char *key = b->cli->cfg->bootstrap_token;
+    if (key == NULL && !new_user)
+        return 0; /* only a first start invents a key */
+    char tuuid[37];
+    tk_uuid4(tuuid);
+    struct tk_token_new t = {.uuid = tuuid,
+                             .identifier = BOOTSTRAP_TOKEN,
+                             .intent = "api",
+                             .description = "",
+                             .user_id = uid,
+                             /* the model default, as authentik's blueprint leaves it */
+                             .has_expires = true,
+                             .expires = now + b->cli->cfg->default_token_duration_us,
+                             .expiring = false};
+    rc = tk_cli_token_create(b->cli, db, &t, key, b->key, now);
+    b->generated = rc == 0 && key == NULL;
+    return rc;
+}
+
+int tk_cli_bootstrap(struct tk_cli *cli, FILE *out)
+{
+    struct boot b = {.cli = cli};
+    struct tk_db *db = tk_store_db(cli->store);
+    if (db == NULL)
+        return TK_ERR_IO;
+    int rc = tk_store_write_tx(db, boot_tx, &b);
+    if (rc == 0 && b.generated) {
+        fprintf(out,
+                "tokend: created user akadmin with API token %s; its key (shown only now):\n"
+                "%s\n",
+                BOOTSTRAP_TOKEN, b.key);
+        fflush(out);
+    }
+    sodium_memzero(b.key, sizeof(b.key));
+    return rc;
+}

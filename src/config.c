@@ -1,0 +1,186 @@
+/* Configuration (config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/limits.h"
+#include "util/time.h"
+
+const struct tk_setting_doc tk_settings_doc[] = {
+    {"TOKEND_DATABASE", "--database", "sqlite:./var/tokend.db",
+     "database URL: sqlite:PATH"},
+    {"TOKEND_LISTEN", "--listen", "127.0.0.1:9000", "address and port to serve on"},
+    {"TOKEND_SECRET_KEY", "--secret-key", "(unset)",
+     "server secret as text; when unset the key file is used"},
+    {"TOKEND_SECRET_KEY_FILE", "--secret-key-file", "<database file>.secret",
+     "file holding the server secret, created with mode 0600 on first start"},
+    {"TOKEND_BOOTSTRAP_TOKEN", "--bootstrap-token", "(unset)",
+     "key of the bootstrap token authentik-bootstrap-token (AUTHENTIK_BOOTSTRAP_TOKEN too)"},
+    {"TOKEND_THREADS", "--threads", "number of cores", "HTTP worker threads"},
+    {"TOKEND_AVATARS", "--avatars", "initials",
+     "avatar modes: none, initials, gravatar, attributes.<path>, URL template"},
+    {"TOKEND_DEFAULT_TOKEN_DURATION", "--default-token-duration", "minutes=30",
+     "lifetime of API tokens and default app-password lifetime (authentik syntax)"},
+    {"TOKEND_KEY_LENGTH", "--key-length", "60", "length of generated keys"},
+    {"TOKEND_MAX_CONNECTIONS", "--max-connections", "4096", "concurrent connections"},
+    {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
+     "seconds before an idle or slow connection is closed"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static int parse_uint(const char *name, const char *v, unsigned lo, unsigned hi, unsigned *out,
+                      char *err, size_t err_len)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*v == '\0' || *v == '-' || *end != '\0' || errno || n < lo || n > hi) {
+        snprintf(err, err_len, "%s must be a whole number from %u to %u, got \"%s\"", name, lo,
+                 hi, v);
+        return TK_ERR_INVALID;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int set(struct tk_config *c, const char *env, const char *v, char *err, size_t err_len)
+{
+    if (strcmp(env, "TOKEND_DATABASE") == 0)
+        c->database = v;
+    else if (strcmp(env, "TOKEND_LISTEN") == 0)
+        c->listen = v;
+    else if (strcmp(env, "TOKEND_SECRET_KEY") == 0)
+        c->secret_key = v;
+    else if (strcmp(env, "TOKEND_SECRET_KEY_FILE") == 0)
+        c->secret_key_file = v;
+    else if (strcmp(env, "TOKEND_BOOTSTRAP_TOKEN") == 0)
+        c->bootstrap_token = v;
+    else if (strcmp(env, "TOKEND_THREADS") == 0)
+        return parse_uint(env, v, 1, 256, &c->threads, err, err_len);
+    else if (strcmp(env, "TOKEND_AVATARS") == 0)
+        c->avatars = v;
+    else if (strcmp(env, "TOKEND_DEFAULT_TOKEN_DURATION") == 0)
+        c->default_token_duration = v;
+    else if (strcmp(env, "TOKEND_KEY_LENGTH") == 0)
+        return parse_uint(env, v, 1, TK_KEY_LENGTH_MAX, &c->key_length, err, err_len);
+    else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
+        return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
+    else if (strcmp(env, "TOKEND_CONNECTION_TIMEOUT") == 0)
+        return parse_uint(env, v, 1, 3600, &c->connection_timeout_s, err, err_len);
+    return 0;
+}
+
+int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
+{
+    memset(c, 0, sizeof(*c));
+    c->database = "sqlite:./var/tokend.db";
+    c->listen = "127.0.0.1:9000";
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = ncpu > 0 ? (unsigned)ncpu : 2;
+    c->avatars = "initials";
+    c->default_token_duration = "minutes=30";
+    c->key_length = TK_KEY_LENGTH_DEFAULT;
+    c->max_connections = TK_MAX_CONNECTIONS;
+    c->connection_timeout_s = TK_CONNECTION_TIMEOUT_S;
+    const char *ak = getenv("AUTHENTIK_BOOTSTRAP_TOKEN");
+    if (ak != NULL && *ak != '\0')
+        c->bootstrap_token = ak;
+    for (const struct tk_setting_doc *d = tk_settings_doc; d->env; d++) {
+        const char *v = getenv(d->env);
+        if (v == NULL || (*v == '\0' && strcmp(d->env, "TOKEND_BOOTSTRAP_TOKEN") == 0))
+            continue;
+        int rc = set(c, d->env, v, err, err_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *err,
+                   size_t err_len)
+{
+    *used = 0;
+    const char *a = argv[0];
+    for (const struct tk_setting_doc *d = tk_settings_doc; d->env; d++) {
+        size_t fl = strlen(d->flag);
+        if (strncmp(a, d->flag, fl) != 0)
+            continue;
+        const char *v;
+        if (a[fl] == '=') {
+            v = a + fl + 1;
+            *used = 1;
+        } else if (a[fl] == '\0') {
+            if (argc < 2) {
+                snprintf(err, err_len, "%s needs a value", d->flag);
+                return TK_ERR_INVALID;
+            }
+            v = argv[1];
+            *used = 2;
+        } else {
+            continue;
+        }
+        return set(c, d->env, v, err, err_len);
+    }
+    return 0;
+}
+
+int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
+{
+    if (tk_duration_parse(c->default_token_duration, strlen(c->default_token_duration),
+                          &c->default_token_duration_us) != 0 ||
+        c->default_token_duration_us <= 0) {
+        snprintf(err, err_len,
+                 "TOKEND_DEFAULT_TOKEN_DURATION must be a positive duration such as "
+                 "\"minutes=30\" or \"days=1;hours=2\", got \"%s\"",
+                 c->default_token_duration);
+        return TK_ERR_INVALID;
+    }
+    if (strncmp(c->database, "sqlite:", 7) != 0) {
+        snprintf(err, err_len, "TOKEND_DATABASE must be sqlite:PATH, got \"%s\"", c->database);
+        return TK_ERR_INVALID;
+    }
+    if (c->secret_key_file == NULL && c->secret_key == NULL) {
+        const char *p = c->database + 7;
+        if (strncmp(p, "//", 2) == 0)
+            p += 2;
+        if (strcmp(p, ":memory:") == 0) {
+            snprintf(err, err_len,
+                     "TOKEND_SECRET_KEY or TOKEND_SECRET_KEY_FILE is needed with an in-memory "
+                     "database");
+            return TK_ERR_INVALID;
+        }
+        if ((size_t)snprintf(c->secret_file_buf, sizeof(c->secret_file_buf), "%s.secret", p) >=
+            sizeof(c->secret_file_buf)) {
+            snprintf(err, err_len, "TOKEND_DATABASE path is too long");
+            return TK_ERR_INVALID;
+        }
+        c->secret_key_file = c->secret_file_buf;
+    }
+    if (c->bootstrap_token != NULL && strlen(c->bootstrap_token) > TK_KEY_LENGTH_MAX) {
+        snprintf(err, err_len, "TOKEND_BOOTSTRAP_TOKEN is longer than %d characters",
+                 TK_KEY_LENGTH_MAX);
+        return TK_ERR_INVALID;
+    }
+    return 0;
+}
+
+int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err, size_t err_len)
+{
+    if (c->secret_key != NULL) {
+        if (tk_secret_from_string(s, c->secret_key) != 0) {
+            snprintf(err, err_len, "TOKEND_SECRET_KEY must not be empty");
+            return TK_ERR_INVALID;
+        }
+        return 0;
+    }
+    const char *why = NULL;
+    int rc = tk_secret_from_file(s, c->secret_key_file, &why);
+    if (rc)
+        snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE %s: %s", c->secret_key_file,
+                 why ? why : tk_strerror(rc));
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* Configuration: every setting from a TOKEND_* environment variable or a command-line flag
+ * (flags win), with defaults, validated once at start. */
+#ifndef TK_CONFIG_H
+#define TK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/keys.h"
+#include "util/error.h"
+
+struct tk_config {
+    const char *database;        /* TOKEND_DATABASE, sqlite:./var/tokend.db */
+    const char *listen;          /* TOKEND_LISTEN, 127.0.0.1:9000 */
+    const char *secret_key;      /* TOKEND_SECRET_KEY (text), else the key file */
+    const char *secret_key_file; /* TOKEND_SECRET_KEY_FILE, <database file>.secret */
+    const char *bootstrap_token; /* TOKEND_BOOTSTRAP_TOKEN or AUTHENTIK_BOOTSTRAP_TOKEN */
+    unsigned threads;            /* TOKEND_THREADS, number of cores */
+    const char *avatars;         /* TOKEND_AVATARS, "initials" */
+    int64_t default_token_duration_us; /* TOKEND_DEFAULT_TOKEN_DURATION, minutes=30 */
+    const char *default_token_duration;
+    unsigned key_length;         /* TOKEND_KEY_LENGTH, 60 */
+    unsigned max_connections;    /* TOKEND_MAX_CONNECTIONS */
+    unsigned connection_timeout_s; /* TOKEND_CONNECTION_TIMEOUT */
+    char secret_file_buf[4096];
+};
+
+/* One setting's description, for --help and README. */
+struct tk_setting_doc {
+    const char *env, *flag, *def, *help;
+};
+extern const struct tk_setting_doc tk_settings_doc[];
+
+/* Reads the environment into c. On an invalid value returns TK_ERR_INVALID with one line in
+ * err naming the setting. */
+int tk_config_from_env(struct tk_config *c, char *err, size_t err_len) TK_MUST_USE;
+/* Applies a "--flag=value" or "--flag value" option; *used is 1 or 2 arguments consumed, 0 if
+ * argv[0] is not a setting flag. */
+int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *err,
+                   size_t err_len) TK_MUST_USE;
+/* Checks and derives values after env and flags. */
+int tk_config_finish(struct tk_config *c, char *err, size_t err_len) TK_MUST_USE;
+/* Loads the server secret as configured. */
+int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err, size_t err_len)
+    TK_MUST_USE;
+
+#endif

@@ -1,0 +1,20 @@
+/* Parsing of the Authorization header exactly as authentik's validate_auth (API.md §3):
+ * strip, require a space, split at the first space, scheme "bearer" case-insensitively, the
+ * credential untrimmed. No I/O; the lookup of the credential is the store's. */
+#ifndef TK_DOMAIN_AUTH_H
+#define TK_DOMAIN_AUTH_H
+
+#include <stddef.h>
+
+enum tk_auth_kind {
+    TK_AUTH_NONE,        /* no credentials: "Authentication credentials were not provided." */
+    TK_AUTH_UNSUPPORTED, /* another scheme: "Unsupported authentication type" */
+    TK_AUTH_MALFORMED,   /* bytes that are not UTF-8 (authentik crashes; we answer 400) */
+    TK_AUTH_BEARER,      /* *cred, *cred_len: the credential to look up */
+};
+
+/* header may be NULL (absent). The credential points into header. */
+enum tk_auth_kind tk_auth_parse(const char *header, size_t len, const char **cred,
+                                size_t *cred_len);
+
+#endif

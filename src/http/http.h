@@ -1,0 +1,91 @@
+/* The HTTP transport over libmicrohttpd: limits, request reading, routing by method and path,
+ * response writing. It knows no resource: api/ registers routes into a router. */
+#ifndef TK_HTTP_HTTP_H
+#define TK_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+enum tk_method {
+    TK_M_GET = 1 << 0,
+    TK_M_HEAD = 1 << 1,
+    TK_M_POST = 1 << 2,
+    TK_M_PUT = 1 << 3,
+    TK_M_PATCH = 1 << 4,
+    TK_M_DELETE = 1 << 5,
+    TK_M_OPTIONS = 1 << 6,
+    TK_M_OTHER = 1 << 7,
+};
+
+#define TK_HTTP_MAX_PARAMS 4
+
+struct tk_request {
+    enum tk_method method;
+    const char *method_name;
+    const char *path; /* percent-decoded path */
+    const char *query; /* raw query string without '?', "" when none */
+    size_t query_len;
+    const char *authorization; /* NULL when absent */
+    size_t authorization_len;
+    const char *content_type; /* NULL when absent */
+    const char *user_agent;
+    const char *body;
+    size_t body_len;
+    bool has_body; /* Content-Length > 0 or chunked data received */
+    const char *client_ip;
+    const char *params[TK_HTTP_MAX_PARAMS]; /* captured path segments, decoded */
+    size_t n_params;
+    struct tk_arena *arena;
+};
+
+struct tk_response {
+    int status;
+    struct tk_buf body;      /* JSON unless content_type says otherwise */
+    const char *allow;       /* Allow header, set from the route */
+    bool empty;              /* no body and no Content-Type (204, set_key's bare 400) */
+};
+
+typedef void (*tk_handler_fn)(struct tk_request *req, struct tk_response *res, void *ctx);
+
+struct tk_router;
+
+struct tk_router *tk_router_new(void);
+void tk_router_free(struct tk_router *r);
+/* Adds a route. pattern: "/api/v3/core/tokens/{}/view_key/" where {} captures one segment
+ * matching [^/.]+. allow: the Allow header of every response of this route. */
+int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, tk_handler_fn fn,
+                  void *ctx) TK_MUST_USE;
+/* Matches a decoded path; fills req->params. NULL when no route matches. */
+const struct tk_route *tk_router_match(const struct tk_router *r, struct tk_request *req);
+void tk_route_call(const struct tk_route *route, struct tk_request *req, struct tk_response *res);
+
+/* Percent-decodes s into the arena (no '+' handling). NULL on failure. *out_len: bytes. */
+char *tk_http_pct_decode(struct tk_arena *a, const char *s, size_t len, bool plus_is_space,
+                         size_t *out_len);
+
+struct tk_http_opts {
+    const char *listen; /* "host:port" */
+    unsigned threads;
+    unsigned max_connections;
+    unsigned connection_timeout_s;
+};
+
+struct tk_http;
+
+/* Binds and serves in background threads. err receives a reason on failure. */
+int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_http **out,
+                  char *err, size_t err_len) TK_MUST_USE;
+/* The port actually bound (useful with port 0). */
+uint16_t tk_http_port(const struct tk_http *h);
+/* Stops accepting, lets in-flight requests finish (up to grace_ms), stops every thread. */
+void tk_http_stop(struct tk_http *h, unsigned grace_ms);
+
+/* Sets a JSON body {"detail": msg} and status. */
+void tk_response_detail(struct tk_response *res, int status, const char *msg);
+
+#endif

@@ -1,0 +1,402 @@
+/* HTTP server over libmicrohttpd (http.h): a thread pool on epoll, hard limits checked before
+ * any work (413/414/431), one arena per request, keep-alive kept open (responses are queued
+ * after the first callback, see style.md's libmicrohttpd note), graceful stop. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "json/writer.h"
+#include "util/alloc.h"
+#include "util/limits.h"
+#include "util/utf8.h"
+
+struct tk_http {
+    struct MHD_Daemon *d;
+    struct tk_router *router;
+    atomic_int inflight;
+    uint16_t port;
+};
+
+struct req_state {
+    struct tk_arena *arena;
+    char *uri;
+    size_t uri_len;
+    bool started;
+    bool answered; /* a response was queued early */
+    bool counted;
+    struct tk_buf body;
+    struct tk_http *h;
+};
+
+void tk_response_detail(struct tk_response *res, int status, const char *msg)
+{
+    struct tk_jw w;
+    res->status = status;
+    res->empty = false;
+    tk_buf_reset(&res->body);
+    tk_jw_init(&w, &res->body);
+    tk_jw_obj_begin(&w);
+    tk_jw_key(&w, "detail");
+    tk_jw_cstr(&w, msg);
+    tk_jw_obj_end(&w);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *tk_http_pct_decode(struct tk_arena *a, const char *s, size_t len, bool plus_is_space,
+                         size_t *out_len)
+{
+    char *out = tk_arena_alloc(a, len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
+            (lo = hexval(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (plus_is_space && s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct req_state *st = tk_calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->h = cls;
+    st->arena = tk_arena_new(TK_ARENA_MAX_BYTES);
+    size_t len = strlen(uri);
+    if (st->arena)
+        st->uri = tk_arena_strndup(st->arena, uri, len);
+    st->uri_len = len;
+    tk_buf_init(&st->body, TK_MAX_BODY_BYTES);
+    return st;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct req_state *st = *con_cls;
+    if (st == NULL)
+        return;
+    if (st->counted)
+        atomic_fetch_sub(&st->h->inflight, 1);
+    tk_buf_free(&st->body);
+    tk_arena_free(st->arena);
+    free(st);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct tk_response *res, bool close)
+{
+    size_t len = 0;
+    char *data = NULL;
+    if (res->body.err) {
+        /* The answer could not be built (memory or the response cap): say so, briefly. */
+        tk_buf_free(&res->body);
+        tk_buf_init(&res->body, 4096);
+        tk_response_detail(res, 503, "The server cannot build this response now.");
+    }
+    if (!res->empty)
+        data = tk_buf_take(&res->body, &len);
+    else
+        tk_buf_free(&res->body);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE
+                                                                            : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        free(data);
+        return MHD_NO;
+    }
+    if (!res->empty)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (res->allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reject(struct MHD_Connection *c, struct req_state *st, int status,
+                              const char *msg)
+{
+    struct tk_response res = {0};
+    tk_buf_init(&res.body, 4096);
+    tk_response_detail(&res, status, msg);
+    st->answered = true;
+    return queue(c, &res, true);
+}
+
+struct header_sum {
+    size_t total;
+};
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct header_sum *s = cls;
+    s->total += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static enum tk_method method_of(const char *m)
+{
+    static const struct {
+        const char *name;
+        enum tk_method m;
+    } map[] = {{"GET", TK_M_GET},       {"HEAD", TK_M_HEAD},     {"POST", TK_M_POST},
+               {"PUT", TK_M_PUT},       {"PATCH", TK_M_PATCH},   {"DELETE", TK_M_DELETE},
+               {"OPTIONS", TK_M_OPTIONS}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(m, map[i].name) == 0)
+            return map[i].m;
+    return TK_M_OTHER;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name, size_t *len)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, name, strlen(name), &v, &n) != MHD_YES)
+        return NULL;
+    if (len)
+        *len = n;
+    return v;
+}
+
+static enum MHD_Result first_call(struct MHD_Connection *c, struct req_state *st)
+{
+    st->started = true;
+    atomic_fetch_add(&st->h->inflight, 1);
+    st->counted = true;
+    if (st->arena == NULL || st->uri == NULL)
+        return reject(c, st, 503, "The server is out of memory.");
+    const char *q = memchr(st->uri, '?', st->uri_len);
+    size_t qlen = q ? st->uri_len - (size_t)(q - st->uri) - 1 : 0;
+    if (st->uri_len > TK_MAX_URI_BYTES || qlen > TK_MAX_QUERY_BYTES)
+        return reject(c, st, 414, "Request-URI too long.");
+    struct header_sum hs = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hs);
+    if (hs.total > TK_MAX_HEADER_BYTES)
+        return reject(c, st, 431, "Request header fields too large.");
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH, NULL);
+    if (cl != NULL) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end == cl || *end != '\0' || n > TK_MAX_BODY_BYTES)
+            return reject(c, st, 413, "Request body too large.");
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result handle(struct tk_http *h, struct MHD_Connection *c, struct req_state *st,
+                              const char *method)
+{
+    struct tk_request req = {0};
+    struct tk_response res = {0};
+    tk_buf_init(&res.body, TK_MAX_RESPONSE_BYTES);
+    res.status = 200;
+    req.arena = st->arena;
+    req.method = method_of(method);
+    req.method_name = method;
+
+    const char *q = memchr(st->uri, '?', st->uri_len);
+    size_t plen = q ? (size_t)(q - st->uri) : st->uri_len;
+    req.query = q ? q + 1 : "";
+    req.query_len = q ? st->uri_len - plen - 1 : 0;
+    size_t dlen = 0;
+    char *path = tk_http_pct_decode(st->arena, st->uri, plen, false, &dlen);
+    if (path == NULL) {
+        tk_response_detail(&res, 503, "The server is out of memory.");
+        return queue(c, &res, false);
+    }
+    req.path = path;
+    req.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION, &req.authorization_len);
+    req.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE, NULL);
+    req.user_agent = header(c, MHD_HTTP_HEADER_USER_AGENT, NULL);
+    req.body = st->body.data ? st->body.data : "";
+    req.body_len = st->body.len;
+    req.has_body = st->body.len > 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ci != NULL && ci->client_addr != NULL) {
+        if (ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof(ip));
+        else if (ci->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ci->client_addr)->sin6_addr, ip,
+                      sizeof(ip));
+    }
+    req.client_ip = ip;
+
+    const struct tk_route *route = NULL;
+    /* A decoded path with NUL or invalid UTF-8 names nothing. */
+    if (strlen(path) == dlen && tk_utf8_valid(path, dlen))
+        route = tk_router_match(h->router, &req);
+    if (route == NULL)
+        tk_response_detail(&res, 404, "Not found.");
+    else
+        tk_route_call(route, &req, &res);
+    return queue(c, &res, false);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    struct tk_http *h = cls;
+    struct req_state *st = *con_cls;
+    if (st == NULL)
+        return MHD_NO; /* out of memory in uri_logger: drop the connection */
+    if (!st->started)
+        return first_call(c, st);
+    if (st->answered) {
+        *upload_data_size = 0; /* discard the rest of a refused body */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (tk_buf_append(&st->body, upload_data, *upload_data_size) != 0) {
+            *upload_data_size = 0;
+            if (st->body.err == TK_ERR_TOOBIG)
+                return reject(c, st, 413, "Request body too large.");
+            return reject(c, st, 503, "The server is out of memory.");
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return handle(h, c, st, method);
+}
+
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    /* We decode paths and queries ourselves, from the raw request target. */
+    return strlen(s);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                        char *err, size_t err_len)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host)) {
+        snprintf(err, err_len, "TOKEND_LISTEN must be host:port, got \"%s\"", listen);
+        return TK_ERR_INVALID;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (*(colon + 1) == '\0' || *end != '\0' || port < 0 || port > 65535) {
+        snprintf(err, err_len, "TOKEND_LISTEN has an invalid port: \"%s\"", listen);
+        return TK_ERR_INVALID;
+    }
+    memset(ss, 0, sizeof(*ss));
+    char *h = host;
+    size_t hl = strlen(h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h[hl - 1] = '\0';
+        h++;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (strcmp(h, "localhost") == 0)
+        h = "127.0.0.1";
+    if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*s4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*s6);
+        return 0;
+    }
+    snprintf(err, err_len, "TOKEND_LISTEN needs a numeric IP address or localhost, got \"%s\"",
+             host);
+    return TK_ERR_INVALID;
+}
+
+int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_http **out,
+                  char *err, size_t err_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int rc = parse_listen(o->listen, &ss, &sl, err, err_len);
+    if (rc)
+        return rc;
+    struct tk_http *h = tk_calloc(1, sizeof(*h));
+    if (h == NULL)
+        return TK_ERR_NOMEM;
+    h->router = r;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+        MHD_OPTION_END);
+    if (h->d == NULL) {
+        snprintf(err, err_len, "cannot listen on %s (address in use or not available)",
+                 o->listen);
+        free(h);
+        return TK_ERR_IO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : 0;
+    *out = h;
+    return 0;
+}
+
+uint16_t tk_http_port(const struct tk_http *h) { return h->port; }
+
+void tk_http_stop(struct tk_http *h, unsigned grace_ms)
+{
+    if (h == NULL)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(h->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    for (unsigned waited = 0; waited < grace_ms && atomic_load(&h->inflight) > 0; waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,42 @@
+/* Fast JSON writer for responses: appends compact JSON (DRF's separators) to a caller-owned
+ * tk_buf. Strings are escaped as Python's json.dumps(ensure_ascii=False) does; invalid UTF-8
+ * is written as U+FFFD so the output is always valid JSON. Commas are placed automatically.
+ * Errors are sticky in the buffer (tk_buf.err); check once at the end. Not thread-safe. */
+#ifndef TK_JSON_WRITER_H
+#define TK_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+#define TK_JW_MAX_DEPTH 32
+
+struct tk_jw {
+    struct tk_buf *out;
+    unsigned depth;
+    bool first[TK_JW_MAX_DEPTH]; /* no value written yet at this level */
+    bool after_key;
+};
+
+void tk_jw_init(struct tk_jw *w, struct tk_buf *out);
+void tk_jw_obj_begin(struct tk_jw *w);
+void tk_jw_obj_end(struct tk_jw *w);
+void tk_jw_arr_begin(struct tk_jw *w);
+void tk_jw_arr_end(struct tk_jw *w);
+/* An object key; k is escaped like any string. */
+void tk_jw_key(struct tk_jw *w, const char *k);
+void tk_jw_str(struct tk_jw *w, const char *s, size_t len);
+void tk_jw_cstr(struct tk_jw *w, const char *s); /* NULL writes null */
+void tk_jw_int(struct tk_jw *w, int64_t v);
+void tk_jw_bool(struct tk_jw *w, bool v);
+void tk_jw_null(struct tk_jw *w);
+/* A datetime (µs since epoch) as RFC 3339 string (util/time.h). */
+void tk_jw_time(struct tk_jw *w, int64_t us);
+/* Pre-serialised JSON written verbatim (must be a valid compact JSON value). */
+void tk_jw_raw(struct tk_jw *w, const char *json, size_t len);
+/* Appends the escaped body of a JSON string (no quotes) to out. */
+int tk_json_escape(struct tk_buf *out, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,195 @@
+/* tokend: authentik's token API as one C binary. This file reads the command line and
+ * configuration, then runs the server or an administration command. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "config.h"
+#include "crypto/keys.h"
+#include "http/http.h"
+#include "store/store.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tokend [SETTINGS] [COMMAND]\n"
+            "\n"
+            "commands:\n"
+            "  serve                 migrate, bootstrap and serve the API (the default)\n"
+            "  migrate               create or upgrade the database schema, then exit\n"
+            "  bootstrap             create authentik Admins, akadmin and the bootstrap token\n"
+            "  user create USERNAME [--name N] [--email E] [--inactive] [--attributes JSON]\n"
+            "                        [--path P] [--type T]          prints the user's pk\n"
+            "  group create NAME [--superuser] [--parent NAME] [--attributes JSON]\n"
+            "                                                       prints the group's uuid\n"
+            "  group add GROUP USERNAME | group remove GROUP USERNAME\n"
+            "  token create IDENTIFIER --user USERNAME [--intent I] [--description D]\n"
+            "               [--expires DATETIME|none] [--expiring true|false] [--managed M]\n"
+            "               [--key KEY]                             prints the key\n"
+            "  token revoke IDENTIFIER | token view-key IDENTIFIER\n"
+            "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
+            "\n"
+            "settings (flag or environment variable, default):\n");
+    for (const struct tk_setting_doc *d = tk_settings_doc; d->env; d++)
+        fprintf(f, "  %-26s %-30s %s\n      %s\n", d->flag, d->env, d->def, d->help);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int serve(struct tk_cli *cli)
+{
+    const struct tk_config *cfg = cli->cfg;
+    char err[512] = "";
+    if (tk_cli_bootstrap(cli, stdout) != 0) {
+        fprintf(stderr, "tokend: bootstrap failed\n");
+        return 1;
+    }
+    struct tk_api api = {.store = cli->store,
+                         .secret = cli->secret,
+                         .avatars = cfg->avatars,
+                         .default_token_duration_us = cfg->default_token_duration_us,
+                         .key_length = cfg->key_length};
+    struct tk_router *router = tk_router_new();
+    if (router == NULL || tk_api_register(&api, router) != 0) {
+        fprintf(stderr, "tokend: out of memory\n");
+        tk_router_free(router);
+        return 1;
+    }
+    /* The main thread's connection is not needed while serving. */
+    tk_store_thread_done(cli->store);
+
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    struct tk_http_opts ho = {.listen = cfg->listen,
+                              .threads = cfg->threads,
+                              .max_connections = cfg->max_connections,
+                              .connection_timeout_s = cfg->connection_timeout_s};
+    struct tk_http *http = NULL;
+    if (tk_http_start(&ho, router, &http, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        tk_router_free(router);
+        return 1;
+    }
+    fprintf(stderr, "tokend: serving on %s (port %u, %u threads)\n", cfg->listen,
+            tk_http_port(http), cfg->threads);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "tokend: %s received, finishing in-flight requests\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    tk_http_stop(http, 10000);
+    tk_router_free(router);
+    tk_secret_wipe(&api.secret);
+    fprintf(stderr, "tokend: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct tk_config cfg;
+    char err[512] = "";
+    if (tk_config_from_env(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        return 2;
+    }
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("tokend %s\n", TOKEND_VERSION);
+            return 0;
+        }
+        int used = 0;
+        if (tk_config_flag(&cfg, argc - i, argv + i, &used, err, sizeof(err)) != 0) {
+            fprintf(stderr, "tokend: %s\n", err);
+            return 2;
+        }
+        if (used == 0) {
+            fprintf(stderr, "tokend: unknown option %s (see tokend --help)\n", argv[i]);
+            return 2;
+        }
+        i += used;
+    }
+    const char *cmd = i < argc ? argv[i] : "serve";
+    if (strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    bool serve_cmd = strcmp(cmd, "serve") == 0;
+    if (serve_cmd) {
+        /* serve takes the settings after the command too */
+        for (int j = i + 1; j < argc;) {
+            int used = 0;
+            if (strcmp(argv[j], "--help") == 0) {
+                usage(stdout);
+                return 0;
+            }
+            if (tk_config_flag(&cfg, argc - j, argv + j, &used, err, sizeof(err)) != 0 ||
+                used == 0) {
+                fprintf(stderr, "tokend: %s\n", err[0] ? err : "unknown serve option");
+                return 2;
+            }
+            j += used;
+        }
+    } else if (strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap") && strcmp(cmd, "user") &&
+               strcmp(cmd, "group") && strcmp(cmd, "token") && strcmp(cmd, "seed")) {
+        fprintf(stderr, "tokend: unknown command \"%s\" (see tokend --help)\n", cmd);
+        return 2;
+    }
+    if (tk_config_finish(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        return 2;
+    }
+    if (tk_crypto_init() != 0) {
+        fprintf(stderr, "tokend: cannot initialise libsodium\n");
+        return 1;
+    }
+    struct tk_cli cli = {.cfg = &cfg};
+    if (tk_store_open(cfg.database, &cli.store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        return 1;
+    }
+    int rc = 1;
+    if (tk_store_migrate(cli.store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        goto free_store;
+    }
+    if (tk_config_secret(&cfg, &cli.secret, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        goto free_store;
+    }
+    if (serve_cmd)
+        rc = serve(&cli);
+    else if (strcmp(cmd, "migrate") == 0)
+        rc = 0;
+    else if (strcmp(cmd, "bootstrap") == 0)
+        rc = tk_cli_bootstrap(&cli, stdout) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "seed") == 0)
+        rc = tk_cli_seed(&cli, argc - i, argv + i);
+    else
+        rc = tk_cli_admin(&cli, argc - i, argv + i);
+    tk_secret_wipe(&cli.secret);
+free_store:
+    tk_store_free(cli.store);
+    return rc;
+}

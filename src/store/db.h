@@ -1,0 +1,86 @@
+/* The thin driver interface under the store: one connection, prepared statements, rows.
+ * store.c writes its SQL once against this; sqlite.c (and later pg.c) implement it. SQL uses
+ * '?' placeholders; a driver rewrites them for its engine. A connection is used by one thread
+ * at a time. Statements returned by tk_db_prepare belong to the connection's cache: reset them
+ * (tk_db_reset) when done, never free them. */
+#ifndef TK_STORE_DB_H
+#define TK_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+enum tk_dialect { TK_DIALECT_SQLITE, TK_DIALECT_PG };
+
+struct tk_db;
+struct tk_db_stmt;
+
+struct tk_db_ops {
+    int (*prepare)(struct tk_db *db, const char *sql, struct tk_db_stmt **out);
+    int (*bind_null)(struct tk_db_stmt *st, int idx);
+    int (*bind_int)(struct tk_db_stmt *st, int idx, int64_t v);
+    int (*bind_text)(struct tk_db_stmt *st, int idx, const char *s, size_t len);
+    int (*bind_blob)(struct tk_db_stmt *st, int idx, const void *p, size_t len);
+    int (*step)(struct tk_db_stmt *st); /* 1 row, 0 done, < 0 error */
+    bool (*col_null)(struct tk_db_stmt *st, int col);
+    int64_t (*col_int)(struct tk_db_stmt *st, int col);
+    const char *(*col_text)(struct tk_db_stmt *st, int col, size_t *len); /* "" for NULL */
+    const void *(*col_blob)(struct tk_db_stmt *st, int col, size_t *len);
+    void (*reset)(struct tk_db_stmt *st);
+    int (*exec)(struct tk_db *db, const char *script); /* several statements, no rows */
+    int (*begin)(struct tk_db *db, bool write);
+    int (*commit)(struct tk_db *db);
+    void (*rollback)(struct tk_db *db);
+    void (*close)(struct tk_db *db);
+    const char *(*errmsg)(struct tk_db *db);
+};
+
+struct tk_db {
+    const struct tk_db_ops *ops;
+    enum tk_dialect dialect;
+};
+
+/* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns
+ * an error and writes a reason into err. */
+int tk_db_open(const char *url, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
+int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
+
+/* Convenience wrappers over the ops. */
+static inline int tk_db_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **st)
+{
+    return db->ops->prepare(db, sql, st);
+}
+int tk_db_bind_null(struct tk_db *db, struct tk_db_stmt *st, int idx);
+int tk_db_bind_int(struct tk_db *db, struct tk_db_stmt *st, int idx, int64_t v);
+int tk_db_bind_text(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s, size_t len);
+int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s); /* NULL: null */
+int tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void *p, size_t len);
+static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st) { return db->ops->step(st); }
+static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st) { db->ops->reset(st); }
+static inline int tk_db_exec(struct tk_db *db, const char *sql) { return db->ops->exec(db, sql); }
+static inline int tk_db_begin(struct tk_db *db, bool write) { return db->ops->begin(db, write); }
+static inline int tk_db_commit(struct tk_db *db) { return db->ops->commit(db); }
+static inline void tk_db_rollback(struct tk_db *db) { db->ops->rollback(db); }
+static inline void tk_db_close(struct tk_db *db) { if (db) db->ops->close(db); }
+static inline bool tk_db_col_null(struct tk_db *db, struct tk_db_stmt *st, int c)
+{
+    return db->ops->col_null(st, c);
+}
+static inline int64_t tk_db_col_int(struct tk_db *db, struct tk_db_stmt *st, int c)
+{
+    return db->ops->col_int(st, c);
+}
+static inline const char *tk_db_col_text(struct tk_db *db, struct tk_db_stmt *st, int c,
+                                         size_t *len)
+{
+    return db->ops->col_text(st, c, len);
+}
+static inline const void *tk_db_col_blob(struct tk_db *db, struct tk_db_stmt *st, int c,
+                                         size_t *len)
+{
+    return db->ops->col_blob(st, c, len);
+}
+
+#endif

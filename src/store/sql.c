@@ -1,0 +1,81 @@
+/* SQL builder (sql.h). The only place that knows how the two dialects differ in the queries
+ * tokend builds at run time. */
+#include "store/sql.h"
+
+#include <string.h>
+
+int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a)
+{
+    q->dialect = d;
+    tk_buf_init(&q->text, 64 * 1024);
+    q->n_params = 0;
+    q->err = 0;
+    q->params = tk_arena_calloc(a, TK_SQL_MAX_PARAMS, sizeof(*q->params));
+    return q->params ? 0 : TK_ERR_NOMEM;
+}
+
+void tk_sql_free(struct tk_sql *q) { tk_buf_free(&q->text); }
+
+void tk_sql_add(struct tk_sql *q, const char *text) { tk_buf_puts(&q->text, text); }
+
+static struct tk_sql_param *next_param(struct tk_sql *q)
+{
+    if (q->n_params >= TK_SQL_MAX_PARAMS) {
+        q->err = TK_ERR_TOOBIG;
+        return NULL;
+    }
+    tk_buf_putc(&q->text, '?');
+    return &q->params[q->n_params++];
+}
+
+void tk_sql_int(struct tk_sql *q, int64_t v)
+{
+    struct tk_sql_param *p = next_param(q);
+    if (p) {
+        p->type = TK_SQLP_INT;
+        p->i = v;
+    }
+}
+
+void tk_sql_text(struct tk_sql *q, const char *s, size_t len)
+{
+    struct tk_sql_param *p = next_param(q);
+    if (p) {
+        p->type = TK_SQLP_TEXT;
+        p->s = s;
+        p->len = len;
+    }
+}
+
+void tk_sql_cstr(struct tk_sql *q, const char *s) { tk_sql_text(q, s, strlen(s)); }
+
+void tk_sql_contains(struct tk_sql *q, const char *expr, const char *needle)
+{
+    /* Substring tests avoid LIKE altogether, so '%', '_' and '\' need no escaping. */
+    tk_sql_add(q, q->dialect == TK_DIALECT_PG ? "strpos(" : "instr(");
+    tk_sql_add(q, expr);
+    tk_sql_add(q, ", ");
+    tk_sql_cstr(q, needle);
+    tk_sql_add(q, ") > 0");
+}
+
+int tk_sql_prepare(struct tk_db *db, struct tk_sql *q, struct tk_db_stmt **st)
+{
+    if (q->err)
+        return q->err;
+    if (q->text.err)
+        return q->text.err;
+    int rc = tk_db_prepare(db, q->text.data, st);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < q->n_params && rc == 0; i++) {
+        const struct tk_sql_param *p = &q->params[i];
+        if (p->type == TK_SQLP_INT)
+            rc = tk_db_bind_int(db, *st, (int)i + 1, p->i);
+        else
+            rc = tk_db_bind_text(db, *st, (int)i + 1, p->s, p->len);
+    }
+    if (rc)
+        tk_db_reset(db, *st);
+    return rc;
+}

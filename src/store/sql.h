@@ -1,0 +1,42 @@
+/* SQL text builder: the token list's WHERE, ORDER BY and paging are written here once and
+ * rendered for either dialect. Parameters are collected in order and bound in one call.
+ * Errors are sticky (q->err) and checked when binding. */
+#ifndef TK_STORE_SQL_H
+#define TK_STORE_SQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/db.h"
+#include "util/arena.h"
+#include "util/buf.h"
+
+#define TK_SQL_MAX_PARAMS 2048
+
+struct tk_sql_param {
+    enum { TK_SQLP_INT, TK_SQLP_TEXT } type;
+    int64_t i;
+    const char *s;
+    size_t len;
+};
+
+struct tk_sql {
+    enum tk_dialect dialect;
+    struct tk_buf text;
+    size_t n_params;
+    struct tk_sql_param *params; /* arena-allocated, TK_SQL_MAX_PARAMS slots */
+    int err;
+};
+
+int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a) TK_MUST_USE;
+void tk_sql_free(struct tk_sql *q);
+void tk_sql_add(struct tk_sql *q, const char *text);
+void tk_sql_int(struct tk_sql *q, int64_t v);                  /* appends a placeholder */
+void tk_sql_text(struct tk_sql *q, const char *s, size_t len); /* appends a placeholder */
+void tk_sql_cstr(struct tk_sql *q, const char *s);
+/* "<expr> contains <needle>" as a boolean expression (instr / strpos), needle taken literally. */
+void tk_sql_contains(struct tk_sql *q, const char *expr, const char *needle);
+/* Prepares the text and binds every parameter. */
+int tk_sql_prepare(struct tk_db *db, struct tk_sql *q, struct tk_db_stmt **st) TK_MUST_USE;
+
+#endif

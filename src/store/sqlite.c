@@ -1,0 +1,273 @@
+/* SQLite driver (db.h): WAL, synchronous=FULL, foreign keys on, a busy timeout, and a per-
+ * connection cache of prepared statements keyed by SQL text. Knows nothing of tokens. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "util/alloc.h"
+
+#define STMT_CACHE_SLOTS 128
+#define BUSY_TIMEOUT_MS 5000
+
+struct tk_db_stmt {
+    sqlite3_stmt *st;
+    char *sql;
+    struct sq_db *owner;
+    bool busy;      /* handed out and not yet reset */
+    bool transient; /* not in the cache: finalized and freed by reset */
+};
+
+struct sq_db {
+    struct tk_db base;
+    sqlite3 *h;
+    struct tk_db_stmt cache[STMT_CACHE_SLOTS];
+};
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_ROW:
+        return 1;
+    case SQLITE_NOMEM:
+        return TK_ERR_NOMEM;
+    case SQLITE_TOOBIG:
+        return TK_ERR_TOOBIG;
+    case SQLITE_CONSTRAINT:
+        return TK_ERR_CONFLICT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return TK_ERR_BUSY;
+    default:
+        return TK_ERR_STORE;
+    }
+}
+
+static uint32_t hash_sql(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out)
+{
+    struct sq_db *d = (struct sq_db *)db;
+    struct tk_db_stmt *slot = &d->cache[hash_sql(sql) % STMT_CACHE_SLOTS];
+    if (slot->st != NULL && !slot->busy && strcmp(slot->sql, sql) == 0) {
+        sqlite3_reset(slot->st);
+        sqlite3_clear_bindings(slot->st);
+        slot->busy = true;
+        *out = slot;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "tokend: SQLite cannot prepare: %s\n", sqlite3_errmsg(d->h));
+        return map_rc(rc) ? map_rc(rc) : TK_ERR_STORE;
+    }
+    if (slot->busy) {
+        /* The slot's statement is in use (nested queries): hand out a one-off statement. */
+        struct tk_db_stmt *t = tk_calloc(1, sizeof(*t));
+        if (t == NULL) {
+            sqlite3_finalize(st);
+            return TK_ERR_NOMEM;
+        }
+        t->st = st;
+        t->owner = d;
+        t->busy = t->transient = true;
+        *out = t;
+        return 0;
+    }
+    char *copy = tk_strdup(sql);
+    if (copy == NULL) {
+        sqlite3_finalize(st);
+        return TK_ERR_NOMEM;
+    }
+    if (slot->st != NULL) {
+        sqlite3_finalize(slot->st);
+        free(slot->sql);
+    }
+    slot->st = st;
+    slot->sql = copy;
+    slot->owner = d;
+    slot->busy = true;
+    *out = slot;
+    return 0;
+}
+
+static int sq_bind_null(struct tk_db_stmt *st, int idx)
+{
+    return map_rc(sqlite3_bind_null(st->st, idx));
+}
+
+static int sq_bind_int(struct tk_db_stmt *st, int idx, int64_t v)
+{
+    return map_rc(sqlite3_bind_int64(st->st, idx, v));
+}
+
+static int sq_bind_text(struct tk_db_stmt *st, int idx, const char *s, size_t len)
+{
+    return map_rc(sqlite3_bind_text64(st->st, idx, s, len, SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+static int sq_bind_blob(struct tk_db_stmt *st, int idx, const void *p, size_t len)
+{
+    return map_rc(sqlite3_bind_blob64(st->st, idx, p, len, SQLITE_TRANSIENT));
+}
+
+static int sq_step(struct tk_db_stmt *st)
+{
+    int rc = sqlite3_step(st->st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    int e = map_rc(sqlite3_reset(st->st));
+    if (e != TK_ERR_CONFLICT && e != TK_ERR_BUSY)
+        fprintf(stderr, "tokend: SQLite error: %s\n", sqlite3_errmsg(st->owner->h));
+    return e < 0 ? e : TK_ERR_STORE;
+}
+
+static bool sq_col_null(struct tk_db_stmt *st, int col)
+{
+    return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+}
+
+static int64_t sq_col_int(struct tk_db_stmt *st, int col)
+{
+    return sqlite3_column_int64(st->st, col);
+}
+
+static const char *sq_col_text(struct tk_db_stmt *st, int col, size_t *len)
+{
+    const unsigned char *t = sqlite3_column_text(st->st, col);
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(st->st, col) : 0;
+    return t ? (const char *)t : "";
+}
+
+static const void *sq_col_blob(struct tk_db_stmt *st, int col, size_t *len)
+{
+    const void *p = sqlite3_column_blob(st->st, col);
+    *len = (size_t)sqlite3_column_bytes(st->st, col);
+    return p;
+}
+
+static void sq_reset(struct tk_db_stmt *st)
+{
+    if (st->transient) {
+        sqlite3_finalize(st->st);
+        free(st);
+        return;
+    }
+    sqlite3_reset(st->st);
+    sqlite3_clear_bindings(st->st);
+    st->busy = false;
+}
+
+static int sq_exec(struct tk_db *db, const char *script)
+{
+    struct sq_db *d = (struct sq_db *)db;
+    char *msg = NULL;
+    int rc = sqlite3_exec(d->h, script, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "tokend: SQLite: %s\n", msg ? msg : sqlite3_errmsg(d->h));
+        sqlite3_free(msg);
+        return map_rc(rc) < 0 ? map_rc(rc) : TK_ERR_STORE;
+    }
+    return 0;
+}
+
+static int sq_begin(struct tk_db *db, bool write)
+{
+    return sq_exec(db, write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+static int sq_commit(struct tk_db *db) { return sq_exec(db, "COMMIT"); }
+
+static void sq_rollback(struct tk_db *db)
+{
+    struct sq_db *d = (struct sq_db *)db;
+    if (!sqlite3_get_autocommit(d->h))
+        sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void sq_close(struct tk_db *db)
+{
+    struct sq_db *d = (struct sq_db *)db;
+    for (int i = 0; i < STMT_CACHE_SLOTS; i++) {
+        sqlite3_finalize(d->cache[i].st);
+        free(d->cache[i].sql);
+    }
+    sqlite3_close_v2(d->h);
+    free(d);
+}
+
+static const char *sq_errmsg(struct tk_db *db)
+{
+    return sqlite3_errmsg(((struct sq_db *)db)->h);
+}
+
+static const struct tk_db_ops sqlite_ops = {
+    .prepare = sq_prepare,
+    .bind_null = sq_bind_null,
+    .bind_int = sq_bind_int,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .step = sq_step,
+    .col_null = sq_col_null,
+    .col_int = sq_col_int,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .reset = sq_reset,
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+};
+
+int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t err_len)
+{
+    struct sq_db *d = tk_calloc(1, sizeof(*d));
+    if (d == NULL)
+        return TK_ERR_NOMEM;
+    d->base.ops = &sqlite_ops;
+    d->base.dialect = TK_DIALECT_SQLITE;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &d->h, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open SQLite database %s: %s", path,
+                 d->h ? sqlite3_errmsg(d->h) : "out of memory");
+        sqlite3_close_v2(d->h);
+        free(d);
+        return TK_ERR_IO;
+    }
+    sqlite3_extended_result_codes(d->h, 1);
+    sqlite3_busy_timeout(d->h, BUSY_TIMEOUT_MS);
+    /* Durability first (issue: crash safety): WAL with a full fsync per commit. */
+    static const char pragmas[] = "PRAGMA journal_mode=WAL;"
+                                  "PRAGMA synchronous=FULL;"
+                                  "PRAGMA foreign_keys=ON;"
+                                  "PRAGMA trusted_schema=OFF;";
+    char *msg = NULL;
+    rc = sqlite3_exec(d->h, pragmas, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot configure SQLite database %s: %s", path,
+                 msg ? msg : sqlite3_errmsg(d->h));
+        sqlite3_free(msg);
+        sqlite3_close_v2(d->h);
+        free(d);
+        return map_rc(rc) == TK_ERR_BUSY ? TK_ERR_BUSY : TK_ERR_IO;
+    }
+    *out = &d->base;
+    return 0;
+}

@@ -1,0 +1,967 @@
+/* The store (store.h) over the driver interface (db.h). Every query tokend runs against its
+ * tables is here or in sql.c, written once for all engines. No HTTP, no policy: callers
+ * decide who may see what and pass it in (owner_id). */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/migrations.h"
+#include "store/sql.h"
+#include "util/alloc.h"
+#include "util/utf8.h"
+
+struct tk_store {
+    char *url;
+    char *file_path; /* SQLite file, NULL otherwise */
+    enum tk_dialect dialect;
+    pthread_key_t conn_key;
+    char installation_id[37];
+};
+
+static void close_conn(void *p) { tk_db_close(p); }
+
+int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    struct tk_store *s = tk_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return TK_ERR_NOMEM;
+    s->url = tk_strdup(url);
+    if (s->url == NULL) {
+        free(s);
+        return TK_ERR_NOMEM;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        s->dialect = TK_DIALECT_SQLITE;
+        const char *p = url + 7;
+        if (strncmp(p, "//", 2) == 0)
+            p += 2;
+        if (strcmp(p, ":memory:") != 0 && *p != '\0')
+            s->file_path = tk_strdup(p);
+    } else {
+        s->dialect = TK_DIALECT_PG;
+    }
+    if (pthread_key_create(&s->conn_key, close_conn) != 0) {
+        snprintf(err, err_len, "cannot create thread key");
+        free(s->file_path);
+        free(s->url);
+        free(s);
+        return TK_ERR_NOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void tk_store_thread_done(struct tk_store *s)
+{
+    struct tk_db *db = pthread_getspecific(s->conn_key);
+    if (db != NULL) {
+        pthread_setspecific(s->conn_key, NULL);
+        tk_db_close(db);
+    }
+}
+
+void tk_store_free(struct tk_store *s)
+{
+    if (s == NULL)
+        return;
+    tk_store_thread_done(s);
+    pthread_key_delete(s->conn_key);
+    free(s->file_path);
+    free(s->url);
+    free(s);
+}
+
+struct tk_db *tk_store_db(struct tk_store *s)
+{
+    struct tk_db *db = pthread_getspecific(s->conn_key);
+    if (db != NULL)
+        return db;
+    char err[256];
+    if (tk_db_open(s->url, &db, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tokend: %s\n", err);
+        return NULL;
+    }
+    if (pthread_setspecific(s->conn_key, db) != 0) {
+        tk_db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+const char *tk_store_installation_id(const struct tk_store *s) { return s->installation_id; }
+
+const char *tk_store_file_path(const struct tk_store *s) { return s->file_path; }
+
+/* ---- helpers ---- */
+
+static const char *col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a)
+{
+    size_t len;
+    const char *t = tk_db_col_text(db, st, c, &len);
+    return tk_arena_strndup(a, t, len);
+}
+
+static const char *col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c,
+                                struct tk_arena *a)
+{
+    return tk_db_col_null(db, st, c) ? NULL : col_dup(db, st, c, a);
+}
+
+static void col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37])
+{
+    size_t len;
+    const char *t = tk_db_col_text(db, st, c, &len);
+    if (len > 36)
+        len = 36;
+    memcpy(out, t, len);
+    out[len] = '\0';
+}
+
+/* Runs a statement expected to return no rows (or to be fully consumed). */
+static int run(struct tk_db *db, struct tk_db_stmt *st)
+{
+    int rc;
+    while ((rc = tk_db_step(db, st)) == 1)
+        ;
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), void *ctx)
+{
+    int rc = tk_db_begin(db, true);
+    if (rc)
+        return rc;
+    rc = fn(db, ctx);
+    if (rc == 0)
+        rc = tk_db_commit(db);
+    if (rc)
+        tk_db_rollback(db);
+    return rc;
+}
+
+int tk_store_read_begin(struct tk_db *db) { return tk_db_begin(db, false); }
+
+void tk_store_read_end(struct tk_db *db)
+{
+    /* A read transaction has nothing to keep; rolling back also ends it after an error. */
+    tk_db_rollback(db);
+}
+
+/* ---- migrations ---- */
+
+static int current_version(struct tk_db *db, unsigned *v)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &st);
+    if (rc)
+        return rc;
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *v = (unsigned)tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+static int ensure_installation_id(struct tk_store *s, struct tk_db *db)
+{
+    char fresh[37];
+    tk_uuid4(fresh);
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO settings (key, value) SELECT 'installation_id', ? "
+                           "WHERE NOT EXISTS (SELECT 1 FROM settings "
+                           "WHERE key = 'installation_id')",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, fresh);
+    if ((rc = run(db, st)) != 0)
+        return rc;
+    rc = tk_db_prepare(db, "SELECT value FROM settings WHERE key = 'installation_id'", &st);
+    if (rc)
+        return rc;
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        col_uuid(db, st, 0, s->installation_id);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
+{
+    struct tk_db *db = tk_store_db(s);
+    if (db == NULL) {
+        snprintf(err, err_len, "cannot open the database");
+        return TK_ERR_IO;
+    }
+    const struct tk_migration *migs = tk_migrations_sqlite;
+    unsigned n_migs = tk_n_migrations_sqlite;
+    if (s->dialect != TK_DIALECT_SQLITE) {
+        snprintf(err, err_len, "no migrations for this database engine");
+        return TK_ERR_INVALID;
+    }
+    int rc = tk_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                            " applied INTEGER NOT NULL)");
+    if (rc) {
+        snprintf(err, err_len, "cannot create schema_migrations: %s", db->ops->errmsg(db));
+        return rc;
+    }
+    for (unsigned i = 0; i < n_migs; i++) {
+        /* Each migration in its own write transaction; the version is re-read inside it so
+         * that processes starting together apply each migration exactly once. */
+        if ((rc = tk_db_begin(db, true)) != 0)
+            break;
+        unsigned have = 0;
+        if ((rc = current_version(db, &have)) != 0) {
+            tk_db_rollback(db);
+            break;
+        }
+        if (migs[i].version <= have) {
+            tk_db_rollback(db);
+            continue;
+        }
+        rc = tk_db_exec(db, migs[i].sql);
+        if (rc == 0) {
+            struct tk_db_stmt *st;
+            rc = tk_db_prepare(db,
+                               "INSERT INTO schema_migrations (version, name, applied) "
+                               "VALUES (?, ?, CAST(strftime('%s','now') AS INTEGER))",
+                               &st);
+            if (rc == 0) {
+                tk_db_bind_int(db, st, 1, migs[i].version);
+                tk_db_bind_cstr(db, st, 2, migs[i].name);
+                rc = run(db, st);
+            }
+        }
+        if (rc == 0)
+            rc = tk_db_commit(db);
+        if (rc) {
+            snprintf(err, err_len, "migration %s failed: %s", migs[i].name, db->ops->errmsg(db));
+            tk_db_rollback(db);
+            return rc;
+        }
+    }
+    if (rc == 0) {
+        unsigned have = 0;
+        rc = current_version(db, &have);
+        if (rc == 0 && n_migs > 0 && have > migs[n_migs - 1].version) {
+            snprintf(err, err_len,
+                     "the database schema (version %u) is newer than this tokend (version %u)",
+                     have, migs[n_migs - 1].version);
+            return TK_ERR_INVALID;
+        }
+    }
+    if (rc == 0)
+        rc = ensure_installation_id(s, db);
+    if (rc && err[0] == '\0')
+        snprintf(err, err_len, "cannot migrate: %s", tk_strerror(rc));
+    return rc;
+}
+
+/* ---- settings ---- */
+
+int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
+                         const char **value)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT value FROM settings WHERE key = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, key);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *value = col_dup(db, st, 0, a);
+        rc = *value ? 0 : TK_ERR_NOMEM;
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_setting_put(struct tk_db *db, const char *key, const char *value)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO settings (key, value) VALUES (?, ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, key);
+    tk_db_bind_cstr(db, st, 2, value);
+    return run(db, st);
+}
+
+/* ---- authentication and superusers ---- */
+
+int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES],
+                          int64_t now, struct tk_principal *out)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "SELECT t.user_id FROM tokens t JOIN users u ON u.id = t.user_id "
+                           "WHERE t.key_hash = ? AND t.intent = 'api' AND u.is_active = 1 "
+                           "AND (t.expiring = 0 OR t.expires IS NULL OR t.expires >= ?) "
+                           "LIMIT 1",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_blob(db, st, 1, key_hash, TK_KEY_HASH_BYTES);
+    tk_db_bind_int(db, st, 2, now);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        out->user_id = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    if (rc)
+        return rc;
+    return tk_store_user_is_superuser(db, out->user_id, &out->is_superuser);
+}
+
+/* Appends "(?, ?, ...)" with the ids. */
+static void sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
+{
+    tk_sql_add(q, "(");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tk_sql_add(q, ",");
+        tk_sql_int(q, ids[i]);
+    }
+    tk_sql_add(q, ")");
+}
+
+/* The users among ids that are superusers through their groups' ancestry (API.md §4.1). */
+static void sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
+{
+    char depth[16];
+    snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
+    tk_sql_add(q, "WITH RECURSIVE anc(user_id, group_id, depth) AS ("
+                  "SELECT m.user_id, m.group_id, 0 FROM memberships m WHERE m.user_id IN ");
+    sql_id_list(q, ids, n);
+    tk_sql_add(q, " UNION SELECT anc.user_id, g.parent_id, anc.depth + 1 FROM anc "
+                  "JOIN groups g ON g.id = anc.group_id "
+                  "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
+    tk_sql_add(q, depth);
+    tk_sql_add(q, ") SELECT DISTINCT anc.user_id FROM anc JOIN groups g ON g.id = anc.group_id "
+                  "WHERE g.is_superuser = 1");
+}
+
+int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out)
+{
+    struct tk_arena *a = tk_arena_new(64 * 1024);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc == 0) {
+        sql_superusers(&q, &user_id, 1);
+        struct tk_db_stmt *st;
+        rc = tk_sql_prepare(db, &q, &st);
+        if (rc == 0) {
+            rc = tk_db_step(db, st);
+            *out = rc == 1;
+            rc = rc < 0 ? rc : 0;
+            tk_db_reset(db, st);
+        }
+    }
+    tk_sql_free(&q);
+    tk_arena_free(a);
+    return rc;
+}
+
+/* ---- users ---- */
+
+int tk_store_user_find(struct tk_db *db, const char *username, int64_t *id)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT id FROM users WHERE username = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, username);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *id = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_group_find(struct tk_db *db, const char *name, int64_t *id)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT id FROM groups WHERE name = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, name);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *id = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+static struct tk_user *user_by_id(struct tk_user *users, size_t n, int64_t id)
+{
+    /* users are sorted by id (see tk_store_users_get): binary search */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (users[mid].id == id)
+            return &users[mid];
+        if (users[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *users, size_t n,
+                       const int64_t *ids, size_t n_ids)
+{
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "SELECT m.user_id, g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, "
+                   "g.attributes FROM memberships m JOIN groups g ON g.id = m.group_id "
+                   "LEFT JOIN groups p ON p.id = g.parent_id WHERE m.user_id IN ");
+    sql_id_list(&q, ids, n_ids);
+    tk_sql_add(&q, " ORDER BY m.user_id, g.name, g.id");
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    /* Rows come grouped by user: count first into a growing array per user. */
+    size_t cap = 0, used = 0;
+    struct tk_group *all = NULL;
+    int64_t *owner = NULL;
+    while ((rc = tk_db_step(db, st)) == 1) {
+        if (used == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct tk_group *na = tk_arena_calloc(a, ncap, sizeof(*na));
+            int64_t *no = tk_arena_calloc(a, ncap, sizeof(*no));
+            if (na == NULL || no == NULL) {
+                rc = TK_ERR_NOMEM;
+                break;
+            }
+            if (used) {
+                memcpy(na, all, used * sizeof(*na));
+                memcpy(no, owner, used * sizeof(*no));
+            }
+            all = na;
+            owner = no;
+            cap = ncap;
+        }
+        struct tk_group *g = &all[used];
+        owner[used] = tk_db_col_int(db, st, 0);
+        g->id = tk_db_col_int(db, st, 1);
+        col_uuid(db, st, 2, g->uuid);
+        g->name = col_dup(db, st, 3, a);
+        g->is_superuser = tk_db_col_int(db, st, 4) != 0;
+        g->has_parent = !tk_db_col_null(db, st, 5);
+        if (g->has_parent) {
+            col_uuid(db, st, 5, g->parent_uuid);
+            g->parent_name = col_dup(db, st, 6, a);
+        }
+        g->attributes = col_dup(db, st, 7, a);
+        if (g->name == NULL || g->attributes == NULL || (g->has_parent && !g->parent_name)) {
+            rc = TK_ERR_NOMEM;
+            break;
+        }
+        used++;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < used;) {
+        size_t j = i;
+        while (j < used && owner[j] == owner[i])
+            j++;
+        struct tk_user *u = user_by_id(users, n, owner[i]);
+        if (u != NULL) {
+            u->groups = &all[i];
+            u->n_groups = j - i;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+static int load_superusers(struct tk_db *db, struct tk_arena *a, struct tk_user *users,
+                           size_t n, const int64_t *ids, size_t n_ids)
+{
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    sql_superusers(&q, ids, n_ids);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    while ((rc = tk_db_step(db, st)) == 1) {
+        struct tk_user *u = user_by_id(users, n, tk_db_col_int(db, st, 0));
+        if (u != NULL)
+            u->is_superuser = true;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool with_groups,
+                       struct tk_arena *a, struct tk_user **users_out, size_t *n_out)
+{
+    *users_out = NULL;
+    *n_out = 0;
+    if (n == 0)
+        return 0;
+    /* Sorted, unique ids. */
+    int64_t *ids = tk_arena_calloc(a, n, sizeof(*ids));
+    if (ids == NULL)
+        return TK_ERR_NOMEM;
+    memcpy(ids, ids_in, n * sizeof(*ids));
+    qsort(ids, n, sizeof(*ids), cmp_i64);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || ids[m - 1] != ids[i])
+            ids[m++] = ids[i];
+
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "SELECT id, uuid, username, name, email, is_active, last_login, path, type, "
+                   "attributes FROM users WHERE id IN ");
+    sql_id_list(&q, ids, m);
+    tk_sql_add(&q, " ORDER BY id");
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    struct tk_user *users = tk_arena_calloc(a, m, sizeof(*users));
+    size_t got = 0;
+    if (users == NULL)
+        rc = TK_ERR_NOMEM;
+    while (rc == 0 && got < m && (rc = tk_db_step(db, st)) == 1) {
+        struct tk_user *u = &users[got++];
+        u->id = tk_db_col_int(db, st, 0);
+        col_uuid(db, st, 1, u->uuid);
+        u->username = col_dup(db, st, 2, a);
+        u->name = col_dup(db, st, 3, a);
+        u->email = col_dup(db, st, 4, a);
+        u->is_active = tk_db_col_int(db, st, 5) != 0;
+        u->has_last_login = !tk_db_col_null(db, st, 6);
+        u->last_login = tk_db_col_int(db, st, 6);
+        u->path = col_dup(db, st, 7, a);
+        u->type = col_dup(db, st, 8, a);
+        u->attributes = col_dup(db, st, 9, a);
+        if (!u->username || !u->name || !u->email || !u->path || !u->type || !u->attributes)
+            rc = TK_ERR_NOMEM;
+        else
+            rc = 0;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    if (with_groups && (rc = load_groups(db, a, users, got, ids, m)) != 0)
+        return rc;
+    if ((rc = load_superusers(db, a, users, got, ids, m)) != 0)
+        return rc;
+    *users_out = users;
+    *n_out = got;
+    return 0;
+}
+
+/* ---- token list ---- */
+
+static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
+{
+    tk_sql_add(q, " WHERE 1 = 1");
+    if (t->owner_id > 0) {
+        tk_sql_add(q, " AND t.user_id = ");
+        tk_sql_int(q, t->owner_id);
+    }
+    if (t->identifier) {
+        tk_sql_add(q, " AND t.identifier = ");
+        tk_sql_cstr(q, t->identifier);
+    }
+    if (t->intent) {
+        tk_sql_add(q, " AND t.intent = ");
+        tk_sql_cstr(q, t->intent);
+    }
+    if (t->managed) {
+        tk_sql_add(q, " AND t.managed = ");
+        tk_sql_cstr(q, t->managed);
+    }
+    if (t->username) {
+        tk_sql_add(q, " AND u.username = ");
+        tk_sql_cstr(q, t->username);
+    }
+    if (t->description) {
+        tk_sql_add(q, " AND t.description = ");
+        tk_sql_cstr(q, t->description);
+    }
+    if (t->has_expires) {
+        tk_sql_add(q, " AND t.expires = ");
+        tk_sql_int(q, t->expires);
+    }
+    if (t->expiring >= 0) {
+        tk_sql_add(q, " AND t.expiring = ");
+        tk_sql_int(q, t->expiring ? 1 : 0);
+    }
+    /* search (API.md §8): every term is a substring of identifier, intent, username or
+     * description, compared on case folds stored at write time (identical on every engine). */
+    for (size_t i = 0; i < t->n_terms; i++) {
+        tk_sql_add(q, " AND (");
+        tk_sql_contains(q, "t.search_fold", t->terms[i]);
+        tk_sql_add(q, " OR ");
+        tk_sql_contains(q, "t.intent", t->terms[i]);
+        tk_sql_add(q, " OR ");
+        tk_sql_contains(q, "u.username_fold", t->terms[i]);
+        tk_sql_add(q, ")");
+    }
+}
+
+static const char *order_column(enum tk_token_field f)
+{
+    switch (f) {
+    case TK_TF_PK: return "t.uuid";
+    case TK_TF_MANAGED: return "t.managed";
+    case TK_TF_IDENTIFIER: return "t.identifier";
+    case TK_TF_INTENT: return "t.intent";
+    case TK_TF_USER: return "t.user_id";
+    case TK_TF_DESCRIPTION: return "t.description";
+    case TK_TF_EXPIRES: return "t.expires";
+    case TK_TF_EXPIRING: return "t.expiring";
+    }
+    return "t.id";
+}
+
+int tk_store_token_count(struct tk_db *db, const struct tk_token_query *tq, struct tk_arena *a,
+                         int64_t *count)
+{
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    if (tq->username || tq->n_terms)
+        tk_sql_add(&q, "SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id");
+    else
+        tk_sql_add(&q, "SELECT COUNT(*) FROM tokens t");
+    sql_token_where(&q, tq);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *count = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                         int64_t limit, struct tk_arena *a, struct tk_token **tokens_out,
+                         size_t *n_out)
+{
+    *tokens_out = NULL;
+    *n_out = 0;
+    if (limit <= 0)
+        return 0;
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "SELECT t.id, t.uuid, t.managed, t.identifier, t.intent, t.user_id, "
+                   "t.description, t.expires, t.expiring FROM tokens t "
+                   "JOIN users u ON u.id = t.user_id");
+    sql_token_where(&q, tq);
+    tk_sql_add(&q, " ORDER BY ");
+    for (size_t i = 0; i < tq->n_order; i++) {
+        tk_sql_add(&q, order_column(tq->order[i].field));
+        /* PostgreSQL's default NULL placement, on every engine (API.md §8). */
+        tk_sql_add(&q, tq->order[i].desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
+    }
+    tk_sql_add(&q, "t.id LIMIT ");
+    tk_sql_int(&q, limit);
+    tk_sql_add(&q, " OFFSET ");
+    tk_sql_int(&q, offset);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    struct tk_token *tokens = tk_arena_calloc(a, (size_t)limit, sizeof(*tokens));
+    size_t n = 0;
+    if (tokens == NULL)
+        rc = TK_ERR_NOMEM;
+    while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1) {
+        struct tk_token *t = &tokens[n++];
+        t->id = tk_db_col_int(db, st, 0);
+        col_uuid(db, st, 1, t->uuid);
+        t->managed = col_dup_null(db, st, 2, a);
+        t->identifier = col_dup(db, st, 3, a);
+        t->intent = col_dup(db, st, 4, a);
+        t->user_id = tk_db_col_int(db, st, 5);
+        t->description = col_dup(db, st, 6, a);
+        t->has_expires = !tk_db_col_null(db, st, 7);
+        t->expires = tk_db_col_int(db, st, 7);
+        t->expiring = tk_db_col_int(db, st, 8) != 0;
+        rc = (t->identifier && t->intent && t->description) ? 0 : TK_ERR_NOMEM;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+
+    int64_t *uids = tk_arena_calloc(a, n ? n : 1, sizeof(*uids));
+    if (uids == NULL)
+        return TK_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        uids[i] = tokens[i].user_id;
+    struct tk_user *users;
+    size_t n_users;
+    rc = tk_store_users_get(db, uids, n, tq->with_groups, a, &users, &n_users);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        tokens[i].user = user_by_id(users, n_users, tokens[i].user_id);
+    *tokens_out = tokens;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- writes ---- */
+
+int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now,
+                         int64_t *id, char uuid[37])
+{
+    struct tk_buf fold;
+    tk_buf_init(&fold, 4096);
+    int rc = tk_utf8_fold(u->username, strlen(u->username), &fold);
+    if (rc) {
+        tk_buf_free(&fold);
+        return rc;
+    }
+    tk_uuid4(uuid);
+    struct tk_db_stmt *st;
+    rc = tk_db_prepare(db,
+                       "INSERT INTO users (uuid, username, username_fold, name, email, "
+                       "is_active, path, type, attributes, created) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                       &st);
+    if (rc == 0) {
+        tk_db_bind_cstr(db, st, 1, uuid);
+        tk_db_bind_cstr(db, st, 2, u->username);
+        tk_db_bind_text(db, st, 3, fold.data ? fold.data : "", fold.len);
+        tk_db_bind_cstr(db, st, 4, u->name ? u->name : "");
+        tk_db_bind_cstr(db, st, 5, u->email ? u->email : "");
+        tk_db_bind_int(db, st, 6, u->is_active);
+        tk_db_bind_cstr(db, st, 7, u->path ? u->path : "users");
+        tk_db_bind_cstr(db, st, 8, u->type ? u->type : "internal");
+        tk_db_bind_cstr(db, st, 9, u->attributes ? u->attributes : "{}");
+        tk_db_bind_int(db, st, 10, now);
+        rc = tk_db_step(db, st);
+        if (rc == 1) {
+            *id = tk_db_col_int(db, st, 0);
+            rc = run(db, st);
+        } else {
+            tk_db_reset(db, st);
+            if (rc == 0)
+                rc = TK_ERR_STORE;
+        }
+    }
+    tk_buf_free(&fold);
+    return rc;
+}
+
+int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now,
+                          int64_t *id, char uuid[37])
+{
+    tk_uuid4(uuid);
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO groups (uuid, name, is_superuser, parent_id, attributes, "
+                           "created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, uuid);
+    tk_db_bind_cstr(db, st, 2, g->name);
+    tk_db_bind_int(db, st, 3, g->is_superuser);
+    if (g->parent_id > 0)
+        tk_db_bind_int(db, st, 4, g->parent_id);
+    else
+        tk_db_bind_null(db, st, 4);
+    tk_db_bind_cstr(db, st, 5, g->attributes ? g->attributes : "{}");
+    tk_db_bind_int(db, st, 6, now);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *id = tk_db_col_int(db, st, 0);
+        return run(db, st);
+    }
+    tk_db_reset(db, st);
+    return rc == 0 ? TK_ERR_STORE : rc;
+}
+
+int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO memberships (user_id, group_id) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, user_id);
+    tk_db_bind_int(db, st, 2, group_id);
+    return run(db, st);
+}
+
+int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_id)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "DELETE FROM memberships WHERE user_id = ? AND group_id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, user_id);
+    tk_db_bind_int(db, st, 2, group_id);
+    return run(db, st);
+}
+
+int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
+                          int64_t *id)
+{
+    struct tk_buf fold;
+    tk_buf_init(&fold, 2 * 1024 * 1024);
+    int rc = tk_utf8_fold(t->identifier, strlen(t->identifier), &fold);
+    if (rc == 0)
+        rc = tk_buf_putc(&fold, '\x1f');
+    if (rc == 0)
+        rc = tk_utf8_fold(t->description, strlen(t->description), &fold);
+    if (rc) {
+        tk_buf_free(&fold);
+        return rc;
+    }
+    struct tk_db_stmt *st;
+    rc = tk_db_prepare(db,
+                       "INSERT INTO tokens (uuid, identifier, intent, user_id, description, "
+                       "expires, expiring, managed, key_hash, key_sealed, search_fold, created) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                       &st);
+    if (rc == 0) {
+        tk_db_bind_cstr(db, st, 1, t->uuid);
+        tk_db_bind_cstr(db, st, 2, t->identifier);
+        tk_db_bind_cstr(db, st, 3, t->intent);
+        tk_db_bind_int(db, st, 4, t->user_id);
+        tk_db_bind_cstr(db, st, 5, t->description);
+        if (t->has_expires)
+            tk_db_bind_int(db, st, 6, t->expires);
+        else
+            tk_db_bind_null(db, st, 6);
+        tk_db_bind_int(db, st, 7, t->expiring);
+        tk_db_bind_cstr(db, st, 8, t->managed);
+        tk_db_bind_blob(db, st, 9, t->key_hash, TK_KEY_HASH_BYTES);
+        tk_db_bind_blob(db, st, 10, t->key_sealed, t->key_sealed_len);
+        tk_db_bind_text(db, st, 11, fold.data, fold.len);
+        tk_db_bind_int(db, st, 12, now);
+        rc = tk_db_step(db, st);
+        if (rc == 1) {
+            *id = tk_db_col_int(db, st, 0);
+            rc = run(db, st);
+        } else {
+            tk_db_reset(db, st);
+            if (rc == 0)
+                rc = TK_ERR_STORE;
+        }
+    }
+    tk_buf_free(&fold);
+    return rc;
+}
+
+int tk_store_token_delete(struct tk_db *db, const char *identifier)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "DELETE FROM tokens WHERE identifier = ? RETURNING id", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, identifier);
+    rc = tk_db_step(db, st);
+    bool found = rc == 1;
+    if (found)
+        rc = run(db, st);
+    else
+        tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    return found ? 0 : TK_ERR_NOTFOUND;
+}
+
+int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
+                              char uuid[37], const uint8_t **sealed, size_t *len)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT uuid, key_sealed FROM tokens WHERE identifier = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, identifier);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        col_uuid(db, st, 0, uuid);
+        size_t n;
+        const void *p = tk_db_col_blob(db, st, 1, &n);
+        uint8_t *copy = tk_arena_alloc(a, n ? n : 1);
+        if (copy == NULL) {
+            rc = TK_ERR_NOMEM;
+        } else {
+            if (n)
+                memcpy(copy, p, n);
+            *sealed = copy;
+            *len = n;
+            rc = 0;
+        }
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}

@@ -1,0 +1,193 @@
+/* The store: everything tokend keeps, behind one interface. Callers (api/, cli/) never see
+ * SQL or know which engine answers; the SQL is written once (sql.c) over thin drivers (db.h).
+ * Objects returned are allocated in the caller's arena. Thread-safety: struct tk_store is
+ * shared; each thread gets its own connection from tk_store_db(). */
+#ifndef TK_STORE_STORE_H
+#define TK_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/keys.h"
+#include "store/db.h"
+#include "util/arena.h"
+#include "util/error.h"
+#include "util/limits.h"
+
+struct tk_store;
+
+/* Opens the store for a database URL. Nothing is connected until tk_store_db() or
+ * tk_store_migrate() is called. err receives a reason on failure. */
+int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_len) TK_MUST_USE;
+/* Closes the calling thread's connection and frees the store. Other threads must have closed
+ * theirs (tk_store_thread_done) or exited. Accepts NULL. */
+void tk_store_free(struct tk_store *s);
+/* Applies pending migrations, creates the installation id. Safe to run on every start. */
+int tk_store_migrate(struct tk_store *s, char *err, size_t err_len) TK_MUST_USE;
+/* The calling thread's connection, opened on first use; NULL if it cannot be opened. */
+struct tk_db *tk_store_db(struct tk_store *s);
+/* Closes the calling thread's connection (it reopens on next use). */
+void tk_store_thread_done(struct tk_store *s);
+/* The per-installation UUID (API.md §10.1 uid), valid after tk_store_migrate. */
+const char *tk_store_installation_id(const struct tk_store *s);
+/* The SQLite database file path, or NULL for other engines / in-memory databases. */
+const char *tk_store_file_path(const struct tk_store *s);
+
+/* ---- objects (strings live in the arena passed to the call that returned them) ---- */
+
+struct tk_group {
+    int64_t id;
+    char uuid[37];
+    const char *name;
+    bool is_superuser;
+    bool has_parent;
+    char parent_uuid[37];
+    const char *parent_name; /* NULL without parent */
+    const char *attributes;  /* compact JSON object */
+};
+
+struct tk_user {
+    int64_t id;
+    char uuid[37];
+    const char *username, *name, *email;
+    bool is_active;
+    bool has_last_login;
+    int64_t last_login;
+    const char *path, *type;
+    const char *attributes; /* compact JSON object */
+    bool is_superuser;      /* computed: API.md §4.1 */
+    size_t n_groups;        /* direct groups */
+    struct tk_group *groups;
+};
+
+struct tk_token {
+    int64_t id;
+    char uuid[37];
+    const char *managed; /* NULL when not managed */
+    const char *identifier;
+    const char *intent;
+    int64_t user_id;
+    const char *description;
+    bool has_expires;
+    int64_t expires;
+    bool expiring;
+    struct tk_user *user; /* filled by list/get */
+};
+
+/* ---- reads ---- */
+
+/* A read that spans several queries sees one snapshot between these two calls. */
+int tk_store_read_begin(struct tk_db *db) TK_MUST_USE;
+void tk_store_read_end(struct tk_db *db);
+
+struct tk_principal {
+    int64_t user_id;
+    bool is_superuser;
+};
+
+/* Authentication (API.md §3 with §17.3): finds a non-expired token of intent api whose key
+ * hash is key_hash and whose user is active. TK_ERR_NOTFOUND otherwise. Never writes. */
+int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES],
+                          int64_t now, struct tk_principal *out) TK_MUST_USE;
+
+/* Superuser status through group ancestry (API.md §4.1). */
+int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out) TK_MUST_USE;
+
+enum tk_token_field {
+    TK_TF_PK,
+    TK_TF_MANAGED,
+    TK_TF_IDENTIFIER,
+    TK_TF_INTENT,
+    TK_TF_USER,
+    TK_TF_DESCRIPTION,
+    TK_TF_EXPIRES,
+    TK_TF_EXPIRING,
+};
+
+struct tk_order {
+    enum tk_token_field field;
+    bool desc;
+};
+
+/* The token list query (API.md §8), already parsed and validated. NULL strings: no filter. */
+struct tk_token_query {
+    const char *identifier, *intent, *managed, *username, *description;
+    bool has_expires;
+    int64_t expires;
+    int expiring; /* -1: no filter */
+    size_t n_terms;
+    const char **terms; /* case-folded search terms, all must match */
+    size_t n_order;
+    struct tk_order order[TK_MAX_ORDERING_FIELDS];
+    int64_t owner_id; /* > 0: only this user's tokens (non-superusers) */
+    bool with_groups; /* fill user->groups */
+};
+
+int tk_store_token_count(struct tk_db *db, const struct tk_token_query *q, struct tk_arena *a,
+                         int64_t *count) TK_MUST_USE;
+/* One page of tokens with their users (and direct groups when q->with_groups). */
+int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *q, int64_t offset,
+                         int64_t limit, struct tk_arena *a, struct tk_token **tokens,
+                         size_t *n) TK_MUST_USE;
+
+int tk_store_user_find(struct tk_db *db, const char *username, int64_t *id) TK_MUST_USE;
+int tk_store_group_find(struct tk_db *db, const char *name, int64_t *id) TK_MUST_USE;
+
+/* Users with their direct groups and superuser status, in the order of ids. Unknown ids are
+ * skipped (*n_out may be smaller than n). */
+int tk_store_users_get(struct tk_db *db, const int64_t *ids, size_t n, bool with_groups,
+                       struct tk_arena *a, struct tk_user **users, size_t *n_out) TK_MUST_USE;
+
+/* ---- writes (each one transaction unless the caller holds one) ---- */
+
+struct tk_user_new {
+    const char *username, *name, *email, *path, *type;
+    const char *attributes; /* compact JSON object text; NULL: {} */
+    bool is_active;
+};
+
+int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now,
+                         int64_t *id, char uuid[37]) TK_MUST_USE;
+
+struct tk_group_new {
+    const char *name;
+    bool is_superuser;
+    int64_t parent_id; /* 0: none */
+    const char *attributes; /* NULL: {} */
+};
+
+int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now,
+                          int64_t *id, char uuid[37]) TK_MUST_USE;
+int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
+int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
+
+struct tk_token_new {
+    const char *uuid;
+    const char *identifier, *intent, *description, *managed;
+    int64_t user_id;
+    bool has_expires;
+    int64_t expires;
+    bool expiring;
+    uint8_t key_hash[TK_KEY_HASH_BYTES];
+    const void *key_sealed;
+    size_t key_sealed_len;
+};
+
+int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
+                          int64_t *id) TK_MUST_USE;
+int tk_store_token_delete(struct tk_db *db, const char *identifier) TK_MUST_USE;
+/* The sealed key of a token, for view_key. */
+int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
+                              char uuid[37], const uint8_t **sealed, size_t *len) TK_MUST_USE;
+
+/* Settings (key/value): get into the arena; TK_ERR_NOTFOUND when unset. */
+int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
+                         const char **value) TK_MUST_USE;
+int tk_store_setting_put(struct tk_db *db, const char *key, const char *value) TK_MUST_USE;
+
+/* Runs fn inside one write transaction: commit if it returns 0, roll back otherwise. */
+int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), void *ctx)
+    TK_MUST_USE;
+
+#endif

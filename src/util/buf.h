@@ -1,0 +1,32 @@
+/* Growable byte buffer with a hard maximum (curl's dynbuf "toobig"). Always NUL-terminated
+ * after a successful append. Errors are sticky: once an append failed, later appends fail too,
+ * so a writer can check once at the end. */
+#ifndef TK_UTIL_BUF_H
+#define TK_UTIL_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+struct tk_buf {
+    char *data;  /* NULL until the first append */
+    size_t len;  /* bytes used, without the NUL */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* hard cap on len */
+    int err;     /* first error, sticky */
+};
+
+void tk_buf_init(struct tk_buf *b, size_t max);
+/* Frees the storage; the buffer may be reused after tk_buf_init. Accepts NULL. */
+void tk_buf_free(struct tk_buf *b);
+/* Empties the buffer, keeps the storage, clears the error. */
+void tk_buf_reset(struct tk_buf *b);
+int tk_buf_append(struct tk_buf *b, const void *p, size_t n);
+int tk_buf_puts(struct tk_buf *b, const char *s);
+int tk_buf_putc(struct tk_buf *b, char c);
+int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands over the storage (caller frees with free()); the buffer is left empty. */
+char *tk_buf_take(struct tk_buf *b, size_t *len);
+
+#endif

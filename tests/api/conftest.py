@@ -1,0 +1,41 @@
+"""pytest wiring for tokend's black-box API tests.
+
+The harness (server process, CLI, HTTP clients, matchers) lives in harness.py and the fixture
+data in world.py, both importable by test modules; this file only registers them for assertion
+rewriting, provides the shared fixtures, and fails the session on any sanitizer report.
+
+Environment: TOKEND_BIN (default /work/main/build/debug/tokend), TOKEND_TEST_BACKEND
+(sqlite | postgres; postgres also needs TOKEND_TEST_POSTGRES_URL).
+"""
+
+import pytest
+
+pytest.register_assert_rewrite("harness", "world")
+
+import harness  # noqa: E402
+import world  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def std(tmp_path_factory):
+    """The standard world (world.py) on one server, shared read-only by several modules.
+    Tests using it must not change its data."""
+    with harness.served(tmp_path_factory.mktemp("std")) as server:
+        yield world.build_standard_world(server)
+
+
+@pytest.fixture(scope="session")
+def admin(std):
+    return std.client("akadmin")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if harness.SANITIZER_REPORTS:
+        terminalreporter.section("tokend sanitizer reports", sep="=", red=True)
+        for report in harness.SANITIZER_REPORTS:
+            terminalreporter.write_line(report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if harness.SANITIZER_REPORTS and session.exitstatus == 0:
+        session.exitstatus = 1

@@ -1,0 +1,363 @@
+"""Fixture data built through tokend's admin CLI, and the exact JSON the API must return for it.
+
+A World mirrors what was created (users, groups, tokens) and renders the expected Token, User
+and Group objects of API.md §5 and §10. Values a client cannot know beforehand (token pk, user
+uuid and uid, the bootstrap group's uuid, the bootstrap token's expiry) are read once from an
+admin listing by learn() and then compared exactly everywhere, which pins their stability.
+"""
+
+import dataclasses
+import datetime
+import json
+
+from harness import (Client, InitialsAvatar, Unordered, assert_json, assert_status, initials,
+                     num_pk, pagination)
+
+ADMIN_GROUP = "authentik Admins"
+BOOTSTRAP = "authentik-bootstrap-token"
+MAX_GROUP_DEPTH = 20  # API.md §4.1
+
+
+def rfc3339(value):
+    """The output form of a datetime input (API.md §1): UTC, 'Z', microseconds only if
+    non-zero. None / 'none' -> None."""
+    if value is None or value == "none":
+        return None
+    dt = datetime.datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    dt = dt.astimezone(datetime.timezone.utc)
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if dt.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return dt.strftime(fmt)
+
+
+@dataclasses.dataclass
+class Group:
+    name: str
+    uuid: str
+    is_superuser: bool
+    parent: str  # parent group's name or None
+    attributes: dict
+
+
+@dataclasses.dataclass
+class User:
+    username: str
+    pk: int
+    name: str
+    email: str
+    is_active: bool
+    attributes: dict
+    path: str
+    type: str
+    groups: list  # direct group names
+    uuid: str = None
+    uid: str = None
+
+
+@dataclasses.dataclass
+class Token:
+    identifier: str
+    user: str  # owner's username
+    intent: str
+    description: str
+    expires: str  # output form, None for null
+    expiring: bool
+    managed: str
+    key: str
+    pk: str = None
+
+
+class World:
+    def __init__(self, server):
+        self.server = server
+        self.groups = {ADMIN_GROUP: Group(ADMIN_GROUP, None, True, None, {})}
+        self.users = {"akadmin": User("akadmin", 1, "authentik Default Admin", "root@localhost",
+                                      True, {}, "users", "internal", [ADMIN_GROUP])}
+        self.tokens = {BOOTSTRAP: Token(BOOTSTRAP, "akadmin", "api", "", None, False, None,
+                                        server.bootstrap_key)}
+        self.login = {"akadmin": server.bootstrap_key}  # username -> a working API key
+
+    # -- building through the CLI ----------------------------------------------------------
+
+    def add_group(self, name, superuser=False, parent=None, attributes=None):
+        args = ["group", "create", name]
+        if superuser:
+            args.append("--superuser")
+        if parent:
+            args += ["--parent", parent]
+        if attributes is not None:
+            args += ["--attributes", json.dumps(attributes)]
+        uuid = self.server.cli(*args)
+        self.groups[name] = Group(name, uuid, superuser, parent, attributes or {})
+        return self.groups[name]
+
+    def add_user(self, username, name, email=None, inactive=False, attributes=None, path=None,
+                 type=None, groups=()):
+        args = ["user", "create", username, "--name", name]
+        if email is not None:
+            args += ["--email", email]
+        if inactive:
+            args.append("--inactive")
+        if attributes is not None:
+            args += ["--attributes", json.dumps(attributes)]
+        if path is not None:
+            args += ["--path", path]
+        if type is not None:
+            args += ["--type", type]
+        pk = int(self.server.cli(*args))
+        self.users[username] = User(username, pk, name, email or "", not inactive,
+                                    attributes or {}, path or "users", type or "internal", [])
+        for g in groups:
+            self.join(g, username)
+        return self.users[username]
+
+    def join(self, group, username):
+        self.server.cli("group", "add", group, username)
+        self.users[username].groups.append(group)
+
+    def leave(self, group, username):
+        self.server.cli("group", "remove", group, username)
+        self.users[username].groups.remove(group)
+
+    def add_token(self, identifier, user, intent="api", description="", expires="none",
+                  expiring=False, managed=None, key=None, login=False):
+        """Fixture tokens state every field explicitly (the CLI defaults expires to now+30m)."""
+        args = ["token", "create", identifier, "--user", user, "--intent", intent,
+                "--expires", expires, "--expiring", "true" if expiring else "false"]
+        if description:
+            args += ["--description", description]
+        if managed is not None:
+            args += ["--managed", managed]
+        if key is not None:
+            args += ["--key", key]
+        printed = self.server.cli(*args)
+        key = key or printed
+        self.tokens[identifier] = Token(identifier, user, intent, description, rfc3339(expires),
+                                        expiring, managed, key)
+        if login:
+            self.login[user] = key
+        return self.tokens[identifier]
+
+    # -- values only the server knows ----------------------------------------------------------
+
+    def learn(self, admin):
+        """Reads token pks, user uuids/uids, the admin group's uuid and the bootstrap token's
+        expiry from the admin's full listing (format checks live in the tests)."""
+        page = 1
+        while True:
+            r = admin.list({"page_size": "1000", "page": str(page)})
+            assert r.status == 200, f"admin listing for learn() failed: {r!r}"
+            body = r.json()
+            for t in body["results"]:
+                tok = self.tokens.get(t.get("identifier"))
+                if tok is not None:
+                    tok.pk = t.get("pk")
+                    if tok.identifier == BOOTSTRAP:
+                        tok.expires = t.get("expires")
+                u = t.get("user_obj") or {}
+                user = self.users.get(u.get("username"))
+                if user is not None:
+                    user.uuid, user.uid = u.get("uuid"), u.get("uid")
+                    for g in u.get("groups_obj") or []:
+                        if g.get("name") == ADMIN_GROUP and self.groups[ADMIN_GROUP].uuid is None:
+                            self.groups[ADMIN_GROUP].uuid = g.get("pk")
+            if not body["pagination"]["next"]:
+                break
+            page += 1
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def client(self, username="akadmin"):
+        return Client(self.server, self.login[username])
+
+    # -- expected JSON ---------------------------------------------------------------------------
+
+    def effective_groups(self, username):
+        out, seen = [], set()
+        for name in self.users[username].groups:
+            depth = 0
+            while name is not None and name not in seen and depth <= MAX_GROUP_DEPTH:
+                seen.add(name)
+                out.append(self.groups[name])
+                name = self.groups[name].parent
+                depth += 1
+        return out
+
+    def is_superuser(self, username):
+        return any(g.is_superuser for g in self.effective_groups(username))
+
+    def group_json(self, name):
+        g = self.groups[name]
+        parent = self.groups[g.parent] if g.parent else None
+        return {
+            "pk": g.uuid,
+            "num_pk": num_pk(g.uuid) if g.uuid else None,
+            "name": g.name,
+            "is_superuser": g.is_superuser,
+            "parent": parent.uuid if parent else None,
+            "parent_name": parent.name if parent else None,
+            "attributes": g.attributes,
+        }
+
+    def user_json(self, username, groups=True):
+        u = self.users[username]
+        return {
+            "pk": u.pk,
+            "username": u.username,
+            "name": u.name,
+            "is_active": u.is_active,
+            "last_login": None,
+            "is_superuser": self.is_superuser(username),
+            "groups": Unordered(self.groups[g].uuid for g in u.groups),
+            "groups_obj": Unordered(self.group_json(g) for g in u.groups) if groups else None,
+            "email": u.email,
+            "avatar": InitialsAvatar(initials(u.name)),
+            "attributes": u.attributes,
+            "uid": u.uid,
+            "path": u.path,
+            "type": u.type,
+            "uuid": u.uuid,
+        }
+
+    def token_json(self, identifier, groups=True):
+        t = self.tokens[identifier]
+        return {
+            "pk": t.pk,
+            "managed": t.managed,
+            "identifier": t.identifier,
+            "intent": t.intent,
+            "user": self.users[t.user].pk,
+            "user_obj": self.user_json(t.user, groups),
+            "description": t.description,
+            "expires": t.expires,
+            "expiring": t.expiring,
+        }
+
+    def page(self, identifiers, groups=True, paging=None):
+        """The whole list body: `paging` is the pagination object (default: one page of all)."""
+        return {
+            "pagination": paging if paging is not None else pagination(len(identifiers)),
+            "results": [self.token_json(i, groups) for i in identifiers],
+        }
+
+    def owned_by(self, username):
+        return sorted((t.identifier for t in self.tokens.values() if t.user == username),
+                      key=lambda s: s.encode("utf-8"))
+
+    def all_identifiers(self):
+        return sorted(self.tokens, key=lambda s: s.encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------------------------
+# The standard world: read-only, shared by test_tokens_list, test_filters, test_search_ordering.
+
+STD_GROUPS = [
+    # name          superuser  parent   attributes
+    ("team-a",      False,     None,    {"dept": "eng"}),
+    ("team-a-sub",  False,     "team-a", {}),
+    ("team-b",      False,     None,    {"n": [1, 2], "nested": {"k": "v"}}),
+    ("lvl1",        True,      None,    {}),
+    ("lvl2",        False,     "lvl1",  {}),
+    ("lvl3",        False,     "lvl2",  {}),
+    ("lvl4",        False,     "lvl3",  {}),
+    ("lvl5",        False,     "lvl4",  {}),
+    ("top",         False,     None,    {}),
+    ("sub-su",      True,      "top",   {}),
+]
+
+ALICE_ATTRIBUTES = {"team": "blue", "level": 3, "ratio": 0.5, "flags": [True, None, "x"],
+                    "nested": {"deep": {"k": "é"}}}
+
+# Users get pks 2..10 in this order (akadmin is 1); henry's 10 makes numeric and textual
+# ordering of `user` differ.
+STD_USERS = [
+    # username  name                 email                extra
+    ("alice",  "Alice Liddell",      "alice@example.com", dict(attributes=ALICE_ATTRIBUTES,
+                                                               groups=["team-a", "team-b"])),
+    ("bob",    "bob",                "bob@example.org",   dict(type="external",
+                                                               path="external/partners",
+                                                               groups=["team-a-sub"])),
+    ("carol",  "Carol Danvers",      "carol@example.com", dict(groups=["lvl3"])),
+    ("dave",   "Dave Null",          "dave@example.com",  dict(inactive=True)),
+    ("erin",   "",                   None,                dict(type="service_account",
+                                                               path="goauthentik.io/service-accounts")),
+    ("frank",  "Frank Top",          "frank@example.com", dict(groups=["top"])),
+    ("gina",   "Gina Deep",          "gina@example.com",  dict(groups=["lvl5"])),
+    ("elodie", "élodie ünal",        "elodie@example.com", dict(groups=["sub-su"])),
+    ("henry",  "henry james hart",   "henry@example.com", dict()),
+]
+
+STD_TOKENS = [
+    # identifier   owner     intent          description               expires (CLI input)            expiring managed                    login
+    ("Zeta",       "akadmin", "api",          "B",                      "2031-01-01T02:00:00+02:00",   False, None,                      False),
+    ("a-1",        "alice",  "api",          "a",                      "2030-01-02T03:04:05.123456Z", True,  None,                      True),
+    ("a1",         "alice",  "app_password", "é",                      "2030-01-02T03:04:05Z",        True,  None,                      False),
+    ("aB",         "alice",  "recovery",     "Café Crème",             "none",                        False, "goauthentik.io/alice/aB", False),
+    ("aZ",         "alice",  "api",          "Élan",                   "none",                        False, None,                      False),
+    ("a_1",        "alice",  "verification", "100% done",              "2030-01-02T00:00:00Z",        False, None,                      False),
+    ("ab",         "alice",  "api",          "C:\\temp",               "2032-06-30T12:00:00Z",        False, "m-ab",                    False),
+    ("bob-api",    "bob",    "api",          'say "hi" now',           "2030-06-01T00:00:00Z",        False, None,                      True),
+    ("bob-app",    "bob",    "app_password", "app pw",                 "2033-01-01T00:00:00Z",        False, None,                      False),
+    ("carol-api",  "carol",  "api",          "alpha beta",             "2034-01-01T00:00:00Z",        False, None,                      True),
+    ("dave-api",   "dave",   "api",          "",                       "none",                        False, "m-dave",                  False),
+    ("erin-3",     "erin",   "api",          "bad\ufffd\ufffd\ufffdbyte", "2020-06-01T00:00:00Z",     False, None,                      False),
+    ("erin-api",   "erin",   "api",          "bad\ufffdbyte",          "2020-01-01T00:00:00Z",        False, None,                      True),
+    ("frank-api",  "frank",  "api",          "for bob",                "2035-01-01T00:00:00.5Z",      False, None,                      True),
+    ("gina-api",   "gina",   "api",          "deep",                   "2036-01-01T00:00:00Z",        False, None,                      True),
+    ("elodie-api", "elodie", "api",          "xzy",                    "2037-01-01T00:00:00Z",        False, None,                      True),
+    ("henry-api",  "henry",  "api",          "x_y",                    "2038-01-01T00:00:00Z",        False, None,                      True),
+]
+
+
+def build_standard_world(server):
+    world = World(server)
+    for name, su, parent, attrs in STD_GROUPS:
+        world.add_group(name, superuser=su, parent=parent, attributes=attrs)
+    for username, name, email, extra in STD_USERS:
+        world.add_user(username, name, email, **extra)
+    for ident, owner, intent, desc, expires, expiring, managed, login in STD_TOKENS:
+        world.add_token(ident, owner, intent, desc, expires, expiring, managed, login=login)
+    world.learn(world.client())
+    return world
+
+
+# ----------------------------------------------------------------------------------------------
+# Table-driven list cases: one case = query, expected status, expected body.
+
+
+class Err:
+    """An expected error response: status and, unless None, the whole JSON body."""
+
+    def __init__(self, status, body=None):
+        self.status, self.body = status, body
+
+    def __repr__(self):
+        return f"Err({self.status}, {self.body!r})"
+
+
+class Page:
+    """An expected 200 list body: these identifiers in this order, groups_obj rendered or null,
+    and the pagination object (default: a single page holding all of them)."""
+
+    def __init__(self, identifiers, groups=True, paging=None):
+        self.identifiers, self.groups, self.paging = list(identifiers), groups, paging
+
+    def __repr__(self):
+        return f"Page({self.identifiers!r}, groups={self.groups}, paging={self.paging!r})"
+
+
+def check_list(client, world, query, expected):
+    """GET the token list with `query` (raw, already %-encoded) and compare status and the
+    whole body. `expected` is a list of identifiers (one 200 page), a Page or an Err."""
+    resp = client.list(query)
+    if isinstance(expected, Err):
+        if expected.body is None:
+            assert_status(resp, expected.status)
+        else:
+            assert_json(resp, expected.status, expected.body)
+        return resp
+    if not isinstance(expected, Page):
+        expected = Page(expected)
+    assert_json(resp, 200, world.page(expected.identifiers, expected.groups, expected.paging))
+    return resp

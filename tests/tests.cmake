@@ -1,0 +1,32 @@
+# Test suites, registered with ctest. Unit tests: every tests/unit/**/test_*.c is one cmocka
+# executable. API tests: pytest against a real tokend process, once per store backend.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+file(GLOB_RECURSE TK_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${TK_UNIT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE tokend_core PkgConfig::CMOCKA)
+  add_test(NAME unit/${name} COMMAND ${name})
+  set_tests_properties(unit/${name} PROPERTIES LABELS unit)
+endforeach()
+
+# Fuzz targets are also plain regression tests over their seed corpus (tests/fuzz/README.md).
+file(GLOB TK_FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+foreach(src ${TK_FUZZ_TARGETS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name}_replay ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
+  target_link_libraries(${name}_replay PRIVATE tokend_core)
+  add_test(NAME fuzz-replay/${name}
+    COMMAND ${name}_replay ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
+endforeach()
+
+set(TK_PYTHON /usr/bin/python3)
+foreach(backend sqlite)
+  add_test(NAME api/${backend}
+    COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
+  set_tests_properties(api/${backend} PROPERTIES
+    ENVIRONMENT "TOKEND_BIN=$<TARGET_FILE:tokend>;TOKEND_TEST_BACKEND=${backend};ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+    LABELS api TIMEOUT 600)
+endforeach()

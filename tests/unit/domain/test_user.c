@@ -1,0 +1,114 @@
+/* Derived user and group fields (src/domain/user.c, API.md §10). Expected values were
+ * computed with authentik's own formulas in Python (str(uuid.UUID(x).int)[:5], hashlib). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "domain/user.h"
+
+static void test_num_pk(void **state)
+{
+    assert_int_equal(tk_group_num_pk("557050e3-47a5-4839-9468-9b1c9f7ed017"), 11356);
+    assert_int_equal(tk_group_num_pk("00000000-0000-0000-0000-000000000000"), 0);
+    assert_int_equal(tk_group_num_pk("ffffffff-ffff-ffff-ffff-ffffffffffff"), 34028);
+    assert_int_equal(tk_group_num_pk("00000000-0000-0000-0000-00000000000f"), 15);
+}
+
+static void test_uid(void **state)
+{
+    char uid[65];
+    tk_user_uid(1, "2b6f3d4e-0000-4000-8000-000000000001", uid);
+    assert_string_equal(uid, "9f7482dda345d8d97eb17a8cddbe77d22e11d8a065b74681963e15721b8fd8da");
+}
+
+static void svg_of(const char *name, char *out, size_t cap)
+{
+    struct tk_buf b;
+    tk_buf_init(&b, 1 << 16);
+    assert_int_equal(tk_avatar_svg(name, &b), 0);
+    assert_true(b.len < cap);
+    memcpy(out, b.data, b.len + 1);
+    tk_buf_free(&b);
+}
+
+static void test_avatar_svg_initials_and_colours(void **state)
+{
+    char svg[2048];
+    svg_of("Jane Doe", svg, sizeof(svg));
+    assert_non_null(strstr(svg, "fill=\"#b58d86\""));
+    assert_non_null(strstr(svg, ">JD</text>"));
+    svg_of("authentik Default Admin", svg, sizeof(svg));
+    assert_non_null(strstr(svg, "fill=\"#377b37\""));
+    assert_non_null(strstr(svg, ">AA</text>")); /* first part's initial + last part, cut to 2 */
+    svg_of("akadmin", svg, sizeof(svg));
+    assert_non_null(strstr(svg, "fill=\"#38be91\""));
+    assert_non_null(strstr(svg, ">AK</text>")); /* one part: its first two characters */
+    svg_of("x", svg, sizeof(svg));
+    assert_non_null(strstr(svg, ">X</text>"));
+    svg_of("\xc3\x89mile Zola", svg, sizeof(svg)); /* "Émile Zola" */
+    assert_non_null(strstr(svg, "fill=\"#3dc895\""));
+    assert_non_null(strstr(svg, ">&#201;Z</text>"));
+    svg_of("<b> &", svg, sizeof(svg));
+    assert_non_null(strstr(svg, ">&lt;&amp;</text>"));
+}
+
+static void avatar(const char *modes, const char *name, const char *attrs, char *out, size_t cap)
+{
+    struct tk_user u = {.id = 1, .username = "jdoe", .name = name, .email = "Jane@Example.com",
+                        .attributes = attrs};
+    struct tk_buf b;
+    tk_buf_init(&b, 1 << 16);
+    assert_int_equal(tk_user_avatar(&u, modes, &b), 0);
+    assert_true(b.len < cap);
+    memcpy(out, b.data, b.len + 1);
+    tk_buf_free(&b);
+}
+
+static void test_avatar_modes(void **state)
+{
+    char out[4096];
+    avatar("none", "Jane Doe", "{}", out, sizeof(out));
+    assert_string_equal(out, TK_AVATAR_DEFAULT);
+    avatar("attributes.pic.url,none", "Jane Doe", "{\"pic\":{\"url\":\"https://x/y.png\"}}", out,
+           sizeof(out));
+    assert_string_equal(out, "https://x/y.png");
+    avatar("attributes.missing,none", "Jane Doe", "{}", out, sizeof(out));
+    assert_string_equal(out, TK_AVATAR_DEFAULT);
+    avatar("https://img/%(username)s/%(mail_hash)s", "Jane Doe", "{}", out, sizeof(out));
+    /* md5("jane@example.com") */
+    assert_string_equal(out, "https://img/jdoe/9e26471d35a78862c17e467d87cddedf");
+    avatar("gravatar", "Jane Doe", "{}", out, sizeof(out));
+    assert_string_equal(out, "https://secure.gravatar.com/avatar/9e26471d35a78862c17e467d87cddedf"
+                             "?size=158&rating=g&default=404");
+    avatar("initials", "  ", "{}", out, sizeof(out));
+    const char *prefix = "data:image/svg+xml;base64,";
+    assert_memory_equal(out, prefix, strlen(prefix));
+    uint8_t bin[4096];
+    size_t bin_len = 0;
+    assert_int_equal(sodium_base642bin(bin, sizeof(bin) - 1, out + strlen(prefix),
+                                       strlen(out + strlen(prefix)), NULL, &bin_len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    bin[bin_len] = 0;
+    assert_non_null(strstr((char *)bin, ">AK</text>")); /* blank name: "a k" (SEED) */
+    avatar("unknown,", "Jane Doe", "{}", out, sizeof(out));
+    assert_string_equal(out, TK_AVATAR_DEFAULT);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_num_pk),
+        cmocka_unit_test(test_uid),
+        cmocka_unit_test(test_avatar_svg_initials_and_colours),
+        cmocka_unit_test(test_avatar_modes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
