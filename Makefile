@@ -9,7 +9,9 @@ JOBS        := $(shell nproc 2>/dev/null || echo 2)
 export TOKEND_DATABASE ?= sqlite:./var/tokend.db
 export TOKEND_LISTEN   ?= 127.0.0.1:9000
 
-.PHONY: run test deps release debug clean bench format-check
+.PHONY: run test deps release debug clean bench fuzz format-check
+FUZZ_DIR     := build/fuzz
+FUZZ_SECONDS ?= 60
 
 deps:
 	@./scripts/install-deps
@@ -34,6 +36,17 @@ test: debug
 bench: release
 	@./scripts/install-deps --bench
 	@bench/run
+
+# Fuzz every target for FUZZ_SECONDS seconds each; new inputs land in build/fuzz/corpus.
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DTOKEND_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@for t in tests/fuzz/fuzz_*.c; do n=$$(basename $$t .c); \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$n && \
+	  echo "== $$n ($(FUZZ_SECONDS) s)" && \
+	  $(FUZZ_DIR)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+	done
 
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')

@@ -14,6 +14,16 @@ endforeach()
 
 # Fuzz targets are also plain regression tests over their seed corpus (tests/fuzz/README.md).
 file(GLOB TK_FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+if(TOKEND_FUZZ)
+  # `make fuzz`: clang with libFuzzer; each target fuzzes from a copy of its seed corpus.
+  foreach(src ${TK_FUZZ_TARGETS})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(${name} PRIVATE tokend_core)
+  endforeach()
+endif()
 foreach(src ${TK_FUZZ_TARGETS})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name}_replay ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)

@@ -32,6 +32,8 @@ struct req_state {
     bool started;
     bool answered; /* a response was queued early */
     bool counted;
+    bool too_big;      /* body over the cap: the rest is discarded, then 413 */
+    size_t discarded;
     struct tk_buf body;
     struct tk_http *h;
 };
@@ -285,15 +287,24 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (tk_buf_append(&st->body, upload_data, *upload_data_size) != 0) {
+        /* libmicrohttpd 0.9.75 cannot answer in the middle of a chunked upload: discard the
+         * rest (up to a bound, then drop the connection) and answer 413 at its end. */
+        if (st->too_big) {
+            st->discarded += *upload_data_size;
             *upload_data_size = 0;
-            if (st->body.err == TK_ERR_TOOBIG)
-                return reject(c, st, 413, "Request body too large.");
-            return reject(c, st, 503, "The server is out of memory.");
+            return st->discarded > TK_MAX_DISCARD_BYTES ? MHD_NO : MHD_YES;
+        }
+        if (tk_buf_append(&st->body, upload_data, *upload_data_size) != 0) {
+            if (st->body.err != TK_ERR_TOOBIG)
+                return MHD_NO; /* out of memory: drop this connection, keep serving others */
+            st->too_big = true;
+            st->discarded = *upload_data_size;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (st->too_big)
+        return reject(c, st, 413, "Request body too large.");
     return handle(h, c, st, method);
 }
 

@@ -9,8 +9,10 @@ int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a)
     q->dialect = d;
     tk_buf_init(&q->text, 64 * 1024);
     q->n_params = 0;
+    q->cap_params = 16;
     q->err = 0;
-    q->params = tk_arena_calloc(a, TK_SQL_MAX_PARAMS, sizeof(*q->params));
+    q->arena = a;
+    q->params = tk_arena_alloc(a, q->cap_params * sizeof(*q->params));
     return q->params ? 0 : TK_ERR_NOMEM;
 }
 
@@ -23,6 +25,16 @@ static struct tk_sql_param *next_param(struct tk_sql *q)
     if (q->n_params >= TK_SQL_MAX_PARAMS) {
         q->err = TK_ERR_TOOBIG;
         return NULL;
+    }
+    if (q->n_params == q->cap_params) {
+        struct tk_sql_param *p = tk_arena_alloc(q->arena, 2 * q->cap_params * sizeof(*p));
+        if (p == NULL) {
+            q->err = TK_ERR_NOMEM;
+            return NULL;
+        }
+        memcpy(p, q->params, q->n_params * sizeof(*p));
+        q->params = p;
+        q->cap_params *= 2;
     }
     tk_buf_putc(&q->text, '?');
     return &q->params[q->n_params++];

@@ -23,8 +23,9 @@ struct tk_sql_param {
 struct tk_sql {
     enum tk_dialect dialect;
     struct tk_buf text;
-    size_t n_params;
-    struct tk_sql_param *params; /* arena-allocated, TK_SQL_MAX_PARAMS slots */
+    size_t n_params, cap_params;
+    struct tk_sql_param *params; /* arena-allocated, grows to TK_SQL_MAX_PARAMS */
+    struct tk_arena *arena;
     int err;
 };
 

@@ -4,6 +4,7 @@
 
 #define TK_MAX_BODY_BYTES        (1024 * 1024) /* larger request bodies: 413 */
 #define TK_MAX_QUERY_BYTES       (8 * 1024)    /* larger query strings: 414 */
+#define TK_MAX_DISCARD_BYTES     (16 * 1024 * 1024) /* refused chunked body read before closing */
 #define TK_MAX_URI_BYTES         (10 * 1024)   /* whole request target: 414 */
 #define TK_MAX_HEADER_BYTES      (16 * 1024)   /* all request headers together: 431 */
 #define TK_MHD_POOL_BYTES        (64 * 1024)   /* per-connection memory of libmicrohttpd */

@@ -1,7 +1,7 @@
 /* Time as tokend keeps it (time.h): int64 microseconds since the epoch, UTC. Parses what
- * authentik's Django/DRF stack accepts (datetimes, API.md §1 and §17.10; duration strings,
- * §12.3) with Python's exact rules, and formats as DRF and Python's str() do. Allocation-free;
- * the only I/O is reading the clock. */
+ * authentik's Django/DRF stack accepts (datetimes in the forms of API.md §1 and §17.10,
+ * duration strings of §12.3) by Python's rules, and formats as DRF and Python's str() do.
+ * Allocation-free; the only I/O is reading the clock. */
 #include "util/time.h"
 
 #include <math.h>

@@ -41,6 +41,8 @@ def test_unfiltered_list_is_every_token_in_identifier_order(std, admin):
     ("identifier=a%2D1", ["a-1"]),
     ("identifier=authentik-bootstrap-token", [BOOTSTRAP]),
     ("identifier=nope", []),
+    ("identifier=%27%20OR%20%271%27=%271", []),
+    ("identifier=a-1%27--", []),
     ("identifier=", ALL),                      # empty values are ignored
 ])
 def test_identifier(std, admin, query, expected):
@@ -136,6 +138,9 @@ def test_description(std, admin, query, expected):
     ("expires=2030-13-01T00:00:00Z", Err(400, BAD_DATETIME)),
     ("expires=2030-02-30T00:00:00Z", Err(400, BAD_DATETIME)),
     ("expires=2030-01-02T25:00:00Z", Err(400, BAD_DATETIME)),
+    ("expires=2030-12-31T23:59:60Z", Err(400, BAD_DATETIME)),
+    ("expires=0000-01-01T00:00:00Z", Err(400, BAD_DATETIME)),
+    ("expires=9999-12-31T23:59:59.999999Z", []),
     ("expires=2030-01-02T03:04:05.123456Zjunk", Err(400, BAD_DATETIME)),
     # an unencoded '+' is a space, which leaves " 02:00" after the time: invalid
     ("expires=2030-01-02T05:04:05.123456+02:00", Err(400, BAD_DATETIME)),

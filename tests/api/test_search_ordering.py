@@ -7,6 +7,8 @@ several fields, unknown names dropped, default identifier,expires; nulls last as
 first descending; text byte-wise.
 """
 
+from urllib.parse import quote
+
 import pytest
 
 from harness import assert_status
@@ -16,6 +18,10 @@ ALL = ["Zeta", "a-1", "a1", "aB", "aZ", "a_1", "ab", BOOTSTRAP, "bob-api", "bob-
        "carol-api", "dave-api", "elodie-api", "erin-3", "erin-api", "frank-api", "gina-api",
        "henry-api"]
 ALICE = ["a-1", "a1", "aB", "aZ", "a_1", "ab"]
+
+
+def search(text):
+    return "search=" + quote(text, safe="")
 
 
 def cases(table):
@@ -69,6 +75,14 @@ def cases(table):
     ("search=CR%C3%88ME", ["aB"]),
     ("search=%C3%A9lan", ["aZ"]),
     ("search=%C3%A9", ["a1", "aB", "aZ"]),
+    (search("ωμέγα"), ["gina-api"]),                       # gina-api: "deep Ωμέγα Москва"
+    (search("ΩΜΈΓΑ"), ["gina-api"]),
+    (search("моСКВА"), ["gina-api"]),
+    ("search=ZETA", ["Zeta"]),
+    ("search=BootStrap", [BOOTSTRAP]),
+    # each term may match a different field
+    ("search=alice,verif", ["a_1"]),
+    ("search=henry%20x_y%20api", ["henry-api"]),
     # not searched: user name, email, managed, expires, pk
     ("search=Liddell", []),
     ("search=example.com", []),
@@ -76,6 +90,14 @@ def cases(table):
     ("search=m-ab", []),
     ("search=goauthentik.io", []),
     ("search=2030", []),
+    ("search=.", []),
+    # nothing is a pattern or SQL
+    ("search=*", []),
+    ("search=%3F", []),
+    ("search=%5B", []),
+    ("search=%27", []),
+    ("search=%27%20OR%201=1--", []),
+    ("search=%22%20OR%20%22%22=%22", []),
     # search combines with filters (AND)
     ("search=alice&intent=api", ["a-1", "aZ", "ab"]),
     ("search=bob&user__username=frank", ["frank-api"]),
@@ -97,6 +119,7 @@ def test_search_length_limit(std, admin):
     ("ordering=identifier", ALL),
     ("ordering=-identifier", ALL[::-1]),
     ("ordering=identifier,expires", ALL),
+    ("ordering=identifier,-identifier", ALL),       # the first occurrence decides
     ("ordering=intent,identifier",
      ["Zeta", "a-1", "aZ", "ab", BOOTSTRAP, "bob-api", "carol-api", "dave-api", "elodie-api",
       "erin-3", "erin-api", "frank-api", "gina-api", "henry-api", "a1", "bob-app", "aB", "a_1"]),

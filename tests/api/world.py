@@ -304,7 +304,7 @@ STD_TOKENS = [
     ("erin-3",     "erin",   "api",          "bad\ufffd\ufffd\ufffdbyte", "2020-06-01T00:00:00Z",     False, None,                      False),
     ("erin-api",   "erin",   "api",          "bad\ufffdbyte",          "2020-01-01T00:00:00Z",        False, None,                      True),
     ("frank-api",  "frank",  "api",          "for bob",                "2035-01-01T00:00:00.5Z",      False, None,                      True),
-    ("gina-api",   "gina",   "api",          "deep",                   "2036-01-01T00:00:00Z",        False, None,                      True),
+    ("gina-api",   "gina",   "api",          "deep Ωμέγα Москва",      "2036-01-01T00:00:00Z",        False, None,                      True),
     ("elodie-api", "elodie", "api",          "xzy",                    "2037-01-01T00:00:00Z",        False, None,                      True),
     ("henry-api",  "henry",  "api",          "x_y",                    "2038-01-01T00:00:00Z",        False, None,                      True),
 ]
