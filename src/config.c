@@ -26,6 +26,10 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_DEFAULT_TOKEN_DURATION", "--default-token-duration", "minutes=30",
      "lifetime of API tokens and default app-password lifetime (authentik syntax)"},
     {"TOKEND_KEY_LENGTH", "--key-length", "60", "length of generated keys"},
+    {"TOKEND_EVENT_RETENTION", "--event-retention", "days=365",
+     "how long audit events are kept (authentik duration syntax)"},
+    {"TOKEND_SWEEP_INTERVAL", "--sweep-interval", "minutes=5",
+     "how often expired tokens are rotated or deleted and old events removed"},
     {"TOKEND_MAX_CONNECTIONS", "--max-connections", "4096", "concurrent connections"},
     {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
      "seconds before an idle or slow connection is closed"},
@@ -67,6 +71,10 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->default_token_duration = v;
     else if (strcmp(env, "TOKEND_KEY_LENGTH") == 0)
         return parse_uint(env, v, 1, TK_KEY_LENGTH_MAX, &c->key_length, err, err_len);
+    else if (strcmp(env, "TOKEND_EVENT_RETENTION") == 0)
+        c->event_retention = v;
+    else if (strcmp(env, "TOKEND_SWEEP_INTERVAL") == 0)
+        c->sweep_interval = v;
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
         return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
     else if (strcmp(env, "TOKEND_CONNECTION_TIMEOUT") == 0)
@@ -84,6 +92,8 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->avatars = "initials";
     c->default_token_duration = "minutes=30";
     c->key_length = TK_KEY_LENGTH_DEFAULT;
+    c->event_retention = "days=365";
+    c->sweep_interval = "minutes=5";
     c->max_connections = TK_MAX_CONNECTIONS;
     c->connection_timeout_s = TK_CONNECTION_TIMEOUT_S;
     const char *ak = getenv("AUTHENTIK_BOOTSTRAP_TOKEN");
@@ -137,6 +147,24 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  "TOKEND_DEFAULT_TOKEN_DURATION must be a positive duration such as "
                  "\"minutes=30\" or \"days=1;hours=2\", got \"%s\"",
                  c->default_token_duration);
+        return TK_ERR_INVALID;
+    }
+    if (tk_duration_parse(c->event_retention, strlen(c->event_retention),
+                          &c->event_retention_us) != 0 ||
+        c->event_retention_us <= 0) {
+        snprintf(err, err_len,
+                 "TOKEND_EVENT_RETENTION must be a positive duration such as \"days=365\", "
+                 "got \"%s\"",
+                 c->event_retention);
+        return TK_ERR_INVALID;
+    }
+    if (tk_duration_parse(c->sweep_interval, strlen(c->sweep_interval),
+                          &c->sweep_interval_us) != 0 ||
+        c->sweep_interval_us < 1000000) {
+        snprintf(err, err_len,
+                 "TOKEND_SWEEP_INTERVAL must be a duration of at least one second such as "
+                 "\"minutes=5\", got \"%s\"",
+                 c->sweep_interval);
         return TK_ERR_INVALID;
     }
     if (strncmp(c->database, "sqlite:", 7) != 0) {

@@ -21,6 +21,10 @@ struct tk_config {
     int64_t default_token_duration_us; /* TOKEND_DEFAULT_TOKEN_DURATION, minutes=30 */
     const char *default_token_duration;
     unsigned key_length;         /* TOKEND_KEY_LENGTH, 60 */
+    const char *event_retention; /* TOKEND_EVENT_RETENTION, days=365 */
+    int64_t event_retention_us;
+    const char *sweep_interval;  /* TOKEND_SWEEP_INTERVAL, minutes=5 */
+    int64_t sweep_interval_us;
     unsigned max_connections;    /* TOKEND_MAX_CONNECTIONS */
     unsigned connection_timeout_s; /* TOKEND_CONNECTION_TIMEOUT */
     char secret_file_buf[4096];

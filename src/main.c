@@ -59,7 +59,8 @@ static int serve(struct tk_cli *cli)
                          .secret = cli->secret,
                          .avatars = cfg->avatars,
                          .default_token_duration_us = cfg->default_token_duration_us,
-                         .key_length = cfg->key_length};
+                         .key_length = cfg->key_length,
+                         .event_retention_us = cfg->event_retention_us};
     struct tk_router *router = tk_router_new();
     if (router == NULL || tk_api_register(&api, router) != 0) {
         fprintf(stderr, "tokend: out of memory\n");

@@ -15,12 +15,18 @@ struct tk_api {
     const char *avatars;               /* avatar modes, API.md §10.3 */
     int64_t default_token_duration_us; /* API.md §12.2 */
     unsigned key_length;               /* API.md §13 */
+    int64_t event_retention_us;        /* API.md §11, days=365 */
 };
 
 int tk_api_register(struct tk_api *api, struct tk_router *r) TK_MUST_USE;
 
 /* Route handlers (ctx is the struct tk_api). */
 void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokens_detail(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokens_view_key(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokens_set_key(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokens_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_events_collection(struct tk_request *req, struct tk_response *res, void *ctx);
 
 /* ---- shared by the resource files (common.c) ---- */
 
@@ -32,6 +38,7 @@ struct tk_ctx {
     struct tk_db *db;
     struct tk_principal who;
     int64_t now;
+    char request_id[33]; /* random hex, for the audit log */
 };
 
 /* DRF's APIView.initial, then method dispatch: authenticates (403 with authentik's messages),

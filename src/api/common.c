@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "api/api.h"
 #include "domain/auth.h"
 #include "util/time.h"
@@ -18,6 +20,9 @@ bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response
     ctx->req = req;
     ctx->res = res;
     ctx->now = tk_now_us();
+    uint8_t rid[16];
+    randombytes_buf(rid, sizeof(rid));
+    sodium_bin2hex(ctx->request_id, sizeof(ctx->request_id), rid, sizeof(rid));
 
     const char *cred = NULL;
     size_t cred_len = 0;

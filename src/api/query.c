@@ -168,8 +168,14 @@ void tk_token_ordering(const char *s, size_t len, struct tk_token_query *q)
             sl--;
         }
         for (size_t f = 0; f < sizeof(token_fields) / sizeof(token_fields[0]); f++) {
-            if (strlen(token_fields[f].name) == sl && memcmp(token_fields[f].name, name, sl) == 0 &&
-                q->n_order < TK_MAX_ORDERING_FIELDS) {
+            if (strlen(token_fields[f].name) != sl || memcmp(token_fields[f].name, name, sl) != 0)
+                continue;
+            /* A repeated field changes nothing after its first occurrence: keep the first, so
+             * any number of names fits the few fields there are. */
+            bool seen = false;
+            for (size_t k = 0; k < q->n_order; k++)
+                seen = seen || q->order[k].field == token_fields[f].f;
+            if (!seen && q->n_order < TK_MAX_ORDERING_FIELDS) {
                 q->order[q->n_order].field = token_fields[f].f;
                 q->order[q->n_order].desc = desc;
                 q->n_order++;

@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "api/query.h"
 #include "api/serialize.h"
+#include "api/tokens.h"
 #include "domain/pagination.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -107,12 +108,6 @@ static void tokens_list(struct tk_ctx *c)
             return;
         }
         rc = tk_search_terms(req->arena, p->val, p->val_len, &tq.terms, &tq.n_terms);
-        if (rc == TK_ERR_TOOBIG) {
-            tk_field_errors_init(&fe);
-            tk_field_errors_add(&fe, "search", "Ensure this field has no more than 64 terms.");
-            tk_field_errors_respond(&fe, res);
-            return;
-        }
         if (rc) {
             tk_api_error(res, rc);
             return;
@@ -121,8 +116,7 @@ static void tokens_list(struct tk_ctx *c)
     p = tk_query_get(&q, "ordering");
     tk_token_ordering(p ? p->val : NULL, p ? p->val_len : 0, &tq);
 
-    p = tk_query_get(&q, "include_groups");
-    bool include_groups = p == NULL || (p->val_len == 4 && strncasecmp(p->val, "true", 4) == 0);
+    bool include_groups = tk_include_groups(req);
     tq.with_groups = true; /* "groups" (uuids) is always part of the user */
     tq.owner_id = c->who.is_superuser ? 0 : c->who.user_id;
 
@@ -168,10 +162,76 @@ static void tokens_list(struct tk_ctx *c)
     res->status = 200;
 }
 
+bool tk_include_groups(const struct tk_request *req)
+{
+    struct tk_query q;
+    if (tk_query_parse(req->arena, req->query, req->query_len, &q) != 0)
+        return true;
+    const struct tk_qparam *p = tk_query_get(&q, "include_groups");
+    return p == NULL || (p->val_len == 4 && strncasecmp(p->val, "true", 4) == 0);
+}
+
+int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t)
+{
+    int64_t owner = c->who.is_superuser ? 0 : c->who.user_id;
+    return tk_store_token_get(c->db, c->req->params[0], owner, c->req->arena, t);
+}
+
+static void tokens_retrieve(struct tk_ctx *c)
+{
+    struct tk_token *t;
+    int rc = tk_tokens_lookup(c, &t);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    struct tk_jw w;
+    tk_jw_init(&w, &c->res->body);
+    tk_json_token(&w, c->api, t, tk_include_groups(c->req));
+    c->res->status = 200;
+}
+
 void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
     struct tk_ctx c;
-    if (!tk_api_begin(ctx, req, res, TK_M_GET, &c))
+    if (!tk_api_begin(ctx, req, res, TK_M_GET | TK_M_POST, &c))
         return;
-    tokens_list(&c);
+    if (req->method == TK_M_POST)
+        tk_tokens_create(&c);
+    else
+        tokens_list(&c);
+}
+
+void tk_api_tokens_detail(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, &c))
+        return;
+    switch (req->method) {
+    case TK_M_PUT: tk_tokens_update(&c, true); break;
+    case TK_M_PATCH: tk_tokens_update(&c, false); break;
+    case TK_M_DELETE: tk_tokens_delete(&c); break;
+    default: tokens_retrieve(&c); break;
+    }
+}
+
+void tk_api_tokens_view_key(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (tk_api_begin(ctx, req, res, TK_M_GET, &c))
+        tk_tokens_view_key(&c);
+}
+
+void tk_api_tokens_set_key(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (tk_api_begin(ctx, req, res, TK_M_POST, &c))
+        tk_tokens_set_key(&c);
+}
+
+void tk_api_tokens_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (tk_api_begin(ctx, req, res, TK_M_GET, &c))
+        tk_tokens_used_by(&c);
 }

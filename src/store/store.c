@@ -152,6 +152,8 @@ void tk_store_read_end(struct tk_db *db)
     tk_db_rollback(db);
 }
 
+static int search_fold(const char *identifier, const char *description, struct tk_buf *fold);
+
 /* ---- migrations ---- */
 
 static int current_version(struct tk_db *db, unsigned *v)
@@ -872,12 +874,8 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
                           int64_t *id)
 {
     struct tk_buf fold;
-    tk_buf_init(&fold, 2 * 1024 * 1024);
-    int rc = tk_utf8_fold(t->identifier, strlen(t->identifier), &fold);
-    if (rc == 0)
-        rc = tk_buf_putc(&fold, '\x1f');
-    if (rc == 0)
-        rc = tk_utf8_fold(t->description, strlen(t->description), &fold);
+    tk_buf_init(&fold, 4 * 1024 * 1024);
+    int rc = search_fold(t->identifier, t->description, &fold);
     if (rc) {
         tk_buf_free(&fold);
         return rc;
@@ -964,4 +962,428 @@ int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct t
     }
     tk_db_reset(db, st);
     return rc;
+}
+
+/* ---- single tokens ---- */
+
+int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_id,
+                       struct tk_arena *a, struct tk_token **out)
+{
+    struct tk_token_query q;
+    memset(&q, 0, sizeof(q));
+    q.identifier = identifier;
+    q.owner_id = owner_id;
+    q.expiring = -1;
+    q.with_groups = true;
+    q.n_order = 0;
+    struct tk_token *t;
+    size_t n;
+    int rc = tk_store_token_fetch(db, &q, 0, 1, a, &t, &n);
+    if (rc)
+        return rc;
+    if (n == 0)
+        return TK_ERR_NOTFOUND;
+    *out = t;
+    return 0;
+}
+
+int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
+                             struct tk_token **out)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT identifier FROM tokens WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, id);
+    const char *ident = NULL;
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        ident = col_dup(db, st, 0, a);
+        rc = ident ? 0 : TK_ERR_NOMEM;
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    if (rc)
+        return rc;
+    return tk_store_token_get(db, ident, 0, a, out);
+}
+
+static int taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id,
+                 bool *out)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, sql, &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, value);
+    tk_db_bind_int(db, st, 2, exclude_id);
+    rc = tk_db_step(db, st);
+    *out = rc == 1;
+    tk_db_reset(db, st);
+    return rc < 0 ? rc : 0;
+}
+
+int tk_store_token_identifier_taken(struct tk_db *db, const char *identifier, int64_t exclude_id,
+                                    bool *out)
+{
+    return taken(db, "SELECT 1 FROM tokens WHERE identifier = ? AND id <> ?", identifier,
+                 exclude_id, out);
+}
+
+int tk_store_token_managed_taken(struct tk_db *db, const char *managed, int64_t exclude_id,
+                                 bool *out)
+{
+    return taken(db, "SELECT 1 FROM tokens WHERE managed = ? AND id <> ?", managed, exclude_id,
+                 out);
+}
+
+static int search_fold(const char *identifier, const char *description, struct tk_buf *fold)
+{
+    int rc = tk_utf8_fold(identifier, strlen(identifier), fold);
+    if (rc == 0)
+        rc = tk_buf_putc(fold, '\x1f');
+    if (rc == 0)
+        rc = tk_utf8_fold(description, strlen(description), fold);
+    return rc;
+}
+
+int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
+{
+    struct tk_buf fold;
+    tk_buf_init(&fold, 4 * 1024 * 1024);
+    int rc = search_fold(t->identifier, t->description, &fold);
+    struct tk_db_stmt *st = NULL;
+    if (rc == 0)
+        rc = tk_db_prepare(db,
+                           "UPDATE tokens SET identifier = ?, intent = ?, description = ?, "
+                           "expires = ?, expiring = ?, managed = ?, search_fold = ? "
+                           "WHERE id = ?",
+                           &st);
+    if (rc == 0) {
+        tk_db_bind_cstr(db, st, 1, t->identifier);
+        tk_db_bind_cstr(db, st, 2, t->intent);
+        tk_db_bind_cstr(db, st, 3, t->description);
+        if (t->has_expires)
+            tk_db_bind_int(db, st, 4, t->expires);
+        else
+            tk_db_bind_null(db, st, 4);
+        tk_db_bind_int(db, st, 5, t->expiring);
+        tk_db_bind_cstr(db, st, 6, t->managed);
+        tk_db_bind_text(db, st, 7, fold.data, fold.len);
+        tk_db_bind_int(db, st, 8, t->id);
+        rc = run(db, st);
+    }
+    tk_buf_free(&fold);
+    return rc;
+}
+
+int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_KEY_HASH_BYTES],
+                           const void *sealed, size_t sealed_len)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_blob(db, st, 1, hash, TK_KEY_HASH_BYTES);
+    tk_db_bind_blob(db, st, 2, sealed, sealed_len);
+    tk_db_bind_int(db, st, 3, id);
+    return run(db, st);
+}
+
+int tk_store_token_delete_id(struct tk_db *db, int64_t id)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "DELETE FROM tokens WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, id);
+    return run(db, st);
+}
+
+int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO token_key_viewers (token_id, user_id) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, token_id);
+    tk_db_bind_int(db, st, 2, user_id);
+    return run(db, st);
+}
+
+int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id, bool *has)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "SELECT 1 FROM token_key_viewers WHERE token_id = ? AND user_id = ?",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, token_id);
+    tk_db_bind_int(db, st, 2, user_id);
+    rc = tk_db_step(db, st);
+    *has = rc == 1;
+    tk_db_reset(db, st);
+    return rc < 0 ? rc : 0;
+}
+
+int tk_store_user_exists(struct tk_db *db, int64_t id, bool *exists)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT 1 FROM users WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, id);
+    rc = tk_db_step(db, st);
+    *exists = rc == 1;
+    tk_db_reset(db, st);
+    return rc < 0 ? rc : 0;
+}
+
+int tk_store_user_attributes(struct tk_db *db, int64_t id, struct tk_arena *a, const char **json)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT attributes FROM users WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, id);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *json = col_dup(db, st, 0, a);
+        rc = *json ? 0 : TK_ERR_NOMEM;
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena *a,
+                                   const char ***json, size_t *n)
+{
+    char depth[16];
+    snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "WITH RECURSIVE anc(group_id, depth) AS ("
+                   "SELECT m.group_id, 0 FROM memberships m WHERE m.user_id = ");
+    tk_sql_int(&q, id);
+    tk_sql_add(&q, " UNION SELECT g.parent_id, anc.depth + 1 FROM anc "
+                   "JOIN groups g ON g.id = anc.group_id "
+                   "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
+    tk_sql_add(&q, depth);
+    tk_sql_add(&q, ") SELECT g.attributes FROM groups g WHERE g.id IN "
+                   "(SELECT group_id FROM anc) ORDER BY g.name, g.id");
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    size_t cap = 8, used = 0;
+    const char **out = tk_arena_calloc(a, cap, sizeof(*out));
+    while (out != NULL && (rc = tk_db_step(db, st)) == 1) {
+        if (used == cap) {
+            const char **grown = tk_arena_calloc(a, cap * 2, sizeof(*grown));
+            if (grown == NULL) {
+                out = NULL;
+                break;
+            }
+            memcpy(grown, out, used * sizeof(*out));
+            out = grown;
+            cap *= 2;
+        }
+        if ((out[used++] = col_dup(db, st, 0, a)) == NULL) {
+            out = NULL;
+            break;
+        }
+    }
+    tk_db_reset(db, st);
+    if (out == NULL)
+        return TK_ERR_NOMEM;
+    if (rc < 0)
+        return rc;
+    *json = out;
+    *n = used;
+    return 0;
+}
+
+/* ---- events ---- */
+
+int tk_store_event_insert(struct tk_db *db, const struct tk_event *e)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO events (uuid, action, app, user_json, username, context, "
+                           "context_model_pk, client_ip, brand, created, expires) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, e->uuid);
+    tk_db_bind_cstr(db, st, 2, e->action);
+    tk_db_bind_cstr(db, st, 3, e->app);
+    tk_db_bind_cstr(db, st, 4, e->user_json ? e->user_json : "{}");
+    tk_db_bind_cstr(db, st, 5, e->username);
+    tk_db_bind_cstr(db, st, 6, e->context ? e->context : "{}");
+    tk_db_bind_cstr(db, st, 7, e->context_model_pk);
+    tk_db_bind_cstr(db, st, 8, e->client_ip);
+    tk_db_bind_cstr(db, st, 9, e->brand ? e->brand : "{}");
+    tk_db_bind_int(db, st, 10, e->created);
+    tk_db_bind_int(db, st, 11, e->expires);
+    return run(db, st);
+}
+
+static void sql_event_where(struct tk_sql *q, const struct tk_event_query *e)
+{
+    tk_sql_add(q, " WHERE 1 = 1");
+    if (e->action) {
+        tk_sql_add(q, " AND action = ");
+        tk_sql_cstr(q, e->action);
+    }
+    if (e->username) {
+        tk_sql_add(q, " AND username = ");
+        tk_sql_cstr(q, e->username);
+    }
+    if (e->context_model_pk) {
+        tk_sql_add(q, " AND context_model_pk = ");
+        tk_sql_cstr(q, e->context_model_pk);
+    }
+    if (e->client_ip) {
+        tk_sql_add(q, " AND client_ip = ");
+        tk_sql_cstr(q, e->client_ip);
+    }
+}
+
+int tk_store_event_count(struct tk_db *db, const struct tk_event_query *eq, struct tk_arena *a,
+                         int64_t *count)
+{
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "SELECT COUNT(*) FROM events");
+    sql_event_where(&q, eq);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *count = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *eq, int64_t offset,
+                         int64_t limit, struct tk_arena *a, struct tk_event **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (limit <= 0)
+        return 0;
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "SELECT uuid, action, app, user_json, username, context, context_model_pk, "
+                   "client_ip, brand, created, expires FROM events");
+    sql_event_where(&q, eq);
+    tk_sql_add(&q, eq->created_desc ? " ORDER BY created DESC, id DESC LIMIT "
+                                    : " ORDER BY created ASC, id ASC LIMIT ");
+    tk_sql_int(&q, limit);
+    tk_sql_add(&q, " OFFSET ");
+    tk_sql_int(&q, offset);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    struct tk_event *ev = tk_arena_calloc(a, (size_t)limit, sizeof(*ev));
+    size_t n = 0;
+    if (ev == NULL)
+        rc = TK_ERR_NOMEM;
+    while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1) {
+        struct tk_event *e = &ev[n++];
+        col_uuid(db, st, 0, e->uuid);
+        e->action = col_dup(db, st, 1, a);
+        e->app = col_dup(db, st, 2, a);
+        e->user_json = col_dup(db, st, 3, a);
+        e->username = col_dup_null(db, st, 4, a);
+        e->context = col_dup(db, st, 5, a);
+        e->context_model_pk = col_dup_null(db, st, 6, a);
+        e->client_ip = col_dup_null(db, st, 7, a);
+        e->brand = col_dup(db, st, 8, a);
+        e->created = tk_db_col_int(db, st, 9);
+        e->expires = tk_db_col_int(db, st, 10);
+        rc = (e->action && e->app && e->user_json && e->context && e->brand) ? 0 : TK_ERR_NOMEM;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    *out = ev;
+    *n_out = n;
+    return 0;
+}
+
+int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "DELETE FROM events WHERE expires <= ? RETURNING id", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, now);
+    int64_t n = 0;
+    while ((rc = tk_db_step(db, st)) == 1)
+        n++;
+    tk_db_reset(db, st);
+    *n_deleted = n;
+    return rc;
+}
+
+int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct tk_arena *a,
+                           struct tk_token **out, size_t *n_out)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "SELECT id, uuid, identifier, intent, expires FROM tokens "
+                           "WHERE expiring = 1 AND (expires IS NULL OR expires <= ?) "
+                           "ORDER BY id LIMIT ?",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, now);
+    tk_db_bind_int(db, st, 2, (int64_t)limit);
+    struct tk_token *t = tk_arena_calloc(a, limit ? limit : 1, sizeof(*t));
+    size_t n = 0;
+    if (t == NULL)
+        rc = TK_ERR_NOMEM;
+    while (rc == 0 && n < limit && (rc = tk_db_step(db, st)) == 1) {
+        struct tk_token *x = &t[n++];
+        x->id = tk_db_col_int(db, st, 0);
+        col_uuid(db, st, 1, x->uuid);
+        x->identifier = col_dup(db, st, 2, a);
+        x->intent = col_dup(db, st, 3, a);
+        x->has_expires = !tk_db_col_null(db, st, 4);
+        x->expires = tk_db_col_int(db, st, 4);
+        x->expiring = true;
+        rc = x->identifier && x->intent ? 0 : TK_ERR_NOMEM;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    *out = t;
+    *n_out = n;
+    return 0;
 }

@@ -181,6 +181,76 @@ int tk_store_token_delete(struct tk_db *db, const char *identifier) TK_MUST_USE;
 int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
                               char uuid[37], const uint8_t **sealed, size_t *len) TK_MUST_USE;
 
+/* One token by identifier with its user (and the user's direct groups). owner_id > 0 restricts
+ * the lookup to that owner's tokens (a non-superuser's view, API.md §4.2). */
+int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_id,
+                       struct tk_arena *a, struct tk_token **out) TK_MUST_USE;
+/* Like tk_store_token_get by internal id, without visibility rules. */
+int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
+                             struct tk_token **out) TK_MUST_USE;
+
+/* Is the identifier (or managed value) used by a token other than exclude_id? */
+int tk_store_token_identifier_taken(struct tk_db *db, const char *identifier, int64_t exclude_id,
+                                    bool *taken) TK_MUST_USE;
+int tk_store_token_managed_taken(struct tk_db *db, const char *managed, int64_t exclude_id,
+                                 bool *taken) TK_MUST_USE;
+
+/* Writes every mutable field of t (identifier, intent, description, expires, expiring,
+ * managed) to the row t->id. TK_ERR_CONFLICT on a uniqueness race. */
+int tk_store_token_update(struct tk_db *db, const struct tk_token *t) TK_MUST_USE;
+/* Replaces a token's key (hash and sealed copy). */
+int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_KEY_HASH_BYTES],
+                           const void *sealed, size_t sealed_len) TK_MUST_USE;
+int tk_store_token_delete_id(struct tk_db *db, int64_t id) TK_MUST_USE;
+
+/* Per-token key-view grants (API.md §4.2). */
+int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id) TK_MUST_USE;
+int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id, bool *has)
+    TK_MUST_USE;
+
+int tk_store_user_exists(struct tk_db *db, int64_t id, bool *exists) TK_MUST_USE;
+/* A user's own attributes (JSON text). */
+int tk_store_user_attributes(struct tk_db *db, int64_t id, struct tk_arena *a,
+                             const char **json) TK_MUST_USE;
+/* Attributes of the user's effective groups (direct + ancestors, API.md §4.1), ordered by group
+ * name: *n JSON texts. */
+int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena *a,
+                                   const char ***json, size_t *n) TK_MUST_USE;
+
+/* ---- events (API.md §11) ---- */
+
+struct tk_event {
+    char uuid[37];
+    const char *action, *app;
+    const char *user_json; /* {"pk":..,"username":..,"email":..} or {} */
+    const char *username;  /* NULL without a user */
+    const char *context;   /* JSON object */
+    const char *context_model_pk; /* NULL if none */
+    const char *client_ip; /* NULL if none */
+    const char *brand;     /* JSON object */
+    int64_t created, expires;
+};
+
+int tk_store_event_insert(struct tk_db *db, const struct tk_event *e) TK_MUST_USE;
+
+struct tk_event_query {
+    const char *action, *username, *context_model_pk, *client_ip;
+    bool created_desc; /* ordering: -created (default) or created */
+};
+int tk_store_event_count(struct tk_db *db, const struct tk_event_query *q, struct tk_arena *a,
+                         int64_t *count) TK_MUST_USE;
+int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *q, int64_t offset,
+                         int64_t limit, struct tk_arena *a, struct tk_event **out, size_t *n)
+    TK_MUST_USE;
+/* Deletes events whose retention ended before now; *n_deleted. */
+int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_MUST_USE;
+
+/* ---- expiry (API.md §12.4) ---- */
+
+/* Up to limit expiring tokens with expires <= now or NULL: ids and intents (arena). */
+int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct tk_arena *a,
+                           struct tk_token **out, size_t *n) TK_MUST_USE;
+
 /* Settings (key/value): get into the arena; TK_ERR_NOTFOUND when unset. */
 int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
                          const char **value) TK_MUST_USE;

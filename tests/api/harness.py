@@ -162,7 +162,6 @@ class Server:
         if check and p.returncode != 0:
             raise CliError(f"`tokend {' '.join(map(str, args))}` exited {p.returncode}:\n"
                            f"stdout: {out}\nstderr: {err}")
-        self.last_cli = p
         return out.strip()
 
     # -- lifecycle --------------------------------------------------------------------------

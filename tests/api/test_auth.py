@@ -51,7 +51,8 @@ def key(w, identifier):
 
 def as_header(w, value):
     """GET the list with exactly this Authorization header (None: no header)."""
-    return w.client().list(token=None, headers={"Authorization": value} if value is not None else None)
+    headers = {"Authorization": value} if value is not None else None
+    return w.client().list(token=None, headers=headers)
 
 
 _fresh = iter(range(1, 10**6))
@@ -80,9 +81,10 @@ def iso(dt):
     "Basic",
     "Token",
     "Bearer\t{ann}",      # a tab is not the separator
+    "Bearer\u00a0{ann}",  # nor a no-break space
 ], ids=repr)
 def test_no_credentials(w, header):
-    value = header.format(ann=key(w, "ann-api")) if header is not None else None
+    value = header.format(ann=key(w, "ann-api")).encode() if header is not None else None
     assert_json(as_header(w, value), 403, NOT_PROVIDED)
 
 
@@ -106,9 +108,10 @@ def test_unsupported_scheme(w, header):
     "bearer {ann}",
     "BEARER {ann}",
     "BeArEr {ann}",
+    "\u00a0Bearer {ann}\u2003",  # the header is stripped of (Unicode) whitespace first
 ], ids=repr)
-def test_bearer_scheme_is_case_insensitive(w, header):
-    assert_json(as_header(w, header.format(ann=key(w, "ann-api"))), 200, w.page(ANN))
+def test_accepted_header_forms(w, header):
+    assert_json(as_header(w, header.format(ann=key(w, "ann-api")).encode()), 200, w.page(ANN))
 
 
 @pytest.mark.parametrize("header", [
@@ -264,6 +267,26 @@ def test_key_with_non_ascii_characters(w):
     assert_json(resp, 200, w.page(["utf-tok"]))
 
 
+def test_key_is_compared_verbatim_without_url_decoding(w):
+    user = fresh_user(w, "pct")
+    k = "a+b%20c%2Fd" + random_key(20)
+    w.add_token("pct-tok", user, "api", expires="none", expiring=False, key=k)
+    w.learn(w.client())
+    assert_json(w.client().list(token=k), 200, w.page(["pct-tok"]))
+    assert_json(w.client().list(token=k.replace("%20", " ")), 403, INVALID_TOKEN)
+    assert_json(w.client().list(token=k.replace("+", " ")), 403, INVALID_TOKEN)
+
+
+def test_long_key(w):
+    user = fresh_user(w, "long")
+    k = random_key(1024)
+    w.add_token("long-tok", user, "api", expires="none", expiring=False, key=k)
+    w.learn(w.client())
+    assert_json(w.client().list(token=k), 200, w.page(["long-tok"]))
+    assert_json(w.client().list(token=k[:-1]), 403, INVALID_TOKEN)
+    assert_json(w.client().list(token=k + "x"), 403, INVALID_TOKEN)
+
+
 # -- superuser status follows group membership, through ancestry ---------------------------------
 
 def test_superuser_through_grandparent_group_follows_membership(w):
@@ -291,6 +314,14 @@ def test_direct_member_of_the_admin_group_sees_everything(w):
     w.learn(w.client())
     assert_json(w.client().list("user__username=ann", token=k), 200, w.page(ANN))
     assert_json(w.client().list("identifier=adm-tok", token=k), 200, w.page(["adm-tok"]))
+
+
+def test_keys_and_secret_never_logged(w):
+    """§17.5: keys never appear in logs (every key above was presented at least once)."""
+    log = w.server.log_text()
+    leaked = [t.identifier for t in w.tokens.values() if t.key in log]
+    assert not leaked, f"keys of {leaked} in the server log"
+    assert w.server.secret_key not in log
 
 
 # -- keep last: restarts the server ------------------------------------------------------------------

@@ -44,6 +44,7 @@ def cases(table):
     ("search=beta%20alpha", ["carol-api"]),                # terms, not a phrase
     # every term must match (any field each)
     ("search=bob,api", ["bob-api", "frank-api"]),
+    ("search=bob%2Capi", ["bob-api", "frank-api"]),
     ("search=bob%20api", ["bob-api", "frank-api"]),
     ("search=bob+api", ["bob-api", "frank-api"]),
     ("search=bob%09api", ["bob-api", "frank-api"]),
@@ -112,6 +113,22 @@ def test_search_length_limit(std, admin):
     check_list(admin, std, "search=" + "a" * 1024, [])
     assert_status(admin.list("search=" + "a" * 1025), 400)
     assert_status(admin.list("search=" + "%C3%A9" * 1025), 400)
+
+
+def test_many_search_terms(std, admin):
+    """Only the length is limited (§17.4), not the number of terms (§8)."""
+    check_list(admin, std, "search=" + ",".join(["bob"] * 100),
+               ["bob-api", "bob-app", "frank-api"])
+    check_list(admin, std, "search=" + "%20".join(["b"] * 300 + ["bob"]),
+               ["bob-api", "bob-app", "frank-api"])
+
+
+def test_many_ordering_fields(std, admin):
+    """Every name counts, however many there are (§8): the 17th decides here."""
+    check_list(admin, std, "ordering=" + ",".join(["intent"] * 16 + ["-identifier"]),
+               ["henry-api", "gina-api", "frank-api", "erin-api", "erin-3", "elodie-api",
+                "dave-api", "carol-api", "bob-api", BOOTSTRAP, "ab", "aZ", "a-1", "Zeta",
+                "bob-app", "a1", "aB", "a_1"])
 
 
 @cases([

@@ -326,3 +326,13 @@ def test_key_is_not_searchable(std, admin):
     """search covers identifier, intent, username and description — never the key."""
     key = std.tokens["gina-api"].key
     assert_json(admin.list({"search": key[:20]}), 200, std.page([]))
+
+
+def test_keys_and_secret_never_logged(std, admin):
+    """§17.5: no key (each of these was presented by some test) and no secret in the log."""
+    for username in ("alice", "bob", "carol", "erin", "frank", "gina", "elodie", "henry"):
+        assert std.client(username).list().status == 200
+    log = std.server.log_text()
+    leaked = [t.identifier for t in std.tokens.values() if t.key in log]
+    assert not leaked, f"keys of {leaked} in the server log"
+    assert std.server.secret_key not in log

@@ -27,8 +27,9 @@ def rfc3339(value):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     dt = dt.astimezone(datetime.timezone.utc)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if dt.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return dt.strftime(fmt)
+    text = (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T"
+            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}")
+    return text + (f".{dt.microsecond:06d}Z" if dt.microsecond else "Z")
 
 
 @dataclasses.dataclass
@@ -359,5 +360,12 @@ def check_list(client, world, query, expected):
         return resp
     if not isinstance(expected, Page):
         expected = Page(expected)
-    assert_json(resp, 200, world.page(expected.identifiers, expected.groups, expected.paging))
+    want = world.page(expected.identifiers, expected.groups, expected.paging)
+    assert_status(resp, 200)
+    got = resp.json()
+    if isinstance(got, dict) and isinstance(got.get("results"), list):
+        # the short comparison first: which tokens, in which order, on which page
+        got_ids = [t.get("identifier") if isinstance(t, dict) else t for t in got["results"]]
+        assert (got_ids, got.get("pagination")) == (expected.identifiers, want["pagination"])
+    assert_json(resp, 200, want)
     return resp

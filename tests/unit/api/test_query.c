@@ -95,12 +95,14 @@ static void test_search_terms(void **state)
     terms("x\x1fy", 3, 2, (const char *const[]){"x", "y"}); /* \x1f is whitespace */
     const char **t;
     size_t n;
-    char many[200];
-    for (int i = 0; i < 100; i++) {
+    char many[1026];
+    for (int i = 0; i < 513; i++) {
         many[2 * i] = 'a';
         many[2 * i + 1] = ' ';
     }
-    assert_int_equal(tk_search_terms(arena, many, 200, &t, &n), TK_ERR_TOOBIG);
+    assert_int_equal(tk_search_terms(arena, many, 1024, &t, &n), 0);
+    assert_int_equal(n, 512); /* the most that 1024 characters can hold */
+    assert_int_equal(tk_search_terms(arena, many, 1026, &t, &n), TK_ERR_TOOBIG);
 }
 
 static void order(const char *s, size_t want_n, const struct tk_order *want)
@@ -124,6 +126,8 @@ static void test_ordering(void **state)
     order("-expires", 1, (const struct tk_order[]){{TK_TF_EXPIRES, true}});
     order(" intent , -pk ,bogus,user", 3,
           (const struct tk_order[]){{TK_TF_INTENT, false}, {TK_TF_PK, true}, {TK_TF_USER, false}});
+    order("intent,-intent,identifier", 2,
+          (const struct tk_order[]){{TK_TF_INTENT, false}, {TK_TF_IDENTIFIER, false}});
     order("managed,description,expiring", 3,
           (const struct tk_order[]){{TK_TF_MANAGED, false},
                                     {TK_TF_DESCRIPTION, false},

@@ -1,0 +1,179 @@
+/* Audit events (audit.h). */
+#include "api/audit.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "api/query.h"
+#include "json/writer.h"
+#include "util/time.h"
+
+#define MASK "********************"
+
+bool tk_audit_sensitive(const char *key, size_t len)
+{
+    static const char *const words[] = {"API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE",
+                                        "HTTP_COOKIE", "AUTH"};
+    char up[256];
+    if (len >= sizeof(up))
+        len = sizeof(up) - 1;
+    for (size_t i = 0; i < len; i++)
+        up[i] = (char)toupper((unsigned char)key[i]);
+    up[len] = '\0';
+    if (strstr(up, "PASSING") != NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(up, words[i]) != NULL)
+            return true;
+    return false;
+}
+
+static void uuid_hex(const char *uuid, char out[33])
+{
+    size_t o = 0;
+    for (const char *p = uuid; *p && o < 32; p++)
+        if (*p != '-')
+            out[o++] = *p;
+    out[o] = '\0';
+}
+
+void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
+{
+    char hex[33];
+    uuid_hex(t->uuid, hex);
+    tk_jw_obj_begin(w);
+    tk_jw_key(w, "app");
+    tk_jw_cstr(w, "authentik_core");
+    tk_jw_key(w, "model_name");
+    tk_jw_cstr(w, "token");
+    tk_jw_key(w, "pk");
+    tk_jw_cstr(w, hex);
+    tk_jw_key(w, "name");
+    /* Token.__str__: the identifier, with the expiry when the token expires. */
+    if (t->expiring) {
+        struct tk_buf n;
+        tk_buf_init(&n, 4096);
+        tk_buf_puts(&n, t->identifier);
+        tk_buf_puts(&n, " (expires=");
+        if (t->has_expires) {
+            char ts[TK_TIME_BUFSZ];
+            tk_time_format_py(t->expires, ts);
+            tk_buf_puts(&n, ts);
+        } else {
+            tk_buf_puts(&n, "None");
+        }
+        tk_buf_putc(&n, ')');
+        tk_jw_str(w, n.data ? n.data : "", n.len);
+        tk_buf_free(&n);
+    } else {
+        tk_jw_cstr(w, t->identifier);
+    }
+    tk_jw_obj_end(w);
+}
+
+static void http_request(struct tk_jw *w, struct tk_ctx *c)
+{
+    struct tk_request *req = c->req;
+    tk_jw_key(w, "http_request");
+    tk_jw_obj_begin(w);
+    tk_jw_key(w, "path");
+    tk_jw_cstr(w, req->path);
+    tk_jw_key(w, "method");
+    tk_jw_cstr(w, req->method_name);
+    tk_jw_key(w, "args");
+    tk_jw_obj_begin(w);
+    struct tk_query q;
+    if (tk_query_parse(req->arena, req->query, req->query_len, &q) == 0) {
+        /* QueryDict -> dict: each key once, its last value */
+        for (size_t i = 0; i < q.n; i++) {
+            bool later = false;
+            for (size_t j = i + 1; j < q.n && !later; j++)
+                later = q.p[j].key_len == q.p[i].key_len &&
+                        memcmp(q.p[j].key, q.p[i].key, q.p[i].key_len) == 0;
+            if (later)
+                continue;
+            struct tk_buf k;
+            tk_buf_init(&k, 16 * 1024);
+            tk_buf_append(&k, q.p[i].key, q.p[i].key_len);
+            tk_jw_key(w, k.data ? k.data : "");
+            tk_buf_free(&k);
+            if (tk_audit_sensitive(q.p[i].key, q.p[i].key_len))
+                tk_jw_cstr(w, MASK);
+            else
+                tk_jw_str(w, q.p[i].val, q.p[i].val_len);
+        }
+    }
+    tk_jw_obj_end(w);
+    tk_jw_key(w, "user_agent");
+    tk_jw_cstr(w, req->user_agent ? req->user_agent : "");
+    tk_jw_key(w, "request_id");
+    tk_jw_cstr(w, c->request_id);
+    tk_jw_obj_end(w);
+}
+
+static int insert(struct tk_db *db, const char *action, const char *app, const char *user_json,
+                  const char *username, const char *context, const char *model_pk,
+                  const char *client_ip, int64_t now, int64_t retention_us)
+{
+    struct tk_event e;
+    memset(&e, 0, sizeof(e));
+    tk_uuid4(e.uuid);
+    e.action = action;
+    e.app = app;
+    e.user_json = user_json;
+    e.username = username;
+    e.context = context;
+    e.context_model_pk = model_pk;
+    e.client_ip = client_ip && *client_ip ? client_ip : NULL;
+    e.brand = "{}";
+    e.created = now;
+    e.expires = now + retention_us;
+    return tk_store_event_insert(db, &e);
+}
+
+int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const char *ctx_key,
+                   const struct tk_token *t)
+{
+    struct tk_user *users = NULL;
+    size_t n = 0;
+    int rc = tk_store_users_get(c->db, &c->who.user_id, 1, false, c->req->arena, &users, &n);
+    if (rc)
+        return rc;
+    struct tk_buf user, ctx;
+    tk_buf_init(&user, 64 * 1024);
+    tk_buf_init(&ctx, 256 * 1024);
+    struct tk_jw w;
+    tk_jw_init(&w, &user);
+    tk_jw_obj_begin(&w);
+    if (n == 1) {
+        tk_jw_key(&w, "pk");
+        tk_jw_int(&w, users[0].id);
+        tk_jw_key(&w, "username");
+        tk_jw_cstr(&w, users[0].username);
+        tk_jw_key(&w, "email");
+        tk_jw_cstr(&w, users[0].email);
+    }
+    tk_jw_obj_end(&w);
+    tk_jw_init(&w, &ctx);
+    tk_jw_obj_begin(&w);
+    tk_jw_key(&w, ctx_key);
+    tk_audit_token_ref(&w, t);
+    http_request(&w, c);
+    tk_jw_obj_end(&w);
+    char hex[33];
+    uuid_hex(t->uuid, hex);
+    rc = user.err ? user.err : ctx.err;
+    if (rc == 0)
+        rc = insert(c->db, action, app, user.data, n == 1 ? users[0].username : NULL, ctx.data,
+                    hex, c->req->client_ip, c->now, c->api->event_retention_us);
+    tk_buf_free(&user);
+    tk_buf_free(&ctx);
+    return rc;
+}
+
+int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
+                    const char *app, const char *context_json, const char *model_pk)
+{
+    return insert(db, action, app, "{}", NULL, context_json, model_pk, NULL, now, retention_us);
+}

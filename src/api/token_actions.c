@@ -1,0 +1,169 @@
+/* The token viewset's extra actions (API.md §7.7-§7.9, §17.9): view_key opens the sealed key,
+ * set_key replaces it, used_by lists what references a token (nothing, in tokend). */
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "api/audit.h"
+#include "api/body.h"
+#include "api/tokens.h"
+#include "domain/tokens.h"
+#include "json/writer.h"
+#include "util/limits.h"
+
+static void forbidden(struct tk_response *res)
+{
+    tk_response_detail(res, 403, "You do not have permission to perform this action.");
+}
+
+static int view_key_tx(struct tk_db *db, void *arg)
+{
+    struct tk_ctx *c = arg;
+    struct tk_token *t;
+    int rc = tk_tokens_lookup(c, &t);
+    if (rc)
+        return rc;
+    if (!c->who.is_superuser) {
+        /* the object permission that a non-superuser's own create granted (§4.2) */
+        bool has = false;
+        if ((rc = tk_store_key_viewer_has(db, t->id, c->who.user_id, &has)) != 0)
+            return rc;
+        if (!has)
+            return TK_ERR_FORBIDDEN;
+    }
+    char uuid[37];
+    const uint8_t *sealed;
+    size_t len;
+    if ((rc = tk_store_token_sealed_key(db, t->identifier, c->req->arena, uuid, &sealed, &len)) != 0)
+        return rc;
+    struct tk_buf key;
+    tk_buf_init(&key, TK_KEY_LENGTH_MAX + 1);
+    rc = tk_key_open(&c->api->secret, uuid, sealed, len, &key);
+    if (rc == 0)
+        rc = tk_audit_token(c, "secret_view", TK_APP_TOKENS, "secret", t);
+    if (rc == 0) {
+        struct tk_jw w;
+        tk_jw_init(&w, &c->res->body);
+        tk_jw_obj_begin(&w);
+        tk_jw_key(&w, "key");
+        tk_jw_str(&w, key.data ? key.data : "", key.len);
+        tk_jw_obj_end(&w);
+        c->res->status = 200;
+    }
+    if (key.data)
+        sodium_memzero(key.data, key.cap);
+    tk_buf_free(&key);
+    return rc;
+}
+
+void tk_tokens_view_key(struct tk_ctx *c)
+{
+    int rc = tk_store_write_tx(c->db, view_key_tx, c);
+    if (rc == TK_ERR_CRYPTO)
+        tk_response_detail(c->res, 503,
+                           "The key cannot be opened: the server secret has changed.");
+    else if (rc)
+        tk_api_error(c->res, rc);
+}
+
+struct set_key_tx {
+    struct tk_ctx *c;
+    const char *key;
+    size_t key_len;
+};
+
+static int set_key_tx(struct tk_db *db, void *arg)
+{
+    struct set_key_tx *x = arg;
+    struct tk_ctx *c = x->c;
+    struct tk_token *t;
+    int rc = tk_tokens_lookup(c, &t);
+    if (rc)
+        return rc;
+    struct tk_token_new tn = {.uuid = t->uuid};
+    struct tk_buf sealed;
+    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    rc = tk_token_set_key(&c->api->secret, &tn, x->key, x->key_len, &sealed);
+    if (rc == 0)
+        rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
+    tk_buf_free(&sealed);
+    /* authentik records model_updated twice: its audit hook and the action itself (§11). */
+    if (rc == 0)
+        rc = tk_audit_token(c, "model_updated", TK_APP_AUDIT, "model", t);
+    if (rc == 0)
+        rc = tk_audit_token(c, "model_updated", TK_APP_TOKENS, "model", t);
+    return rc;
+}
+
+static bool falsy(const json_t *v)
+{
+    if (v == NULL || json_is_null(v) || json_is_false(v))
+        return true;
+    if (json_is_string(v))
+        return json_string_length(v) == 0;
+    if (json_is_number(v))
+        return json_number_value(v) == 0.0;
+    return false;
+}
+
+void tk_tokens_set_key(struct tk_ctx *c)
+{
+    struct tk_token *t;
+    int rc;
+    if (!c->who.is_superuser) {
+        /* set_token_key is held by superusers only: 404 when not visible, else 403. */
+        rc = tk_tokens_lookup(c, &t);
+        if (rc)
+            tk_api_error(c->res, rc);
+        else
+            forbidden(c->res);
+        return;
+    }
+    json_t *body = tk_body_object(c);
+    if (body == NULL)
+        return;
+    json_t *v = json_object_get(body, "key");
+    struct tk_field_errors fe;
+    tk_field_errors_init(&fe);
+    if (falsy(v)) {
+        /* SEED: a bare 400 (§7.8, §17.9) */
+        c->res->status = 400;
+        c->res->empty = true;
+    } else if (!json_is_string(v)) {
+        tk_field_errors_add(&fe, "key", "Not a valid string.");
+    } else if (json_string_length(v) > TK_KEY_LENGTH_MAX) {
+        tk_field_errors_add(&fe, "key", "Ensure this field has no more than 1024 characters.");
+    } else if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
+        tk_field_errors_add(&fe, "key", "Null characters are not allowed.");
+    } else {
+        /* stored verbatim: no trimming, no charset check (§7.8) */
+        struct set_key_tx x = {c, json_string_value(v), json_string_length(v)};
+        rc = tk_store_write_tx(c->db, set_key_tx, &x);
+        if (rc) {
+            tk_api_error(c->res, rc);
+        } else {
+            c->res->status = 204;
+            c->res->empty = true;
+        }
+    }
+    tk_field_errors_respond(&fe, c->res);
+    json_decref(body);
+}
+
+void tk_tokens_used_by(struct tk_ctx *c)
+{
+    if (!c->who.is_superuser) {
+        forbidden(c->res); /* CVE-2024-42490 fix: every identifier, own ones included */
+        return;
+    }
+    struct tk_token *t;
+    int rc = tk_tokens_lookup(c, &t);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    /* Nothing else in tokend references a token. */
+    tk_buf_puts(&c->res->body, "[]");
+    c->res->status = 200;
+}
