@@ -11,6 +11,8 @@
 #include "config.h"
 #include "crypto/keys.h"
 #include "http/http.h"
+#include "jobs/sweeper.h"
+#include "util/time.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
@@ -31,6 +33,7 @@ static void usage(FILE *f)
             "               [--expires DATETIME|none] [--expiring true|false] [--managed M]\n"
             "               [--key KEY]                             prints the key\n"
             "  token revoke IDENTIFIER | token view-key IDENTIFIER\n"
+            "  sweep                 rotate or delete expired tokens, drop old events, once\n"
             "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
             "\n"
             "settings (flag or environment variable, default):\n");
@@ -47,6 +50,33 @@ static void raise_fd_limit(void)
     }
 }
 
+static struct tk_api api_of(const struct tk_cli *cli)
+{
+    const struct tk_config *cfg = cli->cfg;
+    return (struct tk_api){.store = cli->store,
+                           .secret = cli->secret,
+                           .avatars = cfg->avatars,
+                           .default_token_duration_us = cfg->default_token_duration_us,
+                           .key_length = cfg->key_length,
+                           .event_retention_us = cfg->event_retention_us};
+}
+
+static int sweep(struct tk_cli *cli)
+{
+    struct tk_api api = api_of(cli);
+    struct tk_db *db = tk_store_db(cli->store);
+    struct tk_sweep_stats st;
+    int rc = db ? tk_sweep_once(&api, db, tk_now_us(), &st) : TK_ERR_IO;
+    tk_secret_wipe(&api.secret);
+    if (rc) {
+        fprintf(stderr, "tokend: sweep failed: %s\n", tk_strerror(rc));
+        return 1;
+    }
+    printf("rotated %lld, deleted %lld, events expired %lld\n", (long long)st.rotated,
+           (long long)st.deleted, (long long)st.events_expired);
+    return 0;
+}
+
 static int serve(struct tk_cli *cli)
 {
     const struct tk_config *cfg = cli->cfg;
@@ -55,12 +85,7 @@ static int serve(struct tk_cli *cli)
         fprintf(stderr, "tokend: bootstrap failed\n");
         return 1;
     }
-    struct tk_api api = {.store = cli->store,
-                         .secret = cli->secret,
-                         .avatars = cfg->avatars,
-                         .default_token_duration_us = cfg->default_token_duration_us,
-                         .key_length = cfg->key_length,
-                         .event_retention_us = cfg->event_retention_us};
+    struct tk_api api = api_of(cli);
     struct tk_router *router = tk_router_new();
     if (router == NULL || tk_api_register(&api, router) != 0) {
         fprintf(stderr, "tokend: out of memory\n");
@@ -89,6 +114,13 @@ static int serve(struct tk_cli *cli)
         tk_router_free(router);
         return 1;
     }
+    struct tk_sweeper *sweeper = NULL;
+    if (tk_sweeper_start(&api, cfg->sweep_interval_us, &sweeper) != 0) {
+        fprintf(stderr, "tokend: cannot start the expiry sweeper\n");
+        tk_http_stop(http, 0);
+        tk_router_free(router);
+        return 1;
+    }
     fprintf(stderr, "tokend: serving on %s (port %u, %u threads)\n", cfg->listen,
             tk_http_port(http), cfg->threads);
     int sig = 0;
@@ -96,6 +128,7 @@ static int serve(struct tk_cli *cli)
     fprintf(stderr, "tokend: %s received, finishing in-flight requests\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     tk_http_stop(http, 10000);
+    tk_sweeper_stop(sweeper);
     tk_router_free(router);
     tk_secret_wipe(&api.secret);
     fprintf(stderr, "tokend: stopped\n");
@@ -153,7 +186,8 @@ int main(int argc, char **argv)
             j += used;
         }
     } else if (strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap") && strcmp(cmd, "user") &&
-               strcmp(cmd, "group") && strcmp(cmd, "token") && strcmp(cmd, "seed")) {
+               strcmp(cmd, "group") && strcmp(cmd, "token") && strcmp(cmd, "seed") &&
+               strcmp(cmd, "sweep")) {
         fprintf(stderr, "tokend: unknown command \"%s\" (see tokend --help)\n", cmd);
         return 2;
     }
@@ -185,6 +219,8 @@ int main(int argc, char **argv)
         rc = 0;
     else if (strcmp(cmd, "bootstrap") == 0)
         rc = tk_cli_bootstrap(&cli, stdout) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "sweep") == 0)
+        rc = sweep(&cli);
     else if (strcmp(cmd, "seed") == 0)
         rc = tk_cli_seed(&cli, argc - i, argv + i);
     else

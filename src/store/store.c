@@ -1092,6 +1092,17 @@ int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_K
     return run(db, st);
 }
 
+int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "UPDATE tokens SET expires = ? WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, expires);
+    tk_db_bind_int(db, st, 2, id);
+    return run(db, st);
+}
+
 int tk_store_token_delete_id(struct tk_db *db, int64_t id)
 {
     struct tk_db_stmt *st;

@@ -202,6 +202,7 @@ int tk_store_token_update(struct tk_db *db, const struct tk_token *t) TK_MUST_US
 int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_KEY_HASH_BYTES],
                            const void *sealed, size_t sealed_len) TK_MUST_USE;
 int tk_store_token_delete_id(struct tk_db *db, int64_t id) TK_MUST_USE;
+int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires) TK_MUST_USE;
 
 /* Per-token key-view grants (API.md §4.2). */
 int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id) TK_MUST_USE;

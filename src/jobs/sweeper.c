@@ -1,0 +1,194 @@
+/* Expiry sweeper (sweeper.h). */
+#include "jobs/sweeper.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/audit.h"
+#include "domain/tokens.h"
+#include "json/writer.h"
+#include "util/alloc.h"
+#include "util/limits.h"
+#include "util/time.h"
+
+#define SWEEP_BATCH 500
+
+struct batch {
+    struct tk_api *api;
+    int64_t now;
+    struct tk_sweep_stats *stats;
+    size_t n; /* tokens handled in this batch */
+};
+
+static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
+{
+    char key[TK_KEY_LENGTH_MAX + 1];
+    tk_key_generate(key, b->api->key_length);
+    struct tk_token_new tn = {.uuid = t->uuid};
+    struct tk_buf sealed;
+    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    int rc = tk_token_set_key(&b->api->secret, &tn, key, strlen(key), &sealed);
+    sodium_memzero(key, sizeof(key));
+    if (rc == 0)
+        rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
+    tk_buf_free(&sealed);
+    t->has_expires = true;
+    t->expires = b->now + b->api->default_token_duration_us;
+    if (rc == 0)
+        rc = tk_store_token_set_expires(db, t->id, t->expires);
+    if (rc)
+        return rc;
+
+    struct tk_buf ctx;
+    tk_buf_init(&ctx, 64 * 1024);
+    struct tk_jw w;
+    tk_jw_init(&w, &ctx);
+    tk_jw_obj_begin(&w);
+    tk_jw_key(&w, "token");
+    tk_audit_token_ref(&w, t);
+    tk_jw_key(&w, "message");
+    struct tk_buf msg;
+    tk_buf_init(&msg, 4096);
+    tk_buf_printf(&msg, "Token %s's secret was rotated.", t->identifier);
+    tk_jw_str(&w, msg.data ? msg.data : "", msg.len);
+    tk_buf_free(&msg);
+    tk_jw_obj_end(&w);
+    char hex[33];
+    size_t o = 0;
+    for (const char *p = t->uuid; *p && o < 32; p++)
+        if (*p != '-')
+            hex[o++] = *p;
+    hex[o] = '\0';
+    rc = ctx.err ? ctx.err
+                 : tk_audit_system(db, b->now, b->api->event_retention_us, "secret_rotate",
+                                   TK_APP_MODELS, ctx.data, hex);
+    tk_buf_free(&ctx);
+    if (rc == 0)
+        b->stats->rotated++;
+    return rc;
+}
+
+static int batch_tx(struct tk_db *db, void *arg)
+{
+    struct batch *b = arg;
+    struct tk_arena *a = tk_arena_new(16u * 1024 * 1024);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_token *tokens;
+    int rc = tk_store_token_expired(db, b->now, SWEEP_BATCH, a, &tokens, &b->n);
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        if (strcmp(tokens[i].intent, "api") == 0) {
+            rc = rotate(b, db, &tokens[i]);
+        } else {
+            rc = tk_store_token_delete_id(db, tokens[i].id);
+            if (rc == 0)
+                b->stats->deleted++;
+        }
+    }
+    tk_arena_free(a);
+    return rc;
+}
+
+static int events_tx(struct tk_db *db, void *arg)
+{
+    struct batch *b = arg;
+    return tk_store_event_expire(db, b->now, &b->stats->events_expired);
+}
+
+int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now, struct tk_sweep_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    struct batch b = {.api = api, .now = now, .stats = stats};
+    int rc;
+    do {
+        struct tk_sweep_stats before = *stats;
+        rc = tk_store_write_tx(db, batch_tx, &b);
+        if (rc)
+            *stats = before; /* rolled back */
+    } while (rc == 0 && b.n == SWEEP_BATCH);
+    if (rc == 0)
+        rc = tk_store_write_tx(db, events_tx, &b);
+    return rc;
+}
+
+struct tk_sweeper {
+    struct tk_api *api;
+    int64_t interval_us;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static void *sweeper_main(void *arg)
+{
+    struct tk_sweeper *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (s->interval_us % 1000000) * 1000;
+        ts.tv_sec += (time_t)(s->interval_us / 1000000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+            ;
+        if (s->stop)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        struct tk_db *db = tk_store_db(s->api->store);
+        struct tk_sweep_stats st;
+        int rc = db ? tk_sweep_once(s->api, db, tk_now_us(), &st) : TK_ERR_BUSY;
+        if (rc)
+            fprintf(stderr, "tokend: expiry sweep failed: %s (retrying next interval)\n",
+                    tk_strerror(rc));
+        else if (st.rotated || st.deleted || st.events_expired)
+            fprintf(stderr,
+                    "tokend: expiry sweep: %lld rotated, %lld deleted, %lld events expired\n",
+                    (long long)st.rotated, (long long)st.deleted, (long long)st.events_expired);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    tk_store_thread_done(s->api->store);
+    return NULL;
+}
+
+int tk_sweeper_start(struct tk_api *api, int64_t interval_us, struct tk_sweeper **out)
+{
+    struct tk_sweeper *s = tk_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return TK_ERR_NOMEM;
+    s->api = api;
+    s->interval_us = interval_us;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->mu, NULL);
+    if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return TK_ERR_NOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void tk_sweeper_stop(struct tk_sweeper *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
