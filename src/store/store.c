@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store/migrations.h"
+#include "store/internal.h"
 #include "store/sql.h"
 #include "util/alloc.h"
 #include "util/utf8.h"
@@ -98,20 +99,20 @@ const char *tk_store_file_path(const struct tk_store *s) { return s->file_path; 
 
 /* ---- helpers ---- */
 
-static const char *col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a)
+const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a)
 {
     size_t len;
     const char *t = tk_db_col_text(db, st, c, &len);
     return tk_arena_strndup(a, t, len);
 }
 
-static const char *col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c,
+const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c,
                                 struct tk_arena *a)
 {
-    return tk_db_col_null(db, st, c) ? NULL : col_dup(db, st, c, a);
+    return tk_db_col_null(db, st, c) ? NULL : tk_st_col_dup(db, st, c, a);
 }
 
-static void col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37])
+void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37])
 {
     size_t len;
     const char *t = tk_db_col_text(db, st, c, &len);
@@ -122,7 +123,7 @@ static void col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37
 }
 
 /* Runs a statement expected to return no rows (or to be fully consumed). */
-static int run(struct tk_db *db, struct tk_db_stmt *st)
+int tk_st_run(struct tk_db *db, struct tk_db_stmt *st)
 {
     int rc;
     while ((rc = tk_db_step(db, st)) == 1)
@@ -152,7 +153,6 @@ void tk_store_read_end(struct tk_db *db)
     tk_db_rollback(db);
 }
 
-static int search_fold(const char *identifier, const char *description, struct tk_buf *fold);
 
 /* ---- migrations ---- */
 
@@ -186,14 +186,14 @@ static int ensure_installation_id(struct tk_store *s, struct tk_db *db)
     if (rc)
         return rc;
     tk_db_bind_cstr(db, st, 1, fresh);
-    if ((rc = run(db, st)) != 0)
+    if ((rc = tk_st_run(db, st)) != 0)
         return rc;
     rc = tk_db_prepare(db, "SELECT value FROM settings WHERE key = 'installation_id'", &st);
     if (rc)
         return rc;
     rc = tk_db_step(db, st);
     if (rc == 1) {
-        col_uuid(db, st, 0, s->installation_id);
+        tk_st_col_uuid(db, st, 0, s->installation_id);
         rc = 0;
     } else if (rc == 0) {
         rc = TK_ERR_STORE;
@@ -246,7 +246,7 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
             if (rc == 0) {
                 tk_db_bind_int(db, st, 1, migs[i].version);
                 tk_db_bind_cstr(db, st, 2, migs[i].name);
-                rc = run(db, st);
+                rc = tk_st_run(db, st);
             }
         }
         if (rc == 0)
@@ -286,7 +286,7 @@ int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
     tk_db_bind_cstr(db, st, 1, key);
     rc = tk_db_step(db, st);
     if (rc == 1) {
-        *value = col_dup(db, st, 0, a);
+        *value = tk_st_col_dup(db, st, 0, a);
         rc = *value ? 0 : TK_ERR_NOMEM;
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
@@ -306,7 +306,7 @@ int tk_store_setting_put(struct tk_db *db, const char *key, const char *value)
         return rc;
     tk_db_bind_cstr(db, st, 1, key);
     tk_db_bind_cstr(db, st, 2, value);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 /* ---- authentication and superusers ---- */
@@ -339,7 +339,7 @@ int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_B
 }
 
 /* Appends "(?, ?, ...)" with the ids. */
-static void sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
+void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
 {
     tk_sql_add(q, "(");
     for (size_t i = 0; i < n; i++) {
@@ -351,13 +351,13 @@ static void sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
 }
 
 /* The users among ids that are superusers through their groups' ancestry (API.md §4.1). */
-static void sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
+void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
 {
     char depth[16];
     snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
     tk_sql_add(q, "WITH RECURSIVE anc(user_id, group_id, depth) AS ("
                   "SELECT m.user_id, m.group_id, 0 FROM memberships m WHERE m.user_id IN ");
-    sql_id_list(q, ids, n);
+    tk_st_sql_id_list(q, ids, n);
     tk_sql_add(q, " UNION SELECT anc.user_id, g.parent_id, anc.depth + 1 FROM anc "
                   "JOIN groups g ON g.id = anc.group_id "
                   "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
@@ -374,7 +374,7 @@ int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out)
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc == 0) {
-        sql_superusers(&q, &user_id, 1);
+        tk_st_sql_superusers(&q, &user_id, 1);
         struct tk_db_stmt *st;
         rc = tk_sql_prepare(db, &q, &st);
         if (rc == 0) {
@@ -427,7 +427,7 @@ int tk_store_group_find(struct tk_db *db, const char *name, int64_t *id)
     return rc;
 }
 
-static struct tk_user *user_by_id(struct tk_user *users, size_t n, int64_t id)
+struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id)
 {
     /* users are sorted by id (see tk_store_users_get): binary search */
     size_t lo = 0, hi = n;
@@ -459,7 +459,7 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
     tk_sql_add(&q, "SELECT m.user_id, g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, "
                    "g.attributes FROM memberships m JOIN groups g ON g.id = m.group_id "
                    "LEFT JOIN groups p ON p.id = g.parent_id WHERE m.user_id IN ");
-    sql_id_list(&q, ids, n_ids);
+    tk_st_sql_id_list(&q, ids, n_ids);
     tk_sql_add(&q, " ORDER BY m.user_id, g.name, g.id");
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
@@ -490,15 +490,15 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
         struct tk_group *g = &all[used];
         owner[used] = tk_db_col_int(db, st, 0);
         g->id = tk_db_col_int(db, st, 1);
-        col_uuid(db, st, 2, g->uuid);
-        g->name = col_dup(db, st, 3, a);
+        tk_st_col_uuid(db, st, 2, g->uuid);
+        g->name = tk_st_col_dup(db, st, 3, a);
         g->is_superuser = tk_db_col_int(db, st, 4) != 0;
         g->has_parent = !tk_db_col_null(db, st, 5);
         if (g->has_parent) {
-            col_uuid(db, st, 5, g->parent_uuid);
-            g->parent_name = col_dup(db, st, 6, a);
+            tk_st_col_uuid(db, st, 5, g->parent_uuid);
+            g->parent_name = tk_st_col_dup(db, st, 6, a);
         }
-        g->attributes = col_dup(db, st, 7, a);
+        g->attributes = tk_st_col_dup(db, st, 7, a);
         if (g->name == NULL || g->attributes == NULL || (g->has_parent && !g->parent_name)) {
             rc = TK_ERR_NOMEM;
             break;
@@ -512,7 +512,7 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
         size_t j = i;
         while (j < used && owner[j] == owner[i])
             j++;
-        struct tk_user *u = user_by_id(users, n, owner[i]);
+        struct tk_user *u = tk_st_user_by_id(users, n, owner[i]);
         if (u != NULL) {
             u->groups = &all[i];
             u->n_groups = j - i;
@@ -529,14 +529,14 @@ static int load_superusers(struct tk_db *db, struct tk_arena *a, struct tk_user 
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
         return rc;
-    sql_superusers(&q, ids, n_ids);
+    tk_st_sql_superusers(&q, ids, n_ids);
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
     tk_sql_free(&q);
     if (rc)
         return rc;
     while ((rc = tk_db_step(db, st)) == 1) {
-        struct tk_user *u = user_by_id(users, n, tk_db_col_int(db, st, 0));
+        struct tk_user *u = tk_st_user_by_id(users, n, tk_db_col_int(db, st, 0));
         if (u != NULL)
             u->is_superuser = true;
     }
@@ -568,7 +568,7 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool w
         return rc;
     tk_sql_add(&q, "SELECT id, uuid, username, name, email, is_active, last_login, path, type, "
                    "attributes FROM users WHERE id IN ");
-    sql_id_list(&q, ids, m);
+    tk_st_sql_id_list(&q, ids, m);
     tk_sql_add(&q, " ORDER BY id");
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
@@ -582,16 +582,16 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool w
     while (rc == 0 && got < m && (rc = tk_db_step(db, st)) == 1) {
         struct tk_user *u = &users[got++];
         u->id = tk_db_col_int(db, st, 0);
-        col_uuid(db, st, 1, u->uuid);
-        u->username = col_dup(db, st, 2, a);
-        u->name = col_dup(db, st, 3, a);
-        u->email = col_dup(db, st, 4, a);
+        tk_st_col_uuid(db, st, 1, u->uuid);
+        u->username = tk_st_col_dup(db, st, 2, a);
+        u->name = tk_st_col_dup(db, st, 3, a);
+        u->email = tk_st_col_dup(db, st, 4, a);
         u->is_active = tk_db_col_int(db, st, 5) != 0;
         u->has_last_login = !tk_db_col_null(db, st, 6);
         u->last_login = tk_db_col_int(db, st, 6);
-        u->path = col_dup(db, st, 7, a);
-        u->type = col_dup(db, st, 8, a);
-        u->attributes = col_dup(db, st, 9, a);
+        u->path = tk_st_col_dup(db, st, 7, a);
+        u->type = tk_st_col_dup(db, st, 8, a);
+        u->attributes = tk_st_col_dup(db, st, 9, a);
         if (!u->username || !u->name || !u->email || !u->path || !u->type || !u->attributes)
             rc = TK_ERR_NOMEM;
         else
@@ -740,12 +740,12 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1) {
         struct tk_token *t = &tokens[n++];
         t->id = tk_db_col_int(db, st, 0);
-        col_uuid(db, st, 1, t->uuid);
-        t->managed = col_dup_null(db, st, 2, a);
-        t->identifier = col_dup(db, st, 3, a);
-        t->intent = col_dup(db, st, 4, a);
+        tk_st_col_uuid(db, st, 1, t->uuid);
+        t->managed = tk_st_col_dup_null(db, st, 2, a);
+        t->identifier = tk_st_col_dup(db, st, 3, a);
+        t->intent = tk_st_col_dup(db, st, 4, a);
         t->user_id = tk_db_col_int(db, st, 5);
-        t->description = col_dup(db, st, 6, a);
+        t->description = tk_st_col_dup(db, st, 6, a);
         t->has_expires = !tk_db_col_null(db, st, 7);
         t->expires = tk_db_col_int(db, st, 7);
         t->expiring = tk_db_col_int(db, st, 8) != 0;
@@ -766,84 +766,13 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++)
-        tokens[i].user = user_by_id(users, n_users, tokens[i].user_id);
+        tokens[i].user = tk_st_user_by_id(users, n_users, tokens[i].user_id);
     *tokens_out = tokens;
     *n_out = n;
     return 0;
 }
 
 /* ---- writes ---- */
-
-int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now,
-                         int64_t *id, char uuid[37])
-{
-    struct tk_buf fold;
-    tk_buf_init(&fold, 4096);
-    int rc = tk_utf8_fold(u->username, strlen(u->username), &fold);
-    if (rc) {
-        tk_buf_free(&fold);
-        return rc;
-    }
-    tk_uuid4(uuid);
-    struct tk_db_stmt *st;
-    rc = tk_db_prepare(db,
-                       "INSERT INTO users (uuid, username, username_fold, name, email, "
-                       "is_active, path, type, attributes, created) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                       &st);
-    if (rc == 0) {
-        tk_db_bind_cstr(db, st, 1, uuid);
-        tk_db_bind_cstr(db, st, 2, u->username);
-        tk_db_bind_text(db, st, 3, fold.data ? fold.data : "", fold.len);
-        tk_db_bind_cstr(db, st, 4, u->name ? u->name : "");
-        tk_db_bind_cstr(db, st, 5, u->email ? u->email : "");
-        tk_db_bind_int(db, st, 6, u->is_active);
-        tk_db_bind_cstr(db, st, 7, u->path ? u->path : "users");
-        tk_db_bind_cstr(db, st, 8, u->type ? u->type : "internal");
-        tk_db_bind_cstr(db, st, 9, u->attributes ? u->attributes : "{}");
-        tk_db_bind_int(db, st, 10, now);
-        rc = tk_db_step(db, st);
-        if (rc == 1) {
-            *id = tk_db_col_int(db, st, 0);
-            rc = run(db, st);
-        } else {
-            tk_db_reset(db, st);
-            if (rc == 0)
-                rc = TK_ERR_STORE;
-        }
-    }
-    tk_buf_free(&fold);
-    return rc;
-}
-
-int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now,
-                          int64_t *id, char uuid[37])
-{
-    tk_uuid4(uuid);
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db,
-                           "INSERT INTO groups (uuid, name, is_superuser, parent_id, attributes, "
-                           "created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                           &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, uuid);
-    tk_db_bind_cstr(db, st, 2, g->name);
-    tk_db_bind_int(db, st, 3, g->is_superuser);
-    if (g->parent_id > 0)
-        tk_db_bind_int(db, st, 4, g->parent_id);
-    else
-        tk_db_bind_null(db, st, 4);
-    tk_db_bind_cstr(db, st, 5, g->attributes ? g->attributes : "{}");
-    tk_db_bind_int(db, st, 6, now);
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *id = tk_db_col_int(db, st, 0);
-        return run(db, st);
-    }
-    tk_db_reset(db, st);
-    return rc == 0 ? TK_ERR_STORE : rc;
-}
 
 int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id)
 {
@@ -856,7 +785,7 @@ int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id)
         return rc;
     tk_db_bind_int(db, st, 1, user_id);
     tk_db_bind_int(db, st, 2, group_id);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_id)
@@ -867,7 +796,7 @@ int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_
         return rc;
     tk_db_bind_int(db, st, 1, user_id);
     tk_db_bind_int(db, st, 2, group_id);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
@@ -875,7 +804,7 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
 {
     struct tk_buf fold;
     tk_buf_init(&fold, 4 * 1024 * 1024);
-    int rc = search_fold(t->identifier, t->description, &fold);
+    int rc = tk_st_token_fold(t->identifier, t->description, &fold);
     if (rc) {
         tk_buf_free(&fold);
         return rc;
@@ -905,7 +834,7 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
         rc = tk_db_step(db, st);
         if (rc == 1) {
             *id = tk_db_col_int(db, st, 0);
-            rc = run(db, st);
+            rc = tk_st_run(db, st);
         } else {
             tk_db_reset(db, st);
             if (rc == 0)
@@ -926,7 +855,7 @@ int tk_store_token_delete(struct tk_db *db, const char *identifier)
     rc = tk_db_step(db, st);
     bool found = rc == 1;
     if (found)
-        rc = run(db, st);
+        rc = tk_st_run(db, st);
     else
         tk_db_reset(db, st);
     if (rc < 0)
@@ -944,7 +873,7 @@ int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct t
     tk_db_bind_cstr(db, st, 1, identifier);
     rc = tk_db_step(db, st);
     if (rc == 1) {
-        col_uuid(db, st, 0, uuid);
+        tk_st_col_uuid(db, st, 0, uuid);
         size_t n;
         const void *p = tk_db_col_blob(db, st, 1, &n);
         uint8_t *copy = tk_arena_alloc(a, n ? n : 1);
@@ -998,7 +927,7 @@ int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
     const char *ident = NULL;
     rc = tk_db_step(db, st);
     if (rc == 1) {
-        ident = col_dup(db, st, 0, a);
+        ident = tk_st_col_dup(db, st, 0, a);
         rc = ident ? 0 : TK_ERR_NOMEM;
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
@@ -1038,7 +967,7 @@ int tk_store_token_managed_taken(struct tk_db *db, const char *managed, int64_t 
                  out);
 }
 
-static int search_fold(const char *identifier, const char *description, struct tk_buf *fold)
+int tk_st_token_fold(const char *identifier, const char *description, struct tk_buf *fold)
 {
     int rc = tk_utf8_fold(identifier, strlen(identifier), fold);
     if (rc == 0)
@@ -1052,7 +981,7 @@ int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
 {
     struct tk_buf fold;
     tk_buf_init(&fold, 4 * 1024 * 1024);
-    int rc = search_fold(t->identifier, t->description, &fold);
+    int rc = tk_st_token_fold(t->identifier, t->description, &fold);
     struct tk_db_stmt *st = NULL;
     if (rc == 0)
         rc = tk_db_prepare(db,
@@ -1072,7 +1001,7 @@ int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
         tk_db_bind_cstr(db, st, 6, t->managed);
         tk_db_bind_text(db, st, 7, fold.data, fold.len);
         tk_db_bind_int(db, st, 8, t->id);
-        rc = run(db, st);
+        rc = tk_st_run(db, st);
     }
     tk_buf_free(&fold);
     return rc;
@@ -1089,7 +1018,7 @@ int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_K
     tk_db_bind_blob(db, st, 1, hash, TK_KEY_HASH_BYTES);
     tk_db_bind_blob(db, st, 2, sealed, sealed_len);
     tk_db_bind_int(db, st, 3, id);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires)
@@ -1100,7 +1029,7 @@ int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires)
         return rc;
     tk_db_bind_int(db, st, 1, expires);
     tk_db_bind_int(db, st, 2, id);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 int tk_store_token_delete_id(struct tk_db *db, int64_t id)
@@ -1110,7 +1039,7 @@ int tk_store_token_delete_id(struct tk_db *db, int64_t id)
     if (rc)
         return rc;
     tk_db_bind_int(db, st, 1, id);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id)
@@ -1124,7 +1053,7 @@ int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id)
         return rc;
     tk_db_bind_int(db, st, 1, token_id);
     tk_db_bind_int(db, st, 2, user_id);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id, bool *has)
@@ -1165,7 +1094,7 @@ int tk_store_user_attributes(struct tk_db *db, int64_t id, struct tk_arena *a, c
     tk_db_bind_int(db, st, 1, id);
     rc = tk_db_step(db, st);
     if (rc == 1) {
-        *json = col_dup(db, st, 0, a);
+        *json = tk_st_col_dup(db, st, 0, a);
         rc = *json ? 0 : TK_ERR_NOMEM;
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
@@ -1210,7 +1139,7 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
             out = grown;
             cap *= 2;
         }
-        if ((out[used++] = col_dup(db, st, 0, a)) == NULL) {
+        if ((out[used++] = tk_st_col_dup(db, st, 0, a)) == NULL) {
             out = NULL;
             break;
         }
@@ -1248,7 +1177,7 @@ int tk_store_event_insert(struct tk_db *db, const struct tk_event *e)
     tk_db_bind_cstr(db, st, 9, e->brand ? e->brand : "{}");
     tk_db_bind_int(db, st, 10, e->created);
     tk_db_bind_int(db, st, 11, e->expires);
-    return run(db, st);
+    return tk_st_run(db, st);
 }
 
 static void sql_event_where(struct tk_sql *q, const struct tk_event_query *e)
@@ -1327,15 +1256,15 @@ int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *eq, int6
         rc = TK_ERR_NOMEM;
     while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1) {
         struct tk_event *e = &ev[n++];
-        col_uuid(db, st, 0, e->uuid);
-        e->action = col_dup(db, st, 1, a);
-        e->app = col_dup(db, st, 2, a);
-        e->user_json = col_dup(db, st, 3, a);
-        e->username = col_dup_null(db, st, 4, a);
-        e->context = col_dup(db, st, 5, a);
-        e->context_model_pk = col_dup_null(db, st, 6, a);
-        e->client_ip = col_dup_null(db, st, 7, a);
-        e->brand = col_dup(db, st, 8, a);
+        tk_st_col_uuid(db, st, 0, e->uuid);
+        e->action = tk_st_col_dup(db, st, 1, a);
+        e->app = tk_st_col_dup(db, st, 2, a);
+        e->user_json = tk_st_col_dup(db, st, 3, a);
+        e->username = tk_st_col_dup_null(db, st, 4, a);
+        e->context = tk_st_col_dup(db, st, 5, a);
+        e->context_model_pk = tk_st_col_dup_null(db, st, 6, a);
+        e->client_ip = tk_st_col_dup_null(db, st, 7, a);
+        e->brand = tk_st_col_dup(db, st, 8, a);
         e->created = tk_db_col_int(db, st, 9);
         e->expires = tk_db_col_int(db, st, 10);
         rc = (e->action && e->app && e->user_json && e->context && e->brand) ? 0 : TK_ERR_NOMEM;
@@ -1383,9 +1312,9 @@ int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct t
     while (rc == 0 && n < limit && (rc = tk_db_step(db, st)) == 1) {
         struct tk_token *x = &t[n++];
         x->id = tk_db_col_int(db, st, 0);
-        col_uuid(db, st, 1, x->uuid);
-        x->identifier = col_dup(db, st, 2, a);
-        x->intent = col_dup(db, st, 3, a);
+        tk_st_col_uuid(db, st, 1, x->uuid);
+        x->identifier = tk_st_col_dup(db, st, 2, a);
+        x->intent = tk_st_col_dup(db, st, 3, a);
         x->has_expires = !tk_db_col_null(db, st, 4);
         x->expires = tk_db_col_int(db, st, 4);
         x->expiring = true;

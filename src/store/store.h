@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "crypto/keys.h"
 #include "store/db.h"
 #include "util/arena.h"
@@ -145,6 +147,11 @@ struct tk_user_new {
     const char *username, *name, *email, *path, *type;
     const char *attributes; /* compact JSON object text; NULL: {} */
     bool is_active;
+    bool has_last_login;
+    int64_t last_login;
+    bool set_groups; /* replace the direct groups with group_ids */
+    size_t n_groups;
+    const int64_t *group_ids;
 };
 
 int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now,
@@ -251,6 +258,119 @@ int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_
 /* Up to limit expiring tokens with expires <= now or NULL: ids and intents (arena). */
 int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct tk_arena *a,
                            struct tk_token **out, size_t *n) TK_MUST_USE;
+
+/* ---- users and groups (API.md §14) ---- */
+
+/* attributes filter: the value at keys[0].keys[1]... equals value (JSON equality). */
+struct tk_attr_filter {
+    const char *const *keys;
+    size_t n_keys;
+    const json_t *value;
+};
+
+enum tk_user_field {
+    TK_UF_PK, TK_UF_USERNAME, TK_UF_NAME, TK_UF_IS_ACTIVE, TK_UF_LAST_LOGIN,
+    TK_UF_EMAIL, TK_UF_PATH, TK_UF_TYPE, TK_UF_UUID, TK_UF_ATTRIBUTES,
+};
+
+struct tk_field_order {
+    int field; /* enum tk_user_field or enum tk_group_field */
+    bool desc;
+};
+
+#define TK_MAX_LIST_ORDER 16
+
+struct tk_user_query {
+    const char *username, *email, *name, *uuid, *path, *path_startswith;
+    int is_active, is_superuser; /* -1: no filter */
+    size_t n_types;
+    const char *const *types;
+    bool group_filter; /* users in any of group_ids (none: no user) */
+    size_t n_group_ids;
+    const int64_t *group_ids;
+    size_t n_attrs;
+    const struct tk_attr_filter *attrs;
+    size_t n_terms;
+    const char **terms;
+    size_t n_order;
+    struct tk_field_order order[TK_MAX_LIST_ORDER];
+};
+
+int tk_store_user_count(struct tk_db *db, const struct tk_user_query *q, struct tk_arena *a,
+                        int64_t *count) TK_MUST_USE;
+/* One page of users in the query's order, with groups and superuser status. */
+int tk_store_user_list(struct tk_db *db, const struct tk_user_query *q, int64_t offset,
+                       int64_t limit, struct tk_arena *a, struct tk_user **users, size_t *n)
+    TK_MUST_USE;
+int tk_store_user_get(struct tk_db *db, int64_t id, struct tk_arena *a, struct tk_user **out)
+    TK_MUST_USE;
+int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new *u) TK_MUST_USE;
+int tk_store_user_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
+int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id,
+                            bool *taken) TK_MUST_USE;
+/* The user's effective groups (direct + ancestors), ordered by name. */
+int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena *a,
+                                   struct tk_group **groups, size_t *n) TK_MUST_USE;
+/* Tokens owned by the user (for used_by and the command line). */
+int tk_store_user_tokens(struct tk_db *db, int64_t id, struct tk_arena *a,
+                         struct tk_token **tokens, size_t *n) TK_MUST_USE;
+
+enum tk_group_field { TK_GF_PK, TK_GF_NAME, TK_GF_IS_SUPERUSER, TK_GF_PARENT, TK_GF_ATTRIBUTES };
+
+struct tk_group_query {
+    const char *name;
+    int is_superuser; /* -1: no filter */
+    bool member_filter; /* groups with any of member_ids */
+    size_t n_member_ids;
+    const int64_t *member_ids;
+    size_t n_attrs;
+    const struct tk_attr_filter *attrs;
+    size_t n_terms;
+    const char **terms;
+    size_t n_order;
+    struct tk_field_order order[TK_MAX_LIST_ORDER];
+};
+
+/* A group with its members. */
+struct tk_group_full {
+    struct tk_group g;
+    size_t n_users;
+    struct tk_user *users; /* members, ordered by id; no groups loaded */
+};
+
+int tk_store_group_count(struct tk_db *db, const struct tk_group_query *q, struct tk_arena *a,
+                         int64_t *count) TK_MUST_USE;
+int tk_store_group_list(struct tk_db *db, const struct tk_group_query *q, int64_t offset,
+                        int64_t limit, struct tk_arena *a, struct tk_group_full **groups,
+                        size_t *n) TK_MUST_USE;
+int tk_store_group_get(struct tk_db *db, const char *uuid, struct tk_arena *a,
+                       struct tk_group_full **out) TK_MUST_USE;
+int tk_store_group_find_uuid(struct tk_db *db, const char *uuid, int64_t *id) TK_MUST_USE;
+int tk_store_group_name_taken(struct tk_db *db, const char *name, int64_t exclude_id,
+                              bool *taken) TK_MUST_USE;
+/* Would making parent_id the parent of group_id close a cycle (parent_id is group_id or one
+ * of its descendants)? */
+int tk_store_group_would_cycle(struct tk_db *db, int64_t group_id, int64_t parent_id,
+                               bool *cycle) TK_MUST_USE;
+
+struct tk_group_write {
+    const char *name;
+    bool is_superuser;
+    int64_t parent_id; /* 0: none */
+    const char *attributes; /* compact JSON object */
+    bool set_users;
+    size_t n_users;
+    const int64_t *user_ids;
+};
+
+int tk_store_group_insert(struct tk_db *db, const struct tk_group_write *g, int64_t now,
+                          int64_t *id, char uuid[37]) TK_MUST_USE;
+int tk_store_group_update(struct tk_db *db, int64_t id, const struct tk_group_write *g)
+    TK_MUST_USE;
+int tk_store_group_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* Child groups of a group (for used_by). */
+int tk_store_group_children(struct tk_db *db, int64_t id, struct tk_arena *a,
+                            struct tk_group **groups, size_t *n) TK_MUST_USE;
 
 /* Settings (key/value): get into the arena; TK_ERR_NOTFOUND when unset. */
 int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,

@@ -20,8 +20,10 @@ CREATE TABLE users (
     type          TEXT NOT NULL DEFAULT 'internal',
     attributes    TEXT NOT NULL DEFAULT '{}',
     password      TEXT,                    -- NULL: no usable password
+    search_fold   TEXT NOT NULL DEFAULT '', -- folds of username, name, is_active, email, uuid
     created       INTEGER NOT NULL
 );
+CREATE INDEX users_path ON users(path);
 
 CREATE TABLE groups (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,6 +32,7 @@ CREATE TABLE groups (
     is_superuser INTEGER NOT NULL DEFAULT 0,
     parent_id    INTEGER REFERENCES groups(id) ON DELETE SET NULL,
     attributes   TEXT NOT NULL DEFAULT '{}',
+    search_fold  TEXT NOT NULL DEFAULT '', -- folds of name and is_superuser
     created      INTEGER NOT NULL
 );
 CREATE INDEX groups_parent ON groups(parent_id);

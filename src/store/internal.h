@@ -1,0 +1,25 @@
+/* Helpers shared by the store's own files (store.c, directory.c). Not for use outside
+ * src/store/. */
+#ifndef TK_STORE_INTERNAL_H
+#define TK_STORE_INTERNAL_H
+
+#include "store/sql.h"
+#include "store/store.h"
+
+/* Column copies into the arena ("" for NULL text; NULL for NULL with _null). */
+const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
+const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c,
+                               struct tk_arena *a);
+void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]);
+/* Steps a statement to its end and resets it. */
+int tk_st_run(struct tk_db *db, struct tk_db_stmt *st);
+/* "(?, ?, ...)" over ids. */
+void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n);
+/* SELECT of the superusers among ids (API.md §4.1). */
+void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n);
+/* Binary search in users sorted by id. */
+struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id);
+/* The search fold of a token: fold(identifier) 0x1f fold(description). */
+int tk_st_token_fold(const char *identifier, const char *description, struct tk_buf *fold);
+
+#endif
