@@ -27,6 +27,17 @@ void tk_api_tokens_view_key(struct tk_request *req, struct tk_response *res, voi
 void tk_api_tokens_set_key(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_tokens_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_events_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_users_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_users_service_account(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_users_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_groups_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_groups_detail(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_groups_add_user(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_groups_remove_user(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
 
 /* ---- shared by the resource files (common.c) ---- */
 
@@ -46,6 +57,13 @@ struct tk_ctx {
  * allowed wherever GET is). Returns true when the handler should go on. */
 bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
                   unsigned allowed, struct tk_ctx *ctx);
+
+/* tk_api_begin for endpoints that only superusers may use (API.md §14: 403 before 405). */
+bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_response *res,
+                     unsigned allowed, bool superuser_only, struct tk_ctx *ctx);
+
+/* include_groups / include_users (API.md §7.1, §14): true unless present and not "true". */
+bool tk_include_groups_param(const struct tk_request *req, const char *name);
 
 /* Maps a program error to a response (api/errors.c). Never a 500. */
 void tk_api_error(struct tk_response *res, int err);

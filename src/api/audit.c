@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/query.h"
+#include "api/serialize.h"
 #include "json/writer.h"
 #include "util/time.h"
 
@@ -50,25 +51,11 @@ void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
     tk_jw_key(w, "pk");
     tk_jw_cstr(w, hex);
     tk_jw_key(w, "name");
-    /* Token.__str__: the identifier, with the expiry when the token expires. */
-    if (t->expiring) {
-        struct tk_buf n;
-        tk_buf_init(&n, 4096);
-        tk_buf_puts(&n, t->identifier);
-        tk_buf_puts(&n, " (expires=");
-        if (t->has_expires) {
-            char ts[TK_TIME_BUFSZ];
-            tk_time_format_py(t->expires, ts);
-            tk_buf_puts(&n, ts);
-        } else {
-            tk_buf_puts(&n, "None");
-        }
-        tk_buf_putc(&n, ')');
-        tk_jw_str(w, n.data ? n.data : "", n.len);
-        tk_buf_free(&n);
-    } else {
-        tk_jw_cstr(w, t->identifier);
-    }
+    struct tk_buf n;
+    tk_buf_init(&n, 64 * 1024);
+    tk_token_display(t, &n);
+    tk_jw_str(w, n.data ? n.data : "", n.len);
+    tk_buf_free(&n);
     tk_jw_obj_end(w);
 }
 

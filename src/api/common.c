@@ -15,6 +15,12 @@ static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT",
 bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
                   unsigned allowed, struct tk_ctx *ctx)
 {
+    return tk_api_begin_ex(api, req, res, allowed, false, ctx);
+}
+
+bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_response *res,
+                     unsigned allowed, bool superuser_only, struct tk_ctx *ctx)
+{
     memset(ctx, 0, sizeof(*ctx));
     ctx->api = api;
     ctx->req = req;
@@ -56,6 +62,11 @@ bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response
         return false;
     }
 
+    if (superuser_only && !ctx->who.is_superuser) {
+        /* authentik's RBAC: without permissions nothing is visible, every request is 403 */
+        tk_response_detail(res, 403, "You do not have permission to perform this action.");
+        return false;
+    }
     unsigned m = req->method;
     if (m == TK_M_HEAD && (allowed & TK_M_GET))
         return true;

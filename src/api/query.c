@@ -71,6 +71,21 @@ const struct tk_qparam *tk_query_get(const struct tk_query *q, const char *key)
     return NULL;
 }
 
+int tk_query_get_all(const struct tk_query *q, const char *key, struct tk_arena *a,
+                     const struct tk_qparam ***out, size_t *n)
+{
+    size_t klen = strlen(key), k = 0;
+    const struct tk_qparam **v = tk_arena_calloc(a, q->n ? q->n : 1, sizeof(*v));
+    if (v == NULL)
+        return TK_ERR_NOMEM;
+    for (size_t i = 0; i < q->n; i++)
+        if (q->p[i].key_len == klen && memcmp(q->p[i].key, key, klen) == 0)
+            v[k++] = &q->p[i];
+    *out = v;
+    *n = k;
+    return 0;
+}
+
 void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len)
 {
     size_t first = len, end = 0;

@@ -25,6 +25,10 @@ int tk_query_parse(struct tk_arena *a, const char *raw, size_t len, struct tk_qu
 /* The last value of key, or NULL. */
 const struct tk_qparam *tk_query_get(const struct tk_query *q, const char *key);
 
+/* Every value of key, in order, into the arena (*n may be 0). */
+int tk_query_get_all(const struct tk_query *q, const char *key, struct tk_arena *a,
+                     const struct tk_qparam ***out, size_t *n) TK_MUST_USE;
+
 /* Python str.strip() bounds of s: *start, *len of the stripped part. */
 void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len);
 

@@ -15,6 +15,19 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         {"/api/v3/core/tokens/{}/set_key/", "POST, OPTIONS", tk_api_tokens_set_key},
         {"/api/v3/core/tokens/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_tokens_used_by},
         {"/api/v3/events/events/", "GET, HEAD, OPTIONS", tk_api_events_collection},
+        /* users: the fixed names before the {id} routes */
+        {"/api/v3/core/users/", "GET, POST, HEAD, OPTIONS", tk_api_users_collection},
+        {"/api/v3/core/users/me/", "GET, HEAD, OPTIONS", tk_api_users_me},
+        {"/api/v3/core/users/service_account/", "POST, OPTIONS", tk_api_users_service_account},
+        {"/api/v3/core/users/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_users_detail},
+        {"/api/v3/core/users/{}/recovery/", "POST, OPTIONS", tk_api_users_recovery},
+        {"/api/v3/core/users/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_users_used_by},
+        {"/api/v3/core/groups/", "GET, POST, HEAD, OPTIONS", tk_api_groups_collection},
+        {"/api/v3/core/groups/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
+         tk_api_groups_detail},
+        {"/api/v3/core/groups/{}/add_user/", "POST, OPTIONS", tk_api_groups_add_user},
+        {"/api/v3/core/groups/{}/remove_user/", "POST, OPTIONS", tk_api_groups_remove_user},
+        {"/api/v3/core/groups/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_groups_used_by},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int rc = tk_router_add(r, routes[i].pattern, routes[i].allow, routes[i].fn, api);

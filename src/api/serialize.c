@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "domain/user.h"
+#include "util/time.h"
 
 void tk_json_user_group(struct tk_jw *w, const struct tk_group *g)
 {
@@ -133,4 +134,40 @@ void tk_json_pagination(struct tk_jw *w, const struct tk_pagination *p)
     tk_jw_key(w, "end_index");
     tk_jw_int(w, p->end_index);
     tk_jw_obj_end(w);
+}
+
+void tk_token_display(const struct tk_token *t, struct tk_buf *out)
+{
+    tk_buf_puts(out, t->identifier);
+    if (!t->expiring)
+        return;
+    tk_buf_puts(out, " (expires=");
+    if (t->has_expires) {
+        char ts[TK_TIME_BUFSZ];
+        tk_time_format_py(t->expires, ts);
+        tk_buf_puts(out, ts);
+    } else {
+        tk_buf_puts(out, "None");
+    }
+    tk_buf_putc(out, ')');
+}
+
+void tk_json_used_by_token(struct tk_jw *w, const struct tk_token *t)
+{
+    struct tk_buf name;
+    tk_buf_init(&name, 64 * 1024);
+    tk_token_display(t, &name);
+    tk_jw_obj_begin(w);
+    tk_jw_key(w, "app");
+    tk_jw_cstr(w, "authentik_core");
+    tk_jw_key(w, "model_name");
+    tk_jw_cstr(w, "token");
+    tk_jw_key(w, "pk");
+    tk_jw_cstr(w, t->uuid);
+    tk_jw_key(w, "name");
+    tk_jw_str(w, name.data ? name.data : "", name.len);
+    tk_jw_key(w, "action");
+    tk_jw_cstr(w, "cascade");
+    tk_jw_obj_end(w);
+    tk_buf_free(&name);
 }

@@ -17,6 +17,12 @@ void tk_json_user_group(struct tk_jw *w, const struct tk_group *g);
 /* Token (API.md §5). The key is never part of it. */
 void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_token *t,
                    bool include_groups);
+/* str(token) as authentik renders it: "<identifier>", plus " (expires=<python str>)" when the
+ * token expires. Appended to out. */
+void tk_token_display(const struct tk_token *t, struct tk_buf *out);
+/* A used_by entry for a token that goes with its owner (action "cascade"). */
+void tk_json_used_by_token(struct tk_jw *w, const struct tk_token *t);
+
 /* "pagination": {...} member (API.md §9), written as a key and value into an open object. */
 void tk_json_pagination(struct tk_jw *w, const struct tk_pagination *p);
 

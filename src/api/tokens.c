@@ -162,13 +162,18 @@ static void tokens_list(struct tk_ctx *c)
     res->status = 200;
 }
 
-bool tk_include_groups(const struct tk_request *req)
+bool tk_include_groups_param(const struct tk_request *req, const char *name)
 {
     struct tk_query q;
     if (tk_query_parse(req->arena, req->query, req->query_len, &q) != 0)
         return true;
-    const struct tk_qparam *p = tk_query_get(&q, "include_groups");
+    const struct tk_qparam *p = tk_query_get(&q, name);
     return p == NULL || (p->val_len == 4 && strncasecmp(p->val, "true", 4) == 0);
+}
+
+bool tk_include_groups(const struct tk_request *req)
+{
+    return tk_include_groups_param(req, "include_groups");
 }
 
 int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t)

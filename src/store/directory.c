@@ -435,6 +435,17 @@ int tk_store_user_delete(struct tk_db *db, int64_t id)
     return found ? 0 : TK_ERR_NOTFOUND;
 }
 
+int tk_store_user_set_password(struct tk_db *db, int64_t id, const char *hash)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "UPDATE users SET password = ? WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, hash);
+    tk_db_bind_int(db, st, 2, id);
+    return tk_st_run(db, st);
+}
+
 int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id,
                             bool *taken)
 {

@@ -306,6 +306,8 @@ int tk_store_user_get(struct tk_db *db, int64_t id, struct tk_arena *a, struct t
     TK_MUST_USE;
 int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new *u) TK_MUST_USE;
 int tk_store_user_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* Stores a password hash (crypto_pwhash_str form); tokend itself has no password logins. */
+int tk_store_user_set_password(struct tk_db *db, int64_t id, const char *hash) TK_MUST_USE;
 int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id,
                             bool *taken) TK_MUST_USE;
 /* The user's effective groups (direct + ancestors), ordered by name. */

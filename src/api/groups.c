@@ -1,0 +1,718 @@
+/* /api/v3/core/groups/ (API.md §14.2): list, create, retrieve, update, delete, add_user/,
+ * remove_user/, used_by/, by group UUID. Superusers only. The group tree never gets a cycle. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/body.h"
+#include "api/listing.h"
+#include "api/serialize.h"
+#include "domain/user.h"
+#include "util/uuid.h"
+
+static const struct tk_order_name group_order[] = {
+    {"pk", TK_GF_PK},
+    {"name", TK_GF_NAME},
+    {"is_superuser", TK_GF_IS_SUPERUSER},
+    {"parent", TK_GF_PARENT},
+    {"attributes", TK_GF_ATTRIBUTES},
+};
+
+static void group_json(struct tk_jw *w, const struct tk_api *api, const struct tk_group_full *g,
+                       bool include_users)
+{
+    tk_jw_obj_begin(w);
+    tk_jw_key(w, "pk");
+    tk_jw_cstr(w, g->g.uuid);
+    tk_jw_key(w, "num_pk");
+    tk_jw_int(w, tk_group_num_pk(g->g.uuid));
+    tk_jw_key(w, "name");
+    tk_jw_cstr(w, g->g.name);
+    tk_jw_key(w, "is_superuser");
+    tk_jw_bool(w, g->g.is_superuser);
+    tk_jw_key(w, "parent");
+    tk_jw_cstr(w, g->g.has_parent ? g->g.parent_uuid : NULL);
+    tk_jw_key(w, "parent_name");
+    tk_jw_cstr(w, g->g.has_parent ? g->g.parent_name : NULL);
+    tk_jw_key(w, "users");
+    tk_jw_arr_begin(w);
+    for (size_t i = 0; i < g->n_users; i++)
+        tk_jw_int(w, g->users[i].id);
+    tk_jw_arr_end(w);
+    tk_jw_key(w, "users_obj");
+    if (include_users) {
+        tk_jw_arr_begin(w);
+        for (size_t i = 0; i < g->n_users; i++) {
+            const struct tk_user *u = &g->users[i];
+            tk_jw_obj_begin(w);
+            tk_jw_key(w, "pk");
+            tk_jw_int(w, u->id);
+            tk_jw_key(w, "username");
+            tk_jw_cstr(w, u->username);
+            tk_jw_key(w, "name");
+            tk_jw_cstr(w, u->name);
+            tk_jw_key(w, "is_active");
+            tk_jw_bool(w, u->is_active);
+            tk_jw_key(w, "last_login");
+            if (u->has_last_login)
+                tk_jw_time(w, u->last_login);
+            else
+                tk_jw_null(w);
+            tk_jw_key(w, "email");
+            tk_jw_cstr(w, u->email);
+            tk_jw_key(w, "attributes");
+            tk_jw_raw(w, u->attributes, strlen(u->attributes));
+            tk_jw_key(w, "uid");
+            char uid[65];
+            tk_user_uid(u->id, tk_store_installation_id(api->store), uid);
+            tk_jw_cstr(w, uid);
+            tk_jw_obj_end(w);
+        }
+        tk_jw_arr_end(w);
+    } else {
+        tk_jw_null(w);
+    }
+    tk_jw_key(w, "attributes");
+    tk_jw_raw(w, g->g.attributes, strlen(g->g.attributes));
+    tk_jw_key(w, "roles");
+    tk_jw_raw(w, "[]", 2);
+    tk_jw_key(w, "roles_obj");
+    tk_jw_raw(w, "[]", 2);
+    tk_jw_obj_end(w);
+}
+
+static void choice_error(struct tk_field_errors *fe, const char *field, const char *value)
+{
+    struct tk_buf m;
+    tk_buf_init(&m, 64 * 1024);
+    tk_buf_puts(&m, "Select a valid choice. ");
+    tk_buf_puts(&m, value);
+    tk_buf_puts(&m, " is not one of the available choices.");
+    tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
+    tk_buf_free(&m);
+}
+
+/* A whole positive integer as Python int() reads it (surrounding whitespace allowed). */
+static bool parse_id(const char *s, size_t len, int64_t *out)
+{
+    size_t st, sl;
+    tk_strip(s, len, &st, &sl);
+    if (sl == 0 || sl > 18)
+        return false;
+    int64_t v = 0;
+    for (size_t i = st; i < st + sl; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static void groups_list(struct tk_ctx *c)
+{
+    struct tk_request *req = c->req;
+    struct tk_query q;
+    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    struct tk_group_query gq;
+    memset(&gq, 0, sizeof(gq));
+    struct tk_field_errors fe;
+    tk_field_errors_init(&fe);
+    gq.name = tk_list_text(c, &q, "name", &fe);
+    gq.is_superuser = tk_list_bool(&q, "is_superuser");
+    const char *const by[] = {"members_by_pk", "members_by_username"};
+    int64_t *uids = NULL;
+    size_t n_uids = 0;
+    for (int k = 0; k < 2; k++) {
+        const struct tk_qparam **vals;
+        size_t nv;
+        if ((rc = tk_query_get_all(&q, by[k], req->arena, &vals, &nv)) != 0)
+            goto fail;
+        int64_t *more = tk_arena_calloc(req->arena, n_uids + nv + 1, sizeof(*more));
+        if (more == NULL) {
+            rc = TK_ERR_NOMEM;
+            goto fail;
+        }
+        if (n_uids)
+            memcpy(more, uids, n_uids * sizeof(*uids));
+        uids = more;
+        for (size_t i = 0; i < nv; i++) {
+            if (vals[i]->val_len == 0)
+                continue;
+            gq.member_filter = true;
+            int64_t id = 0;
+            bool exists = false;
+            if (k == 0) {
+                if (!parse_id(vals[i]->val, vals[i]->val_len, &id)) {
+                    struct tk_buf m;
+                    tk_buf_init(&m, 64 * 1024);
+                    tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid value.",
+                                  vals[i]->val);
+                    tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
+                    tk_buf_free(&m);
+                    continue;
+                }
+                rc = tk_store_user_exists(c->db, id, &exists);
+            } else {
+                rc = tk_store_user_find(c->db, vals[i]->val, &id);
+                exists = rc == 0;
+                if (rc == TK_ERR_NOTFOUND)
+                    rc = 0;
+            }
+            if (rc)
+                goto fail;
+            if (!exists)
+                choice_error(&fe, by[k], vals[i]->val);
+            else
+                uids[n_uids++] = id;
+        }
+    }
+    gq.member_ids = uids;
+    gq.n_member_ids = n_uids;
+    if (tk_field_errors_respond(&fe, c->res))
+        return;
+    json_t *attrs_root = NULL;
+    struct tk_attr_filter *attrs;
+    if (!tk_list_attributes(c, &q, &attrs, &gq.n_attrs, &attrs_root))
+        return;
+    gq.attrs = attrs;
+    if (!tk_list_search(c, &q, &gq.terms, &gq.n_terms)) {
+        json_decref(attrs_root);
+        return;
+    }
+    const struct tk_field_order def[] = {{TK_GF_NAME, false}};
+    gq.n_order = tk_list_ordering(&q, group_order, sizeof(group_order) / sizeof(group_order[0]),
+                                  def, 1, gq.order);
+    bool include_users = tk_include_groups_param(req, "include_users");
+    struct tk_page_request pr;
+    int64_t page_size;
+    tk_list_page(&q, &pr, &page_size);
+    int64_t count = 0;
+    struct tk_pagination pg;
+    struct tk_group_full *groups = NULL;
+    size_t n = 0;
+    if ((rc = tk_store_read_begin(c->db)) != 0) {
+        json_decref(attrs_root);
+        goto fail;
+    }
+    rc = tk_store_group_count(c->db, &gq, req->arena, &count);
+    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
+        tk_store_read_end(c->db);
+        json_decref(attrs_root);
+        tk_response_detail(c->res, 404, "Invalid page.");
+        return;
+    }
+    if (rc == 0)
+        rc = tk_store_group_list(c->db, &gq, pg.offset, pg.page_size, req->arena, &groups, &n);
+    tk_store_read_end(c->db);
+    json_decref(attrs_root);
+    if (rc)
+        goto fail;
+    struct tk_jw w;
+    tk_jw_init(&w, &c->res->body);
+    tk_jw_obj_begin(&w);
+    tk_json_pagination(&w, &pg);
+    tk_jw_key(&w, "results");
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        group_json(&w, c->api, &groups[i], include_users);
+    tk_jw_arr_end(&w);
+    tk_jw_obj_end(&w);
+    c->res->status = 200;
+    return;
+fail:
+    tk_buf_free(&fe.buf);
+    tk_api_error(c->res, rc);
+}
+
+/* ---- validation (GroupSerializer) ---- */
+
+struct group_input {
+    enum tk_field_state name_s, is_superuser_s, parent_s, users_s, attributes_s, roles_s;
+    const char *name, *attributes;
+    bool is_superuser;
+    int64_t parent_id;
+    int64_t *user_ids;
+    size_t n_users;
+};
+
+static void msg(struct tk_field_errors *fe, const char *field, struct tk_buf *m)
+{
+    tk_field_errors_add_n(fe, field, m->data ? m->data : "", m->len);
+    tk_buf_free(m);
+}
+
+static const char *py_type(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: return "str";
+    case JSON_INTEGER: return "int";
+    case JSON_REAL: return "float";
+    case JSON_TRUE:
+    case JSON_FALSE: return "bool";
+    case JSON_ARRAY: return "list";
+    case JSON_OBJECT: return "dict";
+    default: return "NoneType";
+    }
+}
+
+static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
+                       const struct tk_group_full *existing, struct group_input *in,
+                       struct tk_field_errors *fe)
+{
+    memset(in, 0, sizeof(*in));
+    int64_t self = existing ? existing->g.id : 0;
+    int rc;
+    struct tk_buf m;
+    const struct tk_char_opts no = {.required = required};
+    in->name_s = tk_field_char(c, obj, "name", &no, fe, &in->name);
+    if (in->name_s == TK_FIELD_SET) {
+        bool taken;
+        if ((rc = tk_store_group_name_taken(c->db, in->name, self, &taken)) != 0)
+            return rc;
+        if (taken) {
+            tk_field_errors_add(fe, "name", "Group with this name already exists.");
+            in->name_s = TK_FIELD_INVALID;
+        }
+    }
+    in->is_superuser_s = tk_field_bool(obj, "is_superuser", false, fe, &in->is_superuser);
+
+    json_t *pv = json_object_get(obj, "parent");
+    in->parent_s = TK_FIELD_ABSENT;
+    if (pv != NULL && json_is_null(pv)) {
+        in->parent_s = TK_FIELD_NULL;
+    } else if (pv != NULL) {
+        in->parent_s = TK_FIELD_INVALID;
+        char uuid[37];
+        tk_buf_init(&m, 64 * 1024);
+        if (!json_is_string(pv)) {
+            tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", py_type(pv));
+            msg(fe, "parent", &m);
+        } else if (!tk_uuid_parse(json_string_value(pv), json_string_length(pv), uuid)) {
+            tk_buf_puts(&m, "\xe2\x80\x9c");
+            tk_buf_append(&m, json_string_value(pv), json_string_length(pv));
+            tk_buf_puts(&m, "\xe2\x80\x9d is not a valid UUID.");
+            msg(fe, "parent", &m);
+        } else if ((rc = tk_store_group_find_uuid(c->db, uuid, &in->parent_id)) == TK_ERR_NOTFOUND) {
+            tk_buf_puts(&m, "Invalid pk \"");
+            tk_buf_append(&m, json_string_value(pv), json_string_length(pv));
+            tk_buf_puts(&m, "\" - object does not exist.");
+            msg(fe, "parent", &m);
+        } else if (rc) {
+            tk_buf_free(&m);
+            return rc;
+        } else if (existing && in->parent_id == existing->g.id) {
+            tk_buf_free(&m);
+            tk_field_errors_add(fe, "parent", "Cannot set group as parent of itself.");
+        } else {
+            bool cycle = false;
+            if (existing && (rc = tk_store_group_would_cycle(c->db, existing->g.id,
+                                                             in->parent_id, &cycle)) != 0) {
+                tk_buf_free(&m);
+                return rc;
+            }
+            tk_buf_free(&m);
+            if (cycle)
+                tk_field_errors_add(fe, "parent",
+                                    "Cannot set group as parent of one of its descendants.");
+            else
+                in->parent_s = TK_FIELD_SET;
+        }
+    }
+
+    json_t *uv = json_object_get(obj, "users");
+    in->users_s = TK_FIELD_ABSENT;
+    if (uv != NULL) {
+        in->users_s = TK_FIELD_INVALID;
+        tk_buf_init(&m, 64 * 1024);
+        if (json_is_null(uv)) {
+            tk_buf_free(&m);
+            tk_field_errors_add(fe, "users", "This field may not be null.");
+        } else if (!json_is_array(uv)) {
+            tk_buf_printf(&m, "Expected a list of items but got type \"%s\".", py_type(uv));
+            msg(fe, "users", &m);
+        } else {
+            size_t n = json_array_size(uv);
+            in->user_ids = tk_arena_calloc(c->req->arena, n ? n : 1, sizeof(int64_t));
+            if (in->user_ids == NULL) {
+                tk_buf_free(&m);
+                return TK_ERR_NOMEM;
+            }
+            bool bad = false;
+            for (size_t i = 0; i < n && !bad; i++) {
+                json_t *item = json_array_get(uv, i);
+                int64_t id = 0;
+                bool ok = json_is_integer(item);
+                if (ok)
+                    id = json_integer_value(item);
+                else if (json_is_string(item))
+                    ok = parse_id(json_string_value(item), json_string_length(item), &id);
+                if (!ok) {
+                    tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.",
+                                  py_type(item));
+                    bad = true;
+                    break;
+                }
+                bool exists = false;
+                if (id > 0 && (rc = tk_store_user_exists(c->db, id, &exists)) != 0) {
+                    tk_buf_free(&m);
+                    return rc;
+                }
+                if (!exists) {
+                    const char *shown = tk_py_str(c->req->arena, item);
+                    tk_buf_printf(&m, "Invalid pk \"%s\" - object does not exist.",
+                                  shown ? shown : "");
+                    bad = true;
+                    break;
+                }
+                in->user_ids[in->n_users++] = id;
+            }
+            if (bad) {
+                msg(fe, "users", &m);
+            } else {
+                tk_buf_free(&m);
+                in->users_s = TK_FIELD_SET;
+            }
+        }
+    }
+
+    json_t *av = json_object_get(obj, "attributes");
+    in->attributes_s = TK_FIELD_ABSENT;
+    if (av != NULL) {
+        if (json_is_object(av)) {
+            char *text = json_dumps(av, JSON_COMPACT);
+            in->attributes = text ? tk_arena_strdup(c->req->arena, text) : NULL;
+            free(text);
+            if (in->attributes == NULL)
+                return TK_ERR_NOMEM;
+            in->attributes_s = TK_FIELD_SET;
+        } else {
+            tk_field_errors_add(fe, "attributes",
+                                "Value must be a dictionary, and not have any duplicate keys.");
+            in->attributes_s = TK_FIELD_INVALID;
+        }
+    }
+
+    /* roles: tokend has no roles, so every given role is unknown */
+    json_t *rv = json_object_get(obj, "roles");
+    if (rv != NULL) {
+        tk_buf_init(&m, 64 * 1024);
+        if (json_is_null(rv)) {
+            tk_buf_free(&m);
+            tk_field_errors_add(fe, "roles", "This field may not be null.");
+        } else if (!json_is_array(rv)) {
+            tk_buf_printf(&m, "Expected a list of items but got type \"%s\".", py_type(rv));
+            msg(fe, "roles", &m);
+        } else if (json_array_size(rv) > 0) {
+            json_t *item = json_array_get(rv, 0);
+            char uuid[37];
+            if (!json_is_string(item)) {
+                tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.",
+                              py_type(item));
+            } else if (!tk_uuid_parse(json_string_value(item), json_string_length(item), uuid)) {
+                tk_buf_puts(&m, "\xe2\x80\x9c");
+                tk_buf_append(&m, json_string_value(item), json_string_length(item));
+                tk_buf_puts(&m, "\xe2\x80\x9d is not a valid UUID.");
+            } else {
+                tk_buf_puts(&m, "Invalid pk \"");
+                tk_buf_append(&m, json_string_value(item), json_string_length(item));
+                tk_buf_puts(&m, "\" - object does not exist.");
+            }
+            msg(fe, "roles", &m);
+        } else {
+            tk_buf_free(&m);
+        }
+    }
+    return 0;
+}
+
+static void apply_group(const struct group_input *in, struct tk_group_write *w)
+{
+    if (in->name_s == TK_FIELD_SET)
+        w->name = in->name;
+    if (in->is_superuser_s == TK_FIELD_SET)
+        w->is_superuser = in->is_superuser;
+    if (in->parent_s == TK_FIELD_SET)
+        w->parent_id = in->parent_id;
+    else if (in->parent_s == TK_FIELD_NULL)
+        w->parent_id = 0;
+    if (in->users_s == TK_FIELD_SET) {
+        w->set_users = true;
+        w->user_ids = in->user_ids;
+        w->n_users = in->n_users;
+    }
+    if (in->attributes_s == TK_FIELD_SET)
+        w->attributes = in->attributes;
+}
+
+struct group_tx {
+    struct tk_ctx *c;
+    json_t *body;
+    bool put;
+    int64_t id;
+    char uuid[37];
+    struct tk_field_errors fe;
+};
+
+static int group_create_tx(struct tk_db *db, void *arg)
+{
+    struct group_tx *x = arg;
+    struct group_input in;
+    int rc = parse_group(x->c, x->body, true, NULL, &in, &x->fe);
+    if (rc || x->fe.n_fields)
+        return rc ? rc : TK_ERR_INVALID;
+    struct tk_group_write w = {.attributes = "{}"};
+    apply_group(&in, &w);
+    return tk_store_group_insert(db, &w, x->c->now, &x->id, x->uuid);
+}
+
+static int group_update_tx(struct tk_db *db, void *arg)
+{
+    struct group_tx *x = arg;
+    struct tk_group_full *cur;
+    int rc = tk_store_group_get(db, x->uuid, x->c->req->arena, &cur);
+    if (rc)
+        return rc;
+    struct group_input in;
+    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || x->fe.n_fields)
+        return rc ? rc : TK_ERR_INVALID;
+    int64_t parent_id = 0;
+    if (cur->g.has_parent && (rc = tk_store_group_find_uuid(db, cur->g.parent_uuid, &parent_id)))
+        return rc;
+    struct tk_group_write w = {.name = cur->g.name,
+                               .is_superuser = cur->g.is_superuser,
+                               .parent_id = parent_id,
+                               .attributes = cur->g.attributes};
+    apply_group(&in, &w);
+    x->id = cur->g.id;
+    return tk_store_group_update(db, cur->g.id, &w);
+}
+
+static bool url_group_uuid(const struct tk_request *req, char out[37])
+{
+    return tk_uuid_parse(req->params[0], strlen(req->params[0]), out);
+}
+
+static void respond_group(struct tk_ctx *c, const char *uuid, int status)
+{
+    struct tk_group_full *g;
+    int rc = tk_store_group_get(c->db, uuid, c->req->arena, &g);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    struct tk_jw w;
+    tk_jw_init(&w, &c->res->body);
+    group_json(&w, c->api, g, tk_include_groups_param(c->req, "include_users"));
+    c->res->status = status;
+}
+
+static void finish_write(struct tk_ctx *c, struct group_tx *x, int rc, int status)
+{
+    if (x->fe.n_fields) {
+        tk_field_errors_respond(&x->fe, c->res);
+        return;
+    }
+    tk_buf_free(&x->fe.buf);
+    if (rc == TK_ERR_CONFLICT) {
+        tk_field_errors_init(&x->fe);
+        tk_field_errors_add(&x->fe, "name", "Group with this name already exists.");
+        tk_field_errors_respond(&x->fe, c->res);
+        return;
+    }
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    respond_group(c, x->uuid, status);
+}
+
+static void groups_create(struct tk_ctx *c)
+{
+    json_t *body = tk_body_object(c);
+    if (body == NULL)
+        return;
+    struct group_tx x = {.c = c, .body = body};
+    tk_field_errors_init(&x.fe);
+    int rc = tk_store_write_tx(c->db, group_create_tx, &x);
+    json_decref(body);
+    finish_write(c, &x, rc, 201);
+}
+
+static void groups_update(struct tk_ctx *c, bool put)
+{
+    struct group_tx x = {.c = c, .put = put};
+    int64_t id;
+    int rc = url_group_uuid(c->req, x.uuid) ? tk_store_group_find_uuid(c->db, x.uuid, &id)
+                                             : TK_ERR_NOTFOUND;
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    x.body = tk_body_object(c);
+    if (x.body == NULL)
+        return;
+    tk_field_errors_init(&x.fe);
+    rc = tk_store_write_tx(c->db, group_update_tx, &x);
+    json_decref(x.body);
+    finish_write(c, &x, rc, 200);
+}
+
+static void groups_delete(struct tk_ctx *c)
+{
+    char uuid[37];
+    int64_t id;
+    int rc = url_group_uuid(c->req, uuid) ? tk_store_group_find_uuid(c->db, uuid, &id)
+                                           : TK_ERR_NOTFOUND;
+    if (rc == 0)
+        rc = tk_store_group_delete(c->db, id);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    c->res->status = 204;
+    c->res->empty = true;
+}
+
+void tk_api_groups_collection(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_POST, true, &c))
+        return;
+    if (req->method == TK_M_POST)
+        groups_create(&c);
+    else
+        groups_list(&c);
+}
+
+void tk_api_groups_detail(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, true, &c))
+        return;
+    char uuid[37];
+    switch (req->method) {
+    case TK_M_PUT: groups_update(&c, true); break;
+    case TK_M_PATCH: groups_update(&c, false); break;
+    case TK_M_DELETE: groups_delete(&c); break;
+    default:
+        if (url_group_uuid(req, uuid))
+            respond_group(&c, uuid, 200);
+        else
+            tk_api_error(res, TK_ERR_NOTFOUND);
+        break;
+    }
+}
+
+static void membership(struct tk_request *req, struct tk_response *res, void *ctx, bool add)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_POST, true, &c))
+        return;
+    char uuid[37];
+    int64_t gid, uid = 0;
+    int rc = url_group_uuid(req, uuid) ? tk_store_group_find_uuid(c.db, uuid, &gid)
+                                        : TK_ERR_NOTFOUND;
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    json_t *body = tk_body_object(&c);
+    if (body == NULL)
+        return;
+    json_t *pv = json_object_get(body, "pk");
+    bool ok = false, exists = false;
+    if (json_is_integer(pv)) {
+        uid = json_integer_value(pv);
+        ok = true;
+    } else if (json_is_string(pv)) {
+        ok = parse_id(json_string_value(pv), json_string_length(pv), &uid);
+    }
+    json_decref(body);
+    if (ok && uid > 0 && (rc = tk_store_user_exists(c.db, uid, &exists)) != 0) {
+        tk_api_error(res, rc);
+        return;
+    }
+    if (!exists) {
+        tk_api_error(res, TK_ERR_NOTFOUND); /* authentik: Http404 for an unknown user */
+        return;
+    }
+    rc = add ? tk_store_membership_add(c.db, uid, gid) : tk_store_membership_remove(c.db, uid, gid);
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    res->status = 204;
+    res->empty = true;
+}
+
+void tk_api_groups_add_user(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    membership(req, res, ctx, true);
+}
+
+void tk_api_groups_remove_user(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    membership(req, res, ctx, false);
+}
+
+void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET, true, &c))
+        return;
+    char uuid[37];
+    struct tk_group_full *g;
+    struct tk_group *children = NULL;
+    size_t n_children = 0;
+    int rc = url_group_uuid(req, uuid) ? tk_store_group_get(c.db, uuid, req->arena, &g)
+                                        : TK_ERR_NOTFOUND;
+    if (rc == 0)
+        rc = tk_store_group_children(c.db, g->g.id, req->arena, &children, &n_children);
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    /* what refers to this group: child groups (their parent is cleared on delete) and members
+     * (the membership goes with the group) */
+    struct tk_jw w;
+    tk_jw_init(&w, &res->body);
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n_children; i++) {
+        tk_jw_obj_begin(&w);
+        tk_jw_key(&w, "app");
+        tk_jw_cstr(&w, "authentik_core");
+        tk_jw_key(&w, "model_name");
+        tk_jw_cstr(&w, "group");
+        tk_jw_key(&w, "pk");
+        tk_jw_cstr(&w, children[i].uuid);
+        tk_jw_key(&w, "name");
+        tk_jw_cstr(&w, children[i].name);
+        tk_jw_key(&w, "action");
+        tk_jw_cstr(&w, "set_null");
+        tk_jw_obj_end(&w);
+    }
+    for (size_t i = 0; i < g->n_users; i++) {
+        char pk[24];
+        snprintf(pk, sizeof(pk), "%lld", (long long)g->users[i].id);
+        tk_jw_obj_begin(&w);
+        tk_jw_key(&w, "app");
+        tk_jw_cstr(&w, "authentik_core");
+        tk_jw_key(&w, "model_name");
+        tk_jw_cstr(&w, "user");
+        tk_jw_key(&w, "pk");
+        tk_jw_cstr(&w, pk);
+        tk_jw_key(&w, "name");
+        tk_jw_cstr(&w, g->users[i].username);
+        tk_jw_key(&w, "action");
+        tk_jw_cstr(&w, "cascade_many");
+        tk_jw_obj_end(&w);
+    }
+    tk_jw_arr_end(&w);
+    res->status = 200;
+}

@@ -1,0 +1,172 @@
+/* Shared list parameters (listing.h). */
+#include "api/listing.h"
+
+#include <string.h>
+
+#include "json/writer.h"
+#include "util/limits.h"
+#include "util/utf8.h"
+
+static void bare_list_error(struct tk_response *res, const char *msg)
+{
+    res->status = 400;
+    res->empty = false;
+    tk_buf_reset(&res->body);
+    tk_buf_puts(&res->body, "[\"");
+    tk_json_escape(&res->body, msg, strlen(msg));
+    tk_buf_puts(&res->body, "\"]");
+}
+
+bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_attr_filter **out,
+                        size_t *n, json_t **root)
+{
+    *out = NULL;
+    *n = 0;
+    *root = NULL;
+    const struct tk_qparam *p = tk_query_get(q, "attributes");
+    if (p == NULL || p->val_len == 0)
+        return true;
+    json_error_t err;
+    json_t *v = json_loadb(p->val, p->val_len, JSON_DECODE_ANY, &err);
+    if (v == NULL) {
+        bare_list_error(c->res, "filter: failed to parse JSON");
+        return false;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        bare_list_error(c->res, "filter: value must be key:value mapping");
+        return false;
+    }
+    size_t count = json_object_size(v), k = 0;
+    struct tk_attr_filter *f = tk_arena_calloc(c->req->arena, count ? count : 1, sizeof(*f));
+    if (f == NULL) {
+        json_decref(v);
+        tk_api_error(c->res, TK_ERR_NOMEM);
+        return false;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(v, key, val) {
+        /* Django lookups: "a__b" is the path a -> b */
+        size_t parts = 1;
+        for (const char *s = key; (s = strstr(s, "__")) != NULL; s += 2)
+            parts++;
+        const char **keys = tk_arena_calloc(c->req->arena, parts, sizeof(*keys));
+        if (keys == NULL) {
+            json_decref(v);
+            tk_api_error(c->res, TK_ERR_NOMEM);
+            return false;
+        }
+        size_t i = 0;
+        const char *s = key;
+        for (;;) {
+            const char *d = strstr(s, "__");
+            size_t len = d ? (size_t)(d - s) : strlen(s);
+            keys[i++] = tk_arena_strndup(c->req->arena, s, len);
+            if (d == NULL)
+                break;
+            s = d + 2;
+        }
+        f[k].keys = keys;
+        f[k].n_keys = i;
+        f[k].value = val;
+        k++;
+    }
+    *out = f;
+    *n = k;
+    *root = v;
+    return true;
+}
+
+size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names,
+                        size_t n_names, const struct tk_field_order *def, size_t n_def,
+                        struct tk_field_order *out)
+{
+    size_t n = 0;
+    const struct tk_qparam *p = tk_query_get(q, "ordering");
+    const char *s = p ? p->val : "";
+    size_t len = p ? p->val_len : 0, i = 0;
+    while (len > 0 && i <= len) {
+        const char *comma = memchr(s + i, ',', len - i);
+        size_t end = comma ? (size_t)(comma - s) : len;
+        size_t st, sl;
+        tk_strip(s + i, end - i, &st, &sl);
+        const char *name = s + i + st;
+        bool desc = sl > 0 && name[0] == '-';
+        if (desc) {
+            name++;
+            sl--;
+        }
+        for (size_t f = 0; f < n_names; f++) {
+            if (strlen(names[f].name) != sl || memcmp(names[f].name, name, sl) != 0)
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < n; k++)
+                seen = seen || out[k].field == names[f].field;
+            if (!seen && n < TK_MAX_LIST_ORDER)
+                out[n++] = (struct tk_field_order){names[f].field, desc};
+        }
+        if (comma == NULL)
+            break;
+        i = end + 1;
+    }
+    if (n == 0) {
+        memcpy(out, def, n_def * sizeof(*def));
+        n = n_def;
+    }
+    return n;
+}
+
+bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n)
+{
+    *terms = NULL;
+    *n = 0;
+    const struct tk_qparam *p = tk_query_get(q, "search");
+    if (p == NULL)
+        return true;
+    if (tk_utf8_length(p->val, p->val_len) > TK_MAX_SEARCH_CHARS) {
+        struct tk_field_errors fe;
+        tk_field_errors_init(&fe);
+        tk_field_errors_add(&fe, "search", "Ensure this field has no more than 1024 characters.");
+        tk_field_errors_respond(&fe, c->res);
+        return false;
+    }
+    int rc = tk_search_terms(c->req->arena, p->val, p->val_len, terms, n);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return false;
+    }
+    return true;
+}
+
+void tk_list_page(const struct tk_query *q, struct tk_page_request *pr, int64_t *page_size)
+{
+    const struct tk_qparam *p = tk_query_get(q, "page");
+    tk_page_parse(p ? p->val : NULL, p ? p->val_len : 0, pr);
+    p = tk_query_get(q, "page_size");
+    *page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0, TK_DEFAULT_PAGE_SIZE,
+                                    TK_MAX_PAGE_SIZE);
+}
+
+int tk_list_bool(const struct tk_query *q, const char *name)
+{
+    const struct tk_qparam *p = tk_query_get(q, name);
+    return p ? tk_query_bool(p->val, p->val_len) : -1;
+}
+
+const char *tk_list_text(struct tk_ctx *c, const struct tk_query *q, const char *name,
+                         struct tk_field_errors *fe)
+{
+    const struct tk_qparam *p = tk_query_get(q, name);
+    if (p == NULL)
+        return NULL;
+    size_t st, len;
+    tk_strip(p->val, p->val_len, &st, &len);
+    if (len == 0)
+        return NULL;
+    if (memchr(p->val + st, '\0', len) != NULL) {
+        tk_field_errors_add(fe, name, "Null characters are not allowed.");
+        return NULL;
+    }
+    return tk_arena_strndup(c->req->arena, p->val + st, len);
+}

@@ -1,0 +1,40 @@
+/* Parameters shared by the user and group lists (API.md §14): the attributes JSON filter,
+ * ordering over a table of names, paging, search terms. */
+#ifndef TK_API_LISTING_H
+#define TK_API_LISTING_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "api/query.h"
+#include "domain/pagination.h"
+
+struct tk_order_name {
+    const char *name;
+    int field;
+};
+
+/* attributes={"k": v, "a__b": v}: on a bad value writes authentik's bare-list 400 and returns
+ * false. *root keeps the parsed JSON alive (json_decref it when done). */
+bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_attr_filter **out,
+                        size_t *n, json_t **root);
+
+/* DRF OrderingFilter over names; none valid: *out gets def (n_def entries). Returns count. */
+size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names,
+                        size_t n_names, const struct tk_field_order *def, size_t n_def,
+                        struct tk_field_order *out);
+
+/* search terms, or writes a 400 and returns false. */
+bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n);
+
+/* page and page_size. */
+void tk_list_page(const struct tk_query *q, struct tk_page_request *pr, int64_t *page_size);
+
+/* A boolean filter: 1, 0 or -1 (absent or not a boolean). */
+int tk_list_bool(const struct tk_query *q, const char *name);
+
+/* A stripped text filter (NULL when absent or empty); a NUL adds Django's error to fe. */
+const char *tk_list_text(struct tk_ctx *c, const struct tk_query *q, const char *name,
+                         struct tk_field_errors *fe);
+
+#endif

@@ -1,0 +1,1046 @@
+/* /api/v3/core/users/ (API.md §14.1): list, create, retrieve, update, delete, me/,
+ * service_account/, {id}/recovery/, {id}/used_by/. Superusers only, except me/. */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/audit.h"
+#include "api/body.h"
+#include "api/listing.h"
+#include "api/serialize.h"
+#include "domain/attributes.h"
+#include "domain/tokens.h"
+#include "domain/user.h"
+#include "util/limits.h"
+#include "util/time.h"
+#include "util/utf8.h"
+#include "util/uuid.h"
+
+static const char *const user_types[] = {"internal", "external", "service_account",
+                                         "internal_service_account"};
+
+static bool user_type_valid(const char *s)
+{
+    for (size_t i = 0; i < sizeof(user_types) / sizeof(user_types[0]); i++)
+        if (strcmp(s, user_types[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- list ---- */
+
+static const struct tk_order_name user_order[] = {
+    {"pk", TK_UF_PK},           {"username", TK_UF_USERNAME}, {"name", TK_UF_NAME},
+    {"is_active", TK_UF_IS_ACTIVE}, {"last_login", TK_UF_LAST_LOGIN}, {"email", TK_UF_EMAIL},
+    {"path", TK_UF_PATH},       {"type", TK_UF_TYPE},         {"uuid", TK_UF_UUID},
+    {"attributes", TK_UF_ATTRIBUTES},
+};
+
+static void choice_error(struct tk_field_errors *fe, const char *field, const char *value)
+{
+    struct tk_buf m;
+    tk_buf_init(&m, 64 * 1024);
+    tk_buf_puts(&m, "Select a valid choice. ");
+    tk_buf_puts(&m, value);
+    tk_buf_puts(&m, " is not one of the available choices.");
+    tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
+    tk_buf_free(&m);
+}
+
+static void users_list(struct tk_ctx *c)
+{
+    struct tk_request *req = c->req;
+    struct tk_query q;
+    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    struct tk_user_query uq;
+    memset(&uq, 0, sizeof(uq));
+    struct tk_field_errors fe;
+    tk_field_errors_init(&fe);
+    uq.username = tk_list_text(c, &q, "username", &fe);
+    uq.email = tk_list_text(c, &q, "email", &fe);
+    uq.name = tk_list_text(c, &q, "name", &fe);
+    uq.is_active = tk_list_bool(&q, "is_active");
+    uq.is_superuser = tk_list_bool(&q, "is_superuser");
+
+    /* groups_by_name / groups_by_pk: users in any of the groups; each must exist */
+    const struct tk_qparam **vals;
+    size_t nv;
+    int64_t *gids = NULL;
+    size_t n_gids = 0;
+    const char *const by[] = {"groups_by_name", "groups_by_pk"};
+    for (int k = 0; k < 2; k++) {
+        if ((rc = tk_query_get_all(&q, by[k], req->arena, &vals, &nv)) != 0)
+            goto fail;
+        int64_t *more = tk_arena_calloc(req->arena, n_gids + nv + 1, sizeof(*more));
+        if (more == NULL) {
+            rc = TK_ERR_NOMEM;
+            goto fail;
+        }
+        if (n_gids)
+            memcpy(more, gids, n_gids * sizeof(*gids));
+        gids = more;
+        for (size_t i = 0; i < nv; i++) {
+            const char *v = vals[i]->val;
+            if (vals[i]->val_len == 0)
+                continue;
+            uq.group_filter = true;
+            int64_t id = 0;
+            if (k == 0) {
+                rc = tk_store_group_find(c->db, v, &id);
+            } else {
+                char uuid[37];
+                if (!tk_uuid_parse(v, vals[i]->val_len, uuid)) {
+                    struct tk_buf m;
+                    tk_buf_init(&m, 64 * 1024);
+                    tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", v);
+                    tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
+                    tk_buf_free(&m);
+                    continue;
+                }
+                rc = tk_store_group_find_uuid(c->db, uuid, &id);
+            }
+            if (rc == TK_ERR_NOTFOUND) {
+                choice_error(&fe, by[k], v);
+                rc = 0;
+                continue;
+            }
+            if (rc)
+                goto fail;
+            gids[n_gids++] = id;
+        }
+    }
+    uq.group_ids = gids;
+    uq.n_group_ids = n_gids;
+
+    const struct tk_qparam *p = tk_query_get(&q, "uuid");
+    char uuid[37];
+    if (p != NULL && p->val_len > 0) {
+        size_t st, len;
+        tk_strip(p->val, p->val_len, &st, &len);
+        if (tk_uuid_parse(p->val + st, len, uuid))
+            uq.uuid = uuid;
+        else
+            tk_field_errors_add(&fe, "uuid", "Enter a valid UUID.");
+    }
+    uq.path = tk_list_text(c, &q, "path", &fe);
+    uq.path_startswith = tk_list_text(c, &q, "path_startswith", &fe);
+    if ((rc = tk_query_get_all(&q, "type", req->arena, &vals, &nv)) != 0)
+        goto fail;
+    const char **types = tk_arena_calloc(req->arena, nv + 1, sizeof(*types));
+    if (types == NULL) {
+        rc = TK_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        if (vals[i]->val_len == 0)
+            continue;
+        if (strlen(vals[i]->val) == vals[i]->val_len && user_type_valid(vals[i]->val))
+            types[uq.n_types++] = vals[i]->val;
+        else
+            choice_error(&fe, "type", vals[i]->val);
+    }
+    uq.types = types;
+    if (tk_field_errors_respond(&fe, c->res))
+        return;
+
+    json_t *attrs_root = NULL;
+    struct tk_attr_filter *attrs;
+    if (!tk_list_attributes(c, &q, &attrs, &uq.n_attrs, &attrs_root))
+        return;
+    uq.attrs = attrs;
+    if (!tk_list_search(c, &q, &uq.terms, &uq.n_terms)) {
+        json_decref(attrs_root);
+        return;
+    }
+    const struct tk_field_order def[] = {{TK_UF_USERNAME, false}};
+    uq.n_order = tk_list_ordering(&q, user_order, sizeof(user_order) / sizeof(user_order[0]),
+                                  def, 1, uq.order);
+    bool include_groups = tk_include_groups_param(req, "include_groups");
+    struct tk_page_request pr;
+    int64_t page_size;
+    tk_list_page(&q, &pr, &page_size);
+
+    int64_t count = 0;
+    struct tk_pagination pg;
+    struct tk_user *users = NULL;
+    size_t n = 0;
+    if ((rc = tk_store_read_begin(c->db)) != 0) {
+        json_decref(attrs_root);
+        goto fail;
+    }
+    rc = tk_store_user_count(c->db, &uq, req->arena, &count);
+    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
+        tk_store_read_end(c->db);
+        json_decref(attrs_root);
+        tk_response_detail(c->res, 404, "Invalid page.");
+        return;
+    }
+    if (rc == 0)
+        rc = tk_store_user_list(c->db, &uq, pg.offset, pg.page_size, req->arena, &users, &n);
+    tk_store_read_end(c->db);
+    json_decref(attrs_root);
+    if (rc)
+        goto fail;
+    struct tk_jw w;
+    tk_jw_init(&w, &c->res->body);
+    tk_jw_obj_begin(&w);
+    tk_json_pagination(&w, &pg);
+    tk_jw_key(&w, "results");
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        tk_json_user(&w, c->api, &users[i], include_groups);
+    tk_jw_arr_end(&w);
+    tk_jw_obj_end(&w);
+    c->res->status = 200;
+    return;
+fail:
+    tk_buf_free(&fe.buf);
+    tk_api_error(c->res, rc);
+}
+
+/* ---- validation (UserSerializer) ---- */
+
+struct user_input {
+    enum tk_field_state username_s, name_s, is_active_s, last_login_s, groups_s, email_s,
+        attributes_s, path_s, type_s, password_s;
+    const char *username, *name, *email, *attributes, *path, *type, *password;
+    bool is_active;
+    int64_t last_login;
+    int64_t *group_ids;
+    size_t n_groups;
+};
+
+static bool email_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && strchr("-!#$%&'*+/=?^_`{}|~", ch) != NULL);
+}
+
+/* Django's EmailValidator: a dot-atom local part (or a quoted string), and a domain of
+ * dot-separated labels ending in a TLD of 2-63 characters, "localhost", or a [literal]. */
+static bool email_valid(const char *s)
+{
+    size_t len = strlen(s);
+    const char *at = strrchr(s, '@');
+    if (len == 0 || len > 320 || at == NULL || at == s || at[1] == '\0')
+        return false;
+    size_t ul = (size_t)(at - s);
+    if (s[0] == '"') {
+        if (ul < 2 || s[ul - 1] != '"')
+            return false;
+        for (size_t i = 1; i + 1 < ul; i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (ch == '\\') {
+                i++;
+                continue;
+            }
+            if (ch == '"' || ch == 0 || ch == '\r' || ch == '\n' || ch > 0x7f)
+                return false;
+        }
+    } else {
+        bool prev_dot = true;
+        for (size_t i = 0; i < ul; i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (ch == '.') {
+                if (prev_dot)
+                    return false;
+                prev_dot = true;
+            } else if (email_char(ch)) {
+                prev_dot = false;
+            } else {
+                return false;
+            }
+        }
+        if (prev_dot)
+            return false;
+    }
+    const char *d = at + 1;
+    if (strcmp(d, "localhost") == 0)
+        return true;
+    size_t dl = strlen(d);
+    if (d[0] == '[')
+        return d[dl - 1] == ']' && dl > 2;
+    /* labels: [A-Z0-9]([A-Z0-9-]{0,61}[A-Z0-9])? ; the last one 2-63 characters, not ending
+     * in '-'; non-ASCII labels are taken as IDNs */
+    size_t n_labels = 0;
+    const char *lab = d;
+    for (;;) {
+        const char *dot = strchr(lab, '.');
+        size_t ll = dot ? (size_t)(dot - lab) : strlen(lab);
+        if (ll == 0 || ll > 63)
+            return false;
+        bool ascii = true;
+        for (size_t i = 0; i < ll; i++)
+            ascii = ascii && (unsigned char)lab[i] < 0x80;
+        for (size_t i = 0; ascii && i < ll; i++) {
+            char ch = lab[i];
+            bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                         (ch >= '0' && ch <= '9');
+            if (!alnum && ch != '-')
+                return false;
+        }
+        n_labels++;
+        if (dot == NULL) {
+            if (ascii && (ll < 2 || lab[ll - 1] == '-'))
+                return false;
+            break;
+        }
+        if (ascii && (lab[0] == '-' || lab[ll - 1] == '-'))
+            return false;
+        lab = dot + 1;
+    }
+    return n_labels >= 2;
+}
+
+static void add_msg_n(struct tk_field_errors *fe, const char *field, struct tk_buf *m)
+{
+    tk_field_errors_add_n(fe, field, m->data ? m->data : "", m->len);
+    tk_buf_free(m);
+}
+
+/* The groups field: a list of group uuids that exist. */
+static int field_groups(struct tk_ctx *c, json_t *obj, struct user_input *in,
+                        struct tk_field_errors *fe)
+{
+    json_t *v = json_object_get(obj, "groups");
+    in->groups_s = TK_FIELD_ABSENT;
+    if (v == NULL)
+        return 0;
+    in->groups_s = TK_FIELD_INVALID;
+    struct tk_buf m;
+    tk_buf_init(&m, 64 * 1024);
+    if (json_is_null(v)) {
+        tk_field_errors_add(fe, "groups", "This field may not be null.");
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        const char *t = json_is_string(v)    ? "str"
+                        : json_is_integer(v) ? "int"
+                        : json_is_real(v)    ? "float"
+                        : json_is_boolean(v) ? "bool"
+                                             : "dict";
+        tk_buf_printf(&m, "Expected a list of items but got type \"%s\".", t);
+        add_msg_n(fe, "groups", &m);
+        return 0;
+    }
+    size_t n = json_array_size(v);
+    in->group_ids = tk_arena_calloc(c->req->arena, n ? n : 1, sizeof(int64_t));
+    if (in->group_ids == NULL)
+        return TK_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(v, i);
+        char uuid[37];
+        bool ok = false;
+        if (json_is_string(item)) {
+            ok = tk_uuid_parse(json_string_value(item), json_string_length(item), uuid);
+            if (!ok) {
+                tk_buf_puts(&m, "\xe2\x80\x9c");
+                tk_buf_append(&m, json_string_value(item), json_string_length(item));
+                tk_buf_puts(&m, "\xe2\x80\x9d is not a valid UUID.");
+                add_msg_n(fe, "groups", &m);
+                return 0;
+            }
+        } else if (json_is_integer(item) && json_integer_value(item) >= 0) {
+            /* uuid.UUID(int=n) */
+            snprintf(uuid, sizeof(uuid), "00000000-0000-0000-%04llx-%012llx",
+                     (unsigned long long)((uint64_t)json_integer_value(item) >> 48) & 0xffff,
+                     (unsigned long long)((uint64_t)json_integer_value(item) & 0xffffffffffffULL));
+            ok = true;
+        } else {
+            const char *t = json_is_boolean(item) ? "bool"
+                            : json_is_array(item) ? "list"
+                            : json_is_object(item) ? "dict"
+                            : json_is_null(item)  ? "NoneType"
+                                                  : "float";
+            tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", t);
+            add_msg_n(fe, "groups", &m);
+            return 0;
+        }
+        int64_t id;
+        int rc = tk_store_group_find_uuid(c->db, uuid, &id);
+        if (rc == TK_ERR_NOTFOUND) {
+            const char *shown = tk_py_str(c->req->arena, item);
+            tk_buf_printf(&m, "Invalid pk \"%s\" - object does not exist.", shown ? shown : "");
+            add_msg_n(fe, "groups", &m);
+            return 0;
+        }
+        if (rc)
+            return rc;
+        in->group_ids[in->n_groups++] = id;
+    }
+    tk_buf_free(&m);
+    in->groups_s = TK_FIELD_SET;
+    return 0;
+}
+
+static int parse_user(struct tk_ctx *c, json_t *obj, bool required, const struct tk_user *existing,
+                      struct user_input *in, struct tk_field_errors *fe)
+{
+    memset(in, 0, sizeof(*in));
+    int64_t self = existing ? existing->id : 0;
+    int rc;
+    const struct tk_char_opts uo = {.required = required, .max_length = 150};
+    in->username_s = tk_field_char(c, obj, "username", &uo, fe, &in->username);
+    if (in->username_s == TK_FIELD_SET) {
+        bool taken;
+        if ((rc = tk_store_username_taken(c->db, in->username, self, &taken)) != 0)
+            return rc;
+        if (taken) {
+            tk_field_errors_add(fe, "username", "This field must be unique.");
+            in->username_s = TK_FIELD_INVALID;
+        }
+    }
+    const struct tk_char_opts no = {.required = required, .allow_blank = true};
+    in->name_s = tk_field_char(c, obj, "name", &no, fe, &in->name);
+    in->is_active_s = tk_field_bool(obj, "is_active", false, fe, &in->is_active);
+    in->last_login_s = tk_field_datetime(obj, "last_login", true, fe, &in->last_login);
+    if ((rc = field_groups(c, obj, in, fe)) != 0)
+        return rc;
+    const struct tk_char_opts eo = {.allow_blank = true, .max_length = 254};
+    in->email_s = tk_field_char(c, obj, "email", &eo, fe, &in->email);
+    if (in->email_s == TK_FIELD_SET && in->email[0] != '\0' && !email_valid(in->email)) {
+        tk_field_errors_add(fe, "email", "Enter a valid email address.");
+        in->email_s = TK_FIELD_INVALID;
+    }
+    json_t *av = json_object_get(obj, "attributes");
+    in->attributes_s = TK_FIELD_ABSENT;
+    if (av != NULL) {
+        if (json_is_object(av)) {
+            char *text = json_dumps(av, JSON_COMPACT);
+            in->attributes = text ? tk_arena_strdup(c->req->arena, text) : NULL;
+            free(text);
+            if (in->attributes == NULL)
+                return TK_ERR_NOMEM;
+            in->attributes_s = TK_FIELD_SET;
+        } else {
+            tk_field_errors_add(fe, "attributes",
+                                "Value must be a dictionary, and not have any duplicate keys.");
+            in->attributes_s = TK_FIELD_INVALID;
+        }
+    }
+    const struct tk_char_opts po = {0};
+    in->path_s = tk_field_char(c, obj, "path", &po, fe, &in->path);
+    if (in->path_s == TK_FIELD_SET) {
+        size_t pl = strlen(in->path);
+        if (in->path[0] == '/' || in->path[pl - 1] == '/') {
+            tk_field_errors_add(fe, "path", "No leading or trailing slashes allowed.");
+            in->path_s = TK_FIELD_INVALID;
+        } else if (strstr(in->path, "//") != NULL) {
+            tk_field_errors_add(fe, "path", "No empty segments in user path allowed.");
+            in->path_s = TK_FIELD_INVALID;
+        }
+    }
+    json_t *tv = json_object_get(obj, "type");
+    in->type_s = TK_FIELD_ABSENT;
+    if (tv != NULL) {
+        in->type_s = TK_FIELD_INVALID;
+        const char *s = json_is_null(tv) ? NULL : tk_py_str(c->req->arena, tv);
+        if (json_is_null(tv)) {
+            tk_field_errors_add(fe, "type", "This field may not be null.");
+        } else if (s == NULL) {
+            return TK_ERR_NOMEM;
+        } else if (!json_is_string(tv) || strlen(s) != json_string_length(tv) ||
+                   !user_type_valid(s)) {
+            struct tk_buf m;
+            tk_buf_init(&m, 64 * 1024);
+            tk_buf_printf(&m, "\"%s\" is not a valid choice.", s);
+            add_msg_n(fe, "type", &m);
+        } else if (existing && strcmp(existing->type, "internal_service_account") == 0 &&
+                   strcmp(s, "internal_service_account") != 0) {
+            tk_field_errors_add(fe, "type",
+                                "Can't change internal service account to other user type.");
+        } else if (!existing && strcmp(s, "internal_service_account") == 0) {
+            tk_field_errors_add(fe, "type",
+                                "Setting a user to internal service account is not allowed.");
+        } else {
+            in->type = s;
+            in->type_s = TK_FIELD_SET;
+        }
+    }
+    const struct tk_char_opts pw = {.allow_null = true, .allow_blank = true};
+    in->password_s = tk_field_char(c, obj, "password", &pw, fe, &in->password);
+    return 0;
+}
+
+static void apply_user(const struct user_input *in, struct tk_user_new *u)
+{
+    if (in->username_s == TK_FIELD_SET)
+        u->username = in->username;
+    if (in->name_s == TK_FIELD_SET)
+        u->name = in->name;
+    if (in->is_active_s == TK_FIELD_SET)
+        u->is_active = in->is_active;
+    if (in->last_login_s == TK_FIELD_SET) {
+        u->has_last_login = true;
+        u->last_login = in->last_login;
+    } else if (in->last_login_s == TK_FIELD_NULL) {
+        u->has_last_login = false;
+    }
+    if (in->groups_s == TK_FIELD_SET) {
+        u->set_groups = true;
+        u->group_ids = in->group_ids;
+        u->n_groups = in->n_groups;
+    }
+    if (in->email_s == TK_FIELD_SET)
+        u->email = in->email;
+    if (in->attributes_s == TK_FIELD_SET)
+        u->attributes = in->attributes;
+    if (in->path_s == TK_FIELD_SET)
+        u->path = in->path;
+    if (in->type_s == TK_FIELD_SET)
+        u->type = in->type;
+}
+
+static int respond_user(struct tk_ctx *c, int64_t id, int status)
+{
+    struct tk_user *u;
+    int rc = tk_store_user_get(c->db, id, c->req->arena, &u);
+    if (rc)
+        return rc;
+    struct tk_jw w;
+    tk_jw_init(&w, &c->res->body);
+    tk_json_user(&w, c->api, u, tk_include_groups_param(c->req, "include_groups"));
+    c->res->status = status;
+    return 0;
+}
+
+static int store_password(struct tk_db *db, int64_t id, const char *password)
+{
+    /* Not used for logins by tokend; kept hashed (Argon2id) for authentik parity. */
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return TK_ERR_NOMEM;
+    return tk_store_user_set_password(db, id, hash);
+}
+
+struct user_tx {
+    struct tk_ctx *c;
+    json_t *body;
+    bool put;
+    int64_t id; /* 0 on create */
+    struct tk_field_errors fe;
+};
+
+static int user_create_tx(struct tk_db *db, void *arg)
+{
+    struct user_tx *x = arg;
+    struct user_input in;
+    int rc = parse_user(x->c, x->body, true, NULL, &in, &x->fe);
+    if (rc || x->fe.n_fields)
+        return rc ? rc : TK_ERR_INVALID;
+    struct tk_user_new u = {.name = "", .email = "", .is_active = true};
+    apply_user(&in, &u);
+    char uuid[37];
+    rc = tk_store_user_create(db, &u, x->c->now, &x->id, uuid);
+    if (rc == 0 && in.password_s == TK_FIELD_SET)
+        rc = store_password(db, x->id, in.password);
+    return rc;
+}
+
+static int user_update_tx(struct tk_db *db, void *arg)
+{
+    struct user_tx *x = arg;
+    struct tk_user *cur;
+    int rc = tk_store_user_get(db, x->id, x->c->req->arena, &cur);
+    if (rc)
+        return rc;
+    struct user_input in;
+    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || x->fe.n_fields)
+        return rc ? rc : TK_ERR_INVALID;
+    struct tk_user_new u = {.username = cur->username,
+                            .name = cur->name,
+                            .email = cur->email,
+                            .path = cur->path,
+                            .type = cur->type,
+                            .attributes = cur->attributes,
+                            .is_active = cur->is_active,
+                            .has_last_login = cur->has_last_login,
+                            .last_login = cur->last_login};
+    apply_user(&in, &u);
+    rc = tk_store_user_update(db, x->id, &u);
+    if (rc == 0 && in.password_s == TK_FIELD_SET)
+        rc = store_password(db, x->id, in.password);
+    return rc;
+}
+
+static void finish_write(struct tk_ctx *c, struct user_tx *x, int rc, int status)
+{
+    if (x->fe.n_fields) {
+        tk_field_errors_respond(&x->fe, c->res);
+        return;
+    }
+    tk_buf_free(&x->fe.buf);
+    if (rc == TK_ERR_CONFLICT) {
+        tk_field_errors_init(&x->fe);
+        tk_field_errors_add(&x->fe, "username", "This field must be unique.");
+        tk_field_errors_respond(&x->fe, c->res);
+        return;
+    }
+    if (rc == 0)
+        rc = respond_user(c, x->id, status);
+    if (rc)
+        tk_api_error(c->res, rc);
+}
+
+static void users_create(struct tk_ctx *c)
+{
+    json_t *body = tk_body_object(c);
+    if (body == NULL)
+        return;
+    struct user_tx x = {.c = c, .body = body};
+    tk_field_errors_init(&x.fe);
+    int rc = tk_store_write_tx(c->db, user_create_tx, &x);
+    json_decref(body);
+    finish_write(c, &x, rc, 201);
+}
+
+/* The {id} of the URL as a user id; 0 when it is not an integer (then: 404). */
+static int64_t url_user_id(const struct tk_request *req)
+{
+    const char *s = req->params[0];
+    if (*s == '\0' || strlen(s) > 18)
+        return 0;
+    int64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+static void users_update(struct tk_ctx *c, bool put)
+{
+    int64_t id = url_user_id(c->req);
+    struct tk_user *cur;
+    int rc = id ? tk_store_user_get(c->db, id, c->req->arena, &cur) : TK_ERR_NOTFOUND;
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    json_t *body = tk_body_object(c);
+    if (body == NULL)
+        return;
+    struct user_tx x = {.c = c, .body = body, .put = put, .id = id};
+    tk_field_errors_init(&x.fe);
+    rc = tk_store_write_tx(c->db, user_update_tx, &x);
+    json_decref(body);
+    finish_write(c, &x, rc, 200);
+}
+
+static int user_delete_tx(struct tk_db *db, void *arg)
+{
+    struct tk_ctx *c = arg;
+    int64_t id = url_user_id(c->req);
+    if (id == 0)
+        return TK_ERR_NOTFOUND;
+    /* audit the tokens that go with the user */
+    struct tk_token *tokens;
+    size_t n;
+    int rc = tk_store_user_tokens(db, id, c->req->arena, &tokens, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = tk_audit_token(c, "model_deleted", TK_APP_AUDIT, "model", &tokens[i]);
+    if (rc == 0)
+        rc = tk_store_user_delete(db, id);
+    return rc;
+}
+
+static void users_delete(struct tk_ctx *c)
+{
+    int rc = tk_store_write_tx(c->db, user_delete_tx, c);
+    if (rc) {
+        tk_api_error(c->res, rc);
+        return;
+    }
+    c->res->status = 204;
+    c->res->empty = true;
+}
+
+static void users_retrieve(struct tk_ctx *c)
+{
+    int64_t id = url_user_id(c->req);
+    int rc = id ? respond_user(c, id, 200) : TK_ERR_NOTFOUND;
+    if (rc)
+        tk_api_error(c->res, rc);
+}
+
+void tk_api_users_collection(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_POST, true, &c))
+        return;
+    if (req->method == TK_M_POST)
+        users_create(&c);
+    else
+        users_list(&c);
+}
+
+void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, true, &c))
+        return;
+    switch (req->method) {
+    case TK_M_PUT: users_update(&c, true); break;
+    case TK_M_PATCH: users_update(&c, false); break;
+    case TK_M_DELETE: users_delete(&c); break;
+    default: users_retrieve(&c); break;
+    }
+}
+
+/* ---- me/ ---- */
+
+static const char *const superuser_permissions[] = {
+    "access_admin_interface", "add_role",  "assign_role_permissions", "change_role",
+    "delete_role", "edit_system_settings", "unassign_role_permissions", "view_role",
+    "view_system_info", "view_system_settings",
+};
+
+void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin(ctx, req, res, TK_M_GET, &c))
+        return;
+    struct tk_user *u;
+    struct tk_group *groups;
+    size_t n_groups;
+    int rc = tk_store_user_get(c.db, c.who.user_id, req->arena, &u);
+    if (rc == 0)
+        rc = tk_store_user_effective_groups(c.db, u->id, req->arena, &groups, &n_groups);
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    /* settings: the "settings" object of the merged attributes (groups by name, then own) */
+    const char **texts = tk_arena_calloc(req->arena, n_groups + 1, sizeof(*texts));
+    if (texts == NULL) {
+        tk_api_error(res, TK_ERR_NOMEM);
+        return;
+    }
+    for (size_t i = 0; i < n_groups; i++)
+        texts[i] = groups[i].attributes;
+    texts[n_groups] = u->attributes;
+    json_t *merged = tk_attributes_merged(texts, n_groups + 1);
+    json_t *settings = merged ? json_object_get(merged, "settings") : NULL;
+    char *settings_text = settings && json_is_object(settings)
+                              ? json_dumps(settings, JSON_COMPACT)
+                              : NULL;
+
+    struct tk_jw w;
+    tk_jw_init(&w, &res->body);
+    tk_jw_obj_begin(&w);
+    tk_jw_key(&w, "user");
+    tk_jw_obj_begin(&w);
+    tk_jw_key(&w, "pk");
+    tk_jw_int(&w, u->id);
+    tk_jw_key(&w, "username");
+    tk_jw_cstr(&w, u->username);
+    tk_jw_key(&w, "name");
+    tk_jw_cstr(&w, u->name);
+    tk_jw_key(&w, "is_active");
+    tk_jw_bool(&w, u->is_active);
+    tk_jw_key(&w, "is_superuser");
+    tk_jw_bool(&w, u->is_superuser);
+    tk_jw_key(&w, "groups");
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n_groups; i++) {
+        tk_jw_obj_begin(&w);
+        tk_jw_key(&w, "name");
+        tk_jw_cstr(&w, groups[i].name);
+        tk_jw_key(&w, "pk");
+        tk_jw_cstr(&w, groups[i].uuid);
+        tk_jw_obj_end(&w);
+    }
+    tk_jw_arr_end(&w);
+    tk_jw_key(&w, "email");
+    tk_jw_cstr(&w, u->email);
+    tk_jw_key(&w, "avatar");
+    struct tk_buf av;
+    tk_buf_init(&av, 1 << 20);
+    if (tk_user_avatar(u, c.api->avatars, &av) == 0 && av.data)
+        tk_jw_str(&w, av.data, av.len);
+    else
+        tk_jw_cstr(&w, TK_AVATAR_DEFAULT);
+    tk_buf_free(&av);
+    tk_jw_key(&w, "uid");
+    char uid[65];
+    tk_user_uid(u->id, tk_store_installation_id(c.api->store), uid);
+    tk_jw_cstr(&w, uid);
+    tk_jw_key(&w, "settings");
+    if (settings_text)
+        tk_jw_raw(&w, settings_text, strlen(settings_text));
+    else
+        tk_jw_raw(&w, "{}", 2);
+    tk_jw_key(&w, "type");
+    tk_jw_cstr(&w, u->type);
+    tk_jw_key(&w, "system_permissions");
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; u->is_superuser && i < sizeof(superuser_permissions) /
+                                                  sizeof(superuser_permissions[0]); i++)
+        tk_jw_cstr(&w, superuser_permissions[i]);
+    tk_jw_arr_end(&w);
+    tk_jw_obj_end(&w);
+    tk_jw_obj_end(&w);
+    free(settings_text);
+    json_decref(merged);
+    res->status = 200;
+}
+
+/* ---- service_account/ ---- */
+
+/* Django's slugify: NFKD then ASCII only (accented Latin letters keep their base letter),
+ * lowercase, [^\w\s-] removed, runs of spaces and hyphens become '-', '-' and '_' stripped. */
+static char *slugify(struct tk_arena *a, const char *s)
+{
+    static const char latin1[] = /* U+00C0..U+00FF base letters, '\0' where none */
+        "AAAAAAACEEEEIIII\0NOOOOO\0\0UUUUY\0\0aaaaaaaceeeeiiii\0nooooo\0\0uuuuy\0y";
+    struct tk_buf b;
+    tk_buf_init(&b, 64 * 1024);
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = tk_utf8_decode(s + i, len - i, &cp);
+        i += k;
+        char ch = 0;
+        if (cp < 0x80)
+            ch = (char)cp;
+        else if (cp >= 0xC0 && cp <= 0xFF)
+            ch = latin1[cp - 0xC0];
+        else if (cp >= 0x100 && cp <= 0x17F)
+            ch = 0; /* Latin Extended-A: approximated below */
+        if (cp >= 0x100 && cp <= 0x17F) {
+            static const char ext[] = "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi\0\0JjKk"
+                                      "\0LlLlLlLlLlNnNnNn\0\0\0OoOoOo\0\0RrRrRrSsSsSsSsTtTtTtUuUu"
+                                      "UuUuUuUuWwYyYZzZzZz\0";
+            if (cp - 0x100 < sizeof(ext) - 1)
+                ch = ext[cp - 0x100];
+        }
+        if (ch == 0)
+            continue;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        bool word = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+        bool space = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
+                     ch == '\f' || ch == '-';
+        if (word) {
+            tk_buf_putc(&b, ch);
+        } else if (space) {
+            if (b.len == 0 || b.data[b.len - 1] != '-')
+                tk_buf_putc(&b, '-');
+        }
+    }
+    size_t st = 0, en = b.len;
+    while (st < en && (b.data[st] == '-' || b.data[st] == '_'))
+        st++;
+    while (en > st && (b.data[en - 1] == '-' || b.data[en - 1] == '_'))
+        en--;
+    char *r = b.err ? NULL : tk_arena_strndup(a, b.data ? b.data + st : "", en - st);
+    tk_buf_free(&b);
+    return r;
+}
+
+struct sa_tx {
+    struct tk_ctx *c;
+    const char *name;
+    bool create_group, expiring;
+    int64_t expires;
+    int64_t user_id;
+    char group_uuid[37];
+    bool made_group;
+    char key[TK_KEY_LENGTH_MAX + 1];
+    const char *conflict; /* database error text for a 400 */
+};
+
+static int sa_tx(struct tk_db *db, void *arg)
+{
+    struct sa_tx *x = arg;
+    struct tk_ctx *c = x->c;
+    char uuid[37];
+    const char *attrs = x->expiring ? "{\"goauthentik.io/user/token-expires\":true}"
+                                    : "{\"goauthentik.io/user/token-expires\":false}";
+    struct tk_user_new u = {.username = x->name,
+                            .name = x->name,
+                            .email = "",
+                            .path = "goauthentik.io/service-accounts",
+                            .type = "service_account",
+                            .attributes = attrs,
+                            .is_active = true};
+    int rc = tk_store_user_create(db, &u, c->now, &x->user_id, uuid);
+    if (rc == TK_ERR_CONFLICT) {
+        x->conflict = "duplicate key value violates unique constraint "
+                      "\"authentik_core_user_username_key\"";
+        return rc;
+    }
+    if (rc)
+        return rc;
+    if (x->create_group) {
+        int64_t gid;
+        struct tk_group_write g = {.name = x->name, .attributes = "{}", .set_users = true,
+                                   .n_users = 1, .user_ids = &x->user_id};
+        rc = tk_store_group_insert(db, &g, c->now, &gid, x->group_uuid);
+        if (rc == TK_ERR_CONFLICT) {
+            x->conflict = "duplicate key value violates unique constraint "
+                          "\"authentik_core_group_name_key\"";
+            return rc;
+        }
+        if (rc)
+            return rc;
+        x->made_group = true;
+    }
+    struct tk_buf ident;
+    tk_buf_init(&ident, 64 * 1024);
+    tk_buf_printf(&ident, "service-account-%s-password", x->name);
+    const char *identifier = ident.err ? NULL : slugify(c->req->arena, ident.data);
+    tk_buf_free(&ident);
+    if (identifier == NULL)
+        return TK_ERR_NOMEM;
+    char tuuid[37];
+    tk_uuid4(tuuid);
+    struct tk_token_new tn = {.uuid = tuuid,
+                              .identifier = identifier,
+                              .intent = "app_password",
+                              .description = "",
+                              .user_id = x->user_id,
+                              .has_expires = true,
+                              .expires = x->expires,
+                              .expiring = x->expiring};
+    tk_key_generate(x->key, c->api->key_length);
+    struct tk_buf sealed;
+    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    rc = tk_token_set_key(&c->api->secret, &tn, x->key, strlen(x->key), &sealed);
+    int64_t tid = 0;
+    if (rc == 0)
+        rc = tk_store_token_insert(db, &tn, c->now, &tid);
+    tk_buf_free(&sealed);
+    if (rc == TK_ERR_CONFLICT) {
+        x->conflict = "duplicate key value violates unique constraint "
+                      "\"authentik_core_token_identifier_key\"";
+        return rc;
+    }
+    if (rc)
+        return rc;
+    struct tk_token t = {.id = tid, .identifier = identifier, .intent = "app_password",
+                         .user_id = x->user_id, .description = "", .has_expires = true,
+                         .expires = x->expires, .expiring = x->expiring};
+    memcpy(t.uuid, tuuid, sizeof(tuuid));
+    return tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t);
+}
+
+void tk_api_users_service_account(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_POST, true, &c))
+        return;
+    json_t *body = tk_body_object(&c);
+    if (body == NULL)
+        return;
+    struct tk_field_errors fe;
+    tk_field_errors_init(&fe);
+    struct sa_tx x = {.c = &c, .expiring = true, .expires = c.now + 360LL * 86400 * 1000000};
+    const struct tk_char_opts no = {.required = true, .max_length = 150};
+    enum tk_field_state ns = tk_field_char(&c, body, "name", &no, &fe, &x.name);
+    int rc = 0;
+    if (ns == TK_FIELD_SET) {
+        bool taken = false;
+        rc = tk_store_username_taken(c.db, x.name, 0, &taken);
+        if (rc == 0 && taken)
+            tk_field_errors_add(&fe, "name", "This field must be unique.");
+    }
+    if (rc == 0) {
+        (void)tk_field_bool(body, "create_group", false, &fe, &x.create_group);
+        (void)tk_field_bool(body, "expiring", false, &fe, &x.expiring);
+        (void)tk_field_datetime(body, "expires", false, &fe, &x.expires);
+    }
+    json_decref(body);
+    if (rc) {
+        tk_buf_free(&fe.buf);
+        tk_api_error(res, rc);
+        return;
+    }
+    if (tk_field_errors_respond(&fe, res))
+        return;
+    rc = tk_store_write_tx(c.db, sa_tx, &x);
+    if (rc == TK_ERR_CONFLICT && x.conflict != NULL) {
+        tk_field_errors_init(&fe);
+        tk_field_errors_add(&fe, "non_field_errors", x.conflict);
+        tk_field_errors_respond(&fe, res);
+        sodium_memzero(x.key, sizeof(x.key));
+        return;
+    }
+    if (rc) {
+        sodium_memzero(x.key, sizeof(x.key));
+        tk_api_error(res, rc);
+        return;
+    }
+    char uid[65];
+    tk_user_uid(x.user_id, tk_store_installation_id(c.api->store), uid);
+    struct tk_jw w;
+    tk_jw_init(&w, &res->body);
+    tk_jw_obj_begin(&w);
+    tk_jw_key(&w, "username");
+    tk_jw_cstr(&w, x.name);
+    tk_jw_key(&w, "user_uid");
+    tk_jw_cstr(&w, uid);
+    tk_jw_key(&w, "user_pk");
+    tk_jw_int(&w, x.user_id);
+    if (x.made_group) {
+        tk_jw_key(&w, "group_pk");
+        tk_jw_cstr(&w, x.group_uuid);
+    }
+    tk_jw_key(&w, "token");
+    tk_jw_cstr(&w, x.key);
+    tk_jw_obj_end(&w);
+    sodium_memzero(x.key, sizeof(x.key));
+    res->status = 200;
+}
+
+/* ---- {id}/recovery/ and {id}/used_by/ ---- */
+
+void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_POST, true, &c))
+        return;
+    int64_t id = url_user_id(req);
+    struct tk_user *u;
+    int rc = id ? tk_store_user_get(c.db, id, req->arena, &u) : TK_ERR_NOTFOUND;
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    /* tokend has no flows: authentik's answer without a recovery flow (a bare string) */
+    res->status = 400;
+    tk_buf_puts(&res->body, "{\"non_field_errors\":\"No recovery flow set.\"}");
+}
+
+void tk_api_users_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET, true, &c))
+        return;
+    int64_t id = url_user_id(req);
+    struct tk_user *u;
+    struct tk_token *tokens = NULL;
+    size_t n = 0;
+    int rc = id ? tk_store_user_get(c.db, id, req->arena, &u) : TK_ERR_NOTFOUND;
+    if (rc == 0)
+        rc = tk_store_user_tokens(c.db, id, req->arena, &tokens, &n);
+    if (rc) {
+        tk_api_error(res, rc);
+        return;
+    }
+    struct tk_jw w;
+    tk_jw_init(&w, &res->body);
+    tk_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        tk_json_used_by_token(&w, &tokens[i]);
+    tk_jw_arr_end(&w);
+    res->status = 200;
+}
