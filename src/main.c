@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
@@ -200,6 +201,26 @@ int main(int argc, char **argv)
         return 1;
     }
     struct tk_cli cli = {.cfg = &cfg};
+    bool admin = strcmp(cmd, "user") == 0 || strcmp(cmd, "group") == 0 ||
+                 strcmp(cmd, "token") == 0 || strcmp(cmd, "sweep") == 0;
+    bool wants_help = false;
+    for (int j = i + 1; j < argc; j++)
+        wants_help = wants_help || strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0;
+    if (admin && (wants_help || i + 1 >= argc) && strcmp(cmd, "sweep") != 0) {
+        /* usage needs no database */
+        return tk_cli_admin(&cli, argc - i, argv + i);
+    }
+    const char *path = cfg.database + 7;
+    if (strncmp(path, "//", 2) == 0)
+        path += 2;
+    if (admin && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
+        /* administration never creates a database: a typo in TOKEND_DATABASE must not pass */
+        fprintf(stderr,
+                "tokend: database %s does not exist (set TOKEND_DATABASE, or create it with "
+                "tokend migrate)\n",
+                path);
+        return 1;
+    }
     if (tk_store_open(cfg.database, &cli.store, err, sizeof(err)) != 0) {
         fprintf(stderr, "tokend: %s\n", err);
         return 1;

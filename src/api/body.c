@@ -322,10 +322,10 @@ enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *nam
         tk_field_errors_add(fe, name, "Null characters are not allowed.");
         bad = true;
     }
-    if (bad)
-        return TK_FIELD_INVALID;
+    /* The value goes out even when a validator failed, so that callers can run the
+     * validators that follow (DRF reports every failing validator of a field). */
     *out = copy;
-    return TK_FIELD_SET;
+    return bad ? TK_FIELD_INVALID : TK_FIELD_SET;
 }
 
 enum tk_field_state tk_field_bool(json_t *obj, const char *name, bool allow_null,

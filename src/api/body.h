@@ -21,7 +21,8 @@ struct tk_char_opts {
 };
 
 /* CharField: numbers become their Python str(), surrounding whitespace is trimmed, NUL refused.
- * *out (arena) is set when TK_FIELD_SET. */
+ * *out (arena) is set when TK_FIELD_SET, and also when TK_FIELD_INVALID came from a validator
+ * (length, NUL) so that further validators can run on it. */
 enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *name,
                                   const struct tk_char_opts *o, struct tk_field_errors *fe,
                                   const char **out);

@@ -51,7 +51,9 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
     const char *type = NULL;
     int64_t id = 0;
     bool ok = false;
-    switch (json_typeof(v)) {
+    /* DRF's RelatedField takes "" for None */
+    bool empty = json_is_string(v) && json_string_length(v) == 0;
+    switch (empty ? JSON_NULL : json_typeof(v)) {
     case JSON_NULL:
         tk_field_errors_add(fe, "user", "This field may not be null.");
         return 0;
@@ -153,7 +155,10 @@ static int parse_fields(struct tk_ctx *c, json_t *obj, bool identifier_required,
             in->identifier_s = TK_FIELD_INVALID;
         }
     }
-    if (in->identifier != NULL && !is_slug(in->identifier)) {
+    json_t *iv0 = json_object_get(obj, "identifier");
+    bool has_nul = json_is_string(iv0) &&
+                   memchr(json_string_value(iv0), '\0', json_string_length(iv0)) != NULL;
+    if (in->identifier != NULL && (has_nul || !is_slug(in->identifier))) {
         tk_field_errors_add(fe, "identifier",
                             "Enter a valid \"slug\" consisting of letters, numbers, underscores "
                             "or hyphens.");

@@ -1,13 +1,17 @@
 /* Administration commands (cli.h): user, group and token create/list/delete on the configured
- * database. Output for scripts: the created object's id or key alone on stdout; errors as one
- * line on stderr and a non-zero exit. */
+ * database. Output: aligned text, or JSON with --json (the API's own shapes); a created object's
+ * id or key alone on stdout. Errors: one line on stderr; exit 2 for bad arguments (with the
+ * usage), 1 for everything else. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
+#include "api/serialize.h"
 #include "cli/cli.h"
+#include "json/writer.h"
 #include "domain/tokens.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -34,6 +38,7 @@ int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_ne
     return rc;
 }
 
+/* An argument error: one line, exit status 2. */
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
     va_list ap;
@@ -42,18 +47,22 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    return 1;
+    return 2;
 }
 
+/* A failure of the operation itself: exit status 1. */
 static int store_fail(const char *what, int rc)
 {
     if (rc == TK_ERR_CONFLICT)
-        return fail("%s: already exists", what);
-    if (rc == TK_ERR_NOTFOUND)
-        return fail("%s: not found", what);
-    fprintf(stderr, "tokend: %s: %s\n", what, tk_strerror(rc));
+        fprintf(stderr, "tokend: %s: already exists\n", what);
+    else if (rc == TK_ERR_NOTFOUND)
+        fprintf(stderr, "tokend: %s: not found\n", what);
+    else
+        fprintf(stderr, "tokend: %s: %s\n", what, tk_strerror(rc));
     return 1;
 }
+
+static int print_json(struct tk_buf *b);
 
 /* Option value: "--name VALUE". */
 static const char *opt(int argc, char **argv, int *i)
@@ -79,7 +88,7 @@ static char *json_object_text(const char *s)
 
 static bool valid_text(const char *s) { return tk_utf8_valid(s, strlen(s)); }
 
-static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
+static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json)
 {
     struct tk_user_new u = {.is_active = true, .name = "", .email = ""};
     char *attrs = NULL;
@@ -118,8 +127,7 @@ static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **ar
     }
     if (u.username == NULL || *u.username == '\0') {
         free(attrs);
-        return fail("usage: tokend user create USERNAME [--name N] [--email E] [--inactive] "
-                    "[--attributes JSON] [--path P] [--type T]");
+        return fail("user create needs a USERNAME");
     }
     if (!valid_text(u.username) || !valid_text(u.name) || !valid_text(u.email) ||
         strlen(u.username) > 150) {
@@ -133,11 +141,14 @@ static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **ar
     free(attrs);
     if (rc)
         return store_fail(u.username, rc);
-    printf("%lld\n", (long long)id);
+    if (json)
+        printf("{\"pk\":%lld,\"uuid\":\"%s\"}\n", (long long)id, uuid);
+    else
+        printf("%lld\n", (long long)id);
     return 0;
 }
 
-static int group_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
+static int group_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json)
 {
     struct tk_group_new g = {0};
     const char *parent = NULL;
@@ -165,8 +176,7 @@ static int group_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     }
     if (g.name == NULL || *g.name == '\0' || !valid_text(g.name)) {
         free(attrs);
-        return fail("usage: tokend group create NAME [--superuser] [--parent NAME] "
-                    "[--attributes JSON]");
+        return fail("group create needs a NAME (UTF-8)");
     }
     int rc = 0;
     if (parent != NULL && (rc = tk_store_group_find(db, parent, &g.parent_id)) != 0) {
@@ -179,14 +189,17 @@ static int group_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     free(attrs);
     if (rc)
         return store_fail(g.name, rc);
-    printf("%s\n", uuid);
+    if (json)
+        printf("{\"pk\":\"%s\"}\n", uuid);
+    else
+        printf("%s\n", uuid);
     return 0;
 }
 
 static int group_member(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool add)
 {
     if (argc != 3)
-        return fail("usage: tokend group %s GROUP USERNAME", add ? "add" : "remove");
+        return fail("group %s needs GROUP and USERNAME", add ? "add" : "remove");
     int64_t gid, uid;
     int rc = tk_store_group_find(db, argv[1], &gid);
     if (rc)
@@ -197,7 +210,7 @@ static int group_member(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     return rc ? store_fail(argv[1], rc) : 0;
 }
 
-static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
+static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json)
 {
     int64_t now = tk_now_us();
     char uuid[37];
@@ -257,9 +270,7 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
         t.identifier = a;
     }
     if (t.identifier == NULL || user == NULL)
-        return fail("usage: tokend token create IDENTIFIER --user USERNAME [--intent I] "
-                    "[--description D] [--expires DATETIME|none] [--expiring true|false] "
-                    "[--managed M] [--key KEY]");
+        return fail("token create needs an IDENTIFIER and --user USERNAME");
     size_t il = strlen(t.identifier);
     bool slug = il > 0 && il <= TK_MAX_IDENTIFIER_CHARS;
     for (size_t i = 0; i < il && slug; i++) {
@@ -279,7 +290,21 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     rc = tk_cli_token_create(cli, db, &t, key, out, now);
     if (rc)
         return store_fail(t.identifier, rc);
-    printf("%s\n", out);
+    if (json) {
+        struct tk_buf b;
+        tk_buf_init(&b, 4 * TK_KEY_LENGTH_MAX + 64);
+        tk_buf_puts(&b, "{\"identifier\":\"");
+        tk_json_escape(&b, t.identifier, strlen(t.identifier));
+        tk_buf_puts(&b, "\",\"key\":\"");
+        tk_json_escape(&b, out, strlen(out));
+        tk_buf_puts(&b, "\"}");
+        print_json(&b);
+        if (b.data)
+            sodium_memzero(b.data, b.cap);
+        tk_buf_free(&b);
+    } else {
+        printf("%s\n", out);
+    }
     sodium_memzero(out, sizeof(out));
     return 0;
 }
@@ -287,7 +312,7 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
 static int token_revoke(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
-        return fail("usage: tokend token revoke IDENTIFIER");
+        return fail("token revoke needs one IDENTIFIER");
     int rc = tk_store_token_delete(db, argv[1]);
     return rc ? store_fail(argv[1], rc) : 0;
 }
@@ -295,10 +320,10 @@ static int token_revoke(struct tk_cli *cli, struct tk_db *db, int argc, char **a
 static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
-        return fail("usage: tokend token view-key IDENTIFIER");
+        return fail("token view-key needs one IDENTIFIER");
     struct tk_arena *a = tk_arena_new(1 << 20);
     if (a == NULL)
-        return fail("out of memory");
+        return store_fail(argv[1], TK_ERR_NOMEM);
     char uuid[37];
     const uint8_t *sealed;
     size_t len;
@@ -322,30 +347,354 @@ static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char *
     return store_fail(argv[1], rc);
 }
 
+/* ---- listings ---- */
+
+/* A text table: rows of cells, columns padded to their widest cell. */
+struct table {
+    size_t n_cols, n_rows;
+    const char **cells; /* row-major, n_rows * n_cols */
+    struct tk_arena *a;
+};
+
+static int table_add(struct table *t, const char *const *row)
+{
+    const char **cells = tk_arena_calloc(t->a, (t->n_rows + 1) * t->n_cols, sizeof(*cells));
+    if (cells == NULL)
+        return TK_ERR_NOMEM;
+    if (t->n_rows)
+        memcpy(cells, t->cells, t->n_rows * t->n_cols * sizeof(*cells));
+    for (size_t c = 0; c < t->n_cols; c++)
+        cells[t->n_rows * t->n_cols + c] = row[c] ? row[c] : "";
+    t->cells = cells;
+    t->n_rows++;
+    return 0;
+}
+
+static void table_print(const struct table *t)
+{
+    size_t width[16] = {0};
+    for (size_t r = 0; r < t->n_rows; r++)
+        for (size_t c = 0; c < t->n_cols; c++) {
+            const char *cell = t->cells[r * t->n_cols + c];
+            size_t w = tk_utf8_length(cell, strlen(cell));
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r < t->n_rows; r++) {
+        for (size_t c = 0; c < t->n_cols; c++) {
+            const char *cell = t->cells[r * t->n_cols + c];
+            fputs(cell, stdout);
+            if (c + 1 < t->n_cols)
+                for (size_t k = tk_utf8_length(cell, strlen(cell)); k < width[c] + 2; k++)
+                    fputc(' ', stdout);
+        }
+        fputc('\n', stdout);
+    }
+}
+
+static struct tk_api api_for(struct tk_cli *cli)
+{
+    return (struct tk_api){.store = cli->store,
+                           .secret = cli->secret,
+                           .avatars = cli->cfg->avatars,
+                           .default_token_duration_us = cli->cfg->default_token_duration_us,
+                           .key_length = cli->cfg->key_length};
+}
+
+static int print_json(struct tk_buf *b)
+{
+    if (b->err)
+        return store_fail("output", b->err);
+    fwrite(b->data, 1, b->len, stdout);
+    fputc('\n', stdout);
+    return 0;
+}
+
+static const char *fmt_time(struct tk_arena *a, bool has, int64_t us)
+{
+    if (!has)
+        return "-";
+    char t[TK_TIME_BUFSZ];
+    tk_time_format(us, t);
+    return tk_arena_strdup(a, t);
+}
+
+static int user_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk_arena *a)
+{
+    struct tk_user_query q;
+    memset(&q, 0, sizeof(q));
+    q.is_active = q.is_superuser = -1;
+    q.order[0] = (struct tk_field_order){TK_UF_USERNAME, false};
+    q.n_order = 1;
+    int64_t count;
+    struct tk_user *users;
+    size_t n;
+    int rc = tk_store_user_count(db, &q, a, &count);
+    if (rc == 0)
+        rc = tk_store_user_list(db, &q, 0, count, a, &users, &n);
+    if (rc)
+        return store_fail("user list", rc);
+    if (json) {
+        struct tk_api api = api_for(cli);
+        struct tk_buf b;
+        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
+        struct tk_jw w;
+        tk_jw_init(&w, &b);
+        tk_jw_arr_begin(&w);
+        for (size_t i = 0; i < n; i++)
+            tk_json_user(&w, &api, &users[i], true);
+        tk_jw_arr_end(&w);
+        rc = print_json(&b);
+        tk_buf_free(&b);
+        return rc;
+    }
+    struct table t = {.n_cols = 7, .a = a};
+    const char *head[] = {"PK", "USERNAME", "NAME", "EMAIL", "ACTIVE", "SUPERUSER", "GROUPS"};
+    table_add(&t, head);
+    for (size_t i = 0; i < n; i++) {
+        struct tk_buf g;
+        tk_buf_init(&g, 1 << 20);
+        for (size_t k = 0; k < users[i].n_groups; k++) {
+            if (k)
+                tk_buf_putc(&g, ',');
+            tk_buf_puts(&g, users[i].groups[k].name);
+        }
+        const char *row[] = {tk_arena_printf(a, "%lld", (long long)users[i].id),
+                             users[i].username,
+                             users[i].name,
+                             users[i].email,
+                             users[i].is_active ? "yes" : "no",
+                             users[i].is_superuser ? "yes" : "no",
+                             g.data ? tk_arena_strdup(a, g.data) : "-"};
+        tk_buf_free(&g);
+        if (table_add(&t, row) != 0)
+            return store_fail("user list", TK_ERR_NOMEM);
+    }
+    table_print(&t);
+    return 0;
+}
+
+static int group_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk_arena *a)
+{
+    struct tk_group_query q;
+    memset(&q, 0, sizeof(q));
+    q.is_superuser = -1;
+    q.order[0] = (struct tk_field_order){TK_GF_NAME, false};
+    q.n_order = 1;
+    int64_t count;
+    struct tk_group_full *groups;
+    size_t n;
+    int rc = tk_store_group_count(db, &q, a, &count);
+    if (rc == 0)
+        rc = tk_store_group_list(db, &q, 0, count, a, &groups, &n);
+    if (rc)
+        return store_fail("group list", rc);
+    if (json) {
+        struct tk_buf b;
+        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
+        struct tk_jw w;
+        tk_jw_init(&w, &b);
+        tk_jw_arr_begin(&w);
+        for (size_t i = 0; i < n; i++) {
+            const struct tk_group *g = &groups[i].g;
+            tk_jw_obj_begin(&w);
+            tk_jw_key(&w, "pk");
+            tk_jw_cstr(&w, g->uuid);
+            tk_jw_key(&w, "name");
+            tk_jw_cstr(&w, g->name);
+            tk_jw_key(&w, "is_superuser");
+            tk_jw_bool(&w, g->is_superuser);
+            tk_jw_key(&w, "parent");
+            tk_jw_cstr(&w, g->has_parent ? g->parent_uuid : NULL);
+            tk_jw_key(&w, "parent_name");
+            tk_jw_cstr(&w, g->has_parent ? g->parent_name : NULL);
+            tk_jw_key(&w, "users");
+            tk_jw_arr_begin(&w);
+            for (size_t k = 0; k < groups[i].n_users; k++)
+                tk_jw_cstr(&w, groups[i].users[k].username);
+            tk_jw_arr_end(&w);
+            tk_jw_key(&w, "attributes");
+            tk_jw_raw(&w, g->attributes, strlen(g->attributes));
+            tk_jw_obj_end(&w);
+        }
+        tk_jw_arr_end(&w);
+        rc = print_json(&b);
+        tk_buf_free(&b);
+        return rc;
+    }
+    struct table t = {.n_cols = 5, .a = a};
+    const char *head[] = {"UUID", "NAME", "SUPERUSER", "PARENT", "MEMBERS"};
+    table_add(&t, head);
+    for (size_t i = 0; i < n; i++) {
+        const struct tk_group *g = &groups[i].g;
+        const char *row[] = {g->uuid, g->name, g->is_superuser ? "yes" : "no",
+                             g->has_parent ? g->parent_name : "-",
+                             tk_arena_printf(a, "%zu", groups[i].n_users)};
+        if (table_add(&t, row) != 0)
+            return store_fail("group list", TK_ERR_NOMEM);
+    }
+    table_print(&t);
+    return 0;
+}
+
+static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json,
+                      struct tk_arena *a)
+{
+    struct tk_token_query q;
+    memset(&q, 0, sizeof(q));
+    q.expiring = -1;
+    q.with_groups = true;
+    q.order[0] = (struct tk_order){TK_TF_IDENTIFIER, false};
+    q.n_order = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+            q.username = argv[++i];
+        else
+            return fail("token list: unexpected argument \"%s\"", argv[i]);
+    }
+    int64_t count;
+    struct tk_token *tokens;
+    size_t n;
+    int rc = tk_store_token_count(db, &q, a, &count);
+    if (rc == 0)
+        rc = tk_store_token_fetch(db, &q, 0, count, a, &tokens, &n);
+    if (rc)
+        return store_fail("token list", rc);
+    if (json) {
+        struct tk_api api = api_for(cli);
+        struct tk_buf b;
+        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
+        struct tk_jw w;
+        tk_jw_init(&w, &b);
+        tk_jw_arr_begin(&w);
+        for (size_t i = 0; i < n; i++)
+            tk_json_token(&w, &api, &tokens[i], true);
+        tk_jw_arr_end(&w);
+        rc = print_json(&b);
+        tk_buf_free(&b);
+        return rc;
+    }
+    struct table t = {.n_cols = 6, .a = a};
+    const char *head[] = {"IDENTIFIER", "INTENT", "USER", "EXPIRING", "EXPIRES", "DESCRIPTION"};
+    table_add(&t, head);
+    for (size_t i = 0; i < n; i++) {
+        const char *row[] = {tokens[i].identifier, tokens[i].intent,
+                             tokens[i].user ? tokens[i].user->username : "?",
+                             tokens[i].expiring ? "yes" : "no",
+                             fmt_time(a, tokens[i].has_expires, tokens[i].expires),
+                             tokens[i].description};
+        if (table_add(&t, row) != 0)
+            return store_fail("token list", TK_ERR_NOMEM);
+    }
+    table_print(&t);
+    return 0;
+}
+
+static int user_delete(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
+{
+    if (argc != 2)
+        return fail("user delete needs one USERNAME");
+    int64_t id;
+    int rc = tk_store_user_find(db, argv[1], &id);
+    if (rc == 0)
+        rc = tk_store_user_delete(db, id);
+    return rc ? store_fail(argv[1], rc) : 0;
+}
+
+static const struct {
+    const char *noun, *verb, *usage;
+} commands[] = {
+    {"user", "create",
+     "tokend user create USERNAME [--name NAME] [--email EMAIL] [--inactive]\n"
+     "                   [--attributes JSON] [--path PATH] [--type TYPE] [--json]\n"
+     "  Creates a user; prints its pk."},
+    {"user", "list", "tokend user list [--json]\n  Lists users with their groups."},
+    {"user", "delete",
+     "tokend user delete USERNAME\n  Deletes a user with its tokens and memberships."},
+    {"group", "create",
+     "tokend group create NAME [--superuser] [--parent NAME] [--attributes JSON] [--json]\n"
+     "  Creates a group; prints its uuid."},
+    {"group", "add", "tokend group add GROUP USERNAME\n  Puts a user into a group."},
+    {"group", "remove", "tokend group remove GROUP USERNAME\n  Takes a user out of a group."},
+    {"group", "list", "tokend group list [--json]\n  Lists groups with their members."},
+    {"token", "create",
+     "tokend token create IDENTIFIER --user USERNAME [--intent INTENT] [--description TEXT]\n"
+     "                    [--expires DATETIME|none] [--expiring true|false]\n"
+     "                    [--managed TEXT] [--key KEY] [--json]\n"
+     "  Creates a token; prints its key (the only time it is shown besides view-key)."},
+    {"token", "list", "tokend token list [--user USERNAME] [--json]\n  Lists tokens, never keys."},
+    {"token", "revoke", "tokend token revoke IDENTIFIER\n  Deletes a token."},
+    {"token", "view-key", "tokend token view-key IDENTIFIER\n  Prints a token's key."},
+};
+
 int tk_cli_admin(struct tk_cli *cli, int argc, char **argv)
 {
-    if (argc < 2)
-        return fail("usage: tokend %s COMMAND ... (see tokend --help)", argv[0]);
+    const char *noun = argv[0];
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        bool help = argc >= 2;
+        FILE *f = help ? stdout : stderr;
+        fprintf(f, "usage:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            if (strcmp(commands[i].noun, noun) == 0)
+                fprintf(f, "  %s\n", commands[i].usage);
+        return help ? 0 : 2;
+    }
+    const char *verb = argv[1];
+    const char *usage = NULL;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].noun, noun) == 0 && strcmp(commands[i].verb, verb) == 0)
+            usage = commands[i].usage;
+    if (usage == NULL) {
+        fprintf(stderr, "tokend: unknown command \"%s %s\" (see tokend %s --help)\n", noun, verb,
+                noun);
+        return 2;
+    }
+    /* --help and --json anywhere after the verb */
+    bool json = false;
+    int n = 1;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: %s\n", usage);
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[0] = (char *)verb;
     struct tk_db *db = tk_store_db(cli->store);
     if (db == NULL)
         return 1;
-    const char *noun = argv[0], *verb = argv[1];
-    argc--;
-    argv++;
+    struct tk_arena *a = tk_arena_new(TK_ARENA_MAX_BYTES);
+    if (a == NULL)
+        return store_fail(verb, TK_ERR_NOMEM);
+    int rc;
     if (strcmp(noun, "user") == 0 && strcmp(verb, "create") == 0)
-        return user_create(cli, db, argc, argv);
-    if (strcmp(noun, "group") == 0 && strcmp(verb, "create") == 0)
-        return group_create(cli, db, argc, argv);
-    if (strcmp(noun, "group") == 0 && strcmp(verb, "add") == 0)
-        return group_member(cli, db, argc, argv, true);
-    if (strcmp(noun, "group") == 0 && strcmp(verb, "remove") == 0)
-        return group_member(cli, db, argc, argv, false);
-    if (strcmp(noun, "token") == 0 && strcmp(verb, "create") == 0)
-        return token_create(cli, db, argc, argv);
-    if (strcmp(noun, "token") == 0 && strcmp(verb, "revoke") == 0)
-        return token_revoke(cli, db, argc, argv);
-    if (strcmp(noun, "token") == 0 && strcmp(verb, "view-key") == 0)
-        return token_view_key(cli, db, argc, argv);
-    fprintf(stderr, "tokend: unknown command \"%s %s\" (see tokend --help)\n", noun, verb);
-    return 2;
+        rc = user_create(cli, db, argc, argv, json);
+    else if (strcmp(noun, "user") == 0 && strcmp(verb, "list") == 0)
+        rc = argc == 1 ? user_list(cli, db, json, a) : fail("user list takes no arguments");
+    else if (strcmp(noun, "user") == 0 && strcmp(verb, "delete") == 0)
+        rc = user_delete(cli, db, argc, argv);
+    else if (strcmp(noun, "group") == 0 && strcmp(verb, "create") == 0)
+        rc = group_create(cli, db, argc, argv, json);
+    else if (strcmp(noun, "group") == 0 && strcmp(verb, "add") == 0)
+        rc = group_member(cli, db, argc, argv, true);
+    else if (strcmp(noun, "group") == 0 && strcmp(verb, "remove") == 0)
+        rc = group_member(cli, db, argc, argv, false);
+    else if (strcmp(noun, "group") == 0 && strcmp(verb, "list") == 0)
+        rc = argc == 1 ? group_list(cli, db, json, a) : fail("group list takes no arguments");
+    else if (strcmp(noun, "token") == 0 && strcmp(verb, "create") == 0)
+        rc = token_create(cli, db, argc, argv, json);
+    else if (strcmp(noun, "token") == 0 && strcmp(verb, "list") == 0)
+        rc = token_list(cli, db, argc, argv, json, a);
+    else if (strcmp(noun, "token") == 0 && strcmp(verb, "revoke") == 0)
+        rc = token_revoke(cli, db, argc, argv);
+    else
+        rc = token_view_key(cli, db, argc, argv);
+    tk_arena_free(a);
+    if (rc == 2)
+        fprintf(stderr, "usage: %s\n", usage);
+    return rc;
 }
