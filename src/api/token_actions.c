@@ -38,7 +38,7 @@ static int view_key_tx(struct tk_db *db, void *arg)
     if ((rc = tk_store_token_sealed_key(db, t->identifier, c->req->arena, uuid, &sealed, &len)) != 0)
         return rc;
     struct tk_buf key;
-    tk_buf_init(&key, TK_KEY_LENGTH_MAX + 1);
+    tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
     rc = tk_key_open(&c->api->secret, uuid, sealed, len, &key);
     if (rc == 0)
         rc = tk_audit_token(c, "secret_view", TK_APP_TOKENS, "secret", t);
@@ -83,7 +83,7 @@ static int set_key_tx(struct tk_db *db, void *arg)
         return rc;
     struct tk_token_new tn = {.uuid = t->uuid};
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
     rc = tk_token_set_key(&c->api->secret, &tn, x->key, x->key_len, &sealed);
     if (rc == 0)
         rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
@@ -132,8 +132,6 @@ void tk_tokens_set_key(struct tk_ctx *c)
         c->res->empty = true;
     } else if (!json_is_string(v)) {
         tk_field_errors_add(&fe, "key", "Not a valid string.");
-    } else if (json_string_length(v) > TK_KEY_LENGTH_MAX) {
-        tk_field_errors_add(&fe, "key", "Ensure this field has no more than 1024 characters.");
     } else if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
         tk_field_errors_add(&fe, "key", "Null characters are not allowed.");
     } else {

@@ -344,7 +344,7 @@ static int create_tx(struct tk_db *db, void *arg)
                               .expires = t.expires,
                               .expiring = t.expiring};
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
     rc = tk_token_set_key(&c->api->secret, &tn, key, strlen(key), &sealed);
     sodium_memzero(key, sizeof(key));
     if (rc == 0)

@@ -913,7 +913,7 @@ static int sa_tx(struct tk_db *db, void *arg)
                               .expiring = x->expiring};
     tk_key_generate(x->key, c->api->key_length);
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
     rc = tk_token_set_key(&c->api->secret, &tn, x->key, strlen(x->key), &sealed);
     int64_t tid = 0;
     if (rc == 0)

@@ -26,7 +26,7 @@ int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_ne
         key = generated;
     }
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
     int rc = tk_token_set_key(&cli->secret, t, key, strlen(key), &sealed);
     int64_t id = 0;
     if (rc == 0)
@@ -330,7 +330,7 @@ static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char *
     int rc = tk_store_token_sealed_key(db, argv[1], a, uuid, &sealed, &len);
     if (rc == 0) {
         struct tk_buf key;
-        tk_buf_init(&key, TK_KEY_LENGTH_MAX + 1);
+        tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
         rc = tk_key_open(&cli->secret, uuid, sealed, len, &key);
         if (rc == 0)
             printf("%s\n", key.data);

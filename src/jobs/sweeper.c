@@ -30,7 +30,7 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
     tk_key_generate(key, b->api->key_length);
     struct tk_token_new tn = {.uuid = t->uuid};
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_KEY_LENGTH_MAX + 256);
+    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
     int rc = tk_token_set_key(&b->api->secret, &tn, key, strlen(key), &sealed);
     sodium_memzero(key, sizeof(key));
     if (rc == 0)

@@ -20,7 +20,8 @@
 #define TK_ARENA_MAX_BYTES       (64u * 1024 * 1024) /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES    (32u * 1024 * 1024) /* one response body */
 #define TK_KEY_LENGTH_DEFAULT    60            /* API.md §13 */
-#define TK_KEY_LENGTH_MAX        1024          /* generated keys and set_key values */
+#define TK_KEY_LENGTH_MAX        1024          /* generated keys (TOKEND_KEY_LENGTH) */
+#define TK_SET_KEY_MAX_BYTES     TK_MAX_BODY_BYTES /* set_key: no limit but the body's (§7.8) */
 #define TK_MAX_IDENTIFIER_CHARS  255
 
 #endif
