@@ -82,8 +82,11 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
     tk_jw_obj_end(w);
 }
 
+/* Django's multiple-choice fields stop at the first invalid value: one message per field. */
 static void choice_error(struct tk_field_errors *fe, const char *field, const char *value)
 {
+    if (fe->open_field != NULL && strcmp(fe->open_field, field) == 0)
+        return;
     struct tk_buf m;
     tk_buf_init(&m, 64 * 1024);
     tk_buf_puts(&m, "Select a valid choice. ");
@@ -126,25 +129,22 @@ static void groups_list(struct tk_ctx *c)
     gq.name = tk_list_text(c, &q, "name", &fe);
     gq.is_superuser = tk_list_bool(&q, "is_superuser");
     const char *const by[] = {"members_by_pk", "members_by_username"};
-    int64_t *uids = NULL;
-    size_t n_uids = 0;
     for (int k = 0; k < 2; k++) {
         const struct tk_qparam **vals;
         size_t nv;
         if ((rc = tk_query_get_all(&q, by[k], req->arena, &vals, &nv)) != 0)
             goto fail;
-        int64_t *more = tk_arena_calloc(req->arena, n_uids + nv + 1, sizeof(*more));
-        if (more == NULL) {
+        int64_t *uids = tk_arena_calloc(req->arena, nv + 1, sizeof(*uids));
+        if (uids == NULL) {
             rc = TK_ERR_NOMEM;
             goto fail;
         }
-        if (n_uids)
-            memcpy(more, uids, n_uids * sizeof(*uids));
-        uids = more;
+        struct tk_id_set *set = &gq.member_sets[k];
+        set->ids = uids;
         for (size_t i = 0; i < nv; i++) {
             if (vals[i]->val_len == 0)
                 continue;
-            gq.member_filter = true;
+            set->active = true;
             int64_t id = 0;
             bool exists = false;
             if (k == 0) {
@@ -153,7 +153,8 @@ static void groups_list(struct tk_ctx *c)
                     tk_buf_init(&m, 64 * 1024);
                     tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid value.",
                                   vals[i]->val);
-                    tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
+                    if (fe.open_field == NULL || strcmp(fe.open_field, by[k]) != 0)
+                        tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
                     tk_buf_free(&m);
                     continue;
                 }
@@ -169,11 +170,9 @@ static void groups_list(struct tk_ctx *c)
             if (!exists)
                 choice_error(&fe, by[k], vals[i]->val);
             else
-                uids[n_uids++] = id;
+                uids[set->n++] = id;
         }
     }
-    gq.member_ids = uids;
-    gq.n_member_ids = n_uids;
     if (tk_field_errors_respond(&fe, c->res))
         return;
     json_t *attrs_root = NULL;

@@ -38,8 +38,11 @@ static const struct tk_order_name user_order[] = {
     {"attributes", TK_UF_ATTRIBUTES},
 };
 
+/* Django's multiple-choice fields stop at the first invalid value: one message per field. */
 static void choice_error(struct tk_field_errors *fe, const char *field, const char *value)
 {
+    if (fe->open_field != NULL && strcmp(fe->open_field, field) == 0)
+        return;
     struct tk_buf m;
     tk_buf_init(&m, 64 * 1024);
     tk_buf_puts(&m, "Select a valid choice. ");
@@ -68,28 +71,26 @@ static void users_list(struct tk_ctx *c)
     uq.is_active = tk_list_bool(&q, "is_active");
     uq.is_superuser = tk_list_bool(&q, "is_superuser");
 
-    /* groups_by_name / groups_by_pk: users in any of the groups; each must exist */
+    /* groups_by_name / groups_by_pk: users in any of the named groups; each must exist; the
+     * two filters are ANDed */
     const struct tk_qparam **vals;
     size_t nv;
-    int64_t *gids = NULL;
-    size_t n_gids = 0;
     const char *const by[] = {"groups_by_name", "groups_by_pk"};
     for (int k = 0; k < 2; k++) {
         if ((rc = tk_query_get_all(&q, by[k], req->arena, &vals, &nv)) != 0)
             goto fail;
-        int64_t *more = tk_arena_calloc(req->arena, n_gids + nv + 1, sizeof(*more));
-        if (more == NULL) {
+        int64_t *gids = tk_arena_calloc(req->arena, nv + 1, sizeof(*gids));
+        if (gids == NULL) {
             rc = TK_ERR_NOMEM;
             goto fail;
         }
-        if (n_gids)
-            memcpy(more, gids, n_gids * sizeof(*gids));
-        gids = more;
+        struct tk_id_set *set = &uq.group_sets[k];
+        set->ids = gids;
         for (size_t i = 0; i < nv; i++) {
             const char *v = vals[i]->val;
             if (vals[i]->val_len == 0)
                 continue;
-            uq.group_filter = true;
+            set->active = true;
             int64_t id = 0;
             if (k == 0) {
                 rc = tk_store_group_find(c->db, v, &id);
@@ -99,7 +100,8 @@ static void users_list(struct tk_ctx *c)
                     struct tk_buf m;
                     tk_buf_init(&m, 64 * 1024);
                     tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", v);
-                    tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
+                    if (fe.open_field == NULL || strcmp(fe.open_field, by[k]) != 0)
+                        tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
                     tk_buf_free(&m);
                     continue;
                 }
@@ -112,11 +114,9 @@ static void users_list(struct tk_ctx *c)
             }
             if (rc)
                 goto fail;
-            gids[n_gids++] = id;
+            gids[set->n++] = id;
         }
     }
-    uq.group_ids = gids;
-    uq.n_group_ids = n_gids;
 
     const struct tk_qparam *p = tk_query_get(&q, "uuid");
     char uuid[37];

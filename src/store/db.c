@@ -18,12 +18,18 @@ int tk_db_open(const char *url, struct tk_db **out, char *err, size_t err_len)
         }
         return tk_db_sqlite_open(path, out, err, err_len);
     }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        snprintf(err, err_len, "the PostgreSQL store is not available in this build");
-        return TK_ERR_INVALID;
-    }
-    snprintf(err, err_len, "unsupported database URL (expected sqlite:PATH)");
+    if (tk_db_url_is_pg(url))
+        return tk_db_pg_open(url, out, err, err_len);
+    snprintf(err, err_len,
+             "unsupported database URL (expected sqlite:PATH, postgres://... or a libpq "
+             "key=value string)");
     return TK_ERR_INVALID;
+}
+
+bool tk_db_url_is_pg(const char *url)
+{
+    return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0 ||
+           (strncmp(url, "sqlite:", 7) != 0 && strchr(url, '=') != NULL);
 }
 
 int tk_db_bind_null(struct tk_db *db, struct tk_db_stmt *st, int idx)

@@ -46,6 +46,10 @@ struct tk_db {
  * an error and writes a reason into err. */
 int tk_db_open(const char *url, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
 int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
+/* url: postgres://, postgresql:// or a libpq key=value string. */
+int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
+/* Is this database URL one for PostgreSQL? */
+bool tk_db_url_is_pg(const char *url);
 
 /* Convenience wrappers over the ops. */
 static inline int tk_db_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **st)

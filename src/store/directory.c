@@ -50,10 +50,55 @@ static char *json_path(struct tk_arena *a, const char *const *keys, size_t n)
     return r;
 }
 
+/* PostgreSQL text[] literal {"a","b"} for the #> operators. */
+static char *pg_path(struct tk_arena *a, const char *const *keys, size_t n)
+{
+    struct tk_buf b;
+    tk_buf_init(&b, 64 * 1024);
+    tk_buf_putc(&b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tk_buf_putc(&b, ',');
+        tk_buf_putc(&b, '"');
+        for (const char *k = keys[i]; *k; k++) {
+            if (*k == '"' || *k == '\\')
+                tk_buf_putc(&b, '\\');
+            tk_buf_putc(&b, *k);
+        }
+        tk_buf_putc(&b, '"');
+    }
+    tk_buf_putc(&b, '}');
+    char *r = b.err == 0 ? tk_arena_strndup(a, b.data, b.len) : NULL;
+    tk_buf_free(&b);
+    return r;
+}
+
+static void sql_attr_filter_pg(struct tk_sql *q, struct tk_arena *a, const char *column,
+                               const struct tk_attr_filter *f)
+{
+    char *path = pg_path(a, f->keys, f->n_keys);
+    char node[256];
+    snprintf(node, sizeof(node), "(CAST(%s AS jsonb) #> CAST(", column);
+    const json_t *v = f->value;
+    /* jsonb equality: numbers by value, objects regardless of key order */
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    tk_sql_add(q, " AND ");
+    tk_sql_add(q, node);
+    tk_sql_cstr(q, path ? path : "{}");
+    tk_sql_add(q, " AS text[])) = CAST(");
+    tk_sql_cstr(q, text ? tk_arena_strdup(a, text) : "null");
+    tk_sql_add(q, " AS jsonb)");
+    free(text);
+}
+
 /* AND <column> at keys equals value, in JSON terms. */
 static void sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *column,
                             const struct tk_attr_filter *f)
 {
+    if (q->dialect == TK_DIALECT_PG) {
+        sql_attr_filter_pg(q, a, column, f);
+        return;
+    }
     char *path = json_path(a, f->keys, f->n_keys);
     if (path == NULL) {
         tk_sql_add(q, " AND 0 = 1");
@@ -173,9 +218,9 @@ static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk
     }
     if (u->path_startswith) {
         /* a prefix test without LIKE, so '%' and '_' are literal */
-        tk_sql_add(q, " AND substr(u.path, 1, length(");
+        tk_sql_add(q, " AND substr(u.path, 1, length(CAST(");
         tk_sql_cstr(q, u->path_startswith);
-        tk_sql_add(q, ")) = ");
+        tk_sql_add(q, " AS TEXT))) = ");
         tk_sql_cstr(q, u->path_startswith);
     }
     if (u->is_active >= 0) {
@@ -192,13 +237,16 @@ static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk
         tk_sql_add(q, " AND u.type IN ");
         sql_strs(q, u->types, u->n_types);
     }
-    if (u->group_filter) {
-        if (u->n_group_ids == 0) {
+    for (int k = 0; k < 2; k++) {
+        const struct tk_id_set *set = &u->group_sets[k];
+        if (!set->active)
+            continue;
+        if (set->n == 0) {
             tk_sql_add(q, " AND 0 = 1");
         } else {
             tk_sql_add(q, " AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id "
                           "AND m.group_id IN ");
-            tk_st_sql_id_list(q, u->group_ids, u->n_group_ids);
+            tk_st_sql_id_list(q, set->ids, set->n);
             tk_sql_add(q, ")");
         }
     }
@@ -559,13 +607,16 @@ static void sql_group_where(struct tk_sql *q, struct tk_arena *a, const struct t
         tk_sql_add(q, " AND g.is_superuser = ");
         tk_sql_int(q, g->is_superuser);
     }
-    if (g->member_filter) {
-        if (g->n_member_ids == 0) {
+    for (int k = 0; k < 2; k++) {
+        const struct tk_id_set *set = &g->member_sets[k];
+        if (!set->active)
+            continue;
+        if (set->n == 0) {
             tk_sql_add(q, " AND 0 = 1");
         } else {
             tk_sql_add(q, " AND EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = g.id "
                           "AND m.user_id IN ");
-            tk_st_sql_id_list(q, g->member_ids, g->n_member_ids);
+            tk_st_sql_id_list(q, set->ids, set->n);
             tk_sql_add(q, ")");
         }
     }
@@ -782,7 +833,7 @@ int tk_store_group_would_cycle(struct tk_db *db, int64_t group_id, int64_t paren
      * the number of groups, so an existing cycle cannot make it loop. */
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db,
-                           "WITH RECURSIVE up(id, n) AS (SELECT ?, 0 UNION "
+                           "WITH RECURSIVE up(id, n) AS (SELECT CAST(? AS BIGINT), 0 UNION "
                            "SELECT g.parent_id, up.n + 1 FROM up JOIN groups g ON g.id = up.id "
                            "WHERE g.parent_id IS NOT NULL AND up.n < "
                            "(SELECT COUNT(*) FROM groups)) "

@@ -11,5 +11,7 @@ struct tk_migration {
 
 extern const struct tk_migration tk_migrations_sqlite[];
 extern const unsigned tk_n_migrations_sqlite;
+extern const struct tk_migration tk_migrations_pg[];
+extern const unsigned tk_n_migrations_pg;
 
 #endif

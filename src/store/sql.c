@@ -63,8 +63,31 @@ void tk_sql_cstr(struct tk_sql *q, const char *s) { tk_sql_text(q, s, strlen(s))
 
 void tk_sql_contains(struct tk_sql *q, const char *expr, const char *needle)
 {
-    /* Substring tests avoid LIKE altogether, so '%', '_' and '\' need no escaping. */
-    tk_sql_add(q, q->dialect == TK_DIALECT_PG ? "strpos(" : "instr(");
+    if (q->dialect == TK_DIALECT_PG) {
+        /* LIKE, so that pg_trgm's GIN index serves it; '%', '_' and '\' escaped. The columns
+         * are COLLATE "C", so LIKE compares bytes like instr() does on SQLite. */
+        size_t n = strlen(needle);
+        char *pat = tk_arena_alloc(q->arena, 2 * n + 3);
+        if (pat == NULL) {
+            q->err = TK_ERR_NOMEM;
+            return;
+        }
+        size_t o = 0;
+        pat[o++] = '%';
+        for (size_t i = 0; i < n; i++) {
+            if (needle[i] == '%' || needle[i] == '_' || needle[i] == '\\')
+                pat[o++] = '\\';
+            pat[o++] = needle[i];
+        }
+        pat[o++] = '%';
+        tk_sql_add(q, expr);
+        tk_sql_add(q, " LIKE ");
+        tk_sql_text(q, pat, o);
+        tk_sql_add(q, " ESCAPE '\\'");
+        return;
+    }
+    /* instr() needs no escaping at all: '%', '_' and '\' are ordinary characters. */
+    tk_sql_add(q, "instr(");
     tk_sql_add(q, expr);
     tk_sql_add(q, ", ");
     tk_sql_cstr(q, needle);

@@ -12,6 +12,7 @@
 #include "store/internal.h"
 #include "store/sql.h"
 #include "util/alloc.h"
+#include "util/time.h"
 #include "util/utf8.h"
 
 struct tk_store {
@@ -35,7 +36,7 @@ int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_
         free(s);
         return TK_ERR_NOMEM;
     }
-    if (strncmp(url, "sqlite:", 7) == 0) {
+    if (!tk_db_url_is_pg(url)) {
         s->dialect = TK_DIALECT_SQLITE;
         const char *p = url + 7;
         if (strncmp(p, "//", 2) == 0)
@@ -179,8 +180,8 @@ static int ensure_installation_id(struct tk_store *s, struct tk_db *db)
     tk_uuid4(fresh);
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db,
-                           "INSERT INTO settings (key, value) SELECT 'installation_id', ? "
-                           "WHERE NOT EXISTS (SELECT 1 FROM settings "
+                           "INSERT INTO settings (key, value) SELECT 'installation_id', "
+                           "CAST(? AS TEXT) WHERE NOT EXISTS (SELECT 1 FROM settings "
                            "WHERE key = 'installation_id')",
                            &st);
     if (rc)
@@ -202,6 +203,9 @@ static int ensure_installation_id(struct tk_store *s, struct tk_db *db)
     return rc;
 }
 
+static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_migration *migs,
+                       unsigned n_migs, char *err, size_t err_len);
+
 int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
 {
     struct tk_db *db = tk_store_db(s);
@@ -209,19 +213,40 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
         snprintf(err, err_len, "cannot open the database");
         return TK_ERR_IO;
     }
-    const struct tk_migration *migs = tk_migrations_sqlite;
-    unsigned n_migs = tk_n_migrations_sqlite;
-    if (s->dialect != TK_DIALECT_SQLITE) {
-        snprintf(err, err_len, "no migrations for this database engine");
-        return TK_ERR_INVALID;
-    }
-    int rc = tk_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                            " applied INTEGER NOT NULL)");
+    bool pg = s->dialect == TK_DIALECT_PG;
+    const struct tk_migration *migs = pg ? tk_migrations_pg : tk_migrations_sqlite;
+    unsigned n_migs = pg ? tk_n_migrations_pg : tk_n_migrations_sqlite;
+    /* Several processes starting at once on one PostgreSQL migrate one after the other:
+     * a session advisory lock around the whole run (SQLite's BEGIN IMMEDIATE does the same). */
+    int rc = pg ? tk_db_exec(db, "SELECT pg_advisory_lock(7206314)") : 0;
+    if (rc == 0)
+        rc = tk_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            " version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+                            " applied BIGINT NOT NULL)");
     if (rc) {
         snprintf(err, err_len, "cannot create schema_migrations: %s", db->ops->errmsg(db));
+        if (pg)
+            (void)tk_db_exec(db, "SELECT pg_advisory_unlock(7206314)");
         return rc;
     }
+    rc = migrate_all(s, db, migs, n_migs, err, err_len);
+    if (pg) {
+        /* Trigram indexes make substring search use an index (same answers without them). */
+        if (rc == 0 && tk_db_exec(db, "CREATE EXTENSION IF NOT EXISTS pg_trgm") == 0) {
+            (void)tk_db_exec(db, "CREATE INDEX IF NOT EXISTS tokens_search_trgm ON tokens "
+                                 "USING gin (search_fold gin_trgm_ops)");
+            (void)tk_db_exec(db, "CREATE INDEX IF NOT EXISTS users_search_trgm ON users "
+                                 "USING gin (search_fold gin_trgm_ops)");
+        }
+        (void)tk_db_exec(db, "SELECT pg_advisory_unlock(7206314)");
+    }
+    return rc;
+}
+
+static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_migration *migs,
+                       unsigned n_migs, char *err, size_t err_len)
+{
+    int rc = 0;
     for (unsigned i = 0; i < n_migs; i++) {
         /* Each migration in its own write transaction; the version is re-read inside it so
          * that processes starting together apply each migration exactly once. */
@@ -241,11 +266,12 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
             struct tk_db_stmt *st;
             rc = tk_db_prepare(db,
                                "INSERT INTO schema_migrations (version, name, applied) "
-                               "VALUES (?, ?, CAST(strftime('%s','now') AS INTEGER))",
+                               "VALUES (?, ?, ?)",
                                &st);
             if (rc == 0) {
                 tk_db_bind_int(db, st, 1, migs[i].version);
                 tk_db_bind_cstr(db, st, 2, migs[i].name);
+                tk_db_bind_int(db, st, 3, tk_now_us() / 1000000);
                 rc = tk_st_run(db, st);
             }
         }

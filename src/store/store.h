@@ -285,9 +285,13 @@ struct tk_user_query {
     int is_active, is_superuser; /* -1: no filter */
     size_t n_types;
     const char *const *types;
-    bool group_filter; /* users in any of group_ids (none: no user) */
-    size_t n_group_ids;
-    const int64_t *group_ids;
+    /* groups_by_name and groups_by_pk: each active set keeps users in any of its groups (an
+     * empty active set keeps none); the sets are ANDed, as separate filters are */
+    struct tk_id_set {
+        bool active;
+        size_t n;
+        const int64_t *ids;
+    } group_sets[2];
     size_t n_attrs;
     const struct tk_attr_filter *attrs;
     size_t n_terms;
@@ -322,9 +326,7 @@ enum tk_group_field { TK_GF_PK, TK_GF_NAME, TK_GF_IS_SUPERUSER, TK_GF_PARENT, TK
 struct tk_group_query {
     const char *name;
     int is_superuser; /* -1: no filter */
-    bool member_filter; /* groups with any of member_ids */
-    size_t n_member_ids;
-    const int64_t *member_ids;
+    struct tk_id_set member_sets[2]; /* members_by_pk, members_by_username */
     size_t n_attrs;
     const struct tk_attr_filter *attrs;
     size_t n_terms;

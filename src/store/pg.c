@@ -1,0 +1,482 @@
+/* PostgreSQL driver (db.h) over libpq: '?' placeholders rewritten to $n, server-side prepared
+ * statements cached per connection, text results (bytea decoded from hex), a short connect
+ * timeout, a statement timeout, and reconnection with backoff so that an outage answers fast
+ * (TK_ERR_BUSY -> 503) and the first good request after it works. Knows nothing of tokens. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/db.h"
+#include "util/alloc.h"
+
+#define STMT_CACHE_SLOTS 128
+#define CONNECT_TIMEOUT_S "3"
+#define STATEMENT_TIMEOUT "-c statement_timeout=10000"
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+struct tk_db_stmt {
+    struct pg_db *owner;
+    char name[24];
+    char *sql;    /* the '?' form, cache key */
+    int n_params;
+    char **values;
+    int *lengths, *formats;
+    PGresult *res;
+    int row, n_rows;
+    bool executed, busy, transient;
+    unsigned char *blob; /* decoded bytea of the last col_blob */
+    size_t blob_cap;
+    unsigned generation; /* connection generation it was prepared on */
+};
+
+struct pg_db {
+    struct tk_db base;
+    PGconn *conn;
+    char *url;
+    struct tk_db_stmt cache[STMT_CACHE_SLOTS];
+    unsigned next_id;
+    unsigned generation; /* bumped on every reconnect: prepared statements are gone */
+    int64_t retry_at_ms; /* no reconnect attempt before this */
+    int backoff_ms;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static PGconn *connect_url(const char *url)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
+                          "client_encoding", NULL};
+    const char *vals[] = {url, CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT, "tokend", "UTF8", NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Makes sure the connection is usable; reconnects with backoff. */
+static int ensure_conn(struct pg_db *d)
+{
+    if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK)
+        return 0;
+    int64_t t = now_ms();
+    if (t < d->retry_at_ms)
+        return TK_ERR_BUSY; /* fail fast during an outage */
+    if (d->conn != NULL)
+        PQreset(d->conn);
+    else
+        d->conn = connect_url(d->url);
+    d->generation++;
+    if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK) {
+        d->backoff_ms = 0;
+        d->retry_at_ms = 0;
+        PQclear(PQexec(d->conn, "SET TIME ZONE 'UTC'"));
+        return 0;
+    }
+    d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (d->backoff_ms > BACKOFF_MAX_MS)
+        d->backoff_ms = BACKOFF_MAX_MS;
+    d->retry_at_ms = t + d->backoff_ms;
+    return TK_ERR_BUSY;
+}
+
+static int map_result(struct pg_db *d, PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+        return 0;
+    if (PQstatus(d->conn) != CONNECTION_OK)
+        return TK_ERR_BUSY;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state != NULL) {
+        if (strncmp(state, "23", 2) == 0) /* integrity constraint violations */
+            return TK_ERR_CONFLICT;
+        if (strcmp(state, "57014") == 0 || strcmp(state, "40001") == 0 ||
+            strcmp(state, "40P01") == 0 || strncmp(state, "08", 2) == 0 ||
+            strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0 ||
+            strcmp(state, "55P03") == 0)
+            return TK_ERR_BUSY; /* timeout, serialization, deadlock, connection, shutdown */
+        if (strcmp(state, "54000") == 0 || strcmp(state, "54001") == 0)
+            return TK_ERR_TOOBIG;
+    }
+    fprintf(stderr, "tokend: PostgreSQL error: %s", PQresultErrorMessage(r));
+    return TK_ERR_STORE;
+}
+
+/* '?' -> '$n' outside quotes and comments. */
+static char *rewrite(const char *sql, int *n_params)
+{
+    size_t len = strlen(sql);
+    char *out = tk_malloc(len * 4 + 16);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    int n = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = sql[i];
+        if (quote) {
+            out[o++] = c;
+            if (c == quote)
+                quote = 0;
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            quote = c;
+            out[o++] = c;
+        } else if (c == '?') {
+            o += (size_t)sprintf(out + o, "$%d", ++n);
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    *n_params = n;
+    return out;
+}
+
+static void clear_params(struct tk_db_stmt *st)
+{
+    for (int i = 0; st->values && i < st->n_params; i++) {
+        free(st->values[i]);
+        st->values[i] = NULL;
+        st->lengths[i] = 0;
+        st->formats[i] = 0;
+    }
+    if (st->res) {
+        PQclear(st->res);
+        st->res = NULL;
+    }
+    st->executed = false;
+    st->row = -1;
+    st->n_rows = 0;
+}
+
+static void free_stmt(struct tk_db_stmt *st)
+{
+    clear_params(st);
+    free(st->values);
+    free(st->lengths);
+    free(st->formats);
+    free(st->sql);
+    free(st->blob);
+    memset(st, 0, sizeof(*st));
+}
+
+static uint32_t hash_sql(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static int init_stmt(struct pg_db *d, struct tk_db_stmt *st, const char *sql)
+{
+    int n = 0;
+    char *pgsql = rewrite(sql, &n);
+    if (pgsql == NULL)
+        return TK_ERR_NOMEM;
+    st->owner = d;
+    st->n_params = n;
+    st->sql = tk_strdup(sql);
+    st->values = tk_calloc((size_t)n + 1, sizeof(char *));
+    st->lengths = tk_calloc((size_t)n + 1, sizeof(int));
+    st->formats = tk_calloc((size_t)n + 1, sizeof(int));
+    if (st->sql == NULL || st->values == NULL || st->lengths == NULL || st->formats == NULL) {
+        free(pgsql);
+        return TK_ERR_NOMEM;
+    }
+    snprintf(st->name, sizeof(st->name), "tk%u", ++d->next_id);
+    PGresult *r = PQprepare(d->conn, st->name, pgsql, n, NULL);
+    int rc = map_result(d, r);
+    if (rc == TK_ERR_STORE)
+        fprintf(stderr, "tokend: in: %s\n", pgsql);
+    PQclear(r);
+    free(pgsql);
+    st->generation = d->generation;
+    st->row = -1;
+    return rc;
+}
+
+static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    int rc = ensure_conn(d);
+    if (rc)
+        return rc;
+    struct tk_db_stmt *slot = &d->cache[hash_sql(sql) % STMT_CACHE_SLOTS];
+    if (slot->sql != NULL && !slot->busy && slot->generation == d->generation &&
+        strcmp(slot->sql, sql) == 0) {
+        clear_params(slot);
+        slot->busy = true;
+        *out = slot;
+        return 0;
+    }
+    if (slot->busy) {
+        struct tk_db_stmt *t = tk_calloc(1, sizeof(*t));
+        if (t == NULL)
+            return TK_ERR_NOMEM;
+        if ((rc = init_stmt(d, t, sql)) != 0) {
+            free_stmt(t);
+            free(t);
+            return rc;
+        }
+        t->busy = t->transient = true;
+        *out = t;
+        return 0;
+    }
+    if (slot->sql != NULL) {
+        if (slot->generation == d->generation) {
+            char dealloc[48];
+            snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", slot->name);
+            PQclear(PQexec(d->conn, dealloc));
+        }
+        free_stmt(slot);
+    }
+    if ((rc = init_stmt(d, slot, sql)) != 0) {
+        free_stmt(slot);
+        return rc;
+    }
+    slot->busy = true;
+    *out = slot;
+    return 0;
+}
+
+static int set_param(struct tk_db_stmt *st, int idx, const void *p, size_t len, int format)
+{
+    if (idx < 1 || idx > st->n_params)
+        return TK_ERR_INVALID;
+    free(st->values[idx - 1]);
+    char *v = tk_malloc(len + 1);
+    if (v == NULL)
+        return TK_ERR_NOMEM;
+    if (len)
+        memcpy(v, p, len);
+    v[len] = '\0';
+    st->values[idx - 1] = v;
+    st->lengths[idx - 1] = (int)len;
+    st->formats[idx - 1] = format;
+    return 0;
+}
+
+static int pg_bind_null(struct tk_db_stmt *st, int idx)
+{
+    if (idx < 1 || idx > st->n_params)
+        return TK_ERR_INVALID;
+    free(st->values[idx - 1]);
+    st->values[idx - 1] = NULL;
+    return 0;
+}
+
+static int pg_bind_int(struct tk_db_stmt *st, int idx, int64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    return set_param(st, idx, buf, (size_t)n, 0);
+}
+
+static int pg_bind_text(struct tk_db_stmt *st, int idx, const char *s, size_t len)
+{
+    /* PostgreSQL text cannot hold NUL; the API refuses NUL in every value before this */
+    if (memchr(s, '\0', len) != NULL)
+        return TK_ERR_INVALID;
+    return set_param(st, idx, s, len, 0);
+}
+
+static int pg_bind_blob(struct tk_db_stmt *st, int idx, const void *p, size_t len)
+{
+    return set_param(st, idx, p, len, 1);
+}
+
+static int pg_step(struct tk_db_stmt *st)
+{
+    struct pg_db *d = st->owner;
+    if (!st->executed) {
+        st->executed = true;
+        if (st->generation != d->generation || PQstatus(d->conn) != CONNECTION_OK)
+            return TK_ERR_BUSY;
+        st->res = PQexecPrepared(d->conn, st->name, st->n_params,
+                                 (const char *const *)st->values, st->lengths, st->formats, 0);
+        int rc = map_result(d, st->res);
+        if (rc) {
+            PQclear(st->res);
+            st->res = NULL;
+            return rc;
+        }
+        st->n_rows = PQntuples(st->res);
+        st->row = -1;
+    }
+    if (st->res == NULL)
+        return 0;
+    st->row++;
+    return st->row < st->n_rows ? 1 : 0;
+}
+
+static bool pg_col_null(struct tk_db_stmt *st, int col)
+{
+    return PQgetisnull(st->res, st->row, col) != 0;
+}
+
+static int64_t pg_col_int(struct tk_db_stmt *st, int col)
+{
+    if (PQgetisnull(st->res, st->row, col))
+        return 0;
+    return strtoll(PQgetvalue(st->res, st->row, col), NULL, 10);
+}
+
+static const char *pg_col_text(struct tk_db_stmt *st, int col, size_t *len)
+{
+    if (PQgetisnull(st->res, st->row, col)) {
+        if (len)
+            *len = 0;
+        return "";
+    }
+    if (len)
+        *len = (size_t)PQgetlength(st->res, st->row, col);
+    return PQgetvalue(st->res, st->row, col);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static const void *pg_col_blob(struct tk_db_stmt *st, int col, size_t *len)
+{
+    /* bytea in text form: "\x" then hex digits */
+    const char *v = PQgetvalue(st->res, st->row, col);
+    size_t n = (size_t)PQgetlength(st->res, st->row, col);
+    *len = 0;
+    if (n < 2 || v[0] != '\\' || v[1] != 'x')
+        return "";
+    size_t out = (n - 2) / 2;
+    if (out + 1 > st->blob_cap) {
+        unsigned char *b = tk_realloc(st->blob, out + 1);
+        if (b == NULL)
+            return "";
+        st->blob = b;
+        st->blob_cap = out + 1;
+    }
+    for (size_t i = 0; i < out; i++) {
+        int hi = hexval(v[2 + 2 * i]), lo = hexval(v[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return "";
+        st->blob[i] = (unsigned char)(hi * 16 + lo);
+    }
+    *len = out;
+    return st->blob;
+}
+
+static void pg_reset(struct tk_db_stmt *st)
+{
+    if (st->transient) {
+        struct pg_db *d = st->owner;
+        if (st->generation == d->generation && PQstatus(d->conn) == CONNECTION_OK) {
+            char dealloc[48];
+            snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", st->name);
+            PQclear(PQexec(d->conn, dealloc));
+        }
+        free_stmt(st);
+        free(st);
+        return;
+    }
+    clear_params(st);
+    st->busy = false;
+}
+
+static int pg_exec(struct tk_db *db, const char *script)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    int rc = ensure_conn(d);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(d->conn, script);
+    rc = map_result(d, r);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_begin(struct tk_db *db, bool write)
+{
+    (void)write; /* READ COMMITTED; writers are ordered by row locks and unique indexes */
+    return pg_exec(db, "BEGIN");
+}
+
+static int pg_commit(struct tk_db *db) { return pg_exec(db, "COMMIT"); }
+
+static void pg_rollback(struct tk_db *db)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK &&
+        PQtransactionStatus(d->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(d->conn, "ROLLBACK"));
+}
+
+static void pg_close(struct tk_db *db)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    for (int i = 0; i < STMT_CACHE_SLOTS; i++)
+        free_stmt(&d->cache[i]);
+    if (d->conn)
+        PQfinish(d->conn);
+    free(d->url);
+    free(d);
+}
+
+static const char *pg_errmsg(struct tk_db *db)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    return d->conn ? PQerrorMessage(d->conn) : "not connected";
+}
+
+static const struct tk_db_ops pg_ops = {
+    .prepare = pg_prepare,
+    .bind_null = pg_bind_null,
+    .bind_int = pg_bind_int,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .step = pg_step,
+    .col_null = pg_col_null,
+    .col_int = pg_col_int,
+    .col_text = pg_col_text,
+    .col_blob = pg_col_blob,
+    .reset = pg_reset,
+    .exec = pg_exec,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .close = pg_close,
+    .errmsg = pg_errmsg,
+};
+
+int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len)
+{
+    struct pg_db *d = tk_calloc(1, sizeof(*d));
+    if (d == NULL)
+        return TK_ERR_NOMEM;
+    d->base.ops = &pg_ops;
+    d->base.dialect = TK_DIALECT_PG;
+    d->url = tk_strdup(url);
+    if (d->url == NULL) {
+        free(d);
+        return TK_ERR_NOMEM;
+    }
+    int rc = ensure_conn(d);
+    if (rc) {
+        /* libpq's message names the host and the reason; passwords are never in it */
+        snprintf(err, err_len, "cannot connect to PostgreSQL: %s",
+                 d->conn ? PQerrorMessage(d->conn) : "out of memory");
+        size_t l = strlen(err);
+        while (l > 0 && (err[l - 1] == '\n' || err[l - 1] == ' '))
+            err[--l] = '\0';
+        pg_close(&d->base);
+        return rc;
+    }
+    *out = &d->base;
+    return 0;
+}
