@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/db.h"
 #include "util/limits.h"
 #include "util/time.h"
 
@@ -167,11 +168,22 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  c->sweep_interval);
         return TK_ERR_INVALID;
     }
-    if (strncmp(c->database, "sqlite:", 7) != 0) {
-        snprintf(err, err_len, "TOKEND_DATABASE must be sqlite:PATH, got \"%s\"", c->database);
+    bool pg = tk_db_url_is_pg(c->database);
+    if (!pg && strncmp(c->database, "sqlite:", 7) != 0) {
+        snprintf(err, err_len,
+                 "TOKEND_DATABASE must be sqlite:PATH, postgres://... or a libpq key=value "
+                 "string, got \"%s\"",
+                 c->database);
         return TK_ERR_INVALID;
     }
     if (c->secret_key_file == NULL && c->secret_key == NULL) {
+        if (pg) {
+            /* several processes must share one secret: no file can be guessed for them */
+            snprintf(err, err_len,
+                     "TOKEND_SECRET_KEY or TOKEND_SECRET_KEY_FILE is needed with PostgreSQL "
+                     "(every tokend process on the database must use the same secret)");
+            return TK_ERR_INVALID;
+        }
         const char *p = c->database + 7;
         if (strncmp(p, "//", 2) == 0)
             p += 2;

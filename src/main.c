@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "jobs/sweeper.h"
 #include "util/time.h"
+#include "store/db.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
@@ -213,7 +214,8 @@ int main(int argc, char **argv)
     const char *path = cfg.database + 7;
     if (strncmp(path, "//", 2) == 0)
         path += 2;
-    if (admin && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
+    if (admin && !tk_db_url_is_pg(cfg.database) && strcmp(path, ":memory:") != 0 &&
+        access(path, F_OK) != 0) {
         /* administration never creates a database: a typo in TOKEND_DATABASE must not pass */
         fprintf(stderr,
                 "tokend: database %s does not exist (set TOKEND_DATABASE, or create it with "

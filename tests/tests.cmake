@@ -33,10 +33,12 @@ foreach(src ${TK_FUZZ_TARGETS})
 endforeach()
 
 set(TK_PYTHON /usr/bin/python3)
-foreach(backend sqlite)
-  add_test(NAME api/${backend}
-    COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
-  set_tests_properties(api/${backend} PROPERTIES
-    ENVIRONMENT "TOKEND_BIN=$<TARGET_FILE:tokend>;TOKEND_TEST_BACKEND=${backend};ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
-    LABELS api TIMEOUT 600)
-endforeach()
+set(TK_API_ENV "TOKEND_BIN=$<TARGET_FILE:tokend>;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+add_test(NAME api/sqlite
+  COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
+set_tests_properties(api/sqlite PROPERTIES ENVIRONMENT "${TK_API_ENV};TOKEND_TEST_BACKEND=sqlite"
+  LABELS api TIMEOUT 900)
+# The same suite on PostgreSQL, on a cluster the script creates and removes.
+add_test(NAME api/postgres COMMAND ${CMAKE_SOURCE_DIR}/tests/run-api-postgres)
+set_tests_properties(api/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
+  LABELS api TIMEOUT 900)

@@ -13,7 +13,7 @@
 
 #define STMT_CACHE_SLOTS 128
 #define CONNECT_TIMEOUT_S "3"
-#define STATEMENT_TIMEOUT "-c statement_timeout=10000"
+#define STATEMENT_TIMEOUT "-c statement_timeout=10000 -c client_min_messages=warning"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 

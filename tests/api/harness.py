@@ -25,6 +25,10 @@ import uuid
 
 import pytest
 
+# Helper modules of the test files, rewritten like this one (conftest registers this module and
+# world.py; registering here happens before any test module imports them).
+pytest.register_assert_rewrite("tokenapi")
+
 DEFAULT_BIN = "/work/main/build/debug/tokend"
 LIST = "/api/v3/core/tokens/"
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
@@ -123,8 +127,9 @@ def _free_port():
 class Server:
     """One `tokend serve` process on 127.0.0.1:<free port> with its own database."""
 
-    def __init__(self, workdir, backend, bootstrap_key=None, secret_key=None):
+    def __init__(self, workdir, backend, bootstrap_key=None, secret_key=None, extra_env=None):
         self.bin = tokend_bin()
+        self.extra_env = dict(extra_env or {})  # more settings for the server and its CLI
         self.workdir = str(workdir)
         self.backend = backend
         self.bootstrap_key = bootstrap_key or random_key()
@@ -144,6 +149,7 @@ class Server:
         env["TOKEND_DATABASE"] = self.backend.database_url()
         env["TOKEND_SECRET_KEY"] = self.secret_key
         env["TOKEND_BOOTSTRAP_TOKEN"] = self.bootstrap_key
+        env.update(self.extra_env)
         return env
 
     # -- admin CLI ------------------------------------------------------------------------
