@@ -14,6 +14,8 @@
 const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_DATABASE", "--database", "sqlite:./var/tokend.db",
      "database URL: sqlite:PATH"},
+    {"TOKEND_DATABASE_REPLICA", "--database-replica", "(unset)",
+     "PostgreSQL streaming replica that serves list and retrieve reads"},
     {"TOKEND_LISTEN", "--listen", "127.0.0.1:9000", "address and port to serve on"},
     {"TOKEND_SECRET_KEY", "--secret-key", "(unset)",
      "server secret as text; when unset the key file is used"},
@@ -56,6 +58,8 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
 {
     if (strcmp(env, "TOKEND_DATABASE") == 0)
         c->database = v;
+    else if (strcmp(env, "TOKEND_DATABASE_REPLICA") == 0)
+        c->database_replica = *v ? v : NULL;
     else if (strcmp(env, "TOKEND_LISTEN") == 0)
         c->listen = v;
     else if (strcmp(env, "TOKEND_SECRET_KEY") == 0)
@@ -174,6 +178,12 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  "TOKEND_DATABASE must be sqlite:PATH, postgres://... or a libpq key=value "
                  "string, got \"%s\"",
                  c->database);
+        return TK_ERR_INVALID;
+    }
+    if (c->database_replica != NULL && (!pg || !tk_db_url_is_pg(c->database_replica))) {
+        snprintf(err, err_len,
+                 "TOKEND_DATABASE_REPLICA must be a PostgreSQL URL, with TOKEND_DATABASE one "
+                 "too");
         return TK_ERR_INVALID;
     }
     if (c->secret_key_file == NULL && c->secret_key == NULL) {

@@ -12,6 +12,7 @@
 
 struct tk_config {
     const char *database;        /* TOKEND_DATABASE, sqlite:./var/tokend.db */
+    const char *database_replica; /* TOKEND_DATABASE_REPLICA, unset */
     const char *listen;          /* TOKEND_LISTEN, 127.0.0.1:9000 */
     const char *secret_key;      /* TOKEND_SECRET_KEY (text), else the key file */
     const char *secret_key_file; /* TOKEND_SECRET_KEY_FILE, <database file>.secret */

@@ -228,6 +228,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 1;
+    if (cfg.database_replica != NULL && tk_store_set_replica(cli.store, cfg.database_replica)) {
+        fprintf(stderr, "tokend: out of memory\n");
+        goto free_store;
+    }
     if (tk_store_migrate(cli.store, err, sizeof(err)) != 0) {
         fprintf(stderr, "tokend: %s\n", err);
         goto free_store;

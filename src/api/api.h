@@ -50,7 +50,15 @@ struct tk_ctx {
     struct tk_principal who;
     int64_t now;
     char request_id[33]; /* random hex, for the audit log */
+    struct tk_db *rdb;   /* connection for replica-served reads, see tk_api_rdb */
 };
+
+/* The connection for a read that a replica may serve (lists, retrieve); the primary's when no
+ * replica is configured or after tk_api_rdb_failed. */
+struct tk_db *tk_api_rdb(struct tk_ctx *c);
+/* After a read on tk_api_rdb failed with rc: true (and the primary is used from now on) when
+ * the read should be retried. */
+bool tk_api_rdb_failed(struct tk_ctx *c, int rc);
 
 /* DRF's APIView.initial, then method dispatch: authenticates (403 with authentik's messages),
  * answers OPTIONS, and 405 for methods not in allowed (a mask of enum tk_method; HEAD is

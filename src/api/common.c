@@ -89,3 +89,18 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     }
     return true;
 }
+
+struct tk_db *tk_api_rdb(struct tk_ctx *c)
+{
+    if (c->rdb == NULL)
+        c->rdb = tk_store_db_read(c->api->store);
+    return c->rdb ? c->rdb : c->db;
+}
+
+bool tk_api_rdb_failed(struct tk_ctx *c, int rc)
+{
+    if (rc != TK_ERR_BUSY || c->rdb == NULL || c->rdb == c->db)
+        return false;
+    c->rdb = c->db; /* the replica is unreachable or lagging in error: ask the primary */
+    return true;
+}

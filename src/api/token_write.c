@@ -399,6 +399,9 @@ static int update_tx(struct tk_db *db, void *arg)
     struct tk_ctx *c = x->c;
     struct tk_token *t;
     int rc = tk_tokens_lookup(c, &t);
+    /* lock the row, then read it again: a concurrent update finished before this one reads */
+    if (rc == 0 && (rc = tk_store_token_lock(db, t->id)) == 0)
+        rc = tk_tokens_lookup(c, &t);
     if (rc)
         return rc;
     struct token_input in;

@@ -127,23 +127,27 @@ static void tokens_list(struct tk_ctx *c)
     int64_t page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0,
                                            TK_DEFAULT_PAGE_SIZE, TK_MAX_PAGE_SIZE);
 
-    if ((rc = tk_store_read_begin(c->db)) != 0) {
-        tk_api_error(res, rc);
-        return;
-    }
     int64_t count = 0;
     struct tk_pagination pg;
     struct tk_token *tokens = NULL;
     size_t n = 0;
-    rc = tk_store_token_count(c->db, &tq, req->arena, &count);
-    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
-        tk_store_read_end(c->db);
-        tk_response_detail(res, 404, "Invalid page.");
-        return;
+    for (;;) {
+        struct tk_db *db = tk_api_rdb(c);
+        if ((rc = tk_store_read_begin(db)) == 0) {
+            rc = tk_store_token_count(db, &tq, req->arena, &count);
+            if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
+                tk_store_read_end(db);
+                tk_response_detail(res, 404, "Invalid page.");
+                return;
+            }
+            if (rc == 0)
+                rc = tk_store_token_fetch(db, &tq, pg.offset, pg.page_size, req->arena, &tokens,
+                                          &n);
+            tk_store_read_end(db);
+        }
+        if (rc == 0 || !tk_api_rdb_failed(c, rc))
+            break;
     }
-    if (rc == 0)
-        rc = tk_store_token_fetch(c->db, &tq, pg.offset, pg.page_size, req->arena, &tokens, &n);
-    tk_store_read_end(c->db);
     if (rc) {
         tk_api_error(res, rc);
         return;
@@ -185,7 +189,11 @@ int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t)
 static void tokens_retrieve(struct tk_ctx *c)
 {
     struct tk_token *t;
-    int rc = tk_tokens_lookup(c, &t);
+    int64_t owner = c->who.is_superuser ? 0 : c->who.user_id;
+    int rc;
+    do
+        rc = tk_store_token_get(tk_api_rdb(c), c->req->params[0], owner, c->req->arena, &t);
+    while (rc != 0 && tk_api_rdb_failed(c, rc));
     if (rc) {
         tk_api_error(c->res, rc);
         return;

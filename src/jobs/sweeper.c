@@ -99,11 +99,17 @@ static int events_tx(struct tk_db *db, void *arg)
     return tk_store_event_expire(db, b->now, &b->stats->events_expired);
 }
 
+#define SWEEP_LOCK 7206315
+
 int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now, struct tk_sweep_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     struct batch b = {.api = api, .now = now, .stats = stats};
-    int rc;
+    /* one sweeper at a time across every process on the database */
+    bool got = false;
+    int rc = tk_store_try_lock(db, SWEEP_LOCK, &got);
+    if (rc || !got)
+        return rc;
     do {
         struct tk_sweep_stats before = *stats;
         rc = tk_store_write_tx(db, batch_tx, &b);
@@ -112,6 +118,7 @@ int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now, struct tk_s
     } while (rc == 0 && b.n == SWEEP_BATCH);
     if (rc == 0)
         rc = tk_store_write_tx(db, events_tx, &b);
+    tk_store_unlock(db, SWEEP_LOCK);
     return rc;
 }
 

@@ -48,6 +48,8 @@ int tk_db_open(const char *url, struct tk_db **out, char *err, size_t err_len) T
 int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
 /* url: postgres://, postgresql:// or a libpq key=value string. */
 int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len) TK_MUST_USE;
+/* A PostgreSQL handle that (re)connects on use and never fails to open (for replicas). */
+int tk_db_pg_open_lazy(const char *url, struct tk_db **out) TK_MUST_USE;
 /* Is this database URL one for PostgreSQL? */
 bool tk_db_url_is_pg(const char *url);
 

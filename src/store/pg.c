@@ -454,6 +454,24 @@ static const struct tk_db_ops pg_ops = {
     .errmsg = pg_errmsg,
 };
 
+int tk_db_pg_open_lazy(const char *url, struct tk_db **out)
+{
+    /* a handle that connects on first use, with the usual backoff (a replica may be down) */
+    struct pg_db *d = tk_calloc(1, sizeof(*d));
+    if (d == NULL)
+        return TK_ERR_NOMEM;
+    d->base.ops = &pg_ops;
+    d->base.dialect = TK_DIALECT_PG;
+    d->url = tk_strdup(url);
+    if (d->url == NULL) {
+        free(d);
+        return TK_ERR_NOMEM;
+    }
+    (void)ensure_conn(d);
+    *out = &d->base;
+    return 0;
+}
+
 int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len)
 {
     struct pg_db *d = tk_calloc(1, sizeof(*d));

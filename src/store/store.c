@@ -17,6 +17,8 @@
 
 struct tk_store {
     char *url;
+    char *replica_url; /* NULL without a replica */
+    pthread_key_t replica_key;
     char *file_path; /* SQLite file, NULL otherwise */
     enum tk_dialect dialect;
     pthread_key_t conn_key;
@@ -46,7 +48,8 @@ int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_
     } else {
         s->dialect = TK_DIALECT_PG;
     }
-    if (pthread_key_create(&s->conn_key, close_conn) != 0) {
+    if (pthread_key_create(&s->conn_key, close_conn) != 0 ||
+        pthread_key_create(&s->replica_key, close_conn) != 0) {
         snprintf(err, err_len, "cannot create thread key");
         free(s->file_path);
         free(s->url);
@@ -64,6 +67,36 @@ void tk_store_thread_done(struct tk_store *s)
         pthread_setspecific(s->conn_key, NULL);
         tk_db_close(db);
     }
+    db = pthread_getspecific(s->replica_key);
+    if (db != NULL) {
+        pthread_setspecific(s->replica_key, NULL);
+        tk_db_close(db);
+    }
+}
+
+int tk_store_set_replica(struct tk_store *s, const char *url)
+{
+    if (!tk_db_url_is_pg(url))
+        return TK_ERR_INVALID;
+    free(s->replica_url);
+    s->replica_url = tk_strdup(url);
+    return s->replica_url ? 0 : TK_ERR_NOMEM;
+}
+
+struct tk_db *tk_store_db_read(struct tk_store *s)
+{
+    if (s->replica_url == NULL)
+        return tk_store_db(s);
+    struct tk_db *db = pthread_getspecific(s->replica_key);
+    if (db == NULL) {
+        if (tk_db_pg_open_lazy(s->replica_url, &db) != 0)
+            return tk_store_db(s);
+        if (pthread_setspecific(s->replica_key, db) != 0) {
+            tk_db_close(db);
+            return tk_store_db(s);
+        }
+    }
+    return db;
 }
 
 void tk_store_free(struct tk_store *s)
@@ -72,6 +105,8 @@ void tk_store_free(struct tk_store *s)
         return;
     tk_store_thread_done(s);
     pthread_key_delete(s->conn_key);
+    pthread_key_delete(s->replica_key);
+    free(s->replica_url);
     free(s->file_path);
     free(s->url);
     free(s);
@@ -147,6 +182,48 @@ int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), 
 }
 
 int tk_store_read_begin(struct tk_db *db) { return tk_db_begin(db, false); }
+
+int tk_store_try_lock(struct tk_db *db, int64_t key, bool *got)
+{
+    *got = true;
+    if (db->dialect != TK_DIALECT_PG)
+        return 0;
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "SELECT CASE WHEN pg_try_advisory_lock(CAST(? AS BIGINT)) "
+                           "THEN 1 ELSE 0 END",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, key);
+    rc = tk_db_step(db, st);
+    *got = rc == 1 && tk_db_col_int(db, st, 0) == 1;
+    tk_db_reset(db, st);
+    return rc < 0 ? rc : 0;
+}
+
+void tk_store_unlock(struct tk_db *db, int64_t key)
+{
+    if (db->dialect != TK_DIALECT_PG)
+        return;
+    struct tk_db_stmt *st;
+    if (tk_db_prepare(db, "SELECT pg_advisory_unlock(CAST(? AS BIGINT))", &st) == 0) {
+        tk_db_bind_int(db, st, 1, key);
+        (void)tk_st_run(db, st);
+    }
+}
+
+int tk_store_token_lock(struct tk_db *db, int64_t id)
+{
+    if (db->dialect != TK_DIALECT_PG)
+        return 0;
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT id FROM tokens WHERE id = ? FOR UPDATE", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, id);
+    return tk_st_run(db, st);
+}
 
 void tk_store_read_end(struct tk_db *db)
 {

@@ -381,6 +381,22 @@ int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
                          const char **value) TK_MUST_USE;
 int tk_store_setting_put(struct tk_db *db, const char *key, const char *value) TK_MUST_USE;
 
+/* Cluster-wide mutual exclusion for jobs (the sweeper): on PostgreSQL a session advisory lock
+ * (several processes share a database); on SQLite always granted (transactions serialize). */
+int tk_store_try_lock(struct tk_db *db, int64_t key, bool *got) TK_MUST_USE;
+void tk_store_unlock(struct tk_db *db, int64_t key);
+
+/* Locks a token row for the rest of the write transaction (PostgreSQL: SELECT ... FOR UPDATE;
+ * SQLite's write transactions are already exclusive), so concurrent updates of one token apply
+ * one after the other and none is lost. */
+int tk_store_token_lock(struct tk_db *db, int64_t id) TK_MUST_USE;
+
+/* Read replica (PostgreSQL): list and retrieve reads may go to it. */
+int tk_store_set_replica(struct tk_store *s, const char *url) TK_MUST_USE;
+/* The calling thread's connection for reads that may be served by the replica: the replica's
+ * when one is configured and reachable, else the primary's. */
+struct tk_db *tk_store_db_read(struct tk_store *s);
+
 /* Runs fn inside one write transaction: commit if it returns 0, roll back otherwise. */
 int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), void *ctx)
     TK_MUST_USE;

@@ -54,6 +54,7 @@ class User:
     groups: list  # direct group names
     uuid: str = None
     uid: str = None
+    last_login: str = None  # output form; set only by tests that write it through the API
 
 
 @dataclasses.dataclass
@@ -208,7 +209,7 @@ class World:
             "username": u.username,
             "name": u.name,
             "is_active": u.is_active,
-            "last_login": None,
+            "last_login": u.last_login,
             "is_superuser": self.is_superuser(username),
             "groups": Unordered(self.groups[g].uuid for g in u.groups),
             "groups_obj": Unordered(self.group_json(g) for g in u.groups) if groups else None,
@@ -369,3 +370,196 @@ def check_list(client, world, query, expected):
         assert (got_ids, got.get("pagination")) == (expected.identifiers, want["pagination"])
     assert_json(resp, 200, want)
     return resp
+
+
+# ----------------------------------------------------------------------------------------------
+# The users and groups API (API.md §10, §14; used by test_users*.py and test_groups*.py).
+
+USERS = "/api/v3/core/users/"
+GROUPS = "/api/v3/core/groups/"
+USER_FIELDS = ["pk", "username", "name", "is_active", "last_login", "is_superuser", "groups",
+               "groups_obj", "email", "avatar", "attributes", "uid", "path", "type", "uuid"]
+GROUP_FIELDS = ["pk", "num_pk", "name", "is_superuser", "parent", "parent_name", "users",
+                "users_obj", "attributes", "roles", "roles_obj"]
+MEMBER_FIELDS = ["pk", "username", "name", "is_active", "last_login", "email", "attributes", "uid"]
+ME_FIELDS = ["pk", "username", "name", "is_active", "is_superuser", "groups", "email", "avatar",
+             "uid", "settings", "type", "system_permissions"]
+
+
+def user_url(pk, action=None):
+    path = f"{USERS}{pk}/"
+    return path + action + "/" if action else path
+
+
+def group_url(group_uuid, action=None):
+    path = f"{GROUPS}{group_uuid}/"
+    return path + action + "/" if action else path
+
+
+_NO_BODY = object()
+
+
+def send_json(client, method, path, body=_NO_BODY, query=None, raw=None,
+              content_type="application/json", token=_NO_BODY):
+    """`body` is JSON-encoded, `raw` bytes are sent as they are; content_type None: no header."""
+    if raw is None and body is not _NO_BODY:
+        raw = json.dumps(body).encode("utf-8")
+    headers = {"Content-Type": content_type} if raw is not None and content_type else {}
+    kw = {} if token is _NO_BODY else {"token": token}
+    return client.request(method, path, query, headers=headers, body=raw, **kw)
+
+
+def assert_key_order(got, want, skip=("attributes", "settings")):
+    """Object keys in the documented order, recursively through plain dicts and lists (not
+    through matchers); the values under `skip` are free-form JSON whose key order is the
+    store's."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict), got
+        assert list(got) == list(want), f"key order {list(got)} != {list(want)}"
+        for k, v in want.items():
+            if k not in skip:
+                assert_key_order(got[k], v, skip)
+    elif isinstance(want, list) and isinstance(got, list) and len(got) == len(want):
+        for g, v in zip(got, want):
+            assert_key_order(g, v, skip)
+
+
+def assert_body(resp, status, body):
+    """assert_json plus the key order of every object in the body."""
+    assert_json(resp, status, body)
+    assert_key_order(resp.json(), body)
+
+
+def learn_users(w, admin):
+    """Reads uuid/uid of every user and the admin group's uuid from the users list."""
+    r = admin.get(USERS, {"page_size": "1000"})
+    assert r.status == 200, f"users listing for learn_users() failed: {r!r}"
+    for u in r.json()["results"]:
+        user = w.users.get(u.get("username"))
+        if user is not None:
+            user.uuid, user.uid = u.get("uuid"), u.get("uid")
+        for g in u.get("groups_obj") or []:
+            if g.get("name") == ADMIN_GROUP and w.groups[ADMIN_GROUP].uuid is None:
+                w.groups[ADMIN_GROUP].uuid = g.get("pk")
+
+
+def members_of(w, group):
+    return [name for name, u in w.users.items() if group in u.groups]
+
+
+def member_json(w, username):
+    """A GroupMember (API.md §14.2)."""
+    u = w.users[username]
+    return {"pk": u.pk, "username": u.username, "name": u.name, "is_active": u.is_active,
+            "last_login": u.last_login, "email": u.email, "attributes": u.attributes,
+            "uid": u.uid}
+
+
+def group_full_json(w, name, users=True):
+    """The Group object of /core/groups/ (API.md §14.2): members in any order."""
+    g = dict(w.group_json(name))
+    attributes = g.pop("attributes")
+    members = members_of(w, name)
+    g["users"] = Unordered(w.users[m].pk for m in members)
+    g["users_obj"] = Unordered(member_json(w, m) for m in members) if users else None
+    g["attributes"] = attributes
+    g["roles"] = []
+    g["roles_obj"] = []
+    return g
+
+
+def deep_merge(base, more):
+    """authentik's attribute merge: objects recursively, lists concatenated, scalars replaced."""
+    out = dict(base)
+    for k, v in more.items():
+        if isinstance(out.get(k), dict) and isinstance(v, dict):
+            out[k] = deep_merge(out[k], v)
+        elif isinstance(out.get(k), list) and isinstance(v, list):
+            out[k] = out[k] + v
+        else:
+            out[k] = v
+    return out
+
+
+def merged_attributes(w, username):
+    """Attributes of the effective groups by name (byte-wise), then the user's own."""
+    merged = {}
+    for g in sorted(w.effective_groups(username), key=lambda g: g.name.encode("utf-8")):
+        merged = deep_merge(merged, g.attributes)
+    return deep_merge(merged, w.users[username].attributes)
+
+
+class NonEmptyStrings:
+    """Equal to a non-empty list of strings (a superuser's system_permissions)."""
+
+    def __eq__(self, other):
+        return isinstance(other, list) and other != [] and all(isinstance(s, str) for s in other)
+
+    def __repr__(self):
+        return "NonEmptyStrings()"
+
+
+def me_json(w, username):
+    """GET /core/users/me/ for `username` (API.md §14.1, UserSelf)."""
+    u = w.users[username]
+    su = w.is_superuser(username)
+    settings = merged_attributes(w, username).get("settings")
+    return {"user": {
+        "pk": u.pk,
+        "username": u.username,
+        "name": u.name,
+        "is_active": u.is_active,
+        "is_superuser": su,
+        "groups": [{"name": g.name, "pk": g.uuid}
+                   for g in sorted(w.effective_groups(username),
+                                   key=lambda g: g.name.encode("utf-8"))],
+        "email": u.email,
+        "avatar": InitialsAvatar(initials(u.name)),
+        "uid": u.uid,
+        "settings": settings if isinstance(settings, dict) else {},
+        "type": u.type,
+        "system_permissions": NonEmptyStrings() if su else [],
+    }}
+
+
+def user_page(w, usernames, groups=True, paging=None):
+    return {"pagination": paging if paging is not None else pagination(len(usernames)),
+            "results": [w.user_json(u, groups) for u in usernames]}
+
+
+def group_page(w, names, users=True, paging=None):
+    return {"pagination": paging if paging is not None else pagination(len(names)),
+            "results": [group_full_json(w, n, users) for n in names]}
+
+
+def directory_state(client):
+    """Users, groups and tokens as the admin sees them: a refused write must not change it."""
+    out = []
+    for path in (USERS, GROUPS, "/api/v3/core/tokens/"):
+        r = client.get(path, {"page_size": "1000"})
+        assert_status(r, 200)
+        assert r.json()["pagination"]["next"] == 0, "directory_state needs one page"
+        out.append(r.json())
+    return out
+
+
+def adopt_user(w, got, username, name, email="", is_active=True, attributes=None, path="users",
+               type="internal", groups=(), last_login=None):
+    """Records a user the API made (pk, uuid and uid taken from `got`, a User or the service
+    account response, after checking their form and that the pk is new) and returns it."""
+    import re  # noqa: PLC0415 - local: only these helpers need it
+    pk = got.get("pk", got.get("user_pk"))
+    assert isinstance(pk, int) and not isinstance(pk, bool), f"pk {pk!r}"
+    assert all(pk > u.pk for u in w.users.values()), f"pk {pk} is not above every existing pk"
+    uid = got.get("uid", got.get("user_uid"))
+    assert isinstance(uid, str) and re.fullmatch(r"[0-9a-f]{64}", uid), f"uid {uid!r}"
+    user = User(username, pk, name, email, is_active, attributes or {}, path, type, list(groups),
+                None, uid, last_login)
+    uuid_ = got.get("uuid")
+    if uuid_ is not None:
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                            uuid_), f"uuid {uuid_!r}"
+        assert uuid_ not in {u.uuid for u in w.users.values()}, f"uuid {uuid_} reused"
+        user.uuid = uuid_
+    w.users[username] = user
+    return user
