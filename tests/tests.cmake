@@ -42,3 +42,9 @@ set_tests_properties(api/sqlite PROPERTIES ENVIRONMENT "${TK_API_ENV};TOKEND_TES
 add_test(NAME api/postgres COMMAND ${CMAKE_SOURCE_DIR}/tests/run-api-postgres)
 set_tests_properties(api/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
   LABELS api TIMEOUT 900)
+
+# Several processes on one PostgreSQL, a streaming replica, outages: clusters of their own.
+add_test(NAME scaleout/postgres
+  COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scaleout)
+set_tests_properties(scaleout/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
+  LABELS api TIMEOUT 600)

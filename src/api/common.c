@@ -99,7 +99,8 @@ struct tk_db *tk_api_rdb(struct tk_ctx *c)
 
 bool tk_api_rdb_failed(struct tk_ctx *c, int rc)
 {
-    if (rc != TK_ERR_BUSY || c->rdb == NULL || c->rdb == c->db)
+    /* unreachable, or failing (e.g. not yet replayed the schema): the primary answers */
+    if ((rc != TK_ERR_BUSY && rc != TK_ERR_STORE) || c->rdb == NULL || c->rdb == c->db)
         return false;
     c->rdb = c->db; /* the replica is unreachable or lagging in error: ask the primary */
     return true;
