@@ -148,12 +148,8 @@ int tk_key_seal(const struct tk_secret *s, const char *token_uuid, const char *k
                   crypto_aead_xchacha20poly1305_ietf_ABYTES;
     size_t start = out->len;
     /* Reserve room, then encrypt in place. */
-    int rc = tk_buf_append(out, "", 0);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < need; i++)
-        if ((rc = tk_buf_putc(out, 0)) != 0)
-            return rc;
+    if (tk_buf_extend(out, need) == NULL)
+        return out->err ? out->err : TK_ERR_NOMEM;
     uint8_t *nonce = (uint8_t *)out->data + start;
     uint8_t *ct = nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
     randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
@@ -173,11 +169,8 @@ int tk_key_open(const struct tk_secret *s, const char *token_uuid, const uint8_t
         return TK_ERR_CRYPTO;
     size_t plen = sealed_len - nb - ab;
     size_t start = out->len;
-    for (size_t i = 0; i < plen; i++) {
-        int rc = tk_buf_putc(out, 0);
-        if (rc)
-            return rc;
-    }
+    if (tk_buf_extend(out, plen) == NULL)
+        return out->err ? out->err : TK_ERR_NOMEM;
     unsigned long long got = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             (uint8_t *)out->data + start, &got, NULL, sealed + nb, sealed_len - nb,

@@ -188,13 +188,14 @@ static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
         /* Base64 straight into out (no secret here: plain memory, not sodium_malloc). */
         size_t b64_len = sodium_base64_encoded_len(svg.len, sodium_base64_VARIANT_ORIGINAL);
         rc = tk_buf_puts(out, "data:image/svg+xml;base64,");
-        size_t at = out->len;
-        for (size_t i = 0; rc == 0 && i < b64_len; i++)
-            rc = tk_buf_putc(out, 0); /* reserve */
-        if (rc == 0) {
-            sodium_bin2base64(out->data + at, b64_len, (const uint8_t *)svg.data, svg.len,
+        char *dst = rc == 0 ? tk_buf_extend(out, b64_len) : NULL;
+        if (dst != NULL) {
+            sodium_bin2base64(dst, b64_len, (const uint8_t *)svg.data, svg.len,
                               sodium_base64_VARIANT_ORIGINAL);
-            out->len = at + b64_len - 1; /* drop the encoder's NUL */
+            out->len -= 1; /* drop the encoder's NUL */
+            out->data[out->len] = '\0';
+        } else if (rc == 0) {
+            rc = out->err;
         }
     } else if (rc == 0) {
         rc = svg.err;

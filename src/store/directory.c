@@ -456,11 +456,14 @@ int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new 
         tk_db_bind_int(db, st, 11, id);
         rc = tk_st_run(db, st);
     }
+    bool renamed = rc == 0 && strcmp(cur->username, u->username) != 0;
     tk_buf_free(&ufold);
     tk_buf_free(&sfold);
     tk_arena_free(a);
     if (rc == 0)
         rc = set_user_groups(db, id, u);
+    if (rc == 0 && renamed)
+        rc = tk_st_refold_user_tokens(db, id); /* search covers the owner's username */
     return rc;
 }
 

@@ -19,7 +19,11 @@ void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n);
 void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n);
 /* Binary search in users sorted by id. */
 struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id);
-/* The search fold of a token: fold(identifier) 0x1f fold(description). */
-int tk_st_token_fold(const char *identifier, const char *description, struct tk_buf *fold);
+/* The search text of a token: fold(identifier) 0x1f intent 0x1f fold(owner's username) 0x1f
+ * fold(description). */
+int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent,
+                     int64_t user_id, const char *description, struct tk_buf *fold);
+/* Recomputes the search text of every token of a user (after a username change). */
+int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id);
 
 #endif

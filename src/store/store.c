@@ -752,13 +752,8 @@ static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
     /* search (API.md §8): every term is a substring of identifier, intent, username or
      * description, compared on case folds stored at write time (identical on every engine). */
     for (size_t i = 0; i < t->n_terms; i++) {
-        tk_sql_add(q, " AND (");
+        tk_sql_add(q, " AND ");
         tk_sql_contains(q, "t.search_fold", t->terms[i]);
-        tk_sql_add(q, " OR ");
-        tk_sql_contains(q, "t.intent", t->terms[i]);
-        tk_sql_add(q, " OR ");
-        tk_sql_contains(q, "u.username_fold", t->terms[i]);
-        tk_sql_add(q, ")");
     }
 }
 
@@ -784,7 +779,7 @@ int tk_store_token_count(struct tk_db *db, const struct tk_token_query *tq, stru
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
         return rc;
-    if (tq->username || tq->n_terms)
+    if (tq->username)
         tk_sql_add(&q, "SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id");
     else
         tk_sql_add(&q, "SELECT COUNT(*) FROM tokens t");
@@ -818,8 +813,9 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     if (rc)
         return rc;
     tk_sql_add(&q, "SELECT t.id, t.uuid, t.managed, t.identifier, t.intent, t.user_id, "
-                   "t.description, t.expires, t.expiring FROM tokens t "
-                   "JOIN users u ON u.id = t.user_id");
+                   "t.description, t.expires, t.expiring FROM tokens t");
+    if (tq->username)
+        tk_sql_add(&q, " JOIN users u ON u.id = t.user_id");
     sql_token_where(&q, tq);
     tk_sql_add(&q, " ORDER BY ");
     for (size_t i = 0; i < tq->n_order; i++) {
@@ -907,7 +903,7 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
 {
     struct tk_buf fold;
     tk_buf_init(&fold, 4 * 1024 * 1024);
-    int rc = tk_st_token_fold(t->identifier, t->description, &fold);
+    int rc = tk_st_token_fold(db, t->identifier, t->intent, t->user_id, t->description, &fold);
     if (rc) {
         tk_buf_free(&fold);
         return rc;
@@ -1070,9 +1066,40 @@ int tk_store_token_managed_taken(struct tk_db *db, const char *managed, int64_t 
                  out);
 }
 
-int tk_st_token_fold(const char *identifier, const char *description, struct tk_buf *fold)
+/* The owner's username fold, for the token search text. */
+static int owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out)
 {
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT username_fold FROM users WHERE id = ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, user_id);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        size_t len;
+        const char *t = tk_db_col_text(db, st, 0, &len);
+        rc = tk_buf_append(out, t, len);
+    } else if (rc == 0) {
+        rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent,
+                     int64_t user_id, const char *description, struct tk_buf *fold)
+{
+    /* One text per token for search: the four searched fields, separated by 0x1f, which no
+     * search term can contain (it is whitespace to the term splitter). */
     int rc = tk_utf8_fold(identifier, strlen(identifier), fold);
+    if (rc == 0)
+        rc = tk_buf_putc(fold, '\x1f');
+    if (rc == 0)
+        rc = tk_buf_puts(fold, intent);
+    if (rc == 0)
+        rc = tk_buf_putc(fold, '\x1f');
+    if (rc == 0)
+        rc = owner_fold(db, user_id, fold);
     if (rc == 0)
         rc = tk_buf_putc(fold, '\x1f');
     if (rc == 0)
@@ -1080,11 +1107,25 @@ int tk_st_token_fold(const char *identifier, const char *description, struct tk_
     return rc;
 }
 
+int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id)
+{
+    struct tk_arena *a = tk_arena_new(64u * 1024 * 1024);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_token *tokens;
+    size_t n;
+    int rc = tk_store_user_tokens(db, user_id, a, &tokens, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = tk_store_token_update(db, &tokens[i]);
+    tk_arena_free(a);
+    return rc;
+}
+
 int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
 {
     struct tk_buf fold;
     tk_buf_init(&fold, 4 * 1024 * 1024);
-    int rc = tk_st_token_fold(t->identifier, t->description, &fold);
+    int rc = tk_st_token_fold(db, t->identifier, t->intent, t->user_id, t->description, &fold);
     struct tk_db_stmt *st = NULL;
     if (rc == 0)
         rc = tk_db_prepare(db,

@@ -86,6 +86,16 @@ int tk_buf_printf(struct tk_buf *b, const char *fmt, ...)
     return 0;
 }
 
+char *tk_buf_extend(struct tk_buf *b, size_t n)
+{
+    if (b->err || grow(b, n))
+        return NULL;
+    char *p = b->data + b->len;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return p;
+}
+
 char *tk_buf_take(struct tk_buf *b, size_t *len)
 {
     char *p = b->data;

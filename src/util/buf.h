@@ -26,6 +26,8 @@ int tk_buf_append(struct tk_buf *b, const void *p, size_t n);
 int tk_buf_puts(struct tk_buf *b, const char *s);
 int tk_buf_putc(struct tk_buf *b, char c);
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends n bytes of uninitialised space and returns a pointer to them (NULL on error). */
+char *tk_buf_extend(struct tk_buf *b, size_t n);
 /* Hands over the storage (caller frees with free()); the buffer is left empty. */
 char *tk_buf_take(struct tk_buf *b, size_t *len);
 

@@ -56,7 +56,7 @@ CREATE TABLE tokens (
     managed     TEXT UNIQUE,
     key_hash    BLOB NOT NULL,
     key_sealed  BLOB NOT NULL,
-    search_fold TEXT NOT NULL,             -- fold(identifier) || x'1f' || fold(description)
+    search_fold TEXT NOT NULL,             -- identifier, intent, owner, description (folded)
     created     INTEGER NOT NULL
 );
 CREATE INDEX tokens_key_hash ON tokens(key_hash);
