@@ -27,6 +27,7 @@ void tk_api_tokens_view_key(struct tk_request *req, struct tk_response *res, voi
 void tk_api_tokens_set_key(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_tokens_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_events_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_schema(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_users_collection(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx);

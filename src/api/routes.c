@@ -15,6 +15,7 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         {"/api/v3/core/tokens/{}/set_key/", "POST, OPTIONS", tk_api_tokens_set_key},
         {"/api/v3/core/tokens/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_tokens_used_by},
         {"/api/v3/events/events/", "GET, HEAD, OPTIONS", tk_api_events_collection},
+        {"/api/v3/schema/", "GET, HEAD, OPTIONS", tk_api_schema},
         /* users: the fixed names before the {id} routes */
         {"/api/v3/core/users/", "GET, POST, HEAD, OPTIONS", tk_api_users_collection},
         {"/api/v3/core/users/me/", "GET, HEAD, OPTIONS", tk_api_users_me},

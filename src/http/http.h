@@ -48,6 +48,7 @@ struct tk_response {
     struct tk_buf body;      /* JSON unless content_type says otherwise */
     const char *allow;       /* Allow header, set from the route */
     bool empty;              /* no body and no Content-Type (204, set_key's bare 400) */
+    const char *content_type; /* NULL: application/json */
 };
 
 typedef void (*tk_handler_fn)(struct tk_request *req, struct tk_response *res, void *ctx);

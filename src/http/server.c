@@ -137,7 +137,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tk_response *res, 
         return MHD_NO;
     }
     if (!res->empty)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                res->content_type ? res->content_type : "application/json");
     if (res->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (close)
