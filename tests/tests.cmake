@@ -49,3 +49,9 @@ add_test(NAME scaleout/postgres
   COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scaleout)
 set_tests_properties(scaleout/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
   LABELS api TIMEOUT 600)
+
+# authentik's official client (@goauthentik/api, pinned) and an OpenAPI validator, on both stores.
+add_test(NAME compat/sqlite COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run)
+add_test(NAME compat/postgres COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run postgres)
+set_tests_properties(compat/sqlite compat/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
+  LABELS compat TIMEOUT 600)
