@@ -36,7 +36,7 @@ endforeach()
 set(TK_PYTHON /usr/bin/python3)
 set(TK_API_ENV "TOKEND_BIN=$<TARGET_FILE:tokend>;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 add_test(NAME api/sqlite
-  COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
+  COMMAND ${TK_PYTHON} -m pytest -q -rf -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
 set_tests_properties(api/sqlite PROPERTIES ENVIRONMENT "${TK_API_ENV};TOKEND_TEST_BACKEND=sqlite"
   LABELS api TIMEOUT 900)
 # The same suite on PostgreSQL, on a cluster the script creates and removes.
@@ -46,7 +46,7 @@ set_tests_properties(api/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
 
 # Several processes on one PostgreSQL, a streaming replica, outages: clusters of their own.
 add_test(NAME scaleout/postgres
-  COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scaleout)
+  COMMAND ${TK_PYTHON} -m pytest -q -rf -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scaleout)
 set_tests_properties(scaleout/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
   LABELS api TIMEOUT 600)
 

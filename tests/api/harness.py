@@ -28,6 +28,8 @@ import pytest
 # Helper modules of the test files, rewritten like this one (conftest registers this module and
 # world.py; registering here happens before any test module imports them).
 pytest.register_assert_rewrite("tokenapi")
+pytest.register_assert_rewrite("schema_check")
+import schema_check  # noqa: E402  (after its rewrite registration)
 
 DEFAULT_BIN = "/work/main/build/debug/tokend"
 LIST = "/api/v3/core/tokens/"
@@ -367,6 +369,8 @@ class Client:
             conn.request(method, path + encode_query(query), body=body, headers=hdrs)
             r = conn.getresponse()
             data = r.read()
+            # Every response must fit the OpenAPI document (issue 6, schema_check.py).
+            schema_check.instance().check(method, path, r.status, r.getheaders(), data)
             return Response(r.status, r.getheaders(), data, r.reason)
         finally:
             conn.close()
