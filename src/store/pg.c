@@ -84,6 +84,18 @@ static int ensure_conn(struct pg_db *d)
     return TK_ERR_BUSY;
 }
 
+/* A connection that the server dropped (restart, failover) is noticed on first use. Outside a
+ * transaction nothing was lost yet: reconnect at once (the backoff applies to failed attempts)
+ * and say whether the caller may retry. */
+static bool reconnect_after_loss(struct pg_db *d, bool was_idle)
+{
+    if (!was_idle || d->conn == NULL || PQstatus(d->conn) == CONNECTION_OK)
+        return false;
+    d->retry_at_ms = 0;
+    d->backoff_ms = 0;
+    return ensure_conn(d) == 0;
+}
+
 static int map_result(struct pg_db *d, PGresult *r)
 {
     ExecStatusType s = PQresultStatus(r);
@@ -192,8 +204,14 @@ static int init_stmt(struct pg_db *d, struct tk_db_stmt *st, const char *sql)
         return TK_ERR_NOMEM;
     }
     snprintf(st->name, sizeof(st->name), "tk%u", ++d->next_id);
+    bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
     PGresult *r = PQprepare(d->conn, st->name, pgsql, n, NULL);
     int rc = map_result(d, r);
+    if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
+        PQclear(r);
+        r = PQprepare(d->conn, st->name, pgsql, n, NULL);
+        rc = map_result(d, r);
+    }
     if (rc == TK_ERR_STORE)
         fprintf(stderr, "tokend: in: %s\n", pgsql);
     PQclear(r);
@@ -300,9 +318,30 @@ static int pg_step(struct tk_db_stmt *st)
         st->executed = true;
         if (st->generation != d->generation || PQstatus(d->conn) != CONNECTION_OK)
             return TK_ERR_BUSY;
+        bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
         st->res = PQexecPrepared(d->conn, st->name, st->n_params,
                                  (const char *const *)st->values, st->lengths, st->formats, 0);
         int rc = map_result(d, st->res);
+        if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
+            /* the statement lived on the old connection: prepare it again, run it again */
+            PQclear(st->res);
+            st->res = NULL;
+            int n = 0;
+            char *pgsql = rewrite(st->sql, &n);
+            if (pgsql == NULL)
+                return TK_ERR_NOMEM;
+            PGresult *pr = PQprepare(d->conn, st->name, pgsql, n, NULL);
+            free(pgsql);
+            rc = map_result(d, pr);
+            PQclear(pr);
+            st->generation = d->generation;
+            if (rc == 0) {
+                st->res = PQexecPrepared(d->conn, st->name, st->n_params,
+                                         (const char *const *)st->values, st->lengths,
+                                         st->formats, 0);
+                rc = map_result(d, st->res);
+            }
+        }
         if (rc) {
             PQclear(st->res);
             st->res = NULL;
@@ -395,8 +434,14 @@ static int pg_exec(struct tk_db *db, const char *script)
     int rc = ensure_conn(d);
     if (rc)
         return rc;
+    bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
     PGresult *r = PQexec(d->conn, script);
     rc = map_result(d, r);
+    if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
+        PQclear(r);
+        r = PQexec(d->conn, script);
+        rc = map_result(d, r);
+    }
     PQclear(r);
     return rc;
 }

@@ -102,15 +102,12 @@ def test_primary_outage_is_a_fast_503_and_recovers(cluster, tmp_path):
             assert r.status == 503, (r.status, r.shown())
             assert set(r.json()) == {"detail"}
             assert elapsed < 4.0, elapsed  # fails fast, never hangs
-        cluster.resume()
-        deadline = time.monotonic() + 10
-        while True:
+        cluster.resume()  # returns once PostgreSQL accepts connections again
+        # The very next requests, on every worker thread, succeed: dropped connections are
+        # re-established on first use, not after a backoff.
+        for i in range(8):
             r = c.list()
-            assert r.status in (200, 503), r.shown()  # never a 500
-            if r.status == 200:
-                break
-            assert time.monotonic() < deadline, "tokend did not reconnect"
-            time.sleep(0.2)
+            assert r.status == 200, (i, r.status, r.shown())
         assert create(c, "after-outage").status == 201
     finally:
         server.stop()
