@@ -30,7 +30,7 @@ bool tk_audit_sensitive(const char *key, size_t len)
     return false;
 }
 
-static void uuid_hex(const char *uuid, char out[33])
+void tk_audit_uuid_hex(const char *uuid, char out[33])
 {
     size_t o = 0;
     for (const char *p = uuid; *p && o < 32; p++)
@@ -42,7 +42,7 @@ static void uuid_hex(const char *uuid, char out[33])
 void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
 {
     char hex[33];
-    uuid_hex(t->uuid, hex);
+    tk_audit_uuid_hex(t->uuid, hex);
     tk_jw_obj_begin(w);
     tk_jw_key(w, "app");
     tk_jw_cstr(w, "authentik_core");
@@ -149,7 +149,7 @@ int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const 
     http_request(&w, c);
     tk_jw_obj_end(&w);
     char hex[33];
-    uuid_hex(t->uuid, hex);
+    tk_audit_uuid_hex(t->uuid, hex);
     rc = user.err ? user.err : ctx.err;
     if (rc == 0)
         rc = insert(c->db, action, app, user.data, n == 1 ? users[0].username : NULL, ctx.data,

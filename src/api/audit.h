@@ -23,6 +23,9 @@ int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const c
                     const char *app, const char *context_json, const char *model_pk)
     TK_MUST_USE;
 
+/* A uuid without its dashes, as authentik writes model pks into events. */
+void tk_audit_uuid_hex(const char *uuid, char out[33]);
+
 /* Django's sensitive-name test for context keys (API.md §11). */
 bool tk_audit_sensitive(const char *key, size_t len);
 

@@ -3,22 +3,11 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/listing.h"
 #include "api/query.h"
 #include "api/serialize.h"
 #include "domain/pagination.h"
 #include "util/limits.h"
-
-static const char *filter(struct tk_arena *a, const struct tk_query *q, const char *name)
-{
-    const struct tk_qparam *p = tk_query_get(q, name);
-    if (p == NULL)
-        return NULL;
-    size_t st, len;
-    tk_strip(p->val, p->val_len, &st, &len);
-    if (len == 0)
-        return NULL;
-    return tk_arena_strndup(a, p->val + st, len);
-}
 
 static void event_json(struct tk_jw *w, const struct tk_event *e)
 {
@@ -59,10 +48,14 @@ static void events_list(struct tk_ctx *c)
         return;
     }
     struct tk_event_query eq = {.created_desc = true};
-    eq.action = filter(req->arena, &q, "action");
-    eq.username = filter(req->arena, &q, "username");
-    eq.context_model_pk = filter(req->arena, &q, "context_model_pk");
-    eq.client_ip = filter(req->arena, &q, "client_ip");
+    struct tk_field_errors fe;
+    tk_field_errors_init(&fe);
+    eq.action = tk_list_text(c, &q, "action", &fe);
+    eq.username = tk_list_text(c, &q, "username", &fe);
+    eq.context_model_pk = tk_list_text(c, &q, "context_model_pk", &fe);
+    eq.client_ip = tk_list_text(c, &q, "client_ip", &fe);
+    if (tk_field_errors_respond(&fe, res))
+        return;
     if (eq.context_model_pk != NULL) {
         /* accept the dashed uuid form too; stored as authentik stores it (hex) */
         char *hex = tk_arena_strdup(req->arena, eq.context_model_pk);

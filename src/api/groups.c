@@ -82,19 +82,6 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
     tk_jw_obj_end(w);
 }
 
-/* Django's multiple-choice fields stop at the first invalid value: one message per field. */
-static void choice_error(struct tk_field_errors *fe, const char *field, const char *value)
-{
-    if (fe->open_field != NULL && strcmp(fe->open_field, field) == 0)
-        return;
-    struct tk_buf m;
-    tk_buf_init(&m, 64 * 1024);
-    tk_buf_puts(&m, "Select a valid choice. ");
-    tk_buf_puts(&m, value);
-    tk_buf_puts(&m, " is not one of the available choices.");
-    tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
-    tk_buf_free(&m);
-}
 
 /* A whole positive integer as Python int() reads it (surrounding whitespace allowed). */
 static bool parse_id(const char *s, size_t len, int64_t *out)
@@ -168,7 +155,7 @@ static void groups_list(struct tk_ctx *c)
             if (rc)
                 goto fail;
             if (!exists)
-                choice_error(&fe, by[k], vals[i]->val);
+                tk_list_choice_error(&fe, by[k], vals[i]->val);
             else
                 uids[set->n++] = id;
         }

@@ -170,3 +170,16 @@ const char *tk_list_text(struct tk_ctx *c, const struct tk_query *q, const char 
     }
     return tk_arena_strndup(c->req->arena, p->val + st, len);
 }
+
+void tk_list_choice_error(struct tk_field_errors *fe, const char *field, const char *value)
+{
+    if (fe->open_field != NULL && strcmp(fe->open_field, field) == 0)
+        return;
+    struct tk_buf m;
+    tk_buf_init(&m, 64 * 1024);
+    tk_buf_puts(&m, "Select a valid choice. ");
+    tk_buf_puts(&m, value);
+    tk_buf_puts(&m, " is not one of the available choices.");
+    tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
+    tk_buf_free(&m);
+}

@@ -37,4 +37,8 @@ int tk_list_bool(const struct tk_query *q, const char *name);
 const char *tk_list_text(struct tk_ctx *c, const struct tk_query *q, const char *name,
                          struct tk_field_errors *fe);
 
+/* "Select a valid choice. <value> is not one of the available choices." for field, once per
+ * field: Django's multiple-choice fields stop at the first invalid value. */
+void tk_list_choice_error(struct tk_field_errors *fe, const char *field, const char *value);
+
 #endif

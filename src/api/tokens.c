@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/listing.h"
 #include "api/query.h"
 #include "api/serialize.h"
 #include "api/tokens.h"
@@ -11,24 +12,6 @@
 #include "util/limits.h"
 #include "util/time.h"
 #include "util/utf8.h"
-
-/* A django-filter CharFilter: stripped, empty ignored, NUL refused (Django's CharField). */
-static const char *text_filter(struct tk_ctx *c, const struct tk_query *q, const char *name,
-                               struct tk_field_errors *fe)
-{
-    const struct tk_qparam *p = tk_query_get(q, name);
-    if (p == NULL)
-        return NULL;
-    size_t st, len;
-    tk_strip(p->val, p->val_len, &st, &len);
-    if (len == 0)
-        return NULL;
-    if (memchr(p->val + st, '\0', len) != NULL) {
-        tk_field_errors_add(fe, name, "Null characters are not allowed.");
-        return NULL;
-    }
-    return tk_arena_strndup(c->req->arena, p->val + st, len);
-}
 
 static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
 
@@ -76,10 +59,10 @@ static void tokens_list(struct tk_ctx *c)
     /* Filters in the FilterSet's field order, all errors in one body (API.md §8). */
     struct tk_field_errors fe;
     tk_field_errors_init(&fe);
-    tq.identifier = text_filter(c, &q, "identifier", &fe);
+    tq.identifier = tk_list_text(c, &q, "identifier", &fe);
     intent_filter(c, &q, &tq, &fe);
-    tq.username = text_filter(c, &q, "user__username", &fe);
-    tq.description = text_filter(c, &q, "description", &fe);
+    tq.username = tk_list_text(c, &q, "user__username", &fe);
+    tq.description = tk_list_text(c, &q, "description", &fe);
     const struct tk_qparam *p = tk_query_get(&q, "expires");
     if (p != NULL) {
         size_t st, len;
@@ -94,7 +77,7 @@ static void tokens_list(struct tk_ctx *c)
     p = tk_query_get(&q, "expiring");
     if (p != NULL)
         tq.expiring = tk_query_bool(p->val, p->val_len);
-    tq.managed = text_filter(c, &q, "managed", &fe);
+    tq.managed = tk_list_text(c, &q, "managed", &fe);
     if (tk_field_errors_respond(&fe, res))
         return;
 

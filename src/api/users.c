@@ -38,19 +38,6 @@ static const struct tk_order_name user_order[] = {
     {"attributes", TK_UF_ATTRIBUTES},
 };
 
-/* Django's multiple-choice fields stop at the first invalid value: one message per field. */
-static void choice_error(struct tk_field_errors *fe, const char *field, const char *value)
-{
-    if (fe->open_field != NULL && strcmp(fe->open_field, field) == 0)
-        return;
-    struct tk_buf m;
-    tk_buf_init(&m, 64 * 1024);
-    tk_buf_puts(&m, "Select a valid choice. ");
-    tk_buf_puts(&m, value);
-    tk_buf_puts(&m, " is not one of the available choices.");
-    tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
-    tk_buf_free(&m);
-}
 
 static void users_list(struct tk_ctx *c)
 {
@@ -108,7 +95,7 @@ static void users_list(struct tk_ctx *c)
                 rc = tk_store_group_find_uuid(c->db, uuid, &id);
             }
             if (rc == TK_ERR_NOTFOUND) {
-                choice_error(&fe, by[k], v);
+                tk_list_choice_error(&fe, by[k], v);
                 rc = 0;
                 continue;
             }
@@ -143,7 +130,7 @@ static void users_list(struct tk_ctx *c)
         if (strlen(vals[i]->val) == vals[i]->val_len && user_type_valid(vals[i]->val))
             types[uq.n_types++] = vals[i]->val;
         else
-            choice_error(&fe, "type", vals[i]->val);
+            tk_list_choice_error(&fe, "type", vals[i]->val);
     }
     uq.types = types;
     if (tk_field_errors_respond(&fe, c->res))

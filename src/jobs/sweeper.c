@@ -58,11 +58,7 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
     tk_buf_free(&msg);
     tk_jw_obj_end(&w);
     char hex[33];
-    size_t o = 0;
-    for (const char *p = t->uuid; *p && o < 32; p++)
-        if (*p != '-')
-            hex[o++] = *p;
-    hex[o] = '\0';
+    tk_audit_uuid_hex(t->uuid, hex);
     rc = ctx.err ? ctx.err
                  : tk_audit_system(db, b->now, b->api->event_retention_us, "secret_rotate",
                                    TK_APP_MODELS, ctx.data, hex);
