@@ -17,6 +17,7 @@
 #include "util/time.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "util/alloc.h"
 
 static void usage(FILE *f)
 {
@@ -149,6 +150,7 @@ static int serve(struct tk_cli *cli)
 
 int main(int argc, char **argv)
 {
+    tk_alloc_init();
     struct tk_config cfg;
     char err[512] = "";
     if (tk_config_from_env(&cfg, err, sizeof(err)) != 0) {

@@ -82,12 +82,19 @@ struct tk_field_errors {
     struct tk_buf buf;
     size_t n_fields;
     const char *open_field; /* the field whose list is open */
+    bool nomem;             /* validation itself ran out of memory: answer 503, not 400 */
 };
 void tk_field_errors_init(struct tk_field_errors *fe);
+/* Did validation fail (a message, or running out of memory)? */
+static inline bool tk_field_errors_any(const struct tk_field_errors *fe)
+{
+    return fe->n_fields > 0 || fe->nomem;
+}
 void tk_field_errors_add(struct tk_field_errors *fe, const char *field, const char *msg);
 void tk_field_errors_add_n(struct tk_field_errors *fe, const char *field, const char *msg,
                            size_t len);
-/* Writes the 400 response if any error was added; returns true if it did. Frees fe. */
+/* Writes the 400 response if any error was added (503 if validation ran out of memory);
+ * returns true if it did. Frees fe. */
 bool tk_field_errors_respond(struct tk_field_errors *fe, struct tk_response *res);
 
 #endif

@@ -90,8 +90,23 @@ json_t *tk_body_object(struct tk_ctx *c)
          * with its own message (API.md §17.10). */
         v = json_loadb(req->body, req->body_len, flags | JSON_DECODE_INT_AS_REAL, &err);
     if (v == NULL) {
-        parse_error(res, err.text);
-        return NULL;
+        /* jansson reports some of its own allocation failures as syntax errors (or with no
+         * message): parse once more; a syntax error repeats itself word for word, a failed
+         * allocation does not. */
+        json_error_t again;
+        v = json_loadb(req->body, req->body_len, flags, &again);
+        if (v == NULL && strstr(again.text, "too big integer") != NULL)
+            v = json_loadb(req->body, req->body_len, flags | JSON_DECODE_INT_AS_REAL, &again);
+        if (v == NULL && (json_error_code(&again) == json_error_out_of_memory ||
+                          again.text[0] == '\0' || strcmp(again.text, err.text) != 0 ||
+                          again.position != err.position)) {
+            tk_api_error(res, TK_ERR_NOMEM);
+            return NULL;
+        }
+        if (v == NULL) {
+            parse_error(res, again.text);
+            return NULL;
+        }
     }
     if (json_is_object(v))
         return v;
@@ -291,7 +306,7 @@ enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *nam
     } else if (json_is_integer(v) || json_is_real(v)) {
         s = tk_py_str(c->req->arena, v);
         if (s == NULL) {
-            tk_field_errors_add(fe, name, "Not a valid string.");
+            fe->nomem = true;
             return TK_FIELD_INVALID;
         }
         len = strlen(s);
@@ -307,7 +322,7 @@ enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *nam
     }
     char *copy = tk_arena_strndup(c->req->arena, s + st, sl);
     if (copy == NULL) {
-        tk_field_errors_add(fe, name, "Not a valid string.");
+        fe->nomem = true;
         return TK_FIELD_INVALID;
     }
     bool bad = false;

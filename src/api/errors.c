@@ -35,6 +35,7 @@ void tk_field_errors_init(struct tk_field_errors *fe)
     tk_buf_init(&fe->buf, 1 << 20);
     fe->n_fields = 0;
     fe->open_field = NULL;
+    fe->nomem = false;
 }
 
 void tk_field_errors_add(struct tk_field_errors *fe, const char *field, const char *msg)
@@ -67,6 +68,11 @@ void tk_field_errors_add_n(struct tk_field_errors *fe, const char *field, const 
 
 bool tk_field_errors_respond(struct tk_field_errors *fe, struct tk_response *res)
 {
+    if (fe->nomem) {
+        tk_buf_free(&fe->buf);
+        tk_api_error(res, TK_ERR_NOMEM);
+        return true;
+    }
     if (fe->n_fields == 0) {
         tk_buf_free(&fe->buf);
         return false;

@@ -450,7 +450,7 @@ static int group_create_tx(struct tk_db *db, void *arg)
     struct group_tx *x = arg;
     struct group_input in;
     int rc = parse_group(x->c, x->body, true, NULL, &in, &x->fe);
-    if (rc || x->fe.n_fields)
+    if (rc || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_group_write w = {.attributes = "{}"};
     apply_group(&in, &w);
@@ -465,7 +465,7 @@ static int group_update_tx(struct tk_db *db, void *arg)
     if (rc)
         return rc;
     struct group_input in;
-    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || x->fe.n_fields)
+    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     int64_t parent_id = 0;
     if (cur->g.has_parent && (rc = tk_store_group_find_uuid(db, cur->g.parent_uuid, &parent_id)))
@@ -500,7 +500,7 @@ static void respond_group(struct tk_ctx *c, const char *uuid, int status)
 
 static void finish_write(struct tk_ctx *c, struct group_tx *x, int rc, int status)
 {
-    if (x->fe.n_fields) {
+    if (tk_field_errors_any(&x->fe)) {
         tk_field_errors_respond(&x->fe, c->res);
         return;
     }

@@ -305,7 +305,7 @@ static int create_tx(struct tk_db *db, void *arg)
     struct token_input in;
     memset(&in, 0, sizeof(in));
     int rc = parse_fields(c, x->body, true, NULL, &in, &x->fe);
-    if (rc || x->fe.n_fields)
+    if (rc || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
 
     char uuid[37];
@@ -320,7 +320,7 @@ static int create_tx(struct tk_db *db, void *arg)
     t.user_id = in.user_s == TK_FIELD_SET ? in.user_id : c->who.user_id;
     if (in.intent_s != TK_FIELD_SET)
         t.intent = api_intent;
-    if ((rc = object_rules(c, &in, &t, &x->fe)) != 0 || x->fe.n_fields)
+    if ((rc = object_rules(c, &in, &t, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
 
     /* §6.3: a non-superuser's token is always their own, expiring per their own attribute. */
@@ -367,7 +367,7 @@ void tk_tokens_create(struct tk_ctx *c)
     tk_field_errors_init(&x.fe);
     int rc = tk_store_write_tx(c->db, create_tx, &x);
     json_decref(body);
-    if (x.fe.n_fields) {
+    if (tk_field_errors_any(&x.fe)) {
         tk_field_errors_respond(&x.fe, c->res);
         return;
     }
@@ -406,11 +406,11 @@ static int update_tx(struct tk_db *db, void *arg)
         return rc;
     struct token_input in;
     memset(&in, 0, sizeof(in));
-    if ((rc = parse_fields(c, x->body, x->put, t, &in, &x->fe)) != 0 || x->fe.n_fields)
+    if ((rc = parse_fields(c, x->body, x->put, t, &in, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     /* §17.1: what was not sent keeps its stored value (owner and intent included). */
     apply_fields(&in, t);
-    if ((rc = object_rules(c, &in, t, &x->fe)) != 0 || x->fe.n_fields)
+    if ((rc = object_rules(c, &in, t, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     if ((rc = tk_store_token_update(db, t)) != 0)
         return rc;
@@ -434,7 +434,7 @@ void tk_tokens_update(struct tk_ctx *c, bool put)
     tk_field_errors_init(&x.fe);
     rc = tk_store_write_tx(c->db, update_tx, &x);
     json_decref(body);
-    if (x.fe.n_fields) {
+    if (tk_field_errors_any(&x.fe)) {
         tk_field_errors_respond(&x.fe, c->res);
         return;
     }

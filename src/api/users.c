@@ -520,7 +520,7 @@ static int user_create_tx(struct tk_db *db, void *arg)
     struct user_tx *x = arg;
     struct user_input in;
     int rc = parse_user(x->c, x->body, true, NULL, &in, &x->fe);
-    if (rc || x->fe.n_fields)
+    if (rc || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_user_new u = {.name = "", .email = "", .is_active = true};
     apply_user(&in, &u);
@@ -539,7 +539,7 @@ static int user_update_tx(struct tk_db *db, void *arg)
     if (rc)
         return rc;
     struct user_input in;
-    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || x->fe.n_fields)
+    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_user_new u = {.username = cur->username,
                             .name = cur->name,
@@ -559,7 +559,7 @@ static int user_update_tx(struct tk_db *db, void *arg)
 
 static void finish_write(struct tk_ctx *c, struct user_tx *x, int rc, int status)
 {
-    if (x->fe.n_fields) {
+    if (tk_field_errors_any(&x->fe)) {
         tk_field_errors_respond(&x->fe, c->res);
         return;
     }

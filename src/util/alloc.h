@@ -10,5 +10,13 @@ void *tk_calloc(size_t n, size_t size);
 void *tk_realloc(void *p, size_t n);
 char *tk_strndup(const char *s, size_t n);
 char *tk_strdup(const char *s);
+void tk_free(void *p);
+/* Routes the libraries that allow it (jansson) through these functions. Call once at start. */
+void tk_alloc_init(void);
+
+/* Debug builds only (no effect otherwise): make the nth allocation from now fail (0: none),
+ * and the number of allocations since the last call. For tests of allocation failure. */
+void tk_alloc_fail_at(long n);
+long tk_alloc_count(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "http/http.h"
+#include "util/alloc.h"
 
 #define INPROC_ADMIN_KEY "inproc-admin-key"
 
@@ -32,6 +33,7 @@ static inline int inproc_open(struct inproc *p)
 {
     char err[256];
     memset(p, 0, sizeof(*p));
+    tk_alloc_init();
     if (tk_config_from_env(&p->cfg, err, sizeof(err)) != 0)
         return -1;
     p->cfg.database = "sqlite::memory:";
@@ -76,6 +78,11 @@ static inline struct inproc_res inproc_call(struct inproc *p, const char *method
     struct tk_response res = {0};
     struct inproc_res out = {0};
     req.arena = tk_arena_new(1u << 26);
+    if (req.arena == NULL) { /* as the HTTP layer answers when a request's arena fails */
+        out.status = 503;
+        out.body = strdup("{\"detail\":\"The server is out of memory.\"}");
+        return out;
+    }
     req.method = TK_M_OTHER;
     req.method_name = method;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
