@@ -34,6 +34,10 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_SWEEP_INTERVAL", "--sweep-interval", "minutes=5",
      "how often expired tokens are rotated or deleted and old events removed"},
     {"TOKEND_MAX_CONNECTIONS", "--max-connections", "4096", "concurrent connections"},
+    {"TOKEND_AUTH_FAILURE_BURST", "--auth-failure-burst", "200",
+     "failed authentications one address may make at once before 429 (0: no throttling)"},
+    {"TOKEND_AUTH_FAILURE_RATE", "--auth-failure-rate", "20",
+     "failed authentications per second an address earns back"},
     {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
      "seconds before an idle or slow connection is closed"},
     {NULL, NULL, NULL, NULL},
@@ -82,6 +86,10 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->sweep_interval = v;
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
         return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
+    else if (strcmp(env, "TOKEND_AUTH_FAILURE_BURST") == 0)
+        return parse_uint(env, v, 0, 1000000000, &c->auth_failure_burst, err, err_len);
+    else if (strcmp(env, "TOKEND_AUTH_FAILURE_RATE") == 0)
+        return parse_uint(env, v, 1, 1000000, &c->auth_failure_rate, err, err_len);
     else if (strcmp(env, "TOKEND_CONNECTION_TIMEOUT") == 0)
         return parse_uint(env, v, 1, 3600, &c->connection_timeout_s, err, err_len);
     return 0;
@@ -100,6 +108,8 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->event_retention = "days=365";
     c->sweep_interval = "minutes=5";
     c->max_connections = TK_MAX_CONNECTIONS;
+    c->auth_failure_burst = 200;
+    c->auth_failure_rate = 20;
     c->connection_timeout_s = TK_CONNECTION_TIMEOUT_S;
     const char *ak = getenv("AUTHENTIK_BOOTSTRAP_TOKEN");
     if (ak != NULL && *ak != '\0')

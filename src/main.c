@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/throttle.h"
 #include "cli/cli.h"
 #include "config.h"
 #include "crypto/keys.h"
@@ -98,6 +99,7 @@ static int serve(struct tk_cli *cli)
         return 1;
     }
     struct tk_api api = api_of(cli);
+    api.throttle = tk_throttle_new(cfg->auth_failure_burst, (double)cfg->auth_failure_rate);
     struct tk_router *router = tk_router_new();
     if (router == NULL || tk_api_register(&api, router) != 0) {
         fprintf(stderr, "tokend: out of memory\n");
@@ -143,6 +145,7 @@ static int serve(struct tk_cli *cli)
     tk_http_stop(http, 10000);
     tk_sweeper_stop(sweeper);
     tk_router_free(router);
+    tk_throttle_free(api.throttle);
     tk_secret_wipe(&api.secret);
     fprintf(stderr, "tokend: stopped\n");
     return 0;

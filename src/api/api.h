@@ -9,6 +9,8 @@
 #include "http/http.h"
 #include "store/store.h"
 
+struct tk_throttle;
+
 struct tk_api {
     struct tk_store *store;
     struct tk_secret secret;
@@ -16,6 +18,7 @@ struct tk_api {
     int64_t default_token_duration_us; /* API.md §12.2 */
     unsigned key_length;               /* API.md §13 */
     int64_t event_retention_us;        /* API.md §11, days=365 */
+    struct tk_throttle *throttle;      /* failed authentications, NULL: none */
 };
 
 int tk_api_register(struct tk_api *api, struct tk_router *r) TK_MUST_USE;

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/throttle.h"
 #include "domain/auth.h"
 #include "util/time.h"
 
@@ -32,11 +33,23 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
 
     const char *cred = NULL;
     size_t cred_len = 0;
-    switch (tk_auth_parse(req->authorization, req->authorization_len, &cred, &cred_len)) {
+    enum tk_auth_kind kind =
+        tk_auth_parse(req->authorization, req->authorization_len, &cred, &cred_len);
+    /* An address that failed too often is refused before its credentials are even looked
+     * at; requests without any are never throttled (they can learn nothing). */
+    unsigned wait = 0;
+    if (kind != TK_AUTH_NONE &&
+        !tk_throttle_allow(api->throttle, req->client_ip, ctx->now, &wait)) {
+        tk_response_detail(res, 429, "Request was throttled.");
+        res->retry_after = wait;
+        return false;
+    }
+    switch (kind) {
     case TK_AUTH_NONE:
         tk_response_detail(res, 403, "Authentication credentials were not provided.");
         return false;
     case TK_AUTH_UNSUPPORTED:
+        tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
         tk_response_detail(res, 403, "Unsupported authentication type");
         return false;
     case TK_AUTH_MALFORMED:
@@ -54,6 +67,7 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     tk_key_hash(&api->secret, cred, cred_len, hash);
     int rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who);
     if (rc == TK_ERR_NOTFOUND) {
+        tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
         tk_response_detail(res, 403, "Token invalid/expired");
         return false;
     }

@@ -49,6 +49,7 @@ struct tk_response {
     const char *allow;       /* Allow header, set from the route */
     bool empty;              /* no body and no Content-Type (204, set_key's bare 400) */
     const char *content_type; /* NULL: application/json */
+    unsigned retry_after;     /* > 0: a Retry-After header (seconds) */
 };
 
 typedef void (*tk_handler_fn)(struct tk_request *req, struct tk_response *res, void *ctx);

@@ -141,6 +141,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tk_response *res, 
                                 res->content_type ? res->content_type : "application/json");
     if (res->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->retry_after > 0) {
+        char s[16];
+        snprintf(s, sizeof(s), "%u", res->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, s);
+    }
     if (close)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");

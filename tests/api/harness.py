@@ -151,6 +151,9 @@ class Server:
         env["TOKEND_DATABASE"] = self.backend.database_url()
         env["TOKEND_SECRET_KEY"] = self.secret_key
         env["TOKEND_BOOTSTRAP_TOKEN"] = self.bootstrap_key
+        # The suites make many failed authentications from one address on purpose; throttling
+        # has its own test (test_throttle.py).
+        env["TOKEND_AUTH_FAILURE_BURST"] = "0"
         env.update(self.extra_env)
         return env
 
