@@ -9,7 +9,7 @@ JOBS        := $(shell nproc 2>/dev/null || echo 2)
 export TOKEND_DATABASE ?= sqlite:./var/tokend.db
 export TOKEND_LISTEN   ?= 127.0.0.1:9000
 
-.PHONY: run test deps release debug clean bench fuzz format-check
+.PHONY: run test deps release debug clean bench fuzz soak format-check
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
 
@@ -36,6 +36,12 @@ test: debug
 bench: release
 	@./scripts/install-deps --bench
 	@bench/run
+
+# The long crash-safety run: 50 SIGKILLs under load, on SQLite and on PostgreSQL.
+soak: debug
+	@TOKEND_BIN=$(DEBUG_DIR)/tokend TOKEND_CRASH_CYCLES=50 /usr/bin/python3 -m pytest -q -rf \
+	  -p no:cacheprovider tests/api/test_crash_safety.py
+	@TOKEND_BIN=$(DEBUG_DIR)/tokend TOKEND_CRASH_CYCLES=50 tests/run-api-postgres -k crash_safety
 
 # Fuzz every target for FUZZ_SECONDS seconds each; new inputs land in build/fuzz/corpus.
 fuzz: deps
