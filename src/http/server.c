@@ -22,8 +22,28 @@ struct tk_http {
     struct MHD_Daemon *d;
     struct tk_router *router;
     atomic_int inflight;
+    atomic_int open_conns;
+    int max_conns;
     uint16_t port;
 };
+
+/* Connections beyond the cap are closed at accept time (libmicrohttpd's own limit would leave
+ * them waiting in the listen backlog, unanswered). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct tk_http *h = cls;
+    return atomic_load(&h->open_conns) >= h->max_conns ? MHD_NO : MHD_YES;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct tk_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&h->open_conns, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&h->open_conns, 1);
+}
 
 struct req_state {
     struct tk_arena *arena;
@@ -377,14 +397,18 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
     if (h == NULL)
         return TK_ERR_NOMEM;
     h->router = r;
+    h->max_conns = (int)o->max_connections;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
+        flags, 0, accept_policy, h, access_handler, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+        /* libmicrohttpd's limit is split over the threads: leave ours to decide */
+        MHD_OPTION_CONNECTION_LIMIT, o->max_connections + 64 * o->threads,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
+        o->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
