@@ -4,12 +4,13 @@ SHELL := /bin/bash
 
 RELEASE_DIR := build/release
 DEBUG_DIR   := build/debug
+TSAN_DIR    := build/tsan
 JOBS        := $(shell nproc 2>/dev/null || echo 2)
 
 export TOKEND_DATABASE ?= sqlite:./var/tokend.db
 export TOKEND_LISTEN   ?= 127.0.0.1:9000
 
-.PHONY: run test deps release debug clean bench fuzz soak format-check
+.PHONY: run test deps release debug tsan clean bench fuzz soak format-check
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
 
@@ -24,13 +25,18 @@ debug: deps
 	@cmake -S . -B $(DEBUG_DIR) -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(DEBUG_DIR) -j $(JOBS)
 
+# The server under ThreadSanitizer, for the concurrency tests (ctest's tsan/concurrency).
+tsan: deps
+	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DTOKEND_TSAN=ON >/dev/null
+	@cmake --build $(TSAN_DIR) --target tokend -j $(JOBS)
+
 # Build a release binary, create or migrate the database, bootstrap, serve on TOKEND_LISTEN.
 run: release
 	@mkdir -p var
 	@exec $(RELEASE_DIR)/tokend serve
 
-# Debug build under ASan+UBSan, every suite through ctest.
-test: debug
+# Debug build under ASan+UBSan (and the server under TSan), every suite through ctest.
+test: debug tsan
 	@cd $(DEBUG_DIR) && ctest --output-on-failure --timeout 900
 
 bench: release

@@ -57,3 +57,9 @@ add_test(NAME compat/sqlite COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run)
 add_test(NAME compat/postgres COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run postgres)
 set_tests_properties(compat/sqlite compat/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
   LABELS compat TIMEOUT 600)
+
+# The concurrency tests against the server built with ThreadSanitizer (make tsan builds it; the
+# harness fails a run on any ThreadSanitizer report in the server's output).
+add_test(NAME tsan/concurrency COMMAND ${CMAKE_SOURCE_DIR}/tests/run-tsan)
+set_tests_properties(tsan/concurrency PROPERTIES LABELS tsan TIMEOUT 900
+  ENVIRONMENT "TOKEND_BIN=${CMAKE_SOURCE_DIR}/build/tsan/tokend;TSAN_OPTIONS=halt_on_error=0")
