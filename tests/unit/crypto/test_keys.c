@@ -103,6 +103,33 @@ static void test_secret_file(void **state)
     rmdir(dir);
 }
 
+/* Keys are found by their keyed hash, so no comparison ever sees key bytes: a guess that gets
+ * the first characters of a key right produces a hash that shares nothing with the real one,
+ * and the database's comparison of hashes (or sodium_memcmp's) cannot tell a guesser how many
+ * characters were right. */
+static void test_prefix_of_a_key_says_nothing_about_its_hash(void **state)
+{
+    struct tk_secret s;
+    assert_int_equal(tk_secret_from_string(&s, "timing"), 0);
+    long shared = 0;
+    const int rounds = 2000;
+    for (int i = 0; i < rounds; i++) {
+        char key[61], guess[61];
+        tk_key_generate(key, 60);
+        memcpy(guess, key, sizeof(key));
+        guess[59] = guess[59] == 'a' ? 'b' : 'a'; /* right but for the last character */
+        uint8_t hk[TK_KEY_HASH_BYTES], hg[TK_KEY_HASH_BYTES];
+        tk_key_hash(&s, key, 60, hk);
+        tk_key_hash(&s, guess, 60, hg);
+        int n = 0;
+        while (n < TK_KEY_HASH_BYTES && hk[n] == hg[n])
+            n++;
+        shared += n;
+    }
+    /* random hashes share 1/255 of a leading byte on average */
+    assert_true(shared < rounds / 50);
+}
+
 static void test_uuid4(void **state)
 {
     char u[37];
@@ -121,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_generate),
         cmocka_unit_test(test_hash_and_seal),
         cmocka_unit_test(test_secret_file),
+        cmocka_unit_test(test_prefix_of_a_key_says_nothing_about_its_hash),
         cmocka_unit_test(test_uuid4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
