@@ -51,6 +51,7 @@ soak: debug
 
 # Fuzz every target for FUZZ_SECONDS seconds each; new inputs land in build/fuzz/corpus.
 fuzz: deps
+	@./scripts/install-deps --fuzz
 	@CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DTOKEND_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS)
 	@for t in tests/fuzz/fuzz_*.c; do n=$$(basename $$t .c); \
