@@ -431,13 +431,15 @@ void tk_http_stop(struct tk_http *h, unsigned grace_ms)
 {
     if (h == NULL)
         return;
+    /* The listen socket is ours to close, but only once libmicrohttpd's threads are gone
+     * (they may still be taking it out of their epoll sets; ThreadSanitizer saw the race). */
     MHD_socket fd = MHD_quiesce_daemon(h->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     for (unsigned waited = 0; waited < grace_ms && atomic_load(&h->inflight) > 0; waited += 10) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(h->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     free(h);
 }
