@@ -461,7 +461,12 @@ static int group_update_tx(struct tk_db *db, void *arg)
 {
     struct group_tx *x = arg;
     struct tk_group_full *cur;
-    int rc = tk_store_group_get(db, x->uuid, x->c->req->arena, &cur);
+    int64_t gid;
+    int rc = tk_store_group_find_uuid(db, x->uuid, &gid);
+    if (rc == 0)
+        rc = tk_store_group_lock(db, gid); /* see user_update_tx */
+    if (rc == 0)
+        rc = tk_store_group_get(db, x->uuid, x->c->req->arena, &cur);
     if (rc)
         return rc;
     struct group_input in;

@@ -20,6 +20,7 @@ static void forbidden(struct tk_response *res)
 static int view_key_tx(struct tk_db *db, void *arg)
 {
     struct tk_ctx *c = arg;
+    tk_buf_reset(&c->res->body); /* the transaction may run again */
     struct tk_token *t;
     int rc = tk_tokens_lookup(c, &t);
     if (rc)

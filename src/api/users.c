@@ -535,7 +535,11 @@ static int user_update_tx(struct tk_db *db, void *arg)
 {
     struct user_tx *x = arg;
     struct tk_user *cur;
-    int rc = tk_store_user_get(db, x->id, x->c->req->arena, &cur);
+    /* lock the row before reading it: a concurrent update cannot be overwritten with stale
+     * values for the fields this request does not send */
+    int rc = tk_store_user_lock(db, x->id);
+    if (rc == 0)
+        rc = tk_store_user_get(db, x->id, x->c->req->arena, &cur);
     if (rc)
         return rc;
     struct user_input in;

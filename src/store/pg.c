@@ -107,8 +107,9 @@ static int map_result(struct pg_db *d, PGresult *r)
     if (state != NULL) {
         if (strncmp(state, "23", 2) == 0) /* integrity constraint violations */
             return TK_ERR_CONFLICT;
-        if (strcmp(state, "57014") == 0 || strcmp(state, "40001") == 0 ||
-            strcmp(state, "40P01") == 0 || strncmp(state, "08", 2) == 0 ||
+        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+            return TK_ERR_RETRY; /* serialization failure, deadlock: the transaction reruns */
+        if (strcmp(state, "57014") == 0 || strncmp(state, "08", 2) == 0 ||
             strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0 ||
             strcmp(state, "55P03") == 0)
             return TK_ERR_BUSY; /* timeout, serialization, deadlock, connection, shutdown */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/migrations.h"
 #include "store/internal.h"
@@ -170,15 +171,24 @@ int tk_st_run(struct tk_db *db, struct tk_db_stmt *st)
 
 int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), void *ctx)
 {
-    int rc = tk_db_begin(db, true);
-    if (rc)
-        return rc;
-    rc = fn(db, ctx);
-    if (rc == 0)
-        rc = tk_db_commit(db);
-    if (rc)
-        tk_db_rollback(db);
-    return rc;
+    /* A transaction that lost a deadlock or serialization race (PostgreSQL) is rolled back
+     * and run again from the start, a few times, before the client hears of it (503). */
+    int rc = TK_ERR_RETRY;
+    for (int attempt = 0; attempt < 5 && rc == TK_ERR_RETRY; attempt++) {
+        if (attempt > 0) {
+            struct timespec ts = {0, (long)(1 + attempt * 3) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        rc = tk_db_begin(db, true);
+        if (rc)
+            continue;
+        rc = fn(db, ctx);
+        if (rc == 0)
+            rc = tk_db_commit(db);
+        if (rc)
+            tk_db_rollback(db);
+    }
+    return rc == TK_ERR_RETRY ? TK_ERR_BUSY : rc;
 }
 
 int tk_store_read_begin(struct tk_db *db) { return tk_db_begin(db, false); }
@@ -213,16 +223,33 @@ void tk_store_unlock(struct tk_db *db, int64_t key)
     }
 }
 
-int tk_store_token_lock(struct tk_db *db, int64_t id)
+/* FOR NO KEY UPDATE, not FOR UPDATE: foreign-key checks of concurrent membership writes take
+ * KEY SHARE locks on the same rows, which this does not block (FOR UPDATE deadlocked them). */
+static int lock_row(struct tk_db *db, const char *sql, int64_t id)
 {
     if (db->dialect != TK_DIALECT_PG)
         return 0;
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT id FROM tokens WHERE id = ? FOR UPDATE", &st);
+    int rc = tk_db_prepare(db, sql, &st);
     if (rc)
         return rc;
     tk_db_bind_int(db, st, 1, id);
     return tk_st_run(db, st);
+}
+
+int tk_store_token_lock(struct tk_db *db, int64_t id)
+{
+    return lock_row(db, "SELECT id FROM tokens WHERE id = ? FOR NO KEY UPDATE", id);
+}
+
+int tk_store_user_lock(struct tk_db *db, int64_t id)
+{
+    return lock_row(db, "SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE", id);
+}
+
+int tk_store_group_lock(struct tk_db *db, int64_t id)
+{
+    return lock_row(db, "SELECT id FROM groups WHERE id = ? FOR NO KEY UPDATE", id);
 }
 
 void tk_store_read_end(struct tk_db *db)
@@ -716,46 +743,57 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool w
 
 static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
 {
-    tk_sql_add(q, " WHERE 1 = 1");
+    /* no WHERE at all when nothing filters: SQLite then counts from the b-tree's pages */
+    bool first = true;
+#define AND() (tk_sql_add(q, first ? " WHERE " : " AND "), first = false)
     if (t->owner_id > 0) {
-        tk_sql_add(q, " AND t.user_id = ");
+        AND();
+        tk_sql_add(q, "t.user_id = ");
         tk_sql_int(q, t->owner_id);
     }
     if (t->identifier) {
-        tk_sql_add(q, " AND t.identifier = ");
+        AND();
+        tk_sql_add(q, "t.identifier = ");
         tk_sql_cstr(q, t->identifier);
     }
     if (t->intent) {
-        tk_sql_add(q, " AND t.intent = ");
+        AND();
+        tk_sql_add(q, "t.intent = ");
         tk_sql_cstr(q, t->intent);
     }
     if (t->managed) {
-        tk_sql_add(q, " AND t.managed = ");
+        AND();
+        tk_sql_add(q, "t.managed = ");
         tk_sql_cstr(q, t->managed);
     }
     if (t->username) {
-        tk_sql_add(q, " AND u.username = ");
+        AND();
+        tk_sql_add(q, "u.username = ");
         tk_sql_cstr(q, t->username);
     }
     if (t->description) {
-        tk_sql_add(q, " AND t.description = ");
+        AND();
+        tk_sql_add(q, "t.description = ");
         tk_sql_cstr(q, t->description);
     }
     if (t->has_expires) {
-        tk_sql_add(q, " AND t.expires = ");
+        AND();
+        tk_sql_add(q, "t.expires = ");
         tk_sql_int(q, t->expires);
     }
     if (t->expiring >= 0) {
-        tk_sql_add(q, " AND t.expiring = ");
+        AND();
+        tk_sql_add(q, "t.expiring = ");
         tk_sql_int(q, t->expiring ? 1 : 0);
     }
     /* search (API.md §8): every term is a substring of identifier, intent, username or
      * description, compared on case folds stored at write time (identical on every engine). */
     for (size_t i = 0; i < t->n_terms; i++) {
-        tk_sql_add(q, " AND ");
+        AND();
         tk_sql_contains(q, "t.search_fold", t->terms[i]);
     }
 }
+#undef AND
 
 static const char *order_column(enum tk_token_field f)
 {

@@ -390,6 +390,9 @@ void tk_store_unlock(struct tk_db *db, int64_t key);
  * SQLite's write transactions are already exclusive), so concurrent updates of one token apply
  * one after the other and none is lost. */
 int tk_store_token_lock(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* The same for a user and a group row. */
+int tk_store_user_lock(struct tk_db *db, int64_t id) TK_MUST_USE;
+int tk_store_group_lock(struct tk_db *db, int64_t id) TK_MUST_USE;
 
 /* Read replica (PostgreSQL): list and retrieve reads may go to it. */
 int tk_store_set_replica(struct tk_store *s, const char *url) TK_MUST_USE;

@@ -15,6 +15,7 @@ const char *tk_strerror(int err)
     case TK_ERR_IO: return "I/O error";
     case TK_ERR_FORBIDDEN: return "forbidden";
     case TK_ERR_CRYPTO: return "cryptographic failure";
+    case TK_ERR_RETRY: return "transaction conflict";
     }
     return "unknown error";
 }

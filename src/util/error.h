@@ -17,6 +17,7 @@ enum tk_err {
     TK_ERR_IO = -8,          /* file or socket error */
     TK_ERR_FORBIDDEN = -9,   /* authenticated, not allowed */
     TK_ERR_CRYPTO = -10,     /* sealing/opening failed (wrong secret, corrupt data) */
+    TK_ERR_RETRY = -11,      /* a transaction lost a deadlock or serialization race: rerun it */
 };
 
 /* Static, human readable name of an error code; never NULL. */
