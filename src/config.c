@@ -34,9 +34,9 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_SWEEP_INTERVAL", "--sweep-interval", "minutes=5",
      "how often expired tokens are rotated or deleted and old events removed"},
     {"TOKEND_MAX_CONNECTIONS", "--max-connections", "4096", "concurrent connections"},
-    {"TOKEND_AUTH_FAILURE_BURST", "--auth-failure-burst", "200",
+    {"TOKEND_AUTH_FAILURE_BURST", "--auth-failure-burst", "1000",
      "failed authentications one address may make at once before 429 (0: no throttling)"},
-    {"TOKEND_AUTH_FAILURE_RATE", "--auth-failure-rate", "20",
+    {"TOKEND_AUTH_FAILURE_RATE", "--auth-failure-rate", "100",
      "failed authentications per second an address earns back"},
     {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
      "seconds before an idle or slow connection is closed"},
@@ -108,8 +108,10 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->event_retention = "days=365";
     c->sweep_interval = "minutes=5";
     c->max_connections = TK_MAX_CONNECTIONS;
-    c->auth_failure_burst = 200;
-    c->auth_failure_rate = 20;
+    /* Generous: a 60-character key cannot be guessed at any rate; the bucket is there to take
+     * the load of a guessing client off the database, not to lock out clumsy ones. */
+    c->auth_failure_burst = 1000;
+    c->auth_failure_rate = 100;
     c->connection_timeout_s = TK_CONNECTION_TIMEOUT_S;
     const char *ak = getenv("AUTHENTIK_BOOTSTRAP_TOKEN");
     if (ak != NULL && *ak != '\0')

@@ -27,8 +27,8 @@ struct tk_config {
     const char *sweep_interval;  /* TOKEND_SWEEP_INTERVAL, minutes=5 */
     int64_t sweep_interval_us;
     unsigned max_connections;    /* TOKEND_MAX_CONNECTIONS */
-    unsigned auth_failure_burst; /* TOKEND_AUTH_FAILURE_BURST, 200 (0: no throttling) */
-    unsigned auth_failure_rate;  /* TOKEND_AUTH_FAILURE_RATE, 20 per second */
+    unsigned auth_failure_burst; /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */
+    unsigned auth_failure_rate;  /* TOKEND_AUTH_FAILURE_RATE, 100 per second */
     unsigned connection_timeout_s; /* TOKEND_CONNECTION_TIMEOUT */
     char secret_file_buf[4096];
 };

@@ -57,6 +57,8 @@ def test_top_level_help_and_unknown_command(tmp_path):
     for word in ("serve", "migrate", "bootstrap", "user create", "token create", "seed", "sweep",
                  "TOKEND_DATABASE", "TOKEND_LISTEN"):
         assert word in out
+    assert re.search(r"TOKEND_AUTH_FAILURE_BURST\s+1000\b", out)
+    assert re.search(r"TOKEND_AUTH_FAILURE_RATE\s+100\b", out)
     rc, out, err = c.run("frobnicate")
     assert rc == 2 and out == ""
     assert err.strip() == 'tokend: unknown command "frobnicate" (see tokend --help)'

@@ -42,3 +42,13 @@ def test_no_credentials_is_not_a_failure(tmp_path):
             r = anon.get(LIST)
             assert r.status == 403
             assert r.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_default_bucket_is_generous(tmp_path):
+    """With the defaults (1000 at once, 100/s back) a clumsy client's few hundred failures are
+    answered 403, not 429: the bucket only stops sustained guessing."""
+    with served(tmp_path, extra_env={"TOKEND_AUTH_FAILURE_BURST": "1000",
+                                     "TOKEND_AUTH_FAILURE_RATE": "100"}) as server:
+        bad = Client(server, token="wrong-key")
+        for _ in range(300):
+            assert bad.get(LIST).status == 403
