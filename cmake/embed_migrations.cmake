@@ -1,5 +1,7 @@
-# Writes OUT, a C file holding every migration in FILES as a string, in the given order.
+# Writes OUT, a C file holding every migration of DIR (*.sql, in name order) as a string.
 # Migration N is the file whose name starts with its zero-padded number (0001_init.sql).
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
 set(code "/* Generated from src/store/migrations by cmake/embed_migrations.cmake. */\n")
 string(APPEND code "#include \"store/migrations.h\"\n\n")
 set(table "const struct tk_migration tk_migrations_${NAME}[] = {\n")

@@ -257,7 +257,6 @@ int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t er
     static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                                   "PRAGMA synchronous=FULL;"
                                   "PRAGMA foreign_keys=ON;"
-                                  "PRAGMA trusted_schema=OFF;"
                                   /* reads come from the OS page cache without a read() per
                                    * page; each connection keeps 8 MiB of hot pages */
                                   "PRAGMA mmap_size=268435456;"

@@ -741,6 +741,23 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool w
 
 /* ---- token list ---- */
 
+static const char *fts_phrase(struct tk_arena *a, const char *term)
+{
+    size_t n = strlen(term), o = 0;
+    char *p = tk_arena_alloc(a, 2 * n + 3);
+    if (p == NULL)
+        return "\"\"";
+    p[o++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (term[i] == '"')
+            p[o++] = '"';
+        p[o++] = term[i];
+    }
+    p[o++] = '"';
+    p[o] = '\0';
+    return p;
+}
+
 static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
 {
     /* no WHERE at all when nothing filters: SQLite then counts from the b-tree's pages */
@@ -790,7 +807,16 @@ static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
      * description, compared on case folds stored at write time (identical on every engine). */
     for (size_t i = 0; i < t->n_terms; i++) {
         AND();
-        tk_sql_contains(q, "t.search_fold", t->terms[i]);
+        const char *term = t->terms[i];
+        if (q->dialect == TK_DIALECT_SQLITE && tk_utf8_length(term, strlen(term)) >= 3) {
+            /* the FTS5 trigram index (migration 0002) finds exact substrings of three
+             * characters or more; the term is one quoted phrase, '"' doubled */
+            tk_sql_add(q, "t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH ");
+            tk_sql_cstr(q, fts_phrase(q->arena, term));
+            tk_sql_add(q, ")");
+        } else {
+            tk_sql_contains(q, "t.search_fold", term);
+        }
     }
 }
 #undef AND
