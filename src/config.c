@@ -12,8 +12,7 @@
 #include "util/time.h"
 
 const struct tk_setting_doc tk_settings_doc[] = {
-    {"TOKEND_DATABASE", "--database", "sqlite:./var/tokend.db",
-     "database URL: sqlite:PATH"},
+    {"TOKEND_DATABASE", "--database", "sqlite:./var/tokend.db", "database URL: sqlite:PATH"},
     {"TOKEND_DATABASE_REPLICA", "--database-replica", "(unset)",
      "PostgreSQL streaming replica that serves list and retrieve reads"},
     {"TOKEND_LISTEN", "--listen", "127.0.0.1:9000", "address and port to serve on"},
@@ -50,8 +49,8 @@ static int parse_uint(const char *name, const char *v, unsigned lo, unsigned hi,
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (*v == '\0' || *v == '-' || *end != '\0' || errno || n < lo || n > hi) {
-        snprintf(err, err_len, "%s must be a whole number from %u to %u, got \"%s\"", name, lo,
-                 hi, v);
+        snprintf(err, err_len, "%s must be a whole number from %u to %u, got \"%s\"", name, lo, hi,
+                 v);
         return TK_ERR_INVALID;
     }
     *out = (unsigned)n;
@@ -127,8 +126,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     return 0;
 }
 
-int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *err,
-                   size_t err_len)
+int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *err, size_t err_len)
 {
     *used = 0;
     const char *a = argv[0];
@@ -166,8 +164,8 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  c->default_token_duration);
         return TK_ERR_INVALID;
     }
-    if (tk_duration_parse(c->event_retention, strlen(c->event_retention),
-                          &c->event_retention_us) != 0 ||
+    if (tk_duration_parse(c->event_retention, strlen(c->event_retention), &c->event_retention_us) !=
+            0 ||
         c->event_retention_us <= 0) {
         snprintf(err, err_len,
                  "TOKEND_EVENT_RETENTION must be a positive duration such as \"days=365\", "
@@ -175,8 +173,8 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  c->event_retention);
         return TK_ERR_INVALID;
     }
-    if (tk_duration_parse(c->sweep_interval, strlen(c->sweep_interval),
-                          &c->sweep_interval_us) != 0 ||
+    if (tk_duration_parse(c->sweep_interval, strlen(c->sweep_interval), &c->sweep_interval_us) !=
+            0 ||
         c->sweep_interval_us < 1000000) {
         snprintf(err, err_len,
                  "TOKEND_SWEEP_INTERVAL must be a duration of at least one second such as "

@@ -11,24 +11,24 @@
 #include "util/error.h"
 
 struct tk_config {
-    const char *database;        /* TOKEND_DATABASE, sqlite:./var/tokend.db */
-    const char *database_replica; /* TOKEND_DATABASE_REPLICA, unset */
-    const char *listen;          /* TOKEND_LISTEN, 127.0.0.1:9000 */
-    const char *secret_key;      /* TOKEND_SECRET_KEY (text), else the key file */
-    const char *secret_key_file; /* TOKEND_SECRET_KEY_FILE, <database file>.secret */
-    const char *bootstrap_token; /* TOKEND_BOOTSTRAP_TOKEN or AUTHENTIK_BOOTSTRAP_TOKEN */
-    unsigned threads;            /* TOKEND_THREADS, number of cores */
-    const char *avatars;         /* TOKEND_AVATARS, "initials" */
+    const char *database;              /* TOKEND_DATABASE, sqlite:./var/tokend.db */
+    const char *database_replica;      /* TOKEND_DATABASE_REPLICA, unset */
+    const char *listen;                /* TOKEND_LISTEN, 127.0.0.1:9000 */
+    const char *secret_key;            /* TOKEND_SECRET_KEY (text), else the key file */
+    const char *secret_key_file;       /* TOKEND_SECRET_KEY_FILE, <database file>.secret */
+    const char *bootstrap_token;       /* TOKEND_BOOTSTRAP_TOKEN or AUTHENTIK_BOOTSTRAP_TOKEN */
+    unsigned threads;                  /* TOKEND_THREADS, number of cores */
+    const char *avatars;               /* TOKEND_AVATARS, "initials" */
     int64_t default_token_duration_us; /* TOKEND_DEFAULT_TOKEN_DURATION, minutes=30 */
     const char *default_token_duration;
     unsigned key_length;         /* TOKEND_KEY_LENGTH, 60 */
     const char *event_retention; /* TOKEND_EVENT_RETENTION, days=365 */
     int64_t event_retention_us;
-    const char *sweep_interval;  /* TOKEND_SWEEP_INTERVAL, minutes=5 */
+    const char *sweep_interval; /* TOKEND_SWEEP_INTERVAL, minutes=5 */
     int64_t sweep_interval_us;
-    unsigned max_connections;    /* TOKEND_MAX_CONNECTIONS */
-    unsigned auth_failure_burst; /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */
-    unsigned auth_failure_rate;  /* TOKEND_AUTH_FAILURE_RATE, 100 per second */
+    unsigned max_connections;      /* TOKEND_MAX_CONNECTIONS */
+    unsigned auth_failure_burst;   /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */
+    unsigned auth_failure_rate;    /* TOKEND_AUTH_FAILURE_RATE, 100 per second */
     unsigned connection_timeout_s; /* TOKEND_CONNECTION_TIMEOUT */
     char secret_file_buf[4096];
 };
@@ -49,7 +49,7 @@ int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *
 /* Checks and derives values after env and flags. */
 int tk_config_finish(struct tk_config *c, char *err, size_t err_len) TK_MUST_USE;
 /* Loads the server secret as configured. */
-int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err, size_t err_len)
-    TK_MUST_USE;
+int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err,
+                     size_t err_len) TK_MUST_USE;
 
 #endif

@@ -15,33 +15,32 @@
 #include "crypto/keys.h"
 #include "http/http.h"
 #include "jobs/sweeper.h"
-#include "util/time.h"
 #include "store/db.h"
 #include "store/store.h"
 #include "util/alloc.h"
+#include "util/time.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: tokend [SETTINGS] [COMMAND]\n"
-            "\n"
-            "commands:\n"
-            "  serve                 migrate, bootstrap and serve the API (the default)\n"
-            "  migrate               create or upgrade the database schema, then exit\n"
-            "  bootstrap             create authentik Admins, akadmin and the bootstrap token\n"
-            "  user create USERNAME [--name N] [--email E] [--inactive] [--attributes JSON]\n"
-            "                        [--path P] [--type T]          prints the user's pk\n"
-            "  group create NAME [--superuser] [--parent NAME] [--attributes JSON]\n"
-            "                                                       prints the group's uuid\n"
-            "  group add GROUP USERNAME | group remove GROUP USERNAME\n"
-            "  token create IDENTIFIER --user USERNAME [--intent I] [--description D]\n"
-            "               [--expires DATETIME|none] [--expiring true|false] [--managed M]\n"
-            "               [--key KEY]                             prints the key\n"
-            "  token revoke IDENTIFIER | token view-key IDENTIFIER\n"
-            "  sweep                 rotate or delete expired tokens, drop old events, once\n"
-            "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
-            "\n"
-            "settings (flag or environment variable, default):\n");
+    fprintf(f, "usage: tokend [SETTINGS] [COMMAND]\n"
+               "\n"
+               "commands:\n"
+               "  serve                 migrate, bootstrap and serve the API (the default)\n"
+               "  migrate               create or upgrade the database schema, then exit\n"
+               "  bootstrap             create authentik Admins, akadmin and the bootstrap token\n"
+               "  user create USERNAME [--name N] [--email E] [--inactive] [--attributes JSON]\n"
+               "                        [--path P] [--type T]          prints the user's pk\n"
+               "  group create NAME [--superuser] [--parent NAME] [--attributes JSON]\n"
+               "                                                       prints the group's uuid\n"
+               "  group add GROUP USERNAME | group remove GROUP USERNAME\n"
+               "  token create IDENTIFIER --user USERNAME [--intent I] [--description D]\n"
+               "               [--expires DATETIME|none] [--expiring true|false] [--managed M]\n"
+               "               [--key KEY]                             prints the key\n"
+               "  token revoke IDENTIFIER | token view-key IDENTIFIER\n"
+               "  sweep                 rotate or delete expired tokens, drop old events, once\n"
+               "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
+               "\n"
+               "settings (flag or environment variable, default):\n");
     for (const struct tk_setting_doc *d = tk_settings_doc; d->env; d++)
         fprintf(f, "  %-26s %-30s %s\n      %s\n", d->flag, d->env, d->def, d->help);
 }

@@ -63,3 +63,8 @@ set_tests_properties(compat/sqlite compat/postgres PROPERTIES ENVIRONMENT "${TK_
 add_test(NAME tsan/concurrency COMMAND ${CMAKE_SOURCE_DIR}/tests/run-tsan)
 set_tests_properties(tsan/concurrency PROPERTIES LABELS tsan TIMEOUT 900
   ENVIRONMENT "TOKEND_BIN=${CMAKE_SOURCE_DIR}/build/tsan/tokend;TSAN_OPTIONS=halt_on_error=0")
+
+# House style (.clang-format, style.md): every C file of the tree as clang-format writes it.
+add_test(NAME style/clang-format
+  COMMAND sh -c "cd '${CMAKE_SOURCE_DIR}' && clang-format --dry-run --Werror $(git ls-files '*.c' '*.h')")
+set_tests_properties(style/clang-format PROPERTIES LABELS style)

@@ -7,15 +7,15 @@
 
 #include "api/query.h"
 #include "api/serialize.h"
-#include "json/writer.h"
 #include "util/time.h"
+#include "json/writer.h"
 
 #define MASK "********************"
 
 bool tk_audit_sensitive(const char *key, size_t len)
 {
-    static const char *const words[] = {"API", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE",
-                                        "HTTP_COOKIE", "AUTH"};
+    static const char *const words[] = {"API",  "TOKEN",     "KEY",         "SECRET",
+                                        "PASS", "SIGNATURE", "HTTP_COOKIE", "AUTH"};
     char up[256];
     if (len >= sizeof(up))
         len = sizeof(up) - 1;
@@ -152,8 +152,8 @@ int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const 
     tk_audit_uuid_hex(t->uuid, hex);
     rc = user.err ? user.err : ctx.err;
     if (rc == 0)
-        rc = insert(c->db, action, app, user.data, n == 1 ? users[0].username : NULL, ctx.data,
-                    hex, c->req->client_ip, c->now, c->api->event_retention_us);
+        rc = insert(c->db, action, app, user.data, n == 1 ? users[0].username : NULL, ctx.data, hex,
+                    c->req->client_ip, c->now, c->api->event_retention_us);
     tk_buf_free(&user);
     tk_buf_free(&ctx);
     return rc;

@@ -20,8 +20,7 @@ int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const 
 
 /* Records a system event without user or request (the expiry sweeper's secret_rotate). */
 int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
-                    const char *app, const char *context_json, const char *model_pk)
-    TK_MUST_USE;
+                    const char *app, const char *context_json, const char *model_pk) TK_MUST_USE;
 
 /* A uuid without its dashes, as authentik writes model pks into events. */
 void tk_audit_uuid_hex(const char *uuid, char out[33]);

@@ -97,9 +97,9 @@ json_t *tk_body_object(struct tk_ctx *c)
         v = json_loadb(req->body, req->body_len, flags, &again);
         if (v == NULL && strstr(again.text, "too big integer") != NULL)
             v = json_loadb(req->body, req->body_len, flags | JSON_DECODE_INT_AS_REAL, &again);
-        if (v == NULL && (json_error_code(&again) == json_error_out_of_memory ||
-                          again.text[0] == '\0' || strcmp(again.text, err.text) != 0 ||
-                          again.position != err.position)) {
+        if (v == NULL &&
+            (json_error_code(&again) == json_error_out_of_memory || again.text[0] == '\0' ||
+             strcmp(again.text, err.text) != 0 || again.position != err.position)) {
             tk_api_error(res, TK_ERR_NOMEM);
             return NULL;
         }
@@ -253,7 +253,8 @@ static void py_str_into(struct tk_buf *b, const json_t *v, bool repr)
         const char *k;
         json_t *x;
         bool first = true;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             if (!first)
                 tk_buf_puts(b, ", ");
             first = false;
@@ -346,10 +347,10 @@ enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *nam
 enum tk_field_state tk_field_bool(json_t *obj, const char *name, bool allow_null,
                                   struct tk_field_errors *fe, bool *out)
 {
-    static const char *const truthy[] = {"t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True",
-                                         "TRUE", "on", "On", "ON", "1"};
-    static const char *const falsy[] = {"f", "F", "n", "N", "no", "No", "NO", "false", "False",
-                                        "FALSE", "off", "Off", "OFF", "0"};
+    static const char *const truthy[] = {"t",    "T",    "y",    "Y",  "yes", "Yes", "YES",
+                                         "true", "True", "TRUE", "on", "On",  "ON",  "1"};
+    static const char *const falsy[] = {"f",     "F",     "n",     "N",   "no",  "No",  "NO",
+                                        "false", "False", "FALSE", "off", "Off", "OFF", "0"};
     json_t *v = json_object_get(obj, name);
     if (v == NULL)
         return TK_FIELD_ABSENT;
@@ -400,8 +401,7 @@ enum tk_field_state tk_field_datetime(json_t *obj, const char *name, bool allow_
         tk_field_errors_add(fe, name, "This field may not be null.");
         return TK_FIELD_INVALID;
     }
-    if (json_is_string(v) &&
-        tk_time_parse(json_string_value(v), json_string_length(v), out) == 0)
+    if (json_is_string(v) && tk_time_parse(json_string_value(v), json_string_length(v), out) == 0)
         return TK_FIELD_SET;
     tk_field_errors_add(fe, name,
                         "Datetime has wrong format. Use one of these formats instead: "

@@ -10,7 +10,7 @@
 #include "domain/auth.h"
 #include "util/time.h"
 
-static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT",
+static const char *const method_names[] = {"GET",   "HEAD",   "POST",   "PUT",
                                            "PATCH", "DELETE", "OPTIONS"};
 
 bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
@@ -55,8 +55,7 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     case TK_AUTH_MALFORMED:
         tk_response_detail(res, 400, "Invalid Authorization header.");
         return false;
-    case TK_AUTH_BEARER:
-        break;
+    case TK_AUTH_BEARER: break;
     }
     ctx->db = tk_store_db(api->store);
     if (ctx->db == NULL) {

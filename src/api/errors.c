@@ -9,18 +9,12 @@
 void tk_api_error(struct tk_response *res, int err)
 {
     switch (err) {
-    case TK_ERR_NOTFOUND:
-        tk_response_detail(res, 404, "Not found.");
-        break;
+    case TK_ERR_NOTFOUND: tk_response_detail(res, 404, "Not found."); break;
     case TK_ERR_FORBIDDEN:
         tk_response_detail(res, 403, "You do not have permission to perform this action.");
         break;
-    case TK_ERR_TOOBIG:
-        tk_response_detail(res, 413, "Request body too large.");
-        break;
-    case TK_ERR_BUSY:
-        tk_response_detail(res, 503, "The database is busy, try again.");
-        break;
+    case TK_ERR_TOOBIG: tk_response_detail(res, 413, "Request body too large."); break;
+    case TK_ERR_BUSY: tk_response_detail(res, 503, "The database is busy, try again."); break;
     case TK_ERR_NOMEM:
         tk_response_detail(res, 503, "The server is out of memory, try again.");
         break;

@@ -82,7 +82,6 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
     tk_jw_obj_end(w);
 }
 
-
 /* A whole positive integer as Python int() reads it (surrounding whitespace allowed). */
 static bool parse_id(const char *s, size_t len, int64_t *out)
 {
@@ -284,7 +283,8 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
             tk_buf_append(&m, json_string_value(pv), json_string_length(pv));
             tk_buf_puts(&m, "\xe2\x80\x9d is not a valid UUID.");
             msg(fe, "parent", &m);
-        } else if ((rc = tk_store_group_find_uuid(c->db, uuid, &in->parent_id)) == TK_ERR_NOTFOUND) {
+        } else if ((rc = tk_store_group_find_uuid(c->db, uuid, &in->parent_id)) ==
+                   TK_ERR_NOTFOUND) {
             tk_buf_puts(&m, "Invalid pk \"");
             tk_buf_append(&m, json_string_value(pv), json_string_length(pv));
             tk_buf_puts(&m, "\" - object does not exist.");
@@ -297,8 +297,8 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
             tk_field_errors_add(fe, "parent", "Cannot set group as parent of itself.");
         } else {
             bool cycle = false;
-            if (existing && (rc = tk_store_group_would_cycle(c->db, existing->g.id,
-                                                             in->parent_id, &cycle)) != 0) {
+            if (existing && (rc = tk_store_group_would_cycle(c->db, existing->g.id, in->parent_id,
+                                                             &cycle)) != 0) {
                 tk_buf_free(&m);
                 return rc;
             }
@@ -398,8 +398,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
             json_t *item = json_array_get(rv, 0);
             char uuid[37];
             if (!json_is_string(item)) {
-                tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.",
-                              py_type(item));
+                tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", py_type(item));
             } else if (!tk_uuid_parse(json_string_value(item), json_string_length(item), uuid)) {
                 tk_buf_puts(&m, "\xe2\x80\x9c");
                 tk_buf_append(&m, json_string_value(item), json_string_length(item));
@@ -470,7 +469,8 @@ static int group_update_tx(struct tk_db *db, void *arg)
     if (rc)
         return rc;
     struct group_input in;
-    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 ||
+        tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     int64_t parent_id = 0;
     if (cur->g.has_parent && (rc = tk_store_group_find_uuid(db, cur->g.parent_uuid, &parent_id)))
@@ -540,7 +540,7 @@ static void groups_update(struct tk_ctx *c, bool put)
     struct group_tx x = {.c = c, .put = put};
     int64_t id;
     int rc = url_group_uuid(c->req, x.uuid) ? tk_store_group_find_uuid(c->db, x.uuid, &id)
-                                             : TK_ERR_NOTFOUND;
+                                            : TK_ERR_NOTFOUND;
     if (rc) {
         tk_api_error(c->res, rc);
         return;
@@ -558,8 +558,8 @@ static void groups_delete(struct tk_ctx *c)
 {
     char uuid[37];
     int64_t id;
-    int rc = url_group_uuid(c->req, uuid) ? tk_store_group_find_uuid(c->db, uuid, &id)
-                                           : TK_ERR_NOTFOUND;
+    int rc =
+        url_group_uuid(c->req, uuid) ? tk_store_group_find_uuid(c->db, uuid, &id) : TK_ERR_NOTFOUND;
     if (rc == 0)
         rc = tk_store_group_delete(c->db, id);
     if (rc) {
@@ -607,8 +607,8 @@ static void membership(struct tk_request *req, struct tk_response *res, void *ct
         return;
     char uuid[37];
     int64_t gid, uid = 0;
-    int rc = url_group_uuid(req, uuid) ? tk_store_group_find_uuid(c.db, uuid, &gid)
-                                        : TK_ERR_NOTFOUND;
+    int rc =
+        url_group_uuid(req, uuid) ? tk_store_group_find_uuid(c.db, uuid, &gid) : TK_ERR_NOTFOUND;
     if (rc) {
         tk_api_error(res, rc);
         return;
@@ -662,7 +662,7 @@ void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void
     struct tk_group *children = NULL;
     size_t n_children = 0;
     int rc = url_group_uuid(req, uuid) ? tk_store_group_get(c.db, uuid, req->arena, &g)
-                                        : TK_ERR_NOTFOUND;
+                                       : TK_ERR_NOTFOUND;
     if (rc == 0)
         rc = tk_store_group_children(c.db, g->g.id, req->arena, &children, &n_children);
     if (rc) {

@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-#include "json/writer.h"
 #include "util/limits.h"
 #include "util/utf8.h"
+#include "json/writer.h"
 
 static void bare_list_error(struct tk_response *res, const char *msg)
 {
@@ -46,7 +46,8 @@ bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_at
     }
     const char *key;
     json_t *val;
-    json_object_foreach(v, key, val) {
+    json_object_foreach(v, key, val)
+    {
         /* Django lookups: "a__b" is the path a -> b */
         size_t parts = 1;
         for (const char *s = key; (s = strstr(s, "__")) != NULL; s += 2)
@@ -78,9 +79,8 @@ bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_at
     return true;
 }
 
-size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names,
-                        size_t n_names, const struct tk_field_order *def, size_t n_def,
-                        struct tk_field_order *out)
+size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
+                        const struct tk_field_order *def, size_t n_def, struct tk_field_order *out)
 {
     size_t n = 0;
     const struct tk_qparam *p = tk_query_get(q, "ordering");

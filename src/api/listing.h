@@ -20,9 +20,8 @@ bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_at
                         size_t *n, json_t **root);
 
 /* DRF OrderingFilter over names; none valid: *out gets def (n_def entries). Returns count. */
-size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names,
-                        size_t n_names, const struct tk_field_order *def, size_t n_def,
-                        struct tk_field_order *out);
+size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
+                        const struct tk_field_order *def, size_t n_def, struct tk_field_order *out);
 
 /* search terms, or writes a 400 and returns false. */
 bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n);

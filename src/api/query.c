@@ -160,9 +160,8 @@ static const struct {
     const char *name;
     enum tk_token_field f;
 } token_fields[] = {
-    {"pk", TK_TF_PK},         {"managed", TK_TF_MANAGED},
-    {"identifier", TK_TF_IDENTIFIER}, {"intent", TK_TF_INTENT},
-    {"user", TK_TF_USER},     {"description", TK_TF_DESCRIPTION},
+    {"pk", TK_TF_PK},           {"managed", TK_TF_MANAGED},   {"identifier", TK_TF_IDENTIFIER},
+    {"intent", TK_TF_INTENT},   {"user", TK_TF_USER},         {"description", TK_TF_DESCRIPTION},
     {"expires", TK_TF_EXPIRES}, {"expiring", TK_TF_EXPIRING},
 };
 

@@ -20,8 +20,8 @@ struct tk_query {
     struct tk_qparam *p;
 };
 
-int tk_query_parse(struct tk_arena *a, const char *raw, size_t len, struct tk_query *out)
-    TK_MUST_USE;
+int tk_query_parse(struct tk_arena *a, const char *raw, size_t len,
+                   struct tk_query *out) TK_MUST_USE;
 /* The last value of key, or NULL. */
 const struct tk_qparam *tk_query_get(const struct tk_query *q, const char *key);
 

@@ -9,8 +9,7 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         tk_handler_fn fn;
     } routes[] = {
         {"/api/v3/core/tokens/", "GET, POST, HEAD, OPTIONS", tk_api_tokens_collection},
-        {"/api/v3/core/tokens/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-         tk_api_tokens_detail},
+        {"/api/v3/core/tokens/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_tokens_detail},
         {"/api/v3/core/tokens/{}/view_key/", "GET, HEAD, OPTIONS", tk_api_tokens_view_key},
         {"/api/v3/core/tokens/{}/set_key/", "POST, OPTIONS", tk_api_tokens_set_key},
         {"/api/v3/core/tokens/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_tokens_used_by},
@@ -24,8 +23,7 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         {"/api/v3/core/users/{}/recovery/", "POST, OPTIONS", tk_api_users_recovery},
         {"/api/v3/core/users/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_users_used_by},
         {"/api/v3/core/groups/", "GET, POST, HEAD, OPTIONS", tk_api_groups_collection},
-        {"/api/v3/core/groups/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-         tk_api_groups_detail},
+        {"/api/v3/core/groups/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_groups_detail},
         {"/api/v3/core/groups/{}/add_user/", "POST, OPTIONS", tk_api_groups_add_user},
         {"/api/v3/core/groups/{}/remove_user/", "POST, OPTIONS", tk_api_groups_remove_user},
         {"/api/v3/core/groups/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_groups_used_by},

@@ -14,11 +14,12 @@ extern const size_t tk_openapi_json_len;
 void tk_api_schema(struct tk_request *req, struct tk_response *res, void *ctx)
 {
     if (req->method != TK_M_GET && req->method != TK_M_HEAD && req->method != TK_M_OPTIONS) {
-        tk_response_detail(res, 405, req->method == TK_M_POST     ? "Method \"POST\" not allowed."
-                                     : req->method == TK_M_PUT    ? "Method \"PUT\" not allowed."
-                                     : req->method == TK_M_PATCH  ? "Method \"PATCH\" not allowed."
-                                     : req->method == TK_M_DELETE ? "Method \"DELETE\" not allowed."
-                                                                  : "Method not allowed.");
+        tk_response_detail(res, 405,
+                           req->method == TK_M_POST     ? "Method \"POST\" not allowed."
+                           : req->method == TK_M_PUT    ? "Method \"PUT\" not allowed."
+                           : req->method == TK_M_PATCH  ? "Method \"PATCH\" not allowed."
+                           : req->method == TK_M_DELETE ? "Method \"DELETE\" not allowed."
+                                                        : "Method not allowed.");
         return;
     }
     struct tk_query q;

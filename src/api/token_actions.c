@@ -9,8 +9,8 @@
 #include "api/body.h"
 #include "api/tokens.h"
 #include "domain/tokens.h"
-#include "json/writer.h"
 #include "util/limits.h"
+#include "json/writer.h"
 
 static void forbidden(struct tk_response *res)
 {
@@ -36,7 +36,8 @@ static int view_key_tx(struct tk_db *db, void *arg)
     char uuid[37];
     const uint8_t *sealed;
     size_t len;
-    if ((rc = tk_store_token_sealed_key(db, t->identifier, c->req->arena, uuid, &sealed, &len)) != 0)
+    if ((rc = tk_store_token_sealed_key(db, t->identifier, c->req->arena, uuid, &sealed, &len)) !=
+        0)
         return rc;
     struct tk_buf key;
     tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
@@ -62,8 +63,7 @@ void tk_tokens_view_key(struct tk_ctx *c)
 {
     int rc = tk_store_write_tx(c->db, view_key_tx, c);
     if (rc == TK_ERR_CRYPTO)
-        tk_response_detail(c->res, 503,
-                           "The key cannot be opened: the server secret has changed.");
+        tk_response_detail(c->res, 503, "The key cannot be opened: the server secret has changed.");
     else if (rc)
         tk_api_error(c->res, rc);
 }

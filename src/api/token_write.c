@@ -54,9 +54,7 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
     /* DRF's RelatedField takes "" for None */
     bool empty = json_is_string(v) && json_string_length(v) == 0;
     switch (empty ? JSON_NULL : json_typeof(v)) {
-    case JSON_NULL:
-        tk_field_errors_add(fe, "user", "This field may not be null.");
-        return 0;
+    case JSON_NULL: tk_field_errors_add(fe, "user", "This field may not be null."); return 0;
     case JSON_TRUE:
     case JSON_FALSE: type = "bool"; break;
     case JSON_INTEGER:
@@ -86,7 +84,8 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
             memcpy(buf, s + st, sl);
             buf[sl] = '\0';
             long long x = strtoll(buf, &end, 10);
-            if (*end == '\0' && (buf[0] == '-' || buf[0] == '+' || (buf[0] >= '0' && buf[0] <= '9'))) {
+            if (*end == '\0' &&
+                (buf[0] == '-' || buf[0] == '+' || (buf[0] >= '0' && buf[0] <= '9'))) {
                 id = x;
                 ok = true;
             }
@@ -138,7 +137,8 @@ static int parse_fields(struct tk_ctx *c, json_t *obj, bool identifier_required,
         if ((rc = tk_store_token_managed_taken(c->db, in->managed, self_id, &taken)) != 0)
             return rc;
         if (taken) {
-            tk_field_errors_add(fe, "managed", "Token with this Managed by authentik already exists.");
+            tk_field_errors_add(fe, "managed",
+                                "Token with this Managed by authentik already exists.");
             in->managed_s = TK_FIELD_INVALID;
         }
     }
@@ -236,8 +236,7 @@ static int object_rules(struct tk_ctx *c, struct token_input *in, struct tk_toke
         json_t *merged = tk_attributes_merged(all, n + 1);
         if (merged == NULL)
             return TK_ERR_NOMEM;
-        int64_t max = tk_app_password_max_expiry(merged, c->now,
-                                                 c->api->default_token_duration_us);
+        int64_t max = tk_app_password_max_expiry(merged, c->now, c->api->default_token_duration_us);
         json_decref(merged);
         if (in->expires > max) {
             char ts[TK_TIME_BUFSZ], msg[128];

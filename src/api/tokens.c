@@ -124,8 +124,8 @@ static void tokens_list(struct tk_ctx *c)
                 return;
             }
             if (rc == 0)
-                rc = tk_store_token_fetch(db, &tq, pg.offset, pg.page_size, req->arena, &tokens,
-                                          &n);
+                rc =
+                    tk_store_token_fetch(db, &tq, pg.offset, pg.page_size, req->arena, &tokens, &n);
             tk_store_read_end(db);
         }
         if (rc == 0 || !tk_api_rdb_failed(c, rc))

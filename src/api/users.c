@@ -32,12 +32,17 @@ static bool user_type_valid(const char *s)
 /* ---- list ---- */
 
 static const struct tk_order_name user_order[] = {
-    {"pk", TK_UF_PK},           {"username", TK_UF_USERNAME}, {"name", TK_UF_NAME},
-    {"is_active", TK_UF_IS_ACTIVE}, {"last_login", TK_UF_LAST_LOGIN}, {"email", TK_UF_EMAIL},
-    {"path", TK_UF_PATH},       {"type", TK_UF_TYPE},         {"uuid", TK_UF_UUID},
+    {"pk", TK_UF_PK},
+    {"username", TK_UF_USERNAME},
+    {"name", TK_UF_NAME},
+    {"is_active", TK_UF_IS_ACTIVE},
+    {"last_login", TK_UF_LAST_LOGIN},
+    {"email", TK_UF_EMAIL},
+    {"path", TK_UF_PATH},
+    {"type", TK_UF_TYPE},
+    {"uuid", TK_UF_UUID},
     {"attributes", TK_UF_ATTRIBUTES},
 };
-
 
 static void users_list(struct tk_ctx *c)
 {
@@ -146,8 +151,8 @@ static void users_list(struct tk_ctx *c)
         return;
     }
     const struct tk_field_order def[] = {{TK_UF_USERNAME, false}};
-    uq.n_order = tk_list_ordering(&q, user_order, sizeof(user_order) / sizeof(user_order[0]),
-                                  def, 1, uq.order);
+    uq.n_order = tk_list_ordering(&q, user_order, sizeof(user_order) / sizeof(user_order[0]), def,
+                                  1, uq.order);
     bool include_groups = tk_include_groups_param(req, "include_groups");
     struct tk_page_request pr;
     int64_t page_size;
@@ -267,8 +272,8 @@ static bool email_valid(const char *s)
             ascii = ascii && (unsigned char)lab[i] < 0x80;
         for (size_t i = 0; ascii && i < ll; i++) {
             char ch = lab[i];
-            bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                         (ch >= '0' && ch <= '9');
+            bool alnum =
+                (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
             if (!alnum && ch != '-')
                 return false;
         }
@@ -340,11 +345,11 @@ static int field_groups(struct tk_ctx *c, json_t *obj, struct user_input *in,
                      (unsigned long long)((uint64_t)json_integer_value(item) & 0xffffffffffffULL));
             ok = true;
         } else {
-            const char *t = json_is_boolean(item) ? "bool"
-                            : json_is_array(item) ? "list"
+            const char *t = json_is_boolean(item)  ? "bool"
+                            : json_is_array(item)  ? "list"
                             : json_is_object(item) ? "dict"
-                            : json_is_null(item)  ? "NoneType"
-                                                  : "float";
+                            : json_is_null(item)   ? "NoneType"
+                                                   : "float";
             tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", t);
             add_msg_n(fe, "groups", &m);
             return 0;
@@ -543,7 +548,8 @@ static int user_update_tx(struct tk_db *db, void *arg)
     if (rc)
         return rc;
     struct user_input in;
-    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 ||
+        tk_field_errors_any(&x->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_user_new u = {.username = cur->username,
                             .name = cur->name,
@@ -689,9 +695,16 @@ void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *
 /* ---- me/ ---- */
 
 static const char *const superuser_permissions[] = {
-    "access_admin_interface", "add_role",  "assign_role_permissions", "change_role",
-    "delete_role", "edit_system_settings", "unassign_role_permissions", "view_role",
-    "view_system_info", "view_system_settings",
+    "access_admin_interface",
+    "add_role",
+    "assign_role_permissions",
+    "change_role",
+    "delete_role",
+    "edit_system_settings",
+    "unassign_role_permissions",
+    "view_role",
+    "view_system_info",
+    "view_system_settings",
 };
 
 void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
@@ -720,9 +733,8 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     texts[n_groups] = u->attributes;
     json_t *merged = tk_attributes_merged(texts, n_groups + 1);
     json_t *settings = merged ? json_object_get(merged, "settings") : NULL;
-    char *settings_text = settings && json_is_object(settings)
-                              ? json_dumps(settings, JSON_COMPACT)
-                              : NULL;
+    char *settings_text =
+        settings && json_is_object(settings) ? json_dumps(settings, JSON_COMPACT) : NULL;
 
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
@@ -773,8 +785,9 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     tk_jw_cstr(&w, u->type);
     tk_jw_key(&w, "system_permissions");
     tk_jw_arr_begin(&w);
-    for (size_t i = 0; u->is_superuser && i < sizeof(superuser_permissions) /
-                                                  sizeof(superuser_permissions[0]); i++)
+    for (size_t i = 0;
+         u->is_superuser && i < sizeof(superuser_permissions) / sizeof(superuser_permissions[0]);
+         i++)
         tk_jw_cstr(&w, superuser_permissions[i]);
     tk_jw_arr_end(&w);
     tk_jw_obj_end(&w);
@@ -873,8 +886,11 @@ static int sa_tx(struct tk_db *db, void *arg)
         return rc;
     if (x->create_group) {
         int64_t gid;
-        struct tk_group_write g = {.name = x->name, .attributes = "{}", .set_users = true,
-                                   .n_users = 1, .user_ids = &x->user_id};
+        struct tk_group_write g = {.name = x->name,
+                                   .attributes = "{}",
+                                   .set_users = true,
+                                   .n_users = 1,
+                                   .user_ids = &x->user_id};
         rc = tk_store_group_insert(db, &g, c->now, &gid, x->group_uuid);
         if (rc == TK_ERR_CONFLICT) {
             x->conflict = "duplicate key value violates unique constraint "
@@ -917,9 +933,14 @@ static int sa_tx(struct tk_db *db, void *arg)
     }
     if (rc)
         return rc;
-    struct tk_token t = {.id = tid, .identifier = identifier, .intent = "app_password",
-                         .user_id = x->user_id, .description = "", .has_expires = true,
-                         .expires = x->expires, .expiring = x->expiring};
+    struct tk_token t = {.id = tid,
+                         .identifier = identifier,
+                         .intent = "app_password",
+                         .user_id = x->user_id,
+                         .description = "",
+                         .has_expires = true,
+                         .expires = x->expires,
+                         .expiring = x->expiring};
     memcpy(t.uuid, tuuid, sizeof(tuuid));
     return tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t);
 }

@@ -3,19 +3,19 @@
  * id or key alone on stdout. Errors: one line on stderr; exit 2 for bad arguments (with the
  * usage), 1 for everything else. */
 #include <jansson.h>
-#include <stdarg.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/serialize.h"
 #include "cli/cli.h"
-#include "json/writer.h"
 #include "domain/tokens.h"
 #include "util/limits.h"
 #include "util/time.h"
 #include "util/utf8.h"
+#include "json/writer.h"
 
 int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_new *t,
                         const char *key, char *key_out, int64_t now)
@@ -86,7 +86,10 @@ static char *json_object_text(const char *s)
     return out;
 }
 
-static bool valid_text(const char *s) { return tk_utf8_valid(s, strlen(s)); }
+static bool valid_text(const char *s)
+{
+    return tk_utf8_valid(s, strlen(s));
+}
 
 static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json)
 {
@@ -105,7 +108,8 @@ static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **ar
             if (strcmp(u.type, "internal") && strcmp(u.type, "external") &&
                 strcmp(u.type, "service_account") && strcmp(u.type, "internal_service_account"))
                 return fail("--type must be internal, external, service_account or "
-                            "internal_service_account, not \"%s\"", u.type);
+                            "internal_service_account, not \"%s\"",
+                            u.type);
             continue;
         }
         if (strcmp(a, "--inactive") == 0) {
@@ -229,7 +233,8 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
         if (strcmp(a, "--intent") == 0 && (v = opt(argc, argv, &i))) {
             if (!tk_intent_valid(v, strlen(v)))
                 return fail("--intent must be api, app_password, recovery or verification, "
-                            "not \"%s\"", v);
+                            "not \"%s\"",
+                            v);
             t.intent = v;
             continue;
         }
@@ -578,7 +583,8 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
     const char *head[] = {"IDENTIFIER", "INTENT", "USER", "EXPIRING", "EXPIRES", "DESCRIPTION"};
     table_add(&t, head);
     for (size_t i = 0; i < n; i++) {
-        const char *row[] = {tokens[i].identifier, tokens[i].intent,
+        const char *row[] = {tokens[i].identifier,
+                             tokens[i].intent,
                              tokens[i].user ? tokens[i].user->username : "?",
                              tokens[i].expiring ? "yes" : "no",
                              fmt_time(a, tokens[i].has_expires, tokens[i].expires),

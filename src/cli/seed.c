@@ -22,16 +22,19 @@ static uint64_t rnd(void) /* splitmix64 */
     return z ^ (z >> 31);
 }
 
-static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
+static uint64_t below(uint64_t n)
+{
+    return n ? rnd() % n : 0;
+}
 
-static const char *const nato[] = {"alpha", "bravo", "charlie", "delta", "echo",   "foxtrot",
-                                   "golf",  "hotel", "india",   "juliet", "kilo", "lima",
-                                   "mike",  "november", "oscar", "papa"};
-static const char *const first[] = {"Ada", "Alan", "Grace", "Linus", "Ken", "Barbara",
+static const char *const nato[] = {"alpha", "bravo",    "charlie", "delta",  "echo", "foxtrot",
+                                   "golf",  "hotel",    "india",   "juliet", "kilo", "lima",
+                                   "mike",  "november", "oscar",   "papa"};
+static const char *const first[] = {"Ada",    "Alan",     "Grace",  "Linus",   "Ken",  "Barbara",
                                     "Dennis", "Margaret", "Edsger", "Frances", "John", "Radia"};
-static const char *const last[] = {"Lovelace", "Turing", "Hopper", "Torvalds", "Thompson",
-                                   "Liskov", "Ritchie", "Hamilton", "Dijkstra", "Allen",
-                                   "McCarthy", "Perlman"};
+static const char *const last[] = {"Lovelace", "Turing", "Hopper",   "Torvalds",
+                                   "Thompson", "Liskov", "Ritchie",  "Hamilton",
+                                   "Dijkstra", "Allen",  "McCarthy", "Perlman"};
 
 static void progress(const char *what, long done, long total)
 {
@@ -104,7 +107,7 @@ int tk_cli_seed(struct tk_cli *cli, int argc, char **argv)
     int64_t now = tk_now_us();
     int64_t *group_ids = calloc((size_t)n_groups, sizeof(*group_ids));
     int64_t *user_ids = calloc((size_t)n_users, sizeof(*user_ids));
-    char (*usernames)[24] = calloc((size_t)n_users, 24);
+    char(*usernames)[24] = calloc((size_t)n_users, 24);
     int rc = group_ids && user_ids && usernames ? 0 : TK_ERR_NOMEM;
     char uuid[37], buf[512], name[128], email[64];
 

@@ -127,8 +127,7 @@ void tk_secret_wipe(struct tk_secret *s)
 
 void tk_key_generate(char *out, size_t len)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     for (size_t i = 0; i < len; i++)
         out[i] = alphabet[randombytes_uniform(62)];
     out[len] = '\0';

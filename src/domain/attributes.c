@@ -9,7 +9,8 @@ int tk_attributes_merge_into(json_t *dst, const json_t *src)
 {
     const char *key;
     json_t *sv;
-    json_object_foreach((json_t *)src, key, sv) {
+    json_object_foreach((json_t *)src, key, sv)
+    {
         json_t *dv = json_object_get(dst, key);
         if (dv != NULL && json_is_object(dv) && json_is_object(sv)) {
             int rc = tk_attributes_merge_into(dv, sv);

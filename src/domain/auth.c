@@ -21,8 +21,7 @@ static size_t trailing_space(const char *s, size_t len)
     return 0;
 }
 
-enum tk_auth_kind tk_auth_parse(const char *header, size_t len, const char **cred,
-                                size_t *cred_len)
+enum tk_auth_kind tk_auth_parse(const char *header, size_t len, const char **cred, size_t *cred_len)
 {
     if (header == NULL)
         return TK_AUTH_NONE;

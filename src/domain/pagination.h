@@ -10,9 +10,9 @@
 #include "util/error.h"
 
 struct tk_page_request {
-    bool last;     /* ?page=last */
-    bool invalid;  /* not an integer: always "Invalid page." */
-    bool too_big;  /* an integer beyond int64: always beyond total_pages */
+    bool last;    /* ?page=last */
+    bool invalid; /* not an integer: always "Invalid page." */
+    bool too_big; /* an integer beyond int64: always beyond total_pages */
     int64_t number;
 };
 

@@ -12,8 +12,8 @@ bool tk_intent_valid(const char *s, size_t len)
     return false;
 }
 
-int tk_token_set_key(const struct tk_secret *s, struct tk_token_new *t, const char *key,
-                     size_t len, struct tk_buf *sealed)
+int tk_token_set_key(const struct tk_secret *s, struct tk_token_new *t, const char *key, size_t len,
+                     struct tk_buf *sealed)
 {
     tk_key_hash(s, key, len, t->key_hash);
     tk_buf_reset(sealed);

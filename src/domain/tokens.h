@@ -15,7 +15,7 @@ bool tk_intent_valid(const char *s, size_t len);
 
 /* Fills t->key_hash and t->key_sealed (pointing into sealed, which the caller frees) for key,
  * bound to t->uuid. */
-int tk_token_set_key(const struct tk_secret *s, struct tk_token_new *t, const char *key,
-                     size_t len, struct tk_buf *sealed) TK_MUST_USE;
+int tk_token_set_key(const struct tk_secret *s, struct tk_token_new *t, const char *key, size_t len,
+                     struct tk_buf *sealed) TK_MUST_USE;
 
 #endif

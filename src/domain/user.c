@@ -234,8 +234,7 @@ static bool avatar_attribute(const struct tk_user *u, const char *path, size_t p
     return ok;
 }
 
-static void avatar_url(const struct tk_user *u, const char *tmpl, size_t len,
-                       struct tk_buf *out)
+static void avatar_url(const struct tk_user *u, const char *tmpl, size_t len, struct tk_buf *out)
 {
     char hash[33];
     md5_hex_of_lower(u->email, hash);

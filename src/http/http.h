@@ -27,7 +27,7 @@ enum tk_method {
 struct tk_request {
     enum tk_method method;
     const char *method_name;
-    const char *path; /* percent-decoded path */
+    const char *path;  /* percent-decoded path */
     const char *query; /* raw query string without '?', "" when none */
     size_t query_len;
     const char *authorization; /* NULL when absent */
@@ -45,9 +45,9 @@ struct tk_request {
 
 struct tk_response {
     int status;
-    struct tk_buf body;      /* JSON unless content_type says otherwise */
-    const char *allow;       /* Allow header, set from the route */
-    bool empty;              /* no body and no Content-Type (204, set_key's bare 400) */
+    struct tk_buf body;       /* JSON unless content_type says otherwise */
+    const char *allow;        /* Allow header, set from the route */
+    bool empty;               /* no body and no Content-Type (204, set_key's bare 400) */
     const char *content_type; /* NULL: application/json */
     unsigned retry_after;     /* > 0: a Retry-After header (seconds) */
 };

@@ -20,7 +20,10 @@ struct tk_router {
     size_t n;
 };
 
-struct tk_router *tk_router_new(void) { return tk_calloc(1, sizeof(struct tk_router)); }
+struct tk_router *tk_router_new(void)
+{
+    return tk_calloc(1, sizeof(struct tk_router));
+}
 
 void tk_router_free(struct tk_router *r)
 {

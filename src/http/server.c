@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "http/http.h"
-#include "json/writer.h"
 #include "util/alloc.h"
 #include "util/limits.h"
 #include "util/utf8.h"
+#include "json/writer.h"
 
 struct tk_http {
     struct MHD_Daemon *d;
@@ -52,7 +52,7 @@ struct req_state {
     bool started;
     bool answered; /* a response was queued early */
     bool counted;
-    bool too_big;      /* body over the cap: the rest is discarded, then 413 */
+    bool too_big; /* body over the cap: the rest is discarded, then 413 */
     size_t discarded;
     struct tk_buf body;
     struct tk_http *h;
@@ -149,9 +149,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tk_response *res, 
         data = tk_buf_take(&res->body, &len);
     else
         tk_buf_free(&res->body);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE
-                                                                            : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
         free(data);
         return MHD_NO;
@@ -201,8 +200,8 @@ static enum tk_method method_of(const char *m)
     static const struct {
         const char *name;
         enum tk_method m;
-    } map[] = {{"GET", TK_M_GET},       {"HEAD", TK_M_HEAD},     {"POST", TK_M_POST},
-               {"PUT", TK_M_PUT},       {"PATCH", TK_M_PATCH},   {"DELETE", TK_M_DELETE},
+    } map[] = {{"GET", TK_M_GET},        {"HEAD", TK_M_HEAD},   {"POST", TK_M_POST},
+               {"PUT", TK_M_PUT},        {"PATCH", TK_M_PATCH}, {"DELETE", TK_M_DELETE},
                {"OPTIONS", TK_M_OPTIONS}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(m, map[i].name) == 0)
@@ -340,8 +339,8 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
-                        char *err, size_t err_len)
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                        size_t err_len)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
@@ -398,24 +397,22 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         return TK_ERR_NOMEM;
     h->router = r;
     h->max_conns = (int)o->max_connections;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
-        flags, 0, accept_policy, h, access_handler, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+        flags, 0, accept_policy, h, access_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, o->threads,
         /* libmicrohttpd's limit is split over the threads: leave ours to decide */
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections + 64 * o->threads,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
+        o->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
         MHD_OPTION_END);
     if (h->d == NULL) {
-        snprintf(err, err_len, "cannot listen on %s (address in use or not available)",
-                 o->listen);
+        snprintf(err, err_len, "cannot listen on %s (address in use or not available)", o->listen);
         free(h);
         return TK_ERR_IO;
     }
@@ -425,7 +422,10 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
     return 0;
 }
 
-uint16_t tk_http_port(const struct tk_http *h) { return h->port; }
+uint16_t tk_http_port(const struct tk_http *h)
+{
+    return h->port;
+}
 
 void tk_http_stop(struct tk_http *h, unsigned grace_ms)
 {

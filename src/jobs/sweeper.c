@@ -10,10 +10,10 @@
 
 #include "api/audit.h"
 #include "domain/tokens.h"
-#include "json/writer.h"
 #include "util/alloc.h"
 #include "util/limits.h"
 #include "util/time.h"
+#include "json/writer.h"
 
 #define SWEEP_BATCH 500
 

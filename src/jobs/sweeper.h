@@ -20,8 +20,7 @@ int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now,
 struct tk_sweeper;
 
 /* Starts a thread that sweeps every interval_us (first pass one interval after start). */
-int tk_sweeper_start(struct tk_api *api, int64_t interval_us, struct tk_sweeper **out)
-    TK_MUST_USE;
+int tk_sweeper_start(struct tk_api *api, int64_t interval_us, struct tk_sweeper **out) TK_MUST_USE;
 /* Stops the thread promptly (a pass in progress finishes its batch). Accepts NULL. */
 void tk_sweeper_stop(struct tk_sweeper *s);
 

@@ -46,10 +46,22 @@ static void close_(struct tk_jw *w, char c)
         w->depth--;
 }
 
-void tk_jw_obj_begin(struct tk_jw *w) { open(w, '{'); }
-void tk_jw_obj_end(struct tk_jw *w) { close_(w, '}'); }
-void tk_jw_arr_begin(struct tk_jw *w) { open(w, '['); }
-void tk_jw_arr_end(struct tk_jw *w) { close_(w, ']'); }
+void tk_jw_obj_begin(struct tk_jw *w)
+{
+    open(w, '{');
+}
+void tk_jw_obj_end(struct tk_jw *w)
+{
+    close_(w, '}');
+}
+void tk_jw_arr_begin(struct tk_jw *w)
+{
+    open(w, '[');
+}
+void tk_jw_arr_end(struct tk_jw *w)
+{
+    close_(w, ']');
+}
 
 int tk_json_escape(struct tk_buf *out, const char *s, size_t len)
 {

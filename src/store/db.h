@@ -61,15 +61,38 @@ static inline int tk_db_prepare(struct tk_db *db, const char *sql, struct tk_db_
 int tk_db_bind_null(struct tk_db *db, struct tk_db_stmt *st, int idx);
 int tk_db_bind_int(struct tk_db *db, struct tk_db_stmt *st, int idx, int64_t v);
 int tk_db_bind_text(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s, size_t len);
-int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s); /* NULL: null */
+int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx,
+                    const char *s); /* NULL: null */
 int tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void *p, size_t len);
-static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st) { return db->ops->step(st); }
-static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st) { db->ops->reset(st); }
-static inline int tk_db_exec(struct tk_db *db, const char *sql) { return db->ops->exec(db, sql); }
-static inline int tk_db_begin(struct tk_db *db, bool write) { return db->ops->begin(db, write); }
-static inline int tk_db_commit(struct tk_db *db) { return db->ops->commit(db); }
-static inline void tk_db_rollback(struct tk_db *db) { db->ops->rollback(db); }
-static inline void tk_db_close(struct tk_db *db) { if (db) db->ops->close(db); }
+static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st)
+{
+    return db->ops->step(st);
+}
+static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st)
+{
+    db->ops->reset(st);
+}
+static inline int tk_db_exec(struct tk_db *db, const char *sql)
+{
+    return db->ops->exec(db, sql);
+}
+static inline int tk_db_begin(struct tk_db *db, bool write)
+{
+    return db->ops->begin(db, write);
+}
+static inline int tk_db_commit(struct tk_db *db)
+{
+    return db->ops->commit(db);
+}
+static inline void tk_db_rollback(struct tk_db *db)
+{
+    db->ops->rollback(db);
+}
+static inline void tk_db_close(struct tk_db *db)
+{
+    if (db)
+        db->ops->close(db);
+}
 static inline bool tk_db_col_null(struct tk_db *db, struct tk_db_stmt *st, int c)
 {
     return db->ops->col_null(st, c);

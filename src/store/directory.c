@@ -206,8 +206,11 @@ static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk
     tk_sql_add(q, " WHERE 1 = 1");
     const struct {
         const char *col, *val;
-    } eq[] = {{"u.username", u->username}, {"u.email", u->email}, {"u.name", u->name},
-              {"u.uuid", u->uuid},         {"u.path", u->path}};
+    } eq[] = {{"u.username", u->username},
+              {"u.email", u->email},
+              {"u.name", u->name},
+              {"u.uuid", u->uuid},
+              {"u.path", u->path}};
     for (size_t i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
         if (eq[i].val == NULL)
             continue;
@@ -287,8 +290,7 @@ int tk_store_user_count(struct tk_db *db, const struct tk_user_query *uq, struct
 }
 
 int tk_store_user_list(struct tk_db *db, const struct tk_user_query *uq, int64_t offset,
-                       int64_t limit, struct tk_arena *a, struct tk_user **users_out,
-                       size_t *n_out)
+                       int64_t limit, struct tk_arena *a, struct tk_user **users_out, size_t *n_out)
 {
     *users_out = NULL;
     *n_out = 0;
@@ -497,8 +499,7 @@ int tk_store_user_set_password(struct tk_db *db, int64_t id, const char *hash)
     return tk_st_run(db, st);
 }
 
-int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id,
-                            bool *taken)
+int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id, bool *taken)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db, "SELECT 1 FROM users WHERE username = ? AND id <> ?", &st);
@@ -551,8 +552,8 @@ static int read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena 
     return 0;
 }
 
-#define GROUP_COLUMNS                                                                          \
-    "g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, g.attributes FROM groups g "       \
+#define GROUP_COLUMNS                                                                              \
+    "g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, g.attributes FROM groups g "            \
     "LEFT JOIN groups p ON p.id = g.parent_id"
 
 int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena *a,
@@ -581,8 +582,8 @@ int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena
     return read_groups(db, st, a, groups, n);
 }
 
-int tk_store_user_tokens(struct tk_db *db, int64_t id, struct tk_arena *a,
-                         struct tk_token **tokens, size_t *n)
+int tk_store_user_tokens(struct tk_db *db, int64_t id, struct tk_arena *a, struct tk_token **tokens,
+                         size_t *n)
 {
     struct tk_token_query q;
     memset(&q, 0, sizeof(q));
@@ -829,8 +830,7 @@ int tk_store_group_name_taken(struct tk_db *db, const char *name, int64_t exclud
     return rc < 0 ? rc : 0;
 }
 
-int tk_store_group_would_cycle(struct tk_db *db, int64_t group_id, int64_t parent_id,
-                               bool *cycle)
+int tk_store_group_would_cycle(struct tk_db *db, int64_t group_id, int64_t parent_id, bool *cycle)
 {
     /* Walk up from the proposed parent; meeting group_id means a cycle. The walk is bounded by
      * the number of groups, so an existing cycle cannot make it loop. */
@@ -908,8 +908,8 @@ int tk_store_group_insert(struct tk_db *db, const struct tk_group_write *g, int6
     return rc;
 }
 
-int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now,
-                          int64_t *id, char uuid[37])
+int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now, int64_t *id,
+                          char uuid[37])
 {
     struct tk_group_write w = {.name = g->name,
                                .is_superuser = g->is_superuser,
@@ -961,8 +961,8 @@ int tk_store_group_children(struct tk_db *db, int64_t id, struct tk_arena *a,
                             struct tk_group **groups, size_t *n)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT " GROUP_COLUMNS " WHERE g.parent_id = ? ORDER BY g.name",
-                           &st);
+    int rc =
+        tk_db_prepare(db, "SELECT " GROUP_COLUMNS " WHERE g.parent_id = ? ORDER BY g.name", &st);
     if (rc)
         return rc;
     tk_db_bind_int(db, st, 1, id);

@@ -8,8 +8,7 @@
 
 /* Column copies into the arena ("" for NULL text; NULL for NULL with _null). */
 const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
-const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c,
-                               struct tk_arena *a);
+const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
 void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]);
 /* Steps a statement to its end and resets it. */
 int tk_st_run(struct tk_db *db, struct tk_db_stmt *st);
@@ -21,8 +20,8 @@ void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n);
 struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id);
 /* The search text of a token: fold(identifier) 0x1f intent 0x1f fold(owner's username) 0x1f
  * fold(description). */
-int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent,
-                     int64_t user_id, const char *description, struct tk_buf *fold);
+int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,
+                     const char *description, struct tk_buf *fold);
 /* Recomputes the search text of every token of a user (after a username change). */
 int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id);
 

@@ -20,7 +20,7 @@
 struct tk_db_stmt {
     struct pg_db *owner;
     char name[24];
-    char *sql;    /* the '?' form, cache key */
+    char *sql; /* the '?' form, cache key */
     int n_params;
     char **values;
     int *lengths, *formats;
@@ -52,8 +52,8 @@ static int64_t now_ms(void)
 
 static PGconn *connect_url(const char *url)
 {
-    const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
-                          "client_encoding", NULL};
+    const char *keys[] = {"dbname",           "connect_timeout", "options",
+                          "application_name", "client_encoding", NULL};
     const char *vals[] = {url, CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT, "tokend", "UTF8", NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
@@ -320,8 +320,8 @@ static int pg_step(struct tk_db_stmt *st)
         if (st->generation != d->generation || PQstatus(d->conn) != CONNECTION_OK)
             return TK_ERR_BUSY;
         bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
-        st->res = PQexecPrepared(d->conn, st->name, st->n_params,
-                                 (const char *const *)st->values, st->lengths, st->formats, 0);
+        st->res = PQexecPrepared(d->conn, st->name, st->n_params, (const char *const *)st->values,
+                                 st->lengths, st->formats, 0);
         int rc = map_result(d, st->res);
         if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
             /* the statement lived on the old connection: prepare it again, run it again */
@@ -337,9 +337,9 @@ static int pg_step(struct tk_db_stmt *st)
             PQclear(pr);
             st->generation = d->generation;
             if (rc == 0) {
-                st->res = PQexecPrepared(d->conn, st->name, st->n_params,
-                                         (const char *const *)st->values, st->lengths,
-                                         st->formats, 0);
+                st->res =
+                    PQexecPrepared(d->conn, st->name, st->n_params, (const char *const *)st->values,
+                                   st->lengths, st->formats, 0);
                 rc = map_result(d, st->res);
             }
         }
@@ -453,7 +453,10 @@ static int pg_begin(struct tk_db *db, bool write)
     return pg_exec(db, "BEGIN");
 }
 
-static int pg_commit(struct tk_db *db) { return pg_exec(db, "COMMIT"); }
+static int pg_commit(struct tk_db *db)
+{
+    return pg_exec(db, "COMMIT");
+}
 
 static void pg_rollback(struct tk_db *db)
 {

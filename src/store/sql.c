@@ -16,9 +16,15 @@ int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a)
     return q->params ? 0 : TK_ERR_NOMEM;
 }
 
-void tk_sql_free(struct tk_sql *q) { tk_buf_free(&q->text); }
+void tk_sql_free(struct tk_sql *q)
+{
+    tk_buf_free(&q->text);
+}
 
-void tk_sql_add(struct tk_sql *q, const char *text) { tk_buf_puts(&q->text, text); }
+void tk_sql_add(struct tk_sql *q, const char *text)
+{
+    tk_buf_puts(&q->text, text);
+}
 
 static struct tk_sql_param *next_param(struct tk_sql *q)
 {
@@ -59,7 +65,10 @@ void tk_sql_text(struct tk_sql *q, const char *s, size_t len)
     }
 }
 
-void tk_sql_cstr(struct tk_sql *q, const char *s) { tk_sql_text(q, s, strlen(s)); }
+void tk_sql_cstr(struct tk_sql *q, const char *s)
+{
+    tk_sql_text(q, s, strlen(s));
+}
 
 void tk_sql_contains(struct tk_sql *q, const char *expr, const char *needle)
 {

@@ -29,21 +29,14 @@ static int map_rc(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
-    case SQLITE_DONE:
-        return 0;
-    case SQLITE_ROW:
-        return 1;
-    case SQLITE_NOMEM:
-        return TK_ERR_NOMEM;
-    case SQLITE_TOOBIG:
-        return TK_ERR_TOOBIG;
-    case SQLITE_CONSTRAINT:
-        return TK_ERR_CONFLICT;
+    case SQLITE_DONE: return 0;
+    case SQLITE_ROW: return 1;
+    case SQLITE_NOMEM: return TK_ERR_NOMEM;
+    case SQLITE_TOOBIG: return TK_ERR_TOOBIG;
+    case SQLITE_CONSTRAINT: return TK_ERR_CONFLICT;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return TK_ERR_BUSY;
-    default:
-        return TK_ERR_STORE;
+    case SQLITE_LOCKED: return TK_ERR_BUSY;
+    default: return TK_ERR_STORE;
     }
 }
 
@@ -190,7 +183,10 @@ static int sq_begin(struct tk_db *db, bool write)
     return sq_exec(db, write ? "BEGIN IMMEDIATE" : "BEGIN");
 }
 
-static int sq_commit(struct tk_db *db) { return sq_exec(db, "COMMIT"); }
+static int sq_commit(struct tk_db *db)
+{
+    return sq_exec(db, "COMMIT");
+}
 
 static void sq_rollback(struct tk_db *db)
 {

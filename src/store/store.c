@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/migrations.h"
 #include "store/internal.h"
+#include "store/migrations.h"
 #include "store/sql.h"
 #include "util/alloc.h"
 #include "util/time.h"
@@ -26,7 +26,10 @@ struct tk_store {
     char installation_id[37];
 };
 
-static void close_conn(void *p) { tk_db_close(p); }
+static void close_conn(void *p)
+{
+    tk_db_close(p);
+}
 
 int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_len)
 {
@@ -130,9 +133,15 @@ struct tk_db *tk_store_db(struct tk_store *s)
     return db;
 }
 
-const char *tk_store_installation_id(const struct tk_store *s) { return s->installation_id; }
+const char *tk_store_installation_id(const struct tk_store *s)
+{
+    return s->installation_id;
+}
 
-const char *tk_store_file_path(const struct tk_store *s) { return s->file_path; }
+const char *tk_store_file_path(const struct tk_store *s)
+{
+    return s->file_path;
+}
 
 /* ---- helpers ---- */
 
@@ -143,8 +152,7 @@ const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct
     return tk_arena_strndup(a, t, len);
 }
 
-const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c,
-                                struct tk_arena *a)
+const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a)
 {
     return tk_db_col_null(db, st, c) ? NULL : tk_st_col_dup(db, st, c, a);
 }
@@ -191,7 +199,10 @@ int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), 
     return rc == TK_ERR_RETRY ? TK_ERR_BUSY : rc;
 }
 
-int tk_store_read_begin(struct tk_db *db) { return tk_db_begin(db, false); }
+int tk_store_read_begin(struct tk_db *db)
+{
+    return tk_db_begin(db, false);
+}
 
 int tk_store_try_lock(struct tk_db *db, int64_t key, bool *got)
 {
@@ -257,7 +268,6 @@ void tk_store_read_end(struct tk_db *db)
     /* A read transaction has nothing to keep; rolling back also ends it after an error. */
     tk_db_rollback(db);
 }
-
 
 /* ---- migrations ---- */
 
@@ -406,8 +416,7 @@ static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_mig
 
 /* ---- settings ---- */
 
-int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
-                         const char **value)
+int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a, const char **value)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db, "SELECT value FROM settings WHERE key = ?", &st);
@@ -441,8 +450,8 @@ int tk_store_setting_put(struct tk_db *db, const char *key, const char *value)
 
 /* ---- authentication and superusers ---- */
 
-int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES],
-                          int64_t now, struct tk_principal *out)
+int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
+                          struct tk_principal *out)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db,
@@ -652,8 +661,8 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
     return 0;
 }
 
-static int load_superusers(struct tk_db *db, struct tk_arena *a, struct tk_user *users,
-                           size_t n, const int64_t *ids, size_t n_ids)
+static int load_superusers(struct tk_db *db, struct tk_arena *a, struct tk_user *users, size_t n,
+                           const int64_t *ids, size_t n_ids)
 {
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
@@ -962,8 +971,7 @@ int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_
     return tk_st_run(db, st);
 }
 
-int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
-                          int64_t *id)
+int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now, int64_t *id)
 {
     struct tk_buf fold;
     tk_buf_init(&fold, 4 * 1024 * 1024);
@@ -1150,8 +1158,8 @@ static int owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out)
     return rc;
 }
 
-int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent,
-                     int64_t user_id, const char *description, struct tk_buf *fold)
+int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,
+                     const char *description, struct tk_buf *fold)
 {
     /* One text per token for search: the four searched fields, separated by 0x1f, which no
      * search term can contain (it is whitespace to the term splitter). */
@@ -1219,8 +1227,7 @@ int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_K
                            const void *sealed, size_t sealed_len)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?",
-                           &st);
+    int rc = tk_db_prepare(db, "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?", &st);
     if (rc)
         return rc;
     tk_db_bind_blob(db, st, 1, hash, TK_KEY_HASH_BYTES);
@@ -1267,8 +1274,7 @@ int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id)
 int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id, bool *has)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db,
-                           "SELECT 1 FROM token_key_viewers WHERE token_id = ? AND user_id = ?",
+    int rc = tk_db_prepare(db, "SELECT 1 FROM token_key_viewers WHERE token_id = ? AND user_id = ?",
                            &st);
     if (rc)
         return rc;

@@ -90,8 +90,8 @@ struct tk_principal {
 
 /* Authentication (API.md §3 with §17.3): finds a non-expired token of intent api whose key
  * hash is key_hash and whose user is active. TK_ERR_NOTFOUND otherwise. Never writes. */
-int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES],
-                          int64_t now, struct tk_principal *out) TK_MUST_USE;
+int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
+                          struct tk_principal *out) TK_MUST_USE;
 
 /* Superuser status through group ancestry (API.md §4.1). */
 int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out) TK_MUST_USE;
@@ -154,18 +154,18 @@ struct tk_user_new {
     const int64_t *group_ids;
 };
 
-int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now,
-                         int64_t *id, char uuid[37]) TK_MUST_USE;
+int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now, int64_t *id,
+                         char uuid[37]) TK_MUST_USE;
 
 struct tk_group_new {
     const char *name;
     bool is_superuser;
-    int64_t parent_id; /* 0: none */
+    int64_t parent_id;      /* 0: none */
     const char *attributes; /* NULL: {} */
 };
 
-int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now,
-                          int64_t *id, char uuid[37]) TK_MUST_USE;
+int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now, int64_t *id,
+                          char uuid[37]) TK_MUST_USE;
 int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
 int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
 
@@ -213,8 +213,8 @@ int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires) TK
 
 /* Per-token key-view grants (API.md §4.2). */
 int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id) TK_MUST_USE;
-int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id, bool *has)
-    TK_MUST_USE;
+int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id,
+                            bool *has) TK_MUST_USE;
 
 int tk_store_user_exists(struct tk_db *db, int64_t id, bool *exists) TK_MUST_USE;
 /* A user's own attributes (JSON text). */
@@ -230,12 +230,12 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
 struct tk_event {
     char uuid[37];
     const char *action, *app;
-    const char *user_json; /* {"pk":..,"username":..,"email":..} or {} */
-    const char *username;  /* NULL without a user */
-    const char *context;   /* JSON object */
+    const char *user_json;        /* {"pk":..,"username":..,"email":..} or {} */
+    const char *username;         /* NULL without a user */
+    const char *context;          /* JSON object */
     const char *context_model_pk; /* NULL if none */
-    const char *client_ip; /* NULL if none */
-    const char *brand;     /* JSON object */
+    const char *client_ip;        /* NULL if none */
+    const char *brand;            /* JSON object */
     int64_t created, expires;
 };
 
@@ -248,8 +248,8 @@ struct tk_event_query {
 int tk_store_event_count(struct tk_db *db, const struct tk_event_query *q, struct tk_arena *a,
                          int64_t *count) TK_MUST_USE;
 int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *q, int64_t offset,
-                         int64_t limit, struct tk_arena *a, struct tk_event **out, size_t *n)
-    TK_MUST_USE;
+                         int64_t limit, struct tk_arena *a, struct tk_event **out,
+                         size_t *n) TK_MUST_USE;
 /* Deletes events whose retention ended before now; *n_deleted. */
 int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_MUST_USE;
 
@@ -269,8 +269,16 @@ struct tk_attr_filter {
 };
 
 enum tk_user_field {
-    TK_UF_PK, TK_UF_USERNAME, TK_UF_NAME, TK_UF_IS_ACTIVE, TK_UF_LAST_LOGIN,
-    TK_UF_EMAIL, TK_UF_PATH, TK_UF_TYPE, TK_UF_UUID, TK_UF_ATTRIBUTES,
+    TK_UF_PK,
+    TK_UF_USERNAME,
+    TK_UF_NAME,
+    TK_UF_IS_ACTIVE,
+    TK_UF_LAST_LOGIN,
+    TK_UF_EMAIL,
+    TK_UF_PATH,
+    TK_UF_TYPE,
+    TK_UF_UUID,
+    TK_UF_ATTRIBUTES,
 };
 
 struct tk_field_order {
@@ -304,10 +312,10 @@ int tk_store_user_count(struct tk_db *db, const struct tk_user_query *q, struct 
                         int64_t *count) TK_MUST_USE;
 /* One page of users in the query's order, with groups and superuser status. */
 int tk_store_user_list(struct tk_db *db, const struct tk_user_query *q, int64_t offset,
-                       int64_t limit, struct tk_arena *a, struct tk_user **users, size_t *n)
-    TK_MUST_USE;
-int tk_store_user_get(struct tk_db *db, int64_t id, struct tk_arena *a, struct tk_user **out)
-    TK_MUST_USE;
+                       int64_t limit, struct tk_arena *a, struct tk_user **users,
+                       size_t *n) TK_MUST_USE;
+int tk_store_user_get(struct tk_db *db, int64_t id, struct tk_arena *a,
+                      struct tk_user **out) TK_MUST_USE;
 int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new *u) TK_MUST_USE;
 int tk_store_user_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
 /* Stores a password hash (crypto_pwhash_str form); tokend itself has no password logins. */
@@ -318,14 +326,14 @@ int tk_store_username_taken(struct tk_db *db, const char *username, int64_t excl
 int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena *a,
                                    struct tk_group **groups, size_t *n) TK_MUST_USE;
 /* Tokens owned by the user (for used_by and the command line). */
-int tk_store_user_tokens(struct tk_db *db, int64_t id, struct tk_arena *a,
-                         struct tk_token **tokens, size_t *n) TK_MUST_USE;
+int tk_store_user_tokens(struct tk_db *db, int64_t id, struct tk_arena *a, struct tk_token **tokens,
+                         size_t *n) TK_MUST_USE;
 
 enum tk_group_field { TK_GF_PK, TK_GF_NAME, TK_GF_IS_SUPERUSER, TK_GF_PARENT, TK_GF_ATTRIBUTES };
 
 struct tk_group_query {
     const char *name;
-    int is_superuser; /* -1: no filter */
+    int is_superuser;                /* -1: no filter */
     struct tk_id_set member_sets[2]; /* members_by_pk, members_by_username */
     size_t n_attrs;
     const struct tk_attr_filter *attrs;
@@ -360,7 +368,7 @@ int tk_store_group_would_cycle(struct tk_db *db, int64_t group_id, int64_t paren
 struct tk_group_write {
     const char *name;
     bool is_superuser;
-    int64_t parent_id; /* 0: none */
+    int64_t parent_id;      /* 0: none */
     const char *attributes; /* compact JSON object */
     bool set_users;
     size_t n_users;
@@ -369,8 +377,7 @@ struct tk_group_write {
 
 int tk_store_group_insert(struct tk_db *db, const struct tk_group_write *g, int64_t now,
                           int64_t *id, char uuid[37]) TK_MUST_USE;
-int tk_store_group_update(struct tk_db *db, int64_t id, const struct tk_group_write *g)
-    TK_MUST_USE;
+int tk_store_group_update(struct tk_db *db, int64_t id, const struct tk_group_write *g) TK_MUST_USE;
 int tk_store_group_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
 /* Child groups of a group (for used_by). */
 int tk_store_group_children(struct tk_db *db, int64_t id, struct tk_arena *a,
@@ -401,7 +408,7 @@ int tk_store_set_replica(struct tk_store *s, const char *url) TK_MUST_USE;
 struct tk_db *tk_store_db_read(struct tk_store *s);
 
 /* Runs fn inside one write transaction: commit if it returns 0, roll back otherwise. */
-int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), void *ctx)
-    TK_MUST_USE;
+int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx),
+                      void *ctx) TK_MUST_USE;
 
 #endif

@@ -18,7 +18,10 @@ void tk_alloc_fail_at(long n)
     atomic_store(&fail_at, n);
 }
 
-long tk_alloc_count(void) { return atomic_load(&counter); }
+long tk_alloc_count(void)
+{
+    return atomic_load(&counter);
+}
 
 static int failing(void)
 {
@@ -26,17 +29,29 @@ static int failing(void)
     return at > 0 && atomic_fetch_add(&counter, 1) + 1 == at;
 }
 #else
-void tk_alloc_fail_at(long n) { (void)n; }
-long tk_alloc_count(void) { return 0; }
+void tk_alloc_fail_at(long n)
+{
+    (void)n;
+}
+long tk_alloc_count(void)
+{
+    return 0;
+}
 #define failing() 0
 #endif
 
-void *tk_malloc(size_t n) { return failing() ? NULL : malloc(n ? n : 1); }
+void *tk_malloc(size_t n)
+{
+    return failing() ? NULL : malloc(n ? n : 1);
+}
 void *tk_calloc(size_t n, size_t size)
 {
     return failing() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
-void *tk_realloc(void *p, size_t n) { return failing() ? NULL : realloc(p, n ? n : 1); }
+void *tk_realloc(void *p, size_t n)
+{
+    return failing() ? NULL : realloc(p, n ? n : 1);
+}
 
 char *tk_strndup(const char *s, size_t n)
 {
@@ -48,9 +63,15 @@ char *tk_strndup(const char *s, size_t n)
     return p;
 }
 
-char *tk_strdup(const char *s) { return tk_strndup(s, strlen(s)); }
+char *tk_strdup(const char *s)
+{
+    return tk_strndup(s, strlen(s));
+}
 
-void tk_free(void *p) { free(p); }
+void tk_free(void *p)
+{
+    free(p);
+}
 
 void tk_alloc_init(void)
 {

@@ -10,11 +10,11 @@
 #include "util/error.h"
 
 struct tk_buf {
-    char *data;  /* NULL until the first append */
-    size_t len;  /* bytes used, without the NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard cap on len */
-    int err;     /* first error, sticky */
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes used, without the NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard cap on len */
+    int err;    /* first error, sticky */
 };
 
 void tk_buf_init(struct tk_buf *b, size_t max);

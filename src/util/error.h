@@ -7,17 +7,17 @@
 
 enum tk_err {
     TK_OK = 0,
-    TK_ERR_NOMEM = -1,       /* allocation failed */
-    TK_ERR_TOOBIG = -2,      /* a hard cap was hit */
-    TK_ERR_INVALID = -3,     /* input does not parse or validate */
-    TK_ERR_NOTFOUND = -4,    /* no such object */
-    TK_ERR_CONFLICT = -5,    /* uniqueness or constraint violated */
-    TK_ERR_STORE = -6,       /* the database failed */
-    TK_ERR_BUSY = -7,        /* the database is locked or unreachable: retry later */
-    TK_ERR_IO = -8,          /* file or socket error */
-    TK_ERR_FORBIDDEN = -9,   /* authenticated, not allowed */
-    TK_ERR_CRYPTO = -10,     /* sealing/opening failed (wrong secret, corrupt data) */
-    TK_ERR_RETRY = -11,      /* a transaction lost a deadlock or serialization race: rerun it */
+    TK_ERR_NOMEM = -1,     /* allocation failed */
+    TK_ERR_TOOBIG = -2,    /* a hard cap was hit */
+    TK_ERR_INVALID = -3,   /* input does not parse or validate */
+    TK_ERR_NOTFOUND = -4,  /* no such object */
+    TK_ERR_CONFLICT = -5,  /* uniqueness or constraint violated */
+    TK_ERR_STORE = -6,     /* the database failed */
+    TK_ERR_BUSY = -7,      /* the database is locked or unreachable: retry later */
+    TK_ERR_IO = -8,        /* file or socket error */
+    TK_ERR_FORBIDDEN = -9, /* authenticated, not allowed */
+    TK_ERR_CRYPTO = -10,   /* sealing/opening failed (wrong secret, corrupt data) */
+    TK_ERR_RETRY = -11,    /* a transaction lost a deadlock or serialization race: rerun it */
 };
 
 /* Static, human readable name of an error code; never NULL. */

@@ -12,7 +12,8 @@
 /* Room for any formatted time, with NUL. */
 #define TK_TIME_BUFSZ 40
 
-/* Smallest and largest representable instants: 0001-01-01T00:00:00Z, 9999-12-31T23:59:59.999999Z. */
+/* Smallest and largest representable instants: 0001-01-01T00:00:00Z, 9999-12-31T23:59:59.999999Z.
+ */
 #define TK_TIME_MIN_US (-62135596800000000LL)
 #define TK_TIME_MAX_US (253402300799999999LL)
 

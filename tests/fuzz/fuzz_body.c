@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ready) {
         if (inproc_open(&P) != 0)
             abort();
-        struct inproc_res r = inproc_call(&P, "POST", "/api/v3/core/tokens/", NULL,
-                                          "Bearer " INPROC_ADMIN_KEY, "{\"identifier\":\"fixed\"}",
-                                          22);
+        struct inproc_res r =
+            inproc_call(&P, "POST", "/api/v3/core/tokens/", NULL, "Bearer " INPROC_ADMIN_KEY,
+                        "{\"identifier\":\"fixed\"}", 22);
         free(r.body);
         ready = 1;
     }

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/writer.h"
 #include "util/utf8.h"
+#include "json/writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -27,8 +27,12 @@ static void init(void)
         abort();
     char tuuid[37];
     tk_uuid4(tuuid);
-    struct tk_token_new t = {.uuid = tuuid, .identifier = "plain-api", .intent = "api",
-                             .description = "", .user_id = id, .expiring = false};
+    struct tk_token_new t = {.uuid = tuuid,
+                             .identifier = "plain-api",
+                             .intent = "api",
+                             .description = "",
+                             .user_id = id,
+                             .expiring = false};
     if (tk_cli_token_create(&P.cli, db, &t, NULL, plain_key, 0) != 0)
         abort();
     ready = 1;

@@ -71,8 +71,8 @@ static inline struct inproc_res inproc_call(struct inproc *p, const char *method
     static const struct {
         const char *name;
         enum tk_method m;
-    } methods[] = {{"GET", TK_M_GET},     {"HEAD", TK_M_HEAD},     {"POST", TK_M_POST},
-                   {"PUT", TK_M_PUT},     {"PATCH", TK_M_PATCH},   {"DELETE", TK_M_DELETE},
+    } methods[] = {{"GET", TK_M_GET},        {"HEAD", TK_M_HEAD},   {"POST", TK_M_POST},
+                   {"PUT", TK_M_PUT},        {"PATCH", TK_M_PATCH}, {"DELETE", TK_M_DELETE},
                    {"OPTIONS", TK_M_OPTIONS}};
     struct tk_request req = {0};
     struct tk_response res = {0};

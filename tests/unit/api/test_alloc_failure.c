@@ -15,7 +15,10 @@
 static struct inproc P;
 static const char *const ADMIN = "Bearer " INPROC_ADMIN_KEY;
 
-static int setup(void **state) { return inproc_open(&P); }
+static int setup(void **state)
+{
+    return inproc_open(&P);
+}
 static int teardown(void **state)
 {
     inproc_close(&P);
@@ -42,8 +45,8 @@ static long walk(const char *method, const char *path, const char *query,
             return n - 1;
         }
         if (r.status != 503 && r.status != 500 && r.status != ok_status) {
-            fprintf(stderr, "%s %s: allocation %ld failing gave %d %s\n", method, path, n,
-                    r.status, r.body);
+            fprintf(stderr, "%s %s: allocation %ld failing gave %d %s\n", method, path, n, r.status,
+                    r.body);
             free(r.body);
             fail();
         }

@@ -90,7 +90,7 @@ static void test_search_terms(void **state)
     terms("a b,c", 5, 3, (const char *const[]){"a", "b", "c"});
     terms("100%_\\", 6, 1, (const char *const[]){"100%_\\"});
     terms("\"a b\"", 5, 2, (const char *const[]){"\"a", "b\""}); /* SEED: no quoting */
-    terms("a\0b", 3, 1, (const char *const[]){"ab"});          /* NUL removed */
+    terms("a\0b", 3, 1, (const char *const[]){"ab"});            /* NUL removed */
     terms("\xc3\x89T\xc3\x89", 5, 1, (const char *const[]){"\xc3\xa9t\xc3\xa9"});
     terms("x\x1fy", 3, 2, (const char *const[]){"x", "y"}); /* \x1f is whitespace */
     const char **t;
@@ -129,9 +129,8 @@ static void test_ordering(void **state)
     order("intent,-intent,identifier", 2,
           (const struct tk_order[]){{TK_TF_INTENT, false}, {TK_TF_IDENTIFIER, false}});
     order("managed,description,expiring", 3,
-          (const struct tk_order[]){{TK_TF_MANAGED, false},
-                                    {TK_TF_DESCRIPTION, false},
-                                    {TK_TF_EXPIRING, false}});
+          (const struct tk_order[]){
+              {TK_TF_MANAGED, false}, {TK_TF_DESCRIPTION, false}, {TK_TF_EXPIRING, false}});
 }
 
 static void test_bool(void **state)
@@ -150,7 +149,7 @@ static void test_bool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),  cmocka_unit_test(test_strip),
+        cmocka_unit_test(test_parse),        cmocka_unit_test(test_strip),
         cmocka_unit_test(test_search_terms), cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_bool),
     };

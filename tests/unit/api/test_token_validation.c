@@ -14,7 +14,10 @@
 static struct inproc P;
 static const char *const ADMIN = "Bearer " INPROC_ADMIN_KEY;
 
-static int setup(void **state) { return inproc_open(&P); }
+static int setup(void **state)
+{
+    return inproc_open(&P);
+}
 static int teardown(void **state)
 {
     inproc_close(&P);
@@ -26,8 +29,7 @@ static void expect(const char *method, const char *path, const char *body, int s
 {
     struct inproc_res r = inproc_call(&P, method, path, NULL, ADMIN, body, body ? strlen(body) : 0);
     if (r.status != status || (want && strcmp(r.body, want) != 0))
-        fprintf(stderr, "%s %s %s\n  -> %d %s\n", method, path, body ? body : "", r.status,
-                r.body);
+        fprintf(stderr, "%s %s %s\n  -> %d %s\n", method, path, body ? body : "", r.status, r.body);
     assert_int_equal(r.status, status);
     if (want)
         assert_string_equal(r.body, want);
@@ -85,15 +87,16 @@ static void test_validators_of_one_field_accumulate(void **state)
 static void test_object_rules_run_after_fields_and_in_order(void **state)
 {
     /* rule 3 only when every field passed: a bad user hides the intent rule */
-    expect("POST", "/api/v3/core/tokens/", "{\"identifier\":\"r3\",\"intent\":\"recovery\",\"user\":999}",
-           400, "{\"user\":[\"Invalid pk \\\"999\\\" - object does not exist.\"]}");
+    expect("POST", "/api/v3/core/tokens/",
+           "{\"identifier\":\"r3\",\"intent\":\"recovery\",\"user\":999}", 400,
+           "{\"user\":[\"Invalid pk \\\"999\\\" - object does not exist.\"]}");
     expect("POST", "/api/v3/core/tokens/", "{\"identifier\":\"r3\",\"intent\":\"recovery\"}", 400,
            "{\"intent\":[\"Invalid intent recovery\"]}");
     /* rule 4: app password beyond the default maximum (30 minutes) */
     const char *ap = "{\"identifier\":\"ap\",\"intent\":\"app_password\","
                      "\"expires\":\"9999-01-01T00:00:00Z\"}";
-    struct inproc_res r = inproc_call(&P, "POST", "/api/v3/core/tokens/", NULL, ADMIN, ap,
-                                      strlen(ap));
+    struct inproc_res r =
+        inproc_call(&P, "POST", "/api/v3/core/tokens/", NULL, ADMIN, ap, strlen(ap));
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "{\"expires\":[\"Token expires exceeds maximum lifetime ("));
     assert_non_null(strstr(r.body, "+00:00 UTC).\"]}"));
@@ -109,7 +112,8 @@ static void test_object_rules_run_after_fields_and_in_order(void **state)
 static void test_update_keeps_what_was_not_sent(void **state)
 {
     expect("POST", "/api/v3/core/tokens/",
-           "{\"identifier\":\"keep\",\"intent\":\"app_password\",\"description\":\"d\"}", 201, NULL);
+           "{\"identifier\":\"keep\",\"intent\":\"app_password\",\"description\":\"d\"}", 201,
+           NULL);
     expect("PATCH", "/api/v3/core/tokens/keep/", "{\"description\":\"e\"}", 200, NULL);
     struct inproc_res r = inproc_call(&P, "GET", "/api/v3/core/tokens/keep/", NULL, ADMIN, NULL, 0);
     assert_non_null(strstr(r.body, "\"intent\":\"app_password\""));

@@ -26,9 +26,9 @@ static void test_merge_order_and_depth(void **state)
     const char *texts[] = {
         "{\"a\":1,\"obj\":{\"x\":1,\"y\":1},\"list\":[1]}", /* group "a..." */
         "{\"a\":2,\"obj\":{\"y\":2},\"list\":[2]}",         /* group "b..." */
-        "not json",                                          /* skipped */
-        "[1,2]",                                             /* not an object: skipped */
-        "{\"obj\":{\"z\":3},\"list\":\"scalar wins\"}",      /* the user's own */
+        "not json",                                         /* skipped */
+        "[1,2]",                                            /* not an object: skipped */
+        "{\"obj\":{\"z\":3},\"list\":\"scalar wins\"}",     /* the user's own */
     };
     char *s = merged(texts, 5);
     assert_string_equal(s, "{\"a\":2,\"list\":\"scalar wins\",\"obj\":{\"x\":1,\"y\":2,\"z\":3}}");
@@ -56,14 +56,16 @@ static void test_max_lifetime(void **state)
     const int64_t now = 1727447178082123LL, def = 30LL * 60 * 1000000;
     const int64_t hour = 3600LL * 1000000;
     assert_int_equal(max_for("{}", now, def), now + def);
-    assert_int_equal(max_for("{\"goauthentik.io/user/token-maximum-lifetime\":\"hours=1\"}", now, def),
-                     now + hour);
+    assert_int_equal(
+        max_for("{\"goauthentik.io/user/token-maximum-lifetime\":\"hours=1\"}", now, def),
+        now + hour);
     assert_int_equal(
         max_for("{\"goauthentik.io/user/token-maximum-lifetime\":\"days=1;hours=-1\"}", now, def),
         now + 23 * hour);
     /* unparsable or not a string: the default duration */
-    assert_int_equal(max_for("{\"goauthentik.io/user/token-maximum-lifetime\":\"hours:1\"}", now, def),
-                     now + def);
+    assert_int_equal(
+        max_for("{\"goauthentik.io/user/token-maximum-lifetime\":\"hours:1\"}", now, def),
+        now + def);
     assert_int_equal(max_for("{\"goauthentik.io/user/token-maximum-lifetime\":3600}", now, def),
                      now + def);
     assert_int_equal(max_for("{\"goauthentik.io/user/token-maximum-lifetime\":null}", now, def),

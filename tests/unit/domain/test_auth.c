@@ -63,8 +63,7 @@ static void test_malformed_bytes(void **state)
     const char with_nul[] = "Bearer a\0b";
     const char *cred;
     size_t n;
-    assert_int_equal(tk_auth_parse(with_nul, sizeof(with_nul) - 1, &cred, &n),
-                     TK_AUTH_MALFORMED);
+    assert_int_equal(tk_auth_parse(with_nul, sizeof(with_nul) - 1, &cred, &n), TK_AUTH_MALFORMED);
 }
 
 int main(void)

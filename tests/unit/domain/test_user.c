@@ -59,7 +59,10 @@ static void test_avatar_svg_initials_and_colours(void **state)
 
 static void avatar(const char *modes, const char *name, const char *attrs, char *out, size_t cap)
 {
-    struct tk_user u = {.id = 1, .username = "jdoe", .name = name, .email = "Jane@Example.com",
+    struct tk_user u = {.id = 1,
+                        .username = "jdoe",
+                        .name = name,
+                        .email = "Jane@Example.com",
                         .attributes = attrs};
     struct tk_buf b;
     tk_buf_init(&b, 1 << 16);

@@ -14,7 +14,10 @@
 
 static struct inproc P;
 
-static int setup(void **state) { return inproc_open(&P); }
+static int setup(void **state)
+{
+    return inproc_open(&P);
+}
 static int teardown(void **state)
 {
     inproc_close(&P);
@@ -29,9 +32,14 @@ static void make(const char *ident, const char *intent, bool has_expires, int64_
     assert_int_equal(tk_store_user_find(db, "akadmin", &uid), 0);
     char uuid[37];
     tk_uuid4(uuid);
-    struct tk_token_new t = {.uuid = uuid, .identifier = ident, .intent = intent,
-                             .description = "", .user_id = uid, .has_expires = has_expires,
-                             .expires = expires, .expiring = expiring};
+    struct tk_token_new t = {.uuid = uuid,
+                             .identifier = ident,
+                             .intent = intent,
+                             .description = "",
+                             .user_id = uid,
+                             .has_expires = has_expires,
+                             .expires = expires,
+                             .expiring = expiring};
     assert_int_equal(tk_cli_token_create(&P.cli, db, &t, NULL, key_out, tk_now_us()), 0);
 }
 
