@@ -58,3 +58,8 @@ int tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void
 {
     return db->ops->bind_blob(st, idx, p, len);
 }
+
+int tk_db_bind_opt_int(struct tk_db *db, struct tk_db_stmt *st, int idx, bool has, int64_t v)
+{
+    return has ? db->ops->bind_int(st, idx, v) : db->ops->bind_null(st, idx);
+}

@@ -61,8 +61,10 @@ static inline int tk_db_prepare(struct tk_db *db, const char *sql, struct tk_db_
 int tk_db_bind_null(struct tk_db *db, struct tk_db_stmt *st, int idx);
 int tk_db_bind_int(struct tk_db *db, struct tk_db_stmt *st, int idx, int64_t v);
 int tk_db_bind_text(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s, size_t len);
-int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx,
-                    const char *s); /* NULL: null */
+int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s);
+/* v when has, else null (nullable times and ids). */
+int tk_db_bind_opt_int(struct tk_db *db, struct tk_db_stmt *st, int idx, bool has,
+                       int64_t v); /* NULL: null */
 int tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void *p, size_t len);
 static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st)
 {

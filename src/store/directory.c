@@ -392,10 +392,7 @@ int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t 
         tk_db_bind_cstr(db, st, 4, u->name ? u->name : "");
         tk_db_bind_cstr(db, st, 5, u->email ? u->email : "");
         tk_db_bind_int(db, st, 6, u->is_active);
-        if (u->has_last_login)
-            tk_db_bind_int(db, st, 7, u->last_login);
-        else
-            tk_db_bind_null(db, st, 7);
+        tk_db_bind_opt_int(db, st, 7, u->has_last_login, u->last_login);
         tk_db_bind_cstr(db, st, 8, u->path ? u->path : "users");
         tk_db_bind_cstr(db, st, 9, u->type ? u->type : "internal");
         tk_db_bind_cstr(db, st, 10, u->attributes ? u->attributes : "{}");
@@ -447,10 +444,7 @@ int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new 
         tk_db_bind_cstr(db, st, 3, u->name ? u->name : "");
         tk_db_bind_cstr(db, st, 4, u->email ? u->email : "");
         tk_db_bind_int(db, st, 5, u->is_active);
-        if (u->has_last_login)
-            tk_db_bind_int(db, st, 6, u->last_login);
-        else
-            tk_db_bind_null(db, st, 6);
+        tk_db_bind_opt_int(db, st, 6, u->has_last_login, u->last_login);
         tk_db_bind_cstr(db, st, 7, u->path ? u->path : "users");
         tk_db_bind_cstr(db, st, 8, u->type ? u->type : "internal");
         tk_db_bind_cstr(db, st, 9, u->attributes ? u->attributes : "{}");
@@ -501,16 +495,8 @@ int tk_store_user_set_password(struct tk_db *db, int64_t id, const char *hash)
 
 int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id, bool *taken)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT 1 FROM users WHERE username = ? AND id <> ?", &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, username);
-    tk_db_bind_int(db, st, 2, exclude_id);
-    rc = tk_db_step(db, st);
-    *taken = rc == 1;
-    tk_db_reset(db, st);
-    return rc < 0 ? rc : 0;
+    return tk_st_taken(db, "SELECT 1 FROM users WHERE username = ? AND id <> ?", username,
+                       exclude_id, taken);
 }
 
 static int read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
@@ -800,34 +786,13 @@ int tk_store_group_get(struct tk_db *db, const char *uuid, struct tk_arena *a,
 
 int tk_store_group_find_uuid(struct tk_db *db, const char *uuid, int64_t *id)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT id FROM groups WHERE uuid = ?", &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, uuid);
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *id = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_NOTFOUND;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_find_id(db, "SELECT id FROM groups WHERE uuid = ?", uuid, id);
 }
 
 int tk_store_group_name_taken(struct tk_db *db, const char *name, int64_t exclude_id, bool *taken)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT 1 FROM groups WHERE name = ? AND id <> ?", &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, name);
-    tk_db_bind_int(db, st, 2, exclude_id);
-    rc = tk_db_step(db, st);
-    *taken = rc == 1;
-    tk_db_reset(db, st);
-    return rc < 0 ? rc : 0;
+    return tk_st_taken(db, "SELECT 1 FROM groups WHERE name = ? AND id <> ?", name, exclude_id,
+                       taken);
 }
 
 int tk_store_group_would_cycle(struct tk_db *db, int64_t group_id, int64_t parent_id, bool *cycle)
@@ -885,10 +850,7 @@ int tk_store_group_insert(struct tk_db *db, const struct tk_group_write *g, int6
         tk_db_bind_cstr(db, st, 1, uuid);
         tk_db_bind_cstr(db, st, 2, g->name);
         tk_db_bind_int(db, st, 3, g->is_superuser);
-        if (g->parent_id > 0)
-            tk_db_bind_int(db, st, 4, g->parent_id);
-        else
-            tk_db_bind_null(db, st, 4);
+        tk_db_bind_opt_int(db, st, 4, g->parent_id > 0, g->parent_id);
         tk_db_bind_cstr(db, st, 5, g->attributes ? g->attributes : "{}");
         tk_db_bind_text(db, st, 6, fold.data, fold.len);
         tk_db_bind_int(db, st, 7, now);
@@ -932,10 +894,7 @@ int tk_store_group_update(struct tk_db *db, int64_t id, const struct tk_group_wr
     if (rc == 0) {
         tk_db_bind_cstr(db, st, 1, g->name);
         tk_db_bind_int(db, st, 2, g->is_superuser);
-        if (g->parent_id > 0)
-            tk_db_bind_int(db, st, 3, g->parent_id);
-        else
-            tk_db_bind_null(db, st, 3);
+        tk_db_bind_opt_int(db, st, 3, g->parent_id > 0, g->parent_id);
         tk_db_bind_cstr(db, st, 4, g->attributes ? g->attributes : "{}");
         tk_db_bind_text(db, st, 5, fold.data, fold.len);
         tk_db_bind_int(db, st, 6, id);

@@ -16,6 +16,13 @@ int tk_st_run(struct tk_db *db, struct tk_db_stmt *st);
 void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n);
 /* SELECT of the superusers among ids (API.md §4.1). */
 void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n);
+/* Runs sql with one text parameter; *id gets the first column of the first row.
+ * TK_ERR_NOTFOUND when there is no row. */
+int tk_st_find_id(struct tk_db *db, const char *sql, const char *value, int64_t *id);
+/* Runs sql with a text parameter and an id to exclude; *taken is whether a row came back. */
+int tk_st_taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id,
+                bool *taken);
+
 /* Binary search in users sorted by id. */
 struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id);
 /* The search text of a token: fold(identifier) 0x1f intent 0x1f fold(owner's username) 0x1f

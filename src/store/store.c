@@ -530,13 +530,13 @@ int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out)
 
 /* ---- users ---- */
 
-int tk_store_user_find(struct tk_db *db, const char *username, int64_t *id)
+int tk_st_find_id(struct tk_db *db, const char *sql, const char *value, int64_t *id)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT id FROM users WHERE username = ?", &st);
+    int rc = tk_db_prepare(db, sql, &st);
     if (rc)
         return rc;
-    tk_db_bind_cstr(db, st, 1, username);
+    tk_db_bind_cstr(db, st, 1, value);
     rc = tk_db_step(db, st);
     if (rc == 1) {
         *id = tk_db_col_int(db, st, 0);
@@ -548,22 +548,14 @@ int tk_store_user_find(struct tk_db *db, const char *username, int64_t *id)
     return rc;
 }
 
+int tk_store_user_find(struct tk_db *db, const char *username, int64_t *id)
+{
+    return tk_st_find_id(db, "SELECT id FROM users WHERE username = ?", username, id);
+}
+
 int tk_store_group_find(struct tk_db *db, const char *name, int64_t *id)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT id FROM groups WHERE name = ?", &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, name);
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *id = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_NOTFOUND;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_find_id(db, "SELECT id FROM groups WHERE name = ?", name, id);
 }
 
 struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id)
@@ -992,10 +984,7 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
         tk_db_bind_cstr(db, st, 3, t->intent);
         tk_db_bind_int(db, st, 4, t->user_id);
         tk_db_bind_cstr(db, st, 5, t->description);
-        if (t->has_expires)
-            tk_db_bind_int(db, st, 6, t->expires);
-        else
-            tk_db_bind_null(db, st, 6);
+        tk_db_bind_opt_int(db, st, 6, t->has_expires, t->expires);
         tk_db_bind_int(db, st, 7, t->expiring);
         tk_db_bind_cstr(db, st, 8, t->managed);
         tk_db_bind_blob(db, st, 9, t->key_hash, TK_KEY_HASH_BYTES);
@@ -1109,8 +1098,7 @@ int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
     return tk_store_token_get(db, ident, 0, a, out);
 }
 
-static int taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id,
-                 bool *out)
+int tk_st_taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id, bool *out)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db, sql, &st);
@@ -1127,15 +1115,15 @@ static int taken(struct tk_db *db, const char *sql, const char *value, int64_t e
 int tk_store_token_identifier_taken(struct tk_db *db, const char *identifier, int64_t exclude_id,
                                     bool *out)
 {
-    return taken(db, "SELECT 1 FROM tokens WHERE identifier = ? AND id <> ?", identifier,
-                 exclude_id, out);
+    return tk_st_taken(db, "SELECT 1 FROM tokens WHERE identifier = ? AND id <> ?", identifier,
+                       exclude_id, out);
 }
 
 int tk_store_token_managed_taken(struct tk_db *db, const char *managed, int64_t exclude_id,
                                  bool *out)
 {
-    return taken(db, "SELECT 1 FROM tokens WHERE managed = ? AND id <> ?", managed, exclude_id,
-                 out);
+    return tk_st_taken(db, "SELECT 1 FROM tokens WHERE managed = ? AND id <> ?", managed,
+                       exclude_id, out);
 }
 
 /* The owner's username fold, for the token search text. */
@@ -1209,10 +1197,7 @@ int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
         tk_db_bind_cstr(db, st, 1, t->identifier);
         tk_db_bind_cstr(db, st, 2, t->intent);
         tk_db_bind_cstr(db, st, 3, t->description);
-        if (t->has_expires)
-            tk_db_bind_int(db, st, 4, t->expires);
-        else
-            tk_db_bind_null(db, st, 4);
+        tk_db_bind_opt_int(db, st, 4, t->has_expires, t->expires);
         tk_db_bind_int(db, st, 5, t->expiring);
         tk_db_bind_cstr(db, st, 6, t->managed);
         tk_db_bind_text(db, st, 7, fold.data, fold.len);
