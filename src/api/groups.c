@@ -99,6 +99,20 @@ static bool parse_id(const char *s, size_t len, int64_t *out)
     return true;
 }
 
+static int member_by_pk(struct tk_ctx *c, const char *v, size_t len, int64_t *id)
+{
+    bool exists = false;
+    if (!parse_id(v, len, id))
+        return TK_ERR_INVALID;
+    int rc = tk_store_user_exists(c->db, *id, &exists);
+    return rc ? rc : exists ? 0 : TK_ERR_NOTFOUND;
+}
+
+static int member_by_username(struct tk_ctx *c, const char *v, size_t len, int64_t *id)
+{
+    return tk_store_user_find(c->db, v, id);
+}
+
 static void groups_list(struct tk_ctx *c)
 {
     struct tk_request *req = c->req;
@@ -114,51 +128,11 @@ static void groups_list(struct tk_ctx *c)
     tk_field_errors_init(&fe);
     gq.name = tk_list_text(c, &q, "name", &fe);
     gq.is_superuser = tk_list_bool(&q, "is_superuser");
-    const char *const by[] = {"members_by_pk", "members_by_username"};
-    for (int k = 0; k < 2; k++) {
-        const struct tk_qparam **vals;
-        size_t nv;
-        if ((rc = tk_query_get_all(&q, by[k], req->arena, &vals, &nv)) != 0)
-            goto fail;
-        int64_t *uids = tk_arena_calloc(req->arena, nv + 1, sizeof(*uids));
-        if (uids == NULL) {
-            rc = TK_ERR_NOMEM;
-            goto fail;
-        }
-        struct tk_id_set *set = &gq.member_sets[k];
-        set->ids = uids;
-        for (size_t i = 0; i < nv; i++) {
-            if (vals[i]->val_len == 0)
-                continue;
-            set->active = true;
-            int64_t id = 0;
-            bool exists = false;
-            if (k == 0) {
-                if (!parse_id(vals[i]->val, vals[i]->val_len, &id)) {
-                    struct tk_buf m;
-                    tk_buf_init(&m, 64 * 1024);
-                    tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid value.",
-                                  vals[i]->val);
-                    if (fe.open_field == NULL || strcmp(fe.open_field, by[k]) != 0)
-                        tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
-                    tk_buf_free(&m);
-                    continue;
-                }
-                rc = tk_store_user_exists(c->db, id, &exists);
-            } else {
-                rc = tk_store_user_find(c->db, vals[i]->val, &id);
-                exists = rc == 0;
-                if (rc == TK_ERR_NOTFOUND)
-                    rc = 0;
-            }
-            if (rc)
-                goto fail;
-            if (!exists)
-                tk_list_choice_error(&fe, by[k], vals[i]->val);
-            else
-                uids[set->n++] = id;
-        }
-    }
+    if ((rc = tk_list_id_set(c, &q, "members_by_pk", member_by_pk, "is not a valid value.",
+                             &gq.member_sets[0], &fe)) != 0 ||
+        (rc = tk_list_id_set(c, &q, "members_by_username", member_by_username, "",
+                             &gq.member_sets[1], &fe)) != 0)
+        goto fail;
     if (tk_field_errors_respond(&fe, c->res))
         return;
     json_t *attrs_root = NULL;

@@ -183,3 +183,42 @@ void tk_list_choice_error(struct tk_field_errors *fe, const char *field, const c
     tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
     tk_buf_free(&m);
 }
+
+int tk_list_id_set(struct tk_ctx *c, const struct tk_query *q, const char *name,
+                   tk_list_resolve_fn resolve, const char *malformed, struct tk_id_set *set,
+                   struct tk_field_errors *fe)
+{
+    const struct tk_qparam **vals;
+    size_t nv;
+    int rc = tk_query_get_all(q, name, c->req->arena, &vals, &nv);
+    if (rc)
+        return rc;
+    int64_t *ids = tk_arena_calloc(c->req->arena, nv + 1, sizeof(*ids));
+    if (ids == NULL)
+        return TK_ERR_NOMEM;
+    set->ids = ids;
+    for (size_t i = 0; i < nv; i++) {
+        const char *v = vals[i]->val;
+        if (vals[i]->val_len == 0)
+            continue;
+        set->active = true;
+        int64_t id = 0;
+        rc = resolve(c, v, vals[i]->val_len, &id);
+        if (rc == TK_ERR_INVALID) {
+            if (fe->open_field == NULL || strcmp(fe->open_field, name) != 0) {
+                struct tk_buf m;
+                tk_buf_init(&m, 64 * 1024);
+                tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d %s", v, malformed);
+                tk_field_errors_add_n(fe, name, m.data ? m.data : "", m.len);
+                tk_buf_free(&m);
+            }
+        } else if (rc == TK_ERR_NOTFOUND) {
+            tk_list_choice_error(fe, name, v);
+        } else if (rc) {
+            return rc;
+        } else {
+            ids[set->n++] = id;
+        }
+    }
+    return 0;
+}

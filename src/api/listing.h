@@ -40,4 +40,17 @@ const char *tk_list_text(struct tk_ctx *c, const struct tk_query *q, const char 
  * field: Django's multiple-choice fields stop at the first invalid value. */
 void tk_list_choice_error(struct tk_field_errors *fe, const char *field, const char *value);
 
+/* Resolves one value of a multiple-choice filter to an object id: 0 with *id, TK_ERR_NOTFOUND
+ * when no such object exists, TK_ERR_INVALID when the value is malformed, another error when
+ * the store failed. */
+typedef int (*tk_list_resolve_fn)(struct tk_ctx *c, const char *value, size_t len, int64_t *id);
+
+/* django-filter's ModelMultipleChoiceFilter: every non-empty value of the repeated parameter
+ * name is resolved into set (the filter is active once a value is given). A malformed value
+ * adds "“<v>” <malformed>" and an unknown one Django's choice message, once per field.
+ * Returns 0 or the store's error. */
+int tk_list_id_set(struct tk_ctx *c, const struct tk_query *q, const char *name,
+                   tk_list_resolve_fn resolve, const char *malformed, struct tk_id_set *set,
+                   struct tk_field_errors *fe) TK_MUST_USE;
+
 #endif

@@ -31,6 +31,19 @@ static bool user_type_valid(const char *s)
 
 /* ---- list ---- */
 
+static int group_by_name(struct tk_ctx *c, const char *v, size_t len, int64_t *id)
+{
+    return tk_store_group_find(c->db, v, id);
+}
+
+static int group_by_uuid(struct tk_ctx *c, const char *v, size_t len, int64_t *id)
+{
+    char uuid[37];
+    if (!tk_uuid_parse(v, len, uuid))
+        return TK_ERR_INVALID;
+    return tk_store_group_find_uuid(c->db, uuid, id);
+}
+
 static const struct tk_order_name user_order[] = {
     {"pk", TK_UF_PK},
     {"username", TK_UF_USERNAME},
@@ -65,50 +78,11 @@ static void users_list(struct tk_ctx *c)
 
     /* groups_by_name / groups_by_pk: users in any of the named groups; each must exist; the
      * two filters are ANDed */
-    const struct tk_qparam **vals;
-    size_t nv;
-    const char *const by[] = {"groups_by_name", "groups_by_pk"};
-    for (int k = 0; k < 2; k++) {
-        if ((rc = tk_query_get_all(&q, by[k], req->arena, &vals, &nv)) != 0)
-            goto fail;
-        int64_t *gids = tk_arena_calloc(req->arena, nv + 1, sizeof(*gids));
-        if (gids == NULL) {
-            rc = TK_ERR_NOMEM;
-            goto fail;
-        }
-        struct tk_id_set *set = &uq.group_sets[k];
-        set->ids = gids;
-        for (size_t i = 0; i < nv; i++) {
-            const char *v = vals[i]->val;
-            if (vals[i]->val_len == 0)
-                continue;
-            set->active = true;
-            int64_t id = 0;
-            if (k == 0) {
-                rc = tk_store_group_find(c->db, v, &id);
-            } else {
-                char uuid[37];
-                if (!tk_uuid_parse(v, vals[i]->val_len, uuid)) {
-                    struct tk_buf m;
-                    tk_buf_init(&m, 64 * 1024);
-                    tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", v);
-                    if (fe.open_field == NULL || strcmp(fe.open_field, by[k]) != 0)
-                        tk_field_errors_add_n(&fe, by[k], m.data ? m.data : "", m.len);
-                    tk_buf_free(&m);
-                    continue;
-                }
-                rc = tk_store_group_find_uuid(c->db, uuid, &id);
-            }
-            if (rc == TK_ERR_NOTFOUND) {
-                tk_list_choice_error(&fe, by[k], v);
-                rc = 0;
-                continue;
-            }
-            if (rc)
-                goto fail;
-            gids[set->n++] = id;
-        }
-    }
+    if ((rc = tk_list_id_set(c, &q, "groups_by_name", group_by_name, "", &uq.group_sets[0], &fe)) !=
+            0 ||
+        (rc = tk_list_id_set(c, &q, "groups_by_pk", group_by_uuid, "is not a valid UUID.",
+                             &uq.group_sets[1], &fe)) != 0)
+        goto fail;
 
     const struct tk_qparam *p = tk_query_get(&q, "uuid");
     char uuid[37];
@@ -122,6 +96,8 @@ static void users_list(struct tk_ctx *c)
     }
     uq.path = tk_list_text(c, &q, "path", &fe);
     uq.path_startswith = tk_list_text(c, &q, "path_startswith", &fe);
+    const struct tk_qparam **vals;
+    size_t nv;
     if ((rc = tk_query_get_all(&q, "type", req->arena, &vals, &nv)) != 0)
         goto fail;
     const char **types = tk_arena_calloc(req->arena, nv + 1, sizeof(*types));
