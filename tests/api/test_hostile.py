@@ -3,6 +3,7 @@ a connection cap refuses what is beyond it without disturbing the rest, 10,000 i
 connections leave normal requests served, and 1,000 oversized requests are refused with the
 right status while the server's memory stays flat."""
 
+import http.client
 import os
 import resource
 import socket
@@ -53,11 +54,33 @@ def test_slow_and_idle_clients_time_out_and_hold_no_worker(tmp_path):
         assert c.get(LIST).status == 200
 
 
+def answered_connection(port, within=5.0):
+    """A keep-alive connection the server has answered once (so it has accepted and counted it)."""
+    deadline = time.monotonic() + within
+    while True:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(10)
+        try:
+            s.sendall(b"GET /api/v3/core/tokens/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = s.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            head = b""
+        if head:
+            assert head.startswith(b"HTTP/1.1 403"), head
+            return s
+        s.close()
+        assert time.monotonic() < deadline, "a connection under the cap was refused"
+        time.sleep(0.05)
+
+
 def test_connection_cap_refuses_beyond_it_cleanly(tmp_path):
     env = {"TOKEND_MAX_CONNECTIONS": "40"}
     with served(tmp_path, extra_env=env) as server:
-        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(40)]
-        time.sleep(0.3)
+        # One answered request per held connection proves the server accepted and counted it
+        # (a fixed sleep raced the accept threads on a loaded machine); keep-alive then leaves
+        # all 40 open and idle. A connection the client already closed (the harness's readiness
+        # probe) still counts until the server has reaped it, so admission gets a bounded wait.
+        held = [answered_connection(server.port) for _ in range(40)]
         extra = socket.create_connection(("127.0.0.1", server.port))
         extra.settimeout(3)
         extra.sendall(b"GET /api/v3/core/tokens/ HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -69,9 +92,17 @@ def test_connection_cap_refuses_beyond_it_cleanly(tmp_path):
         extra.close()
         for s in held[:10]:
             s.close()
-        time.sleep(0.3)
+        # Room again: served, once the server has seen the closes (bounded wait, not a sleep).
         c = Client(server, token=server.bootstrap_key)
-        assert c.get(LIST).status == 200  # room again: served
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                status = c.get(LIST).status
+                break
+            except (OSError, http.client.HTTPException):
+                assert time.monotonic() < deadline, "still refused after 10 connections closed"
+                time.sleep(0.05)
+        assert status == 200
         for s in held[10:]:
             s.close()
 
