@@ -415,6 +415,27 @@ static int print_json(struct tk_buf *b)
     return 0;
 }
 
+/* A JSON array for stdout: json_array_begin, the items written to o.w, json_array_print. */
+struct json_array {
+    struct tk_buf b;
+    struct tk_jw w;
+};
+
+static void json_array_begin(struct json_array *o)
+{
+    tk_buf_init(&o->b, TK_MAX_RESPONSE_BYTES);
+    tk_jw_init(&o->w, &o->b);
+    tk_jw_arr_begin(&o->w);
+}
+
+static int json_array_print(struct json_array *o)
+{
+    tk_jw_arr_end(&o->w);
+    int rc = print_json(&o->b);
+    tk_buf_free(&o->b);
+    return rc;
+}
+
 static const char *fmt_time(struct tk_arena *a, bool has, int64_t us)
 {
     if (!has)
@@ -441,17 +462,11 @@ static int user_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk_
         return store_fail("user list", rc);
     if (json) {
         struct tk_api api = api_for(cli);
-        struct tk_buf b;
-        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
-        struct tk_jw w;
-        tk_jw_init(&w, &b);
-        tk_jw_arr_begin(&w);
+        struct json_array o;
+        json_array_begin(&o);
         for (size_t i = 0; i < n; i++)
-            tk_json_user(&w, &api, &users[i], true);
-        tk_jw_arr_end(&w);
-        rc = print_json(&b);
-        tk_buf_free(&b);
-        return rc;
+            tk_json_user(&o.w, &api, &users[i], true);
+        return json_array_print(&o);
     }
     struct table t = {.n_cols = 7, .a = a};
     const char *head[] = {"PK", "USERNAME", "NAME", "EMAIL", "ACTIVE", "SUPERUSER", "GROUPS"};
@@ -495,37 +510,32 @@ static int group_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk
     if (rc)
         return store_fail("group list", rc);
     if (json) {
-        struct tk_buf b;
-        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
-        struct tk_jw w;
-        tk_jw_init(&w, &b);
-        tk_jw_arr_begin(&w);
+        struct json_array o;
+        json_array_begin(&o);
+        struct tk_jw *w = &o.w;
         for (size_t i = 0; i < n; i++) {
             const struct tk_group *g = &groups[i].g;
-            tk_jw_obj_begin(&w);
-            tk_jw_key(&w, "pk");
-            tk_jw_cstr(&w, g->uuid);
-            tk_jw_key(&w, "name");
-            tk_jw_cstr(&w, g->name);
-            tk_jw_key(&w, "is_superuser");
-            tk_jw_bool(&w, g->is_superuser);
-            tk_jw_key(&w, "parent");
-            tk_jw_cstr(&w, g->has_parent ? g->parent_uuid : NULL);
-            tk_jw_key(&w, "parent_name");
-            tk_jw_cstr(&w, g->has_parent ? g->parent_name : NULL);
-            tk_jw_key(&w, "users");
-            tk_jw_arr_begin(&w);
+            tk_jw_obj_begin(w);
+            tk_jw_key(w, "pk");
+            tk_jw_cstr(w, g->uuid);
+            tk_jw_key(w, "name");
+            tk_jw_cstr(w, g->name);
+            tk_jw_key(w, "is_superuser");
+            tk_jw_bool(w, g->is_superuser);
+            tk_jw_key(w, "parent");
+            tk_jw_cstr(w, g->has_parent ? g->parent_uuid : NULL);
+            tk_jw_key(w, "parent_name");
+            tk_jw_cstr(w, g->has_parent ? g->parent_name : NULL);
+            tk_jw_key(w, "users");
+            tk_jw_arr_begin(w);
             for (size_t k = 0; k < groups[i].n_users; k++)
-                tk_jw_cstr(&w, groups[i].users[k].username);
-            tk_jw_arr_end(&w);
-            tk_jw_key(&w, "attributes");
-            tk_jw_raw(&w, g->attributes, strlen(g->attributes));
-            tk_jw_obj_end(&w);
+                tk_jw_cstr(w, groups[i].users[k].username);
+            tk_jw_arr_end(w);
+            tk_jw_key(w, "attributes");
+            tk_jw_raw(w, g->attributes, strlen(g->attributes));
+            tk_jw_obj_end(w);
         }
-        tk_jw_arr_end(&w);
-        rc = print_json(&b);
-        tk_buf_free(&b);
-        return rc;
+        return json_array_print(&o);
     }
     struct table t = {.n_cols = 5, .a = a};
     const char *head[] = {"UUID", "NAME", "SUPERUSER", "PARENT", "MEMBERS"};
@@ -567,17 +577,11 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
         return store_fail("token list", rc);
     if (json) {
         struct tk_api api = api_for(cli);
-        struct tk_buf b;
-        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
-        struct tk_jw w;
-        tk_jw_init(&w, &b);
-        tk_jw_arr_begin(&w);
+        struct json_array o;
+        json_array_begin(&o);
         for (size_t i = 0; i < n; i++)
-            tk_json_token(&w, &api, &tokens[i], true);
-        tk_jw_arr_end(&w);
-        rc = print_json(&b);
-        tk_buf_free(&b);
-        return rc;
+            tk_json_token(&o.w, &api, &tokens[i], true);
+        return json_array_print(&o);
     }
     struct table t = {.n_cols = 6, .a = a};
     const char *head[] = {"IDENTIFIER", "INTENT", "USER", "EXPIRING", "EXPIRES", "DESCRIPTION"};
