@@ -92,6 +92,26 @@ static void sql_attr_filter_pg(struct tk_sql *q, struct tk_arena *a, const char 
 }
 
 /* AND <column> at keys equals value, in JSON terms. */
+/* The two membership filters of a list (by pk and by name, both resolved to ids): each active
+ * one keeps rows with a membership "<link> IN (ids)"; an empty set matches nothing. */
+static void sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2],
+                                  const char *link)
+{
+    for (int k = 0; k < 2; k++) {
+        if (!sets[k].active)
+            continue;
+        if (sets[k].n == 0) {
+            tk_sql_add(q, " AND 0 = 1");
+            continue;
+        }
+        tk_sql_add(q, " AND EXISTS (SELECT 1 FROM memberships m WHERE ");
+        tk_sql_add(q, link);
+        tk_sql_add(q, " IN ");
+        tk_st_sql_id_list(q, sets[k].ids, sets[k].n);
+        tk_sql_add(q, ")");
+    }
+}
+
 static void sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *column,
                             const struct tk_attr_filter *f)
 {
@@ -240,19 +260,7 @@ static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk
         tk_sql_add(q, " AND u.type IN ");
         sql_strs(q, u->types, u->n_types);
     }
-    for (int k = 0; k < 2; k++) {
-        const struct tk_id_set *set = &u->group_sets[k];
-        if (!set->active)
-            continue;
-        if (set->n == 0) {
-            tk_sql_add(q, " AND 0 = 1");
-        } else {
-            tk_sql_add(q, " AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id "
-                          "AND m.group_id IN ");
-            tk_st_sql_id_list(q, set->ids, set->n);
-            tk_sql_add(q, ")");
-        }
-    }
+    sql_membership_filter(q, u->group_sets, "m.user_id = u.id AND m.group_id");
     for (size_t i = 0; i < u->n_attrs; i++)
         sql_attr_filter(q, a, "u.attributes", &u->attrs[i]);
     for (size_t i = 0; i < u->n_terms; i++) {
@@ -597,19 +605,7 @@ static void sql_group_where(struct tk_sql *q, struct tk_arena *a, const struct t
         tk_sql_add(q, " AND g.is_superuser = ");
         tk_sql_int(q, g->is_superuser);
     }
-    for (int k = 0; k < 2; k++) {
-        const struct tk_id_set *set = &g->member_sets[k];
-        if (!set->active)
-            continue;
-        if (set->n == 0) {
-            tk_sql_add(q, " AND 0 = 1");
-        } else {
-            tk_sql_add(q, " AND EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = g.id "
-                          "AND m.user_id IN ");
-            tk_st_sql_id_list(q, set->ids, set->n);
-            tk_sql_add(q, ")");
-        }
-    }
+    sql_membership_filter(q, g->member_sets, "m.group_id = g.id AND m.user_id");
     for (size_t i = 0; i < g->n_attrs; i++)
         sql_attr_filter(q, a, "g.attributes", &g->attrs[i]);
     for (size_t i = 0; i < g->n_terms; i++) {
