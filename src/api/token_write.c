@@ -357,6 +357,29 @@ static int create_tx(struct tk_db *db, void *arg)
     return tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t);
 }
 
+/* The answer to a create or update transaction that returned rc: its field errors (400), a
+ * conflict (a concurrent write took the identifier or managed value between check and write),
+ * or the stored token id with status. */
+static void respond_write(struct tk_ctx *c, int rc, struct tk_field_errors *fe, int64_t id,
+                          int status)
+{
+    if (tk_field_errors_any(fe)) {
+        tk_field_errors_respond(fe, c->res);
+        return;
+    }
+    tk_buf_free(&fe->buf);
+    if (rc == TK_ERR_CONFLICT) {
+        tk_field_errors_init(fe);
+        tk_field_errors_add(fe, "identifier", "Token with this identifier already exists.");
+        tk_field_errors_respond(fe, c->res);
+        return;
+    }
+    if (rc == 0)
+        rc = respond_token(c, id, status);
+    if (rc)
+        tk_api_error(c->res, rc);
+}
+
 void tk_tokens_create(struct tk_ctx *c)
 {
     json_t *body = tk_body_object(c);
@@ -366,22 +389,7 @@ void tk_tokens_create(struct tk_ctx *c)
     tk_field_errors_init(&x.fe);
     int rc = tk_store_write_tx(c->db, create_tx, &x);
     json_decref(body);
-    if (tk_field_errors_any(&x.fe)) {
-        tk_field_errors_respond(&x.fe, c->res);
-        return;
-    }
-    tk_buf_free(&x.fe.buf);
-    if (rc == TK_ERR_CONFLICT) {
-        /* A concurrent create took the identifier or managed value between check and write. */
-        tk_field_errors_init(&x.fe);
-        tk_field_errors_add(&x.fe, "identifier", "Token with this identifier already exists.");
-        tk_field_errors_respond(&x.fe, c->res);
-        return;
-    }
-    if (rc == 0)
-        rc = respond_token(c, x.id, 201);
-    if (rc)
-        tk_api_error(c->res, rc);
+    respond_write(c, rc, &x.fe, x.id, 201);
 }
 
 struct update_tx {
@@ -433,21 +441,7 @@ void tk_tokens_update(struct tk_ctx *c, bool put)
     tk_field_errors_init(&x.fe);
     rc = tk_store_write_tx(c->db, update_tx, &x);
     json_decref(body);
-    if (tk_field_errors_any(&x.fe)) {
-        tk_field_errors_respond(&x.fe, c->res);
-        return;
-    }
-    tk_buf_free(&x.fe.buf);
-    if (rc == TK_ERR_CONFLICT) {
-        tk_field_errors_init(&x.fe);
-        tk_field_errors_add(&x.fe, "identifier", "Token with this identifier already exists.");
-        tk_field_errors_respond(&x.fe, c->res);
-        return;
-    }
-    if (rc == 0)
-        rc = respond_token(c, x.id, 200);
-    if (rc)
-        tk_api_error(c->res, rc);
+    respond_write(c, rc, &x.fe, x.id, 200);
 }
 
 static int delete_tx(struct tk_db *db, void *arg)
