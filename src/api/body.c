@@ -281,24 +281,39 @@ const char *tk_py_str(struct tk_arena *a, const json_t *v)
     return r;
 }
 
+/* The value of field name, or NULL with *st saying why not: absent (an error when required),
+ * or null (an error unless allow_null), in DRF's order and wording. */
+static json_t *field_get(json_t *obj, const char *name, bool required, bool allow_null,
+                         struct tk_field_errors *fe, enum tk_field_state *st)
+{
+    json_t *v = json_object_get(obj, name);
+    if (v == NULL) {
+        *st = TK_FIELD_ABSENT;
+        if (required) {
+            tk_field_errors_add(fe, name, "This field is required.");
+            *st = TK_FIELD_INVALID;
+        }
+        return NULL;
+    }
+    if (json_is_null(v)) {
+        *st = TK_FIELD_NULL;
+        if (!allow_null) {
+            tk_field_errors_add(fe, name, "This field may not be null.");
+            *st = TK_FIELD_INVALID;
+        }
+        return NULL;
+    }
+    return v;
+}
+
 enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *name,
                                   const struct tk_char_opts *o, struct tk_field_errors *fe,
                                   const char **out)
 {
-    json_t *v = json_object_get(obj, name);
-    if (v == NULL) {
-        if (o->required) {
-            tk_field_errors_add(fe, name, "This field is required.");
-            return TK_FIELD_INVALID;
-        }
-        return TK_FIELD_ABSENT;
-    }
-    if (json_is_null(v)) {
-        if (o->allow_null)
-            return TK_FIELD_NULL;
-        tk_field_errors_add(fe, name, "This field may not be null.");
-        return TK_FIELD_INVALID;
-    }
+    enum tk_field_state state;
+    json_t *v = field_get(obj, name, o->required, o->allow_null, fe, &state);
+    if (v == NULL)
+        return state;
     const char *s;
     size_t len;
     if (json_is_string(v)) {
@@ -351,15 +366,10 @@ enum tk_field_state tk_field_bool(json_t *obj, const char *name, bool allow_null
                                          "true", "True", "TRUE", "on", "On",  "ON",  "1"};
     static const char *const falsy[] = {"f",     "F",     "n",     "N",   "no",  "No",  "NO",
                                         "false", "False", "FALSE", "off", "Off", "OFF", "0"};
-    json_t *v = json_object_get(obj, name);
+    enum tk_field_state state;
+    json_t *v = field_get(obj, name, false, allow_null, fe, &state);
     if (v == NULL)
-        return TK_FIELD_ABSENT;
-    if (json_is_null(v)) {
-        if (allow_null)
-            return TK_FIELD_NULL;
-        tk_field_errors_add(fe, name, "This field may not be null.");
-        return TK_FIELD_INVALID;
-    }
+        return state;
     if (json_is_boolean(v)) {
         *out = json_is_true(v);
         return TK_FIELD_SET;
@@ -392,15 +402,10 @@ enum tk_field_state tk_field_bool(json_t *obj, const char *name, bool allow_null
 enum tk_field_state tk_field_datetime(json_t *obj, const char *name, bool allow_null,
                                       struct tk_field_errors *fe, int64_t *out)
 {
-    json_t *v = json_object_get(obj, name);
+    enum tk_field_state state;
+    json_t *v = field_get(obj, name, false, allow_null, fe, &state);
     if (v == NULL)
-        return TK_FIELD_ABSENT;
-    if (json_is_null(v)) {
-        if (allow_null)
-            return TK_FIELD_NULL;
-        tk_field_errors_add(fe, name, "This field may not be null.");
-        return TK_FIELD_INVALID;
-    }
+        return state;
     if (json_is_string(v) && tk_time_parse(json_string_value(v), json_string_length(v), out) == 0)
         return TK_FIELD_SET;
     tk_field_errors_add(fe, name,
