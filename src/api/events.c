@@ -101,14 +101,10 @@ static void events_list(struct tk_ctx *c)
     }
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
-    tk_jw_obj_begin(&w);
-    tk_json_pagination(&w, &pg);
-    tk_jw_key(&w, "results");
-    tk_jw_arr_begin(&w);
+    tk_json_page_begin(&w, &pg);
     for (size_t i = 0; i < n; i++)
         event_json(&w, &ev[i]);
-    tk_jw_arr_end(&w);
-    tk_jw_obj_end(&w);
+    tk_json_page_end(&w);
     res->status = 200;
 }
 

@@ -174,14 +174,10 @@ static void groups_list(struct tk_ctx *c)
         goto fail;
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
-    tk_jw_obj_begin(&w);
-    tk_json_pagination(&w, &pg);
-    tk_jw_key(&w, "results");
-    tk_jw_arr_begin(&w);
+    tk_json_page_begin(&w, &pg);
     for (size_t i = 0; i < n; i++)
         group_json(&w, c->api, &groups[i], include_users);
-    tk_jw_arr_end(&w);
-    tk_jw_obj_end(&w);
+    tk_json_page_end(&w);
     c->res->status = 200;
     return;
 fail:

@@ -115,8 +115,9 @@ void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_to
     tk_jw_obj_end(w);
 }
 
-void tk_json_pagination(struct tk_jw *w, const struct tk_pagination *p)
+void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p)
 {
+    tk_jw_obj_begin(w);
     tk_jw_key(w, "pagination");
     tk_jw_obj_begin(w);
     tk_jw_key(w, "next");
@@ -133,6 +134,14 @@ void tk_json_pagination(struct tk_jw *w, const struct tk_pagination *p)
     tk_jw_int(w, p->start_index);
     tk_jw_key(w, "end_index");
     tk_jw_int(w, p->end_index);
+    tk_jw_obj_end(w);
+    tk_jw_key(w, "results");
+    tk_jw_arr_begin(w);
+}
+
+void tk_json_page_end(struct tk_jw *w)
+{
+    tk_jw_arr_end(w);
     tk_jw_obj_end(w);
 }
 

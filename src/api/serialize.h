@@ -23,7 +23,9 @@ void tk_token_display(const struct tk_token *t, struct tk_buf *out);
 /* A used_by entry for a token that goes with its owner (action "cascade"). */
 void tk_json_used_by_token(struct tk_jw *w, const struct tk_token *t);
 
-/* "pagination": {...} member (API.md §9), written as a key and value into an open object. */
-void tk_json_pagination(struct tk_jw *w, const struct tk_pagination *p);
+/* A page of a list (API.md §9): tk_json_page_begin opens {"pagination": {...}, "results": [
+ * and the caller writes the items; tk_json_page_end closes ]}. */
+void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p);
+void tk_json_page_end(struct tk_jw *w);
 
 #endif

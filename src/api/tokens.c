@@ -138,14 +138,10 @@ static void tokens_list(struct tk_ctx *c)
 
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
-    tk_jw_obj_begin(&w);
-    tk_json_pagination(&w, &pg);
-    tk_jw_key(&w, "results");
-    tk_jw_arr_begin(&w);
+    tk_json_page_begin(&w, &pg);
     for (size_t i = 0; i < n; i++)
         tk_json_token(&w, c->api, &tokens[i], include_groups);
-    tk_jw_arr_end(&w);
-    tk_jw_obj_end(&w);
+    tk_json_page_end(&w);
     res->status = 200;
 }
 

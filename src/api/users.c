@@ -157,14 +157,10 @@ static void users_list(struct tk_ctx *c)
         goto fail;
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
-    tk_jw_obj_begin(&w);
-    tk_json_pagination(&w, &pg);
-    tk_jw_key(&w, "results");
-    tk_jw_arr_begin(&w);
+    tk_json_page_begin(&w, &pg);
     for (size_t i = 0; i < n; i++)
         tk_json_user(&w, c->api, &users[i], include_groups);
-    tk_jw_arr_end(&w);
-    tk_jw_obj_end(&w);
+    tk_json_page_end(&w);
     c->res->status = 200;
     return;
 fail:
