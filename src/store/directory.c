@@ -511,20 +511,16 @@ static int read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena 
                        struct tk_group **out, size_t *n_out)
 {
     /* columns: id, uuid, name, is_superuser, parent uuid, parent name, attributes */
-    size_t cap = 8, n = 0;
-    struct tk_group *g = tk_arena_calloc(a, cap, sizeof(*g));
+    size_t cap = 0, n = 0;
+    struct tk_group *g = tk_arena_reserve(a, NULL, 0, &cap, sizeof(*g));
     int rc = g ? 0 : TK_ERR_NOMEM;
     while (rc == 0 && (rc = tk_db_step(db, st)) == 1) {
-        if (n == cap) {
-            struct tk_group *bigger = tk_arena_calloc(a, cap * 2, sizeof(*g));
-            if (bigger == NULL) {
-                rc = TK_ERR_NOMEM;
-                break;
-            }
-            memcpy(bigger, g, n * sizeof(*g));
-            g = bigger;
-            cap *= 2;
+        struct tk_group *room = tk_arena_reserve(a, g, n, &cap, sizeof(*g));
+        if (room == NULL) {
+            rc = TK_ERR_NOMEM;
+            break;
         }
+        g = room;
         struct tk_group *x = &g[n++];
         x->id = tk_db_col_int(db, st, 0);
         tk_st_col_uuid(db, st, 1, x->uuid);
@@ -663,24 +659,18 @@ static int load_members(struct tk_db *db, struct tk_arena *a, struct tk_group_fu
     tk_sql_free(&q);
     if (rc)
         return rc;
-    size_t cap = 16, used = 0;
-    struct tk_user *all = tk_arena_calloc(a, cap, sizeof(*all));
-    int64_t *owner = tk_arena_calloc(a, cap, sizeof(*owner));
-    rc = all && owner ? 0 : TK_ERR_NOMEM;
+    size_t cap_all = 0, cap_owner = 0, used = 0;
+    struct tk_user *all = NULL;
+    int64_t *owner = NULL;
     while (rc == 0 && (rc = tk_db_step(db, st)) == 1) {
-        if (used == cap) {
-            struct tk_user *na = tk_arena_calloc(a, cap * 2, sizeof(*na));
-            int64_t *no = tk_arena_calloc(a, cap * 2, sizeof(*no));
-            if (na == NULL || no == NULL) {
-                rc = TK_ERR_NOMEM;
-                break;
-            }
-            memcpy(na, all, used * sizeof(*na));
-            memcpy(no, owner, used * sizeof(*no));
-            all = na;
-            owner = no;
-            cap *= 2;
+        struct tk_user *na = tk_arena_reserve(a, all, used, &cap_all, sizeof(*all));
+        int64_t *no = na ? tk_arena_reserve(a, owner, used, &cap_owner, sizeof(*owner)) : NULL;
+        if (na == NULL || no == NULL) {
+            rc = TK_ERR_NOMEM;
+            break;
         }
+        all = na;
+        owner = no;
         struct tk_user *u = &all[used];
         owner[used++] = tk_db_col_int(db, st, 0);
         u->id = tk_db_col_int(db, st, 1);

@@ -598,26 +598,18 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
     if (rc)
         return rc;
     /* Rows come grouped by user: count first into a growing array per user. */
-    size_t cap = 0, used = 0;
+    size_t cap_all = 0, cap_owner = 0, used = 0;
     struct tk_group *all = NULL;
     int64_t *owner = NULL;
     while ((rc = tk_db_step(db, st)) == 1) {
-        if (used == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            struct tk_group *na = tk_arena_calloc(a, ncap, sizeof(*na));
-            int64_t *no = tk_arena_calloc(a, ncap, sizeof(*no));
-            if (na == NULL || no == NULL) {
-                rc = TK_ERR_NOMEM;
-                break;
-            }
-            if (used) {
-                memcpy(na, all, used * sizeof(*na));
-                memcpy(no, owner, used * sizeof(*no));
-            }
-            all = na;
-            owner = no;
-            cap = ncap;
+        struct tk_group *na = tk_arena_reserve(a, all, used, &cap_all, sizeof(*all));
+        int64_t *no = na ? tk_arena_reserve(a, owner, used, &cap_owner, sizeof(*owner)) : NULL;
+        if (na == NULL || no == NULL) {
+            rc = TK_ERR_NOMEM;
+            break;
         }
+        all = na;
+        owner = no;
         struct tk_group *g = &all[used];
         owner[used] = tk_db_col_int(db, st, 0);
         g->id = tk_db_col_int(db, st, 1);
@@ -1325,19 +1317,11 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
     tk_sql_free(&q);
     if (rc)
         return rc;
-    size_t cap = 8, used = 0;
-    const char **out = tk_arena_calloc(a, cap, sizeof(*out));
+    size_t cap = 0, used = 0;
+    const char **out = tk_arena_reserve(a, NULL, 0, &cap, sizeof(*out));
     while (out != NULL && (rc = tk_db_step(db, st)) == 1) {
-        if (used == cap) {
-            const char **grown = tk_arena_calloc(a, cap * 2, sizeof(*grown));
-            if (grown == NULL) {
-                out = NULL;
-                break;
-            }
-            memcpy(grown, out, used * sizeof(*out));
-            out = grown;
-            cap *= 2;
-        }
+        if ((out = tk_arena_reserve(a, out, used, &cap, sizeof(*out))) == NULL)
+            break;
         if ((out[used++] = tk_st_col_dup(db, st, 0, a)) == NULL) {
             out = NULL;
             break;

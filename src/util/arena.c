@@ -89,6 +89,22 @@ void *tk_arena_calloc(struct tk_arena *a, size_t n, size_t size)
     return p;
 }
 
+void *tk_arena_reserve(struct tk_arena *a, void *p, size_t used, size_t *cap, size_t size)
+{
+    if (used < *cap)
+        return p;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    if (ncap < *cap)
+        return NULL;
+    void *bigger = tk_arena_calloc(a, ncap, size);
+    if (bigger == NULL)
+        return NULL;
+    if (used)
+        memcpy(bigger, p, used * size);
+    *cap = ncap;
+    return bigger;
+}
+
 char *tk_arena_strndup(struct tk_arena *a, const char *s, size_t len)
 {
     if (len == SIZE_MAX)

@@ -15,6 +15,10 @@ void tk_arena_free(struct tk_arena *a);
 void *tk_arena_alloc(struct tk_arena *a, size_t n);
 /* Zeroed allocation of n * size bytes (overflow checked). */
 void *tk_arena_calloc(struct tk_arena *a, size_t n, size_t size);
+/* Room for one more element in the growing array p of used elements (*cap allocated): p
+ * itself while there is room, else a copy with twice the room (8 to start) and *cap updated.
+ * NULL when out of memory; p is then unchanged. */
+void *tk_arena_reserve(struct tk_arena *a, void *p, size_t used, size_t *cap, size_t size);
 /* Copy of s[0..len) with a terminating NUL. */
 char *tk_arena_strndup(struct tk_arena *a, const char *s, size_t len);
 char *tk_arena_strdup(struct tk_arena *a, const char *s);
