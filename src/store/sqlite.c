@@ -178,14 +178,27 @@ static int sq_exec(struct tk_db *db, const char *script)
     return 0;
 }
 
+/* One statement through the cache: BEGIN and COMMIT run on every request, and sqlite3_exec
+ * would parse them each time. */
+static int sq_run(struct tk_db *db, const char *sql)
+{
+    struct tk_db_stmt *st;
+    int rc = sq_prepare(db, sql, &st);
+    if (rc)
+        return rc;
+    rc = sq_step(st);
+    sq_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 static int sq_begin(struct tk_db *db, bool write)
 {
-    return sq_exec(db, write ? "BEGIN IMMEDIATE" : "BEGIN");
+    return sq_run(db, write ? "BEGIN IMMEDIATE" : "BEGIN");
 }
 
 static int sq_commit(struct tk_db *db)
 {
-    return sq_exec(db, "COMMIT");
+    return sq_run(db, "COMMIT");
 }
 
 static void sq_rollback(struct tk_db *db)

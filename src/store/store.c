@@ -489,20 +489,24 @@ void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
     tk_sql_add(q, ")");
 }
 
-/* The users among ids that are superusers through their groups' ancestry (API.md §4.1). */
+/* The users among ids that are superusers through their groups' ancestry (API.md §4.1). A user
+ * is a superuser when a group it belongs to, or an ancestor of that group up to
+ * TK_MAX_GROUP_DEPTH levels, has is_superuser. Walking down from the (few) superuser groups to
+ * their descendants once, and matching the users' memberships against that set, gives the same
+ * answer as walking up from every membership, at a fraction of the cost: the descent touches
+ * only the superuser subtrees, through groups_parent, and needs no temporary b-tree per user. */
 void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
 {
     char depth[16];
     snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
-    tk_sql_add(q, "WITH RECURSIVE anc(user_id, group_id, depth) AS ("
-                  "SELECT m.user_id, m.group_id, 0 FROM memberships m WHERE m.user_id IN ");
-    tk_st_sql_id_list(q, ids, n);
-    tk_sql_add(q, " UNION SELECT anc.user_id, g.parent_id, anc.depth + 1 FROM anc "
-                  "JOIN groups g ON g.id = anc.group_id "
-                  "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
+    tk_sql_add(q, "WITH RECURSIVE granting(id, depth) AS ("
+                  "SELECT id, 0 FROM groups WHERE is_superuser = 1 "
+                  "UNION ALL SELECT g.id, granting.depth + 1 FROM groups g "
+                  "JOIN granting ON g.parent_id = granting.id WHERE granting.depth < ");
     tk_sql_add(q, depth);
-    tk_sql_add(q, ") SELECT DISTINCT anc.user_id FROM anc JOIN groups g ON g.id = anc.group_id "
-                  "WHERE g.is_superuser = 1");
+    tk_sql_add(q, ") SELECT DISTINCT m.user_id FROM memberships m WHERE m.user_id IN ");
+    tk_st_sql_id_list(q, ids, n);
+    tk_sql_add(q, " AND m.group_id IN (SELECT id FROM granting)");
 }
 
 int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out)
