@@ -4,13 +4,16 @@
 
 #include <jansson.h>
 #include <nettle/md5.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
 #include "util/utf8.h"
 
-void tk_user_uid(int64_t pk, const char *installation_id, char out[65])
+static void uid_compute(int64_t pk, const char *installation_id, char out[65])
 {
     char in[128];
     int n = snprintf(in, sizeof(in), "%lld-%s", (long long)pk, installation_id);
@@ -21,6 +24,8 @@ void tk_user_uid(int64_t pk, const char *installation_id, char out[65])
 
 int64_t tk_group_num_pk(const char *uuid)
 {
+    /* int(str(uuid.int)[:5]): the first five decimal digits of the 128-bit value. One division
+     * by the power of ten that leaves five digits, rather than one per digit. */
     unsigned __int128 v = 0;
     for (const char *p = uuid; *p; p++) {
         int d;
@@ -34,16 +39,18 @@ int64_t tk_group_num_pk(const char *uuid)
             continue;
         v = (v << 4) | (unsigned)d;
     }
-    char digits[48];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    int64_t r = 0;
-    for (size_t i = 0; i < 5 && i < n; i++)
-        r = r * 10 + (digits[n - 1 - i] - '0');
-    return r;
+    unsigned __int128 p10 = 1;
+    int digits = 1;
+    while (digits < 39 && v / 10 >= p10) { /* p10 = 10^(digits-1) <= v */
+        p10 *= 10;
+        digits++;
+    }
+    if (digits <= 5)
+        return (int64_t)v;
+    unsigned __int128 cut = 1;
+    for (int k = 0; k < digits - 5; k++)
+        cut *= 10;
+    return (int64_t)(v / cut);
 }
 
 static void md5_hex_of_lower(const char *s, char out[33])
@@ -159,10 +166,9 @@ int tk_avatar_svg(const char *name, struct tk_buf *out)
     return tk_buf_puts(out, "</text></svg>");
 }
 
-static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
+static int avatar_initials_compute(const char *name, struct tk_buf *out)
 {
     /* SEED: the display name, stripped; blank -> "a k" (API.md §10.3). */
-    const char *name = u->name;
     size_t len = strlen(name);
     struct tk_buf stripped;
     tk_buf_init(&stripped, 1 << 20);
@@ -203,6 +209,119 @@ static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
     tk_buf_free(&svg);
     tk_buf_free(&stripped);
     return rc;
+}
+
+/* The initials avatar is a pure function of the display name, and the costliest part of a
+ * user's JSON: SVG formatting, MD5 and base64 of ~1 KB, about half of a list page's CPU before
+ * this cache (bench/RESULTS.md). Each thread keeps the data URIs of the last names it rendered
+ * in a direct-mapped table: no lock, no invalidation (a renamed user simply has a new name),
+ * bounded memory (AVATAR_SLOTS entries of a bounded name). Losing an entry to an allocation
+ * failure costs only the recomputation. The uid (a SHA-256 per user) is kept the same way. */
+#define AVATAR_SLOTS 256
+#define AVATAR_NAME_MAX 256
+#define UID_SLOTS 1024
+#define UID_INSTALLATION_MAX 64
+
+struct avatar_slot {
+    char *name; /* NULL: empty */
+    char *uri;
+    size_t uri_len;
+};
+
+struct uid_slot {
+    int64_t pk;
+    char installation[UID_INSTALLATION_MAX]; /* "": empty */
+    char uid[65];
+};
+
+struct derived_cache {
+    struct avatar_slot avatars[AVATAR_SLOTS];
+    struct uid_slot uids[UID_SLOTS];
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_key_ok;
+
+static void cache_free(void *p)
+{
+    struct derived_cache *c = p;
+    for (size_t i = 0; i < AVATAR_SLOTS; i++) {
+        free(c->avatars[i].name);
+        free(c->avatars[i].uri);
+    }
+    free(c);
+}
+
+static void cache_key_init(void)
+{
+    cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+static struct derived_cache *derived_cache(void)
+{
+    pthread_once(&cache_once, cache_key_init);
+    if (!cache_key_ok)
+        return NULL;
+    struct derived_cache *c = pthread_getspecific(cache_key);
+    if (c == NULL) {
+        c = tk_calloc(1, sizeof(*c));
+        if (c != NULL && pthread_setspecific(cache_key, c) != 0) {
+            free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+
+void tk_user_uid(int64_t pk, const char *installation_id, char out[65])
+{
+    struct derived_cache *c =
+        strlen(installation_id) < UID_INSTALLATION_MAX ? derived_cache() : NULL;
+    if (c == NULL) {
+        uid_compute(pk, installation_id, out);
+        return;
+    }
+    struct uid_slot *e = &c->uids[(uint64_t)pk % UID_SLOTS];
+    if (e->installation[0] == '\0' || e->pk != pk ||
+        strcmp(e->installation, installation_id) != 0) {
+        uid_compute(pk, installation_id, e->uid);
+        e->pk = pk;
+        strcpy(e->installation, installation_id);
+    }
+    memcpy(out, e->uid, 65);
+}
+
+static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
+{
+    size_t name_len = strlen(u->name);
+    struct derived_cache *c = name_len <= AVATAR_NAME_MAX ? derived_cache() : NULL;
+    if (c == NULL)
+        return avatar_initials_compute(u->name, out);
+    struct avatar_slot *slots = c->avatars;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < name_len; i++)
+        h = (h ^ (uint8_t)u->name[i]) * 16777619u;
+    struct avatar_slot *e = &slots[h % AVATAR_SLOTS];
+    if (e->name != NULL && strcmp(e->name, u->name) == 0)
+        return tk_buf_append(out, e->uri, e->uri_len);
+    size_t mark = out->len;
+    int rc = avatar_initials_compute(u->name, out);
+    if (rc != 0)
+        return rc;
+    char *name = tk_strdup(u->name);
+    char *uri = tk_malloc(out->len - mark + 1);
+    if (name == NULL || uri == NULL) {
+        free(name);
+        free(uri);
+        return 0;
+    }
+    memcpy(uri, out->data + mark, out->len - mark);
+    uri[out->len - mark] = '\0';
+    free(e->name);
+    free(e->uri);
+    *e = (struct avatar_slot){.name = name, .uri = uri, .uri_len = out->len - mark};
+    return 0;
 }
 
 /* attributes.<dot.path>: the value at that path if it is a non-empty string. */
