@@ -44,13 +44,13 @@ void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
     char hex[33];
     tk_audit_uuid_hex(t->uuid, hex);
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "app");
+    tk_jw_keyl(w, "app");
     tk_jw_cstr(w, "authentik_core");
-    tk_jw_key(w, "model_name");
+    tk_jw_keyl(w, "model_name");
     tk_jw_cstr(w, "token");
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_cstr(w, hex);
-    tk_jw_key(w, "name");
+    tk_jw_keyl(w, "name");
     struct tk_buf n;
     tk_buf_init(&n, 64 * 1024);
     tk_token_display(t, &n);
@@ -62,13 +62,13 @@ void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
 static void http_request(struct tk_jw *w, struct tk_ctx *c)
 {
     struct tk_request *req = c->req;
-    tk_jw_key(w, "http_request");
+    tk_jw_keyl(w, "http_request");
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "path");
+    tk_jw_keyl(w, "path");
     tk_jw_cstr(w, req->path);
-    tk_jw_key(w, "method");
+    tk_jw_keyl(w, "method");
     tk_jw_cstr(w, req->method_name);
-    tk_jw_key(w, "args");
+    tk_jw_keyl(w, "args");
     tk_jw_obj_begin(w);
     struct tk_query q;
     if (tk_query_parse(req->arena, req->query, req->query_len, &q) == 0) {
@@ -92,9 +92,9 @@ static void http_request(struct tk_jw *w, struct tk_ctx *c)
         }
     }
     tk_jw_obj_end(w);
-    tk_jw_key(w, "user_agent");
+    tk_jw_keyl(w, "user_agent");
     tk_jw_cstr(w, req->user_agent ? req->user_agent : "");
-    tk_jw_key(w, "request_id");
+    tk_jw_keyl(w, "request_id");
     tk_jw_cstr(w, c->request_id);
     tk_jw_obj_end(w);
 }

@@ -12,23 +12,23 @@
 static void event_json(struct tk_jw *w, const struct tk_event *e)
 {
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_cstr(w, e->uuid);
-    tk_jw_key(w, "user");
+    tk_jw_keyl(w, "user");
     tk_jw_raw(w, e->user_json, strlen(e->user_json));
-    tk_jw_key(w, "action");
+    tk_jw_keyl(w, "action");
     tk_jw_cstr(w, e->action);
-    tk_jw_key(w, "app");
+    tk_jw_keyl(w, "app");
     tk_jw_cstr(w, e->app);
-    tk_jw_key(w, "context");
+    tk_jw_keyl(w, "context");
     tk_jw_raw(w, e->context, strlen(e->context));
-    tk_jw_key(w, "client_ip");
+    tk_jw_keyl(w, "client_ip");
     tk_jw_cstr(w, e->client_ip);
-    tk_jw_key(w, "created");
+    tk_jw_keyl(w, "created");
     tk_jw_time(w, e->created);
-    tk_jw_key(w, "expires");
+    tk_jw_keyl(w, "expires");
     tk_jw_time(w, e->expires);
-    tk_jw_key(w, "brand");
+    tk_jw_keyl(w, "brand");
     tk_jw_raw(w, e->brand, strlen(e->brand));
     tk_jw_obj_end(w);
 }

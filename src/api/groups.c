@@ -23,47 +23,47 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
                        bool include_users)
 {
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_cstr(w, g->g.uuid);
-    tk_jw_key(w, "num_pk");
+    tk_jw_keyl(w, "num_pk");
     tk_jw_int(w, tk_group_num_pk(g->g.uuid));
-    tk_jw_key(w, "name");
+    tk_jw_keyl(w, "name");
     tk_jw_cstr(w, g->g.name);
-    tk_jw_key(w, "is_superuser");
+    tk_jw_keyl(w, "is_superuser");
     tk_jw_bool(w, g->g.is_superuser);
-    tk_jw_key(w, "parent");
+    tk_jw_keyl(w, "parent");
     tk_jw_cstr(w, g->g.has_parent ? g->g.parent_uuid : NULL);
-    tk_jw_key(w, "parent_name");
+    tk_jw_keyl(w, "parent_name");
     tk_jw_cstr(w, g->g.has_parent ? g->g.parent_name : NULL);
-    tk_jw_key(w, "users");
+    tk_jw_keyl(w, "users");
     tk_jw_arr_begin(w);
     for (size_t i = 0; i < g->n_users; i++)
         tk_jw_int(w, g->users[i].id);
     tk_jw_arr_end(w);
-    tk_jw_key(w, "users_obj");
+    tk_jw_keyl(w, "users_obj");
     if (include_users) {
         tk_jw_arr_begin(w);
         for (size_t i = 0; i < g->n_users; i++) {
             const struct tk_user *u = &g->users[i];
             tk_jw_obj_begin(w);
-            tk_jw_key(w, "pk");
+            tk_jw_keyl(w, "pk");
             tk_jw_int(w, u->id);
-            tk_jw_key(w, "username");
+            tk_jw_keyl(w, "username");
             tk_jw_cstr(w, u->username);
-            tk_jw_key(w, "name");
+            tk_jw_keyl(w, "name");
             tk_jw_cstr(w, u->name);
-            tk_jw_key(w, "is_active");
+            tk_jw_keyl(w, "is_active");
             tk_jw_bool(w, u->is_active);
-            tk_jw_key(w, "last_login");
+            tk_jw_keyl(w, "last_login");
             if (u->has_last_login)
                 tk_jw_time(w, u->last_login);
             else
                 tk_jw_null(w);
-            tk_jw_key(w, "email");
+            tk_jw_keyl(w, "email");
             tk_jw_cstr(w, u->email);
-            tk_jw_key(w, "attributes");
+            tk_jw_keyl(w, "attributes");
             tk_jw_raw(w, u->attributes, strlen(u->attributes));
-            tk_jw_key(w, "uid");
+            tk_jw_keyl(w, "uid");
             char uid[65];
             tk_user_uid(u->id, tk_store_installation_id(api->store), uid);
             tk_jw_cstr(w, uid);
@@ -73,11 +73,11 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
     } else {
         tk_jw_null(w);
     }
-    tk_jw_key(w, "attributes");
+    tk_jw_keyl(w, "attributes");
     tk_jw_raw(w, g->g.attributes, strlen(g->g.attributes));
-    tk_jw_key(w, "roles");
+    tk_jw_keyl(w, "roles");
     tk_jw_raw(w, "[]", 2);
-    tk_jw_key(w, "roles_obj");
+    tk_jw_keyl(w, "roles_obj");
     tk_jw_raw(w, "[]", 2);
     tk_jw_obj_end(w);
 }

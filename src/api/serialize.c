@@ -9,19 +9,19 @@
 void tk_json_user_group(struct tk_jw *w, const struct tk_group *g)
 {
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_cstr(w, g->uuid);
-    tk_jw_key(w, "num_pk");
+    tk_jw_keyl(w, "num_pk");
     tk_jw_int(w, tk_group_num_pk(g->uuid));
-    tk_jw_key(w, "name");
+    tk_jw_keyl(w, "name");
     tk_jw_cstr(w, g->name);
-    tk_jw_key(w, "is_superuser");
+    tk_jw_keyl(w, "is_superuser");
     tk_jw_bool(w, g->is_superuser);
-    tk_jw_key(w, "parent");
+    tk_jw_keyl(w, "parent");
     tk_jw_cstr(w, g->has_parent ? g->parent_uuid : NULL);
-    tk_jw_key(w, "parent_name");
+    tk_jw_keyl(w, "parent_name");
     tk_jw_cstr(w, g->has_parent ? g->parent_name : NULL);
-    tk_jw_key(w, "attributes");
+    tk_jw_keyl(w, "attributes");
     tk_jw_raw(w, g->attributes, strlen(g->attributes));
     tk_jw_obj_end(w);
 }
@@ -30,27 +30,27 @@ void tk_json_user(struct tk_jw *w, const struct tk_api *api, const struct tk_use
                   bool include_groups)
 {
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_int(w, u->id);
-    tk_jw_key(w, "username");
+    tk_jw_keyl(w, "username");
     tk_jw_cstr(w, u->username);
-    tk_jw_key(w, "name");
+    tk_jw_keyl(w, "name");
     tk_jw_cstr(w, u->name);
-    tk_jw_key(w, "is_active");
+    tk_jw_keyl(w, "is_active");
     tk_jw_bool(w, u->is_active);
-    tk_jw_key(w, "last_login");
+    tk_jw_keyl(w, "last_login");
     if (u->has_last_login)
         tk_jw_time(w, u->last_login);
     else
         tk_jw_null(w);
-    tk_jw_key(w, "is_superuser");
+    tk_jw_keyl(w, "is_superuser");
     tk_jw_bool(w, u->is_superuser);
-    tk_jw_key(w, "groups");
+    tk_jw_keyl(w, "groups");
     tk_jw_arr_begin(w);
     for (size_t i = 0; i < u->n_groups; i++)
         tk_jw_cstr(w, u->groups[i].uuid);
     tk_jw_arr_end(w);
-    tk_jw_key(w, "groups_obj");
+    tk_jw_keyl(w, "groups_obj");
     if (include_groups) {
         tk_jw_arr_begin(w);
         for (size_t i = 0; i < u->n_groups; i++)
@@ -59,9 +59,9 @@ void tk_json_user(struct tk_jw *w, const struct tk_api *api, const struct tk_use
     } else {
         tk_jw_null(w);
     }
-    tk_jw_key(w, "email");
+    tk_jw_keyl(w, "email");
     tk_jw_cstr(w, u->email);
-    tk_jw_key(w, "avatar");
+    tk_jw_keyl(w, "avatar");
     struct tk_buf av;
     tk_buf_init(&av, 1 << 20);
     if (tk_user_avatar(u, api->avatars, &av) == 0 && av.data)
@@ -69,17 +69,17 @@ void tk_json_user(struct tk_jw *w, const struct tk_api *api, const struct tk_use
     else
         tk_jw_cstr(w, TK_AVATAR_DEFAULT);
     tk_buf_free(&av);
-    tk_jw_key(w, "attributes");
+    tk_jw_keyl(w, "attributes");
     tk_jw_raw(w, u->attributes, strlen(u->attributes));
-    tk_jw_key(w, "uid");
+    tk_jw_keyl(w, "uid");
     char uid[65];
     tk_user_uid(u->id, tk_store_installation_id(api->store), uid);
     tk_jw_cstr(w, uid);
-    tk_jw_key(w, "path");
+    tk_jw_keyl(w, "path");
     tk_jw_cstr(w, u->path);
-    tk_jw_key(w, "type");
+    tk_jw_keyl(w, "type");
     tk_jw_cstr(w, u->type);
-    tk_jw_key(w, "uuid");
+    tk_jw_keyl(w, "uuid");
     tk_jw_cstr(w, u->uuid);
     tk_jw_obj_end(w);
 }
@@ -88,29 +88,29 @@ void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_to
                    bool include_groups)
 {
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_cstr(w, t->uuid);
-    tk_jw_key(w, "managed");
+    tk_jw_keyl(w, "managed");
     tk_jw_cstr(w, t->managed);
-    tk_jw_key(w, "identifier");
+    tk_jw_keyl(w, "identifier");
     tk_jw_cstr(w, t->identifier);
-    tk_jw_key(w, "intent");
+    tk_jw_keyl(w, "intent");
     tk_jw_cstr(w, t->intent);
-    tk_jw_key(w, "user");
+    tk_jw_keyl(w, "user");
     tk_jw_int(w, t->user_id);
-    tk_jw_key(w, "user_obj");
+    tk_jw_keyl(w, "user_obj");
     if (t->user)
         tk_json_user(w, api, t->user, include_groups);
     else
         tk_jw_null(w);
-    tk_jw_key(w, "description");
+    tk_jw_keyl(w, "description");
     tk_jw_cstr(w, t->description);
-    tk_jw_key(w, "expires");
+    tk_jw_keyl(w, "expires");
     if (t->has_expires)
         tk_jw_time(w, t->expires);
     else
         tk_jw_null(w);
-    tk_jw_key(w, "expiring");
+    tk_jw_keyl(w, "expiring");
     tk_jw_bool(w, t->expiring);
     tk_jw_obj_end(w);
 }
@@ -118,24 +118,24 @@ void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_to
 void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p)
 {
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "pagination");
+    tk_jw_keyl(w, "pagination");
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "next");
+    tk_jw_keyl(w, "next");
     tk_jw_int(w, p->next);
-    tk_jw_key(w, "previous");
+    tk_jw_keyl(w, "previous");
     tk_jw_int(w, p->previous);
-    tk_jw_key(w, "count");
+    tk_jw_keyl(w, "count");
     tk_jw_int(w, p->count);
-    tk_jw_key(w, "current");
+    tk_jw_keyl(w, "current");
     tk_jw_int(w, p->current);
-    tk_jw_key(w, "total_pages");
+    tk_jw_keyl(w, "total_pages");
     tk_jw_int(w, p->total_pages);
-    tk_jw_key(w, "start_index");
+    tk_jw_keyl(w, "start_index");
     tk_jw_int(w, p->start_index);
-    tk_jw_key(w, "end_index");
+    tk_jw_keyl(w, "end_index");
     tk_jw_int(w, p->end_index);
     tk_jw_obj_end(w);
-    tk_jw_key(w, "results");
+    tk_jw_keyl(w, "results");
     tk_jw_arr_begin(w);
 }
 
@@ -167,15 +167,15 @@ void tk_json_used_by_token(struct tk_jw *w, const struct tk_token *t)
     tk_buf_init(&name, 64 * 1024);
     tk_token_display(t, &name);
     tk_jw_obj_begin(w);
-    tk_jw_key(w, "app");
+    tk_jw_keyl(w, "app");
     tk_jw_cstr(w, "authentik_core");
-    tk_jw_key(w, "model_name");
+    tk_jw_keyl(w, "model_name");
     tk_jw_cstr(w, "token");
-    tk_jw_key(w, "pk");
+    tk_jw_keyl(w, "pk");
     tk_jw_cstr(w, t->uuid);
-    tk_jw_key(w, "name");
+    tk_jw_keyl(w, "name");
     tk_jw_str(w, name.data ? name.data : "", name.len);
-    tk_jw_key(w, "action");
+    tk_jw_keyl(w, "action");
     tk_jw_cstr(w, "cascade");
     tk_jw_obj_end(w);
     tk_buf_free(&name);

@@ -516,22 +516,22 @@ static int group_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk
         for (size_t i = 0; i < n; i++) {
             const struct tk_group *g = &groups[i].g;
             tk_jw_obj_begin(w);
-            tk_jw_key(w, "pk");
+            tk_jw_keyl(w, "pk");
             tk_jw_cstr(w, g->uuid);
-            tk_jw_key(w, "name");
+            tk_jw_keyl(w, "name");
             tk_jw_cstr(w, g->name);
-            tk_jw_key(w, "is_superuser");
+            tk_jw_keyl(w, "is_superuser");
             tk_jw_bool(w, g->is_superuser);
-            tk_jw_key(w, "parent");
+            tk_jw_keyl(w, "parent");
             tk_jw_cstr(w, g->has_parent ? g->parent_uuid : NULL);
-            tk_jw_key(w, "parent_name");
+            tk_jw_keyl(w, "parent_name");
             tk_jw_cstr(w, g->has_parent ? g->parent_name : NULL);
-            tk_jw_key(w, "users");
+            tk_jw_keyl(w, "users");
             tk_jw_arr_begin(w);
             for (size_t k = 0; k < groups[i].n_users; k++)
                 tk_jw_cstr(w, groups[i].users[k].username);
             tk_jw_arr_end(w);
-            tk_jw_key(w, "attributes");
+            tk_jw_keyl(w, "attributes");
             tk_jw_raw(w, g->attributes, strlen(g->attributes));
             tk_jw_obj_end(w);
         }

@@ -27,6 +27,10 @@ void tk_jw_arr_begin(struct tk_jw *w);
 void tk_jw_arr_end(struct tk_jw *w);
 /* An object key; k is escaped like any string. */
 void tk_jw_key(struct tk_jw *w, const char *k);
+/* A key that is a string literal of plain characters (no '"', '\\' or control bytes), as all
+ * the serializers' keys are: written as one copy of "\"key\":", with no strlen or escaping. */
+#define tk_jw_keyl(w, lit) tk_jw_key_raw((w), "\"" lit "\":", sizeof(lit) + 2)
+void tk_jw_key_raw(struct tk_jw *w, const char *quoted, size_t len);
 void tk_jw_str(struct tk_jw *w, const char *s, size_t len);
 void tk_jw_cstr(struct tk_jw *w, const char *s); /* NULL writes null */
 void tk_jw_int(struct tk_jw *w, int64_t v);

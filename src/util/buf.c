@@ -50,7 +50,7 @@ static int grow(struct tk_buf *b, size_t n)
     return 0;
 }
 
-int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
+int tk_buf_append_slow(struct tk_buf *b, const void *p, size_t n)
 {
     if (b->err)
         return b->err;
@@ -66,11 +66,6 @@ int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
 int tk_buf_puts(struct tk_buf *b, const char *s)
 {
     return tk_buf_append(b, s, strlen(s));
-}
-
-int tk_buf_putc(struct tk_buf *b, char c)
-{
-    return tk_buf_append(b, &c, 1);
 }
 
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...)

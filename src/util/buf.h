@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "util/error.h"
 
@@ -22,9 +23,27 @@ void tk_buf_init(struct tk_buf *b, size_t max);
 void tk_buf_free(struct tk_buf *b);
 /* Empties the buffer, keeps the storage, clears the error. */
 void tk_buf_reset(struct tk_buf *b);
-int tk_buf_append(struct tk_buf *b, const void *p, size_t n);
+int tk_buf_append_slow(struct tk_buf *b, const void *p, size_t n);
 int tk_buf_puts(struct tk_buf *b, const char *s);
-int tk_buf_putc(struct tk_buf *b, char c);
+
+/* The response writer appends a few bytes at a time, tens of thousands of times per list page:
+ * the common case (room left, no error) stays inline; growth and errors take the slow path. */
+static inline int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
+{
+    if (b->err == 0 && n < b->cap - b->len && n <= b->max - b->len) {
+        if (n)
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return tk_buf_append_slow(b, p, n);
+}
+
+static inline int tk_buf_putc(struct tk_buf *b, char c)
+{
+    return tk_buf_append(b, &c, 1);
+}
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends n bytes of uninitialised space and returns a pointer to them (NULL on error). */
 char *tk_buf_extend(struct tk_buf *b, size_t n);

@@ -337,12 +337,43 @@ static void split(int64_t us, struct civil *c)
 
 /* Both formats take the shape of Python's isoformat(): %04d year, microseconds only when
  * non-zero. Instants outside years 1..9999 are outside the contract but still print. */
+static void put_digits(char **p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        (*p)[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *p += n;
+}
+
 static size_t format(int64_t us, char out[TK_TIME_BUFSZ], char sep, const char *zone)
 {
     struct civil c;
     int n;
 
     split(us, &c);
+    if (c.year >= 0 && c.year <= 9999 && strlen(zone) < 8) {
+        /* Every timestamp of a list page comes through here: digits by hand, not snprintf. */
+        char *p = out;
+        put_digits(&p, (unsigned)c.year, 4);
+        *p++ = '-';
+        put_digits(&p, c.month, 2);
+        *p++ = '-';
+        put_digits(&p, c.day, 2);
+        *p++ = sep;
+        put_digits(&p, c.hour, 2);
+        *p++ = ':';
+        put_digits(&p, c.minute, 2);
+        *p++ = ':';
+        put_digits(&p, c.second, 2);
+        if (c.usec) {
+            *p++ = '.';
+            put_digits(&p, c.usec, 6);
+        }
+        size_t z = strlen(zone);
+        memcpy(p, zone, z + 1);
+        return (size_t)(p - out) + z;
+    }
     if (c.usec)
         n = snprintf(out, TK_TIME_BUFSZ, "%04lld-%02u-%02u%c%02u:%02u:%02u.%06u%s",
                      (long long)c.year, c.month, c.day, sep, c.hour, c.minute, c.second, c.usec,
