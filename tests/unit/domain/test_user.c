@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -24,6 +25,16 @@ static void test_uid(void **state)
     char uid[65];
     tk_user_uid(1, "2b6f3d4e-0000-4000-8000-000000000001", uid);
     assert_string_equal(uid, "9f7482dda345d8d97eb17a8cddbe77d22e11d8a065b74681963e15721b8fd8da");
+    /* the per-thread memo is keyed by installation too: alternating gives each its own */
+    char other[65], again[65];
+    tk_user_uid(1, "2b6f3d4e-0000-4000-8000-000000000002", other);
+    tk_user_uid(1, "2b6f3d4e-0000-4000-8000-000000000001", again);
+    assert_string_not_equal(other, uid);
+    assert_string_equal(again, uid);
+    tk_user_uid(1 + 1024, "2b6f3d4e-0000-4000-8000-000000000001", other); /* same slot */
+    assert_string_not_equal(other, uid);
+    tk_user_uid(1, "2b6f3d4e-0000-4000-8000-000000000001", again);
+    assert_string_equal(again, uid);
 }
 
 static void svg_of(const char *name, char *out, size_t cap)
@@ -103,6 +114,32 @@ static void test_avatar_modes(void **state)
     assert_string_equal(out, TK_AVATAR_DEFAULT);
 }
 
+/* The per-thread memo of initials avatars gives what a fresh computation gives, through
+ * evictions and for names too long to be kept. */
+static void test_avatar_memo(void **state)
+{
+    static char first[4096], again[4096], other[4096], fresh[4096];
+    avatar("initials", "Jane Doe", "{}", first, sizeof(first));
+    avatar("initials", "John Smith", "{}", other, sizeof(other));
+    assert_string_not_equal(first, other);
+    avatar("initials", "Jane Doe", "{}", again, sizeof(again));
+    assert_string_equal(first, again);
+    char name[32];
+    for (int i = 0; i < 2000; i++) { /* more names than slots */
+        snprintf(name, sizeof(name), "N%d x", i);
+        avatar("initials", name, "{}", fresh, sizeof(fresh));
+    }
+    avatar("initials", "Jane Doe", "{}", again, sizeof(again));
+    assert_string_equal(first, again);
+    char long_name[600];
+    memset(long_name, 'q', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    avatar("initials", long_name, "{}", fresh, sizeof(fresh));
+    avatar("initials", long_name, "{}", again, sizeof(again));
+    assert_string_equal(fresh, again);
+    assert_string_not_equal(fresh, first);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -112,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_uid),
         cmocka_unit_test(test_avatar_svg_initials_and_colours),
         cmocka_unit_test(test_avatar_modes),
+        cmocka_unit_test(test_avatar_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,41 @@ static void test_escaping(void **state)
     esc("\xef\xbf\xbd", 3, "\xef\xbf\xbd");
 }
 
+/* The word-at-a-time scan: one byte that needs attention at every position of runs of every
+ * length around the 8-byte word, each escaped exactly as on its own. */
+static void test_escaping_every_position(void **state)
+{
+    static const struct {
+        char c;
+        const char *want;
+    } special[] = {{'"', "\\\""},           {'\\', "\\\\"},      {'\n', "\\n"},
+                   {'\x01', "\\u0001"},     {'\x1f', "\\u001f"}, {'\0', "\\u0000"},
+                   {'\xff', "\xef\xbf\xbd"}};
+    for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+        for (size_t len = 1; len <= 40; len++) {
+            for (size_t pos = 0; pos < len; pos++) {
+                char in[41], want[64];
+                memset(in, 'a', len);
+                in[pos] = special[k].c;
+                size_t n = 0;
+                memset(want, 'a', pos);
+                n = pos;
+                size_t wl = strlen(special[k].want);
+                memcpy(want + n, special[k].want, wl);
+                n += wl;
+                memset(want + n, 'a', len - pos - 1);
+                n += len - pos - 1;
+                want[n] = '\0';
+                esc(in, len, want);
+            }
+        }
+    }
+    /* a clean word followed by a multi-byte character split across words */
+    esc("abcdefg\xc3\xa9hijklmnop", 18, "abcdefg\xc3\xa9hijklmnop");
+    const char *ascii = " ~!#$%&'()*+,-./0123456789:;<=>?@[]^_`{|}\x7f";
+    esc(ascii, strlen(ascii), ascii);
+}
+
 static void test_structure(void **state)
 {
     struct tk_buf b;
@@ -90,6 +125,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_escaping_every_position),
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_cap_is_sticky),
     };
