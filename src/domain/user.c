@@ -22,6 +22,16 @@ static void uid_compute(int64_t pk, const char *installation_id, char out[65])
     sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
+static unsigned __int128 ten_pow[39]; /* 10^0 .. 10^38 */
+static pthread_once_t ten_pow_once = PTHREAD_ONCE_INIT;
+
+static void ten_pow_init(void)
+{
+    ten_pow[0] = 1;
+    for (int i = 1; i < 39; i++)
+        ten_pow[i] = ten_pow[i - 1] * 10;
+}
+
 int64_t tk_group_num_pk(const char *uuid)
 {
     /* int(str(uuid.int)[:5]): the first five decimal digits of the 128-bit value. One division
@@ -39,18 +49,13 @@ int64_t tk_group_num_pk(const char *uuid)
             continue;
         v = (v << 4) | (unsigned)d;
     }
-    unsigned __int128 p10 = 1;
-    int digits = 1;
-    while (digits < 39 && v / 10 >= p10) { /* p10 = 10^(digits-1) <= v */
-        p10 *= 10;
-        digits++;
-    }
+    pthread_once(&ten_pow_once, ten_pow_init);
+    int digits = 39; /* decimal digits of v, from the top: random uuids have 38 or 39 */
+    while (digits > 1 && v < ten_pow[digits - 1])
+        digits--;
     if (digits <= 5)
         return (int64_t)v;
-    unsigned __int128 cut = 1;
-    for (int k = 0; k < digits - 5; k++)
-        cut *= 10;
-    return (int64_t)(v / cut);
+    return (int64_t)(v / ten_pow[digits - 5]);
 }
 
 static void md5_hex_of_lower(const char *s, char out[33])
@@ -217,7 +222,7 @@ static int avatar_initials_compute(const char *name, struct tk_buf *out)
  * in a direct-mapped table: no lock, no invalidation (a renamed user simply has a new name),
  * bounded memory (AVATAR_SLOTS entries of a bounded name). Losing an entry to an allocation
  * failure costs only the recomputation. The uid (a SHA-256 per user) is kept the same way. */
-#define AVATAR_SLOTS 256
+#define AVATAR_SLOTS 512
 #define AVATAR_NAME_MAX 256
 #define UID_SLOTS 1024
 #define UID_INSTALLATION_MAX 64
@@ -302,9 +307,12 @@ static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < name_len; i++)
         h = (h ^ (uint8_t)u->name[i]) * 16777619u;
-    struct avatar_slot *e = &slots[h % AVATAR_SLOTS];
-    if (e->name != NULL && strcmp(e->name, u->name) == 0)
-        return tk_buf_append(out, e->uri, e->uri_len);
+    /* Two-way: a name lives in either slot of its pair; a new one takes the first slot and
+     * moves the previous occupant to the second, so two colliding names do not thrash. */
+    struct avatar_slot *e = &slots[(h % AVATAR_SLOTS) & ~(size_t)1];
+    for (int way = 0; way < 2; way++)
+        if (e[way].name != NULL && strcmp(e[way].name, u->name) == 0)
+            return tk_buf_append(out, e[way].uri, e[way].uri_len);
     size_t mark = out->len;
     int rc = avatar_initials_compute(u->name, out);
     if (rc != 0)
@@ -318,9 +326,10 @@ static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
     }
     memcpy(uri, out->data + mark, out->len - mark);
     uri[out->len - mark] = '\0';
-    free(e->name);
-    free(e->uri);
-    *e = (struct avatar_slot){.name = name, .uri = uri, .uri_len = out->len - mark};
+    free(e[1].name);
+    free(e[1].uri);
+    e[1] = e[0];
+    e[0] = (struct avatar_slot){.name = name, .uri = uri, .uri_len = out->len - mark};
     return 0;
 }
 

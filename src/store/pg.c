@@ -11,7 +11,7 @@
 #include "store/db.h"
 #include "util/alloc.h"
 
-#define STMT_CACHE_SLOTS 128
+#define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
 #define STATEMENT_TIMEOUT "-c statement_timeout=10000 -c client_min_messages=warning"
 #define BACKOFF_MIN_MS 100
@@ -228,15 +228,26 @@ static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
     int rc = ensure_conn(d);
     if (rc)
         return rc;
-    struct tk_db_stmt *slot = &d->cache[hash_sql(sql) % STMT_CACHE_SLOTS];
-    if (slot->sql != NULL && !slot->busy && slot->generation == d->generation &&
-        strcmp(slot->sql, sql) == 0) {
-        clear_params(slot);
-        slot->busy = true;
-        *out = slot;
-        return 0;
+    /* Two-way set associative, as the SQLite driver's cache: a miss here is a round trip. */
+    struct tk_db_stmt *pair = &d->cache[(hash_sql(sql) % STMT_CACHE_SLOTS) & ~1u];
+    for (int way = 0; way < 2; way++) {
+        struct tk_db_stmt *s = &pair[way];
+        if (s->sql != NULL && !s->busy && s->generation == d->generation &&
+            strcmp(s->sql, sql) == 0) {
+            clear_params(s);
+            s->busy = true;
+            *out = s;
+            return 0;
+        }
     }
-    if (slot->busy) {
+    struct tk_db_stmt *slot = NULL;
+    if (pair[0].sql == NULL)
+        slot = &pair[0];
+    else if (!pair[1].busy)
+        slot = &pair[1];
+    else if (!pair[0].busy)
+        slot = &pair[0];
+    if (slot == NULL) {
         struct tk_db_stmt *t = tk_calloc(1, sizeof(*t));
         if (t == NULL)
             return TK_ERR_NOMEM;

@@ -8,7 +8,7 @@
 #include "store/db.h"
 #include "util/alloc.h"
 
-#define STMT_CACHE_SLOTS 128
+#define STMT_CACHE_SLOTS 256
 #define BUSY_TIMEOUT_MS 5000
 
 struct tk_db_stmt {
@@ -48,16 +48,22 @@ static uint32_t hash_sql(const char *s)
     return h;
 }
 
+/* The cache is two-way set associative: a statement lives in either slot of its pair, so two
+ * statements of one request that hash alike (BEGIN and a page's users query did) do not evict
+ * each other and get parsed again on every request. */
 static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out)
 {
     struct sq_db *d = (struct sq_db *)db;
-    struct tk_db_stmt *slot = &d->cache[hash_sql(sql) % STMT_CACHE_SLOTS];
-    if (slot->st != NULL && !slot->busy && strcmp(slot->sql, sql) == 0) {
-        sqlite3_reset(slot->st);
-        sqlite3_clear_bindings(slot->st);
-        slot->busy = true;
-        *out = slot;
-        return 0;
+    struct tk_db_stmt *pair = &d->cache[(hash_sql(sql) % STMT_CACHE_SLOTS) & ~1u];
+    for (int way = 0; way < 2; way++) {
+        struct tk_db_stmt *slot = &pair[way];
+        if (slot->st != NULL && !slot->busy && strcmp(slot->sql, sql) == 0) {
+            sqlite3_reset(slot->st);
+            sqlite3_clear_bindings(slot->st);
+            slot->busy = true;
+            *out = slot;
+            return 0;
+        }
     }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
@@ -65,8 +71,16 @@ static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
         fprintf(stderr, "tokend: SQLite cannot prepare: %s\n", sqlite3_errmsg(d->h));
         return map_rc(rc) ? map_rc(rc) : TK_ERR_STORE;
     }
-    if (slot->busy) {
-        /* The slot's statement is in use (nested queries): hand out a one-off statement. */
+    /* The victim: an empty way, else the second way, else the first; both in use (nested
+     * queries): hand out a one-off statement. */
+    struct tk_db_stmt *slot = NULL;
+    if (pair[0].st == NULL)
+        slot = &pair[0];
+    else if (!pair[1].busy)
+        slot = &pair[1];
+    else if (!pair[0].busy)
+        slot = &pair[0];
+    if (slot == NULL) {
         struct tk_db_stmt *t = tk_calloc(1, sizeof(*t));
         if (t == NULL) {
             sqlite3_finalize(st);

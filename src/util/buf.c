@@ -87,6 +87,15 @@ int tk_buf_printf(struct tk_buf *b, const char *fmt, ...)
     return 0;
 }
 
+int tk_buf_reserve(struct tk_buf *b, size_t n)
+{
+    if (b->err)
+        return b->err;
+    if (n > b->max - b->len)
+        n = b->max - b->len;
+    return grow(b, n);
+}
+
 char *tk_buf_extend(struct tk_buf *b, size_t n)
 {
     if (b->err || grow(b, n))

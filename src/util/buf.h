@@ -45,6 +45,9 @@ static inline int tk_buf_putc(struct tk_buf *b, char c)
     return tk_buf_append(b, &c, 1);
 }
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes room for n more bytes (at most up to the cap) in one allocation, so a writer that knows
+ * roughly how much it will write does not copy the buffer at every doubling. */
+int tk_buf_reserve(struct tk_buf *b, size_t n);
 /* Appends n bytes of uninitialised space and returns a pointer to them (NULL on error). */
 char *tk_buf_extend(struct tk_buf *b, size_t n);
 /* Hands over the storage (caller frees with free()); the buffer is left empty. */
