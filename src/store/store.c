@@ -495,7 +495,7 @@ void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
  * their descendants once, and matching the users' memberships against that set, gives the same
  * answer as walking up from every membership, at a fraction of the cost: the descent touches
  * only the superuser subtrees, through groups_parent, and needs no temporary b-tree per user. */
-void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
+static void sql_granting_cte(struct tk_sql *q)
 {
     char depth[16];
     snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
@@ -504,7 +504,13 @@ void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
                   "UNION ALL SELECT g.id, granting.depth + 1 FROM groups g "
                   "JOIN granting ON g.parent_id = granting.id WHERE granting.depth < ");
     tk_sql_add(q, depth);
-    tk_sql_add(q, ") SELECT DISTINCT m.user_id FROM memberships m WHERE m.user_id IN ");
+    tk_sql_add(q, ") ");
+}
+
+void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
+{
+    sql_granting_cte(q);
+    tk_sql_add(q, "SELECT DISTINCT m.user_id FROM memberships m WHERE m.user_id IN ");
     tk_st_sql_id_list(q, ids, n);
     tk_sql_add(q, " AND m.group_id IN (SELECT id FROM granting)");
 }
@@ -584,6 +590,24 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+struct owned_group {
+    int64_t owner;
+    struct tk_group g;
+};
+
+/* By user, then by name and id: the order of groups_obj. Names compare as bytes, as the
+ * columns' collation does (BINARY on SQLite, "C" on PostgreSQL). */
+static int cmp_owned_group(const void *a, const void *b)
+{
+    const struct owned_group *x = a, *y = b;
+    if (x->owner != y->owner)
+        return (x->owner > y->owner) - (x->owner < y->owner);
+    int c = strcmp(x->g.name, y->g.name);
+    if (c != 0)
+        return c;
+    return (x->g.id > y->g.id) - (x->g.id < y->g.id);
+}
+
 static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *users, size_t n,
                        const int64_t *ids, size_t n_ids)
 {
@@ -591,31 +615,30 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
         return rc;
+    /* No ORDER BY: the rows are few, and sorting them here spares SQLite a sorter (about
+     * half of this query's work). */
     tk_sql_add(&q, "SELECT m.user_id, g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, "
                    "g.attributes FROM memberships m JOIN groups g ON g.id = m.group_id "
                    "LEFT JOIN groups p ON p.id = g.parent_id WHERE m.user_id IN ");
     tk_st_sql_id_list(&q, ids, n_ids);
-    tk_sql_add(&q, " ORDER BY m.user_id, g.name, g.id");
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
     tk_sql_free(&q);
     if (rc)
         return rc;
-    /* Rows come grouped by user: count first into a growing array per user. */
-    size_t cap_all = 0, cap_owner = 0, used = 0;
-    struct tk_group *all = NULL;
-    int64_t *owner = NULL;
+    size_t cap = 0, used = 0;
+    struct owned_group *rows = NULL;
     while ((rc = tk_db_step(db, st)) == 1) {
-        struct tk_group *na = tk_arena_reserve(a, all, used, &cap_all, sizeof(*all));
-        int64_t *no = na ? tk_arena_reserve(a, owner, used, &cap_owner, sizeof(*owner)) : NULL;
-        if (na == NULL || no == NULL) {
+        struct owned_group *grown = tk_arena_reserve(a, rows, used, &cap, sizeof(*rows));
+        if (grown == NULL) {
             rc = TK_ERR_NOMEM;
             break;
         }
-        all = na;
-        owner = no;
-        struct tk_group *g = &all[used];
-        owner[used] = tk_db_col_int(db, st, 0);
+        rows = grown;
+        struct owned_group *r = &rows[used];
+        struct tk_group *g = &r->g;
+        memset(r, 0, sizeof(*r));
+        r->owner = tk_db_col_int(db, st, 0);
         g->id = tk_db_col_int(db, st, 1);
         tk_st_col_uuid(db, st, 2, g->uuid);
         g->name = tk_st_col_dup(db, st, 3, a);
@@ -635,11 +658,19 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
     tk_db_reset(db, st);
     if (rc < 0)
         return rc;
+    if (used == 0)
+        return 0;
+    qsort(rows, used, sizeof(*rows), cmp_owned_group);
+    struct tk_group *all = tk_arena_calloc(a, used, sizeof(*all));
+    if (all == NULL)
+        return TK_ERR_NOMEM;
+    for (size_t i = 0; i < used; i++)
+        all[i] = rows[i].g;
     for (size_t i = 0; i < used;) {
         size_t j = i;
-        while (j < used && owner[j] == owner[i])
+        while (j < used && rows[j].owner == rows[i].owner)
             j++;
-        struct tk_user *u = tk_st_user_by_id(users, n, owner[i]);
+        struct tk_user *u = tk_st_user_by_id(users, n, rows[i].owner);
         if (u != NULL) {
             u->groups = &all[i];
             u->n_groups = j - i;
@@ -669,6 +700,41 @@ static int load_superusers(struct tk_db *db, struct tk_arena *a, struct tk_user 
     }
     tk_db_reset(db, st);
     return rc;
+}
+
+/* The groups that make their members superusers (tk_st_sql_superusers), sorted by id. */
+static int load_granting(struct tk_db *db, struct tk_arena *a, int64_t **out, size_t *n_out)
+{
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    sql_granting_cte(&q);
+    tk_sql_add(&q, "SELECT id FROM granting");
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    size_t n = 0, cap = 0;
+    int64_t *ids = NULL;
+    while ((rc = tk_db_step(db, st)) == 1) {
+        int64_t *grown = tk_arena_reserve(a, ids, n, &cap, sizeof(*ids));
+        if (grown == NULL) {
+            rc = TK_ERR_NOMEM;
+            break;
+        }
+        ids = grown;
+        ids[n++] = tk_db_col_int(db, st, 0);
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    if (n > 1)
+        qsort(ids, n, sizeof(*ids), cmp_i64);
+    *out = ids;
+    *n_out = n;
+    return 0;
 }
 
 int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool with_groups,
@@ -727,10 +793,21 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool w
     tk_db_reset(db, st);
     if (rc < 0)
         return rc;
-    if (with_groups && (rc = load_groups(db, a, users, got, ids, m)) != 0)
+    if (with_groups) {
+        /* The page's memberships are at hand: the superusers follow from them and the (small)
+         * set of groups that grant superuser, without a query per page over memberships. */
+        int64_t *granting = NULL;
+        size_t n_granting = 0;
+        if ((rc = load_groups(db, a, users, got, ids, m)) != 0 ||
+            (rc = load_granting(db, a, &granting, &n_granting)) != 0)
+            return rc;
+        for (size_t i = 0; i < got; i++)
+            for (size_t k = 0; k < users[i].n_groups && !users[i].is_superuser; k++)
+                users[i].is_superuser = bsearch(&users[i].groups[k].id, granting, n_granting,
+                                                sizeof(*granting), cmp_i64) != NULL;
+    } else if ((rc = load_superusers(db, a, users, got, ids, m)) != 0) {
         return rc;
-    if ((rc = load_superusers(db, a, users, got, ids, m)) != 0)
-        return rc;
+    }
     *users_out = users;
     *n_out = got;
     return 0;
