@@ -213,7 +213,7 @@ bool tk_http_request_id_valid(const char *s, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!isalnum(c) && strchr("-_.:+=@/", c) == NULL)
+        if (!isalnum(c) && (c == 0 || strchr("-_.:+=@/", c) == NULL))
             return false;
     }
     return true;

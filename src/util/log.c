@@ -98,14 +98,15 @@ bool tk_log_enabled(enum tk_log_level level)
     return (int)level >= atomic_load_explicit(&g_level, memory_order_relaxed);
 }
 
-/* Text values are bare words when that cannot be misread, else quoted JSON strings. */
+/* Text values are bare words when that cannot be misread (logfmt splits a pair at its first
+ * '='), else quoted JSON strings. */
 static bool bare(const char *s, size_t len)
 {
     if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
+        if (c <= ' ' || c == '"' || c == '\\' || c >= 0x7f)
             return false;
     }
     return true;
