@@ -112,6 +112,42 @@ static bool bare(const char *s, size_t len)
     return true;
 }
 
+/* RFC 3339 with microseconds. The date and time of day are formatted once a second per thread:
+ * tk_time_format costs about a microsecond, the whole request line should not. */
+static size_t timestamp(char out[TK_TIME_BUFSZ])
+{
+    static _Thread_local int64_t cached_sec = INT64_MIN;
+    static _Thread_local char cached[TK_TIME_BUFSZ];
+    int64_t us = tk_now_us();
+    int64_t sec = us / 1000000, frac = us % 1000000;
+    if (sec != cached_sec) {
+        tk_time_format(sec * 1000000, cached); /* "YYYY-MM-DDTHH:MM:SSZ" */
+        cached_sec = sec;
+    }
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    for (int i = 25; i >= 20; i--, frac /= 10)
+        out[i] = (char)('0' + frac % 10);
+    out[26] = 'Z';
+    out[27] = '\0';
+    return 27;
+}
+
+/* Decimal digits without printf (several per line). */
+static void put_i64(struct tk_buf *b, int64_t v)
+{
+    char d[24];
+    size_t n = sizeof(d);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--n] = '-';
+    tk_buf_append(b, d + n, sizeof(d) - n);
+}
+
 static void put_str(struct tk_buf *b, const char *s, size_t len)
 {
     tk_buf_putc(b, '"');
@@ -149,7 +185,7 @@ bool tk_log_begin(struct tk_log_line *l, enum tk_log_level level, const char *lo
     char ts[TK_TIME_BUFSZ];
     size_t ts_len = 0;
     if (l->format != TK_LOG_PLAIN)
-        ts_len = tk_time_format(tk_now_us(), ts);
+        ts_len = timestamp(ts);
     switch (l->format) {
     case TK_LOG_JSON:
         tk_buf_append(&l->buf, "{\"timestamp\":\"", 14);
@@ -211,7 +247,7 @@ void tk_log_cstr(struct tk_log_line *l, const char *k, const char *v)
 void tk_log_int(struct tk_log_line *l, const char *k, int64_t v)
 {
     key(l, k);
-    tk_buf_printf(&l->buf, "%lld", (long long)v);
+    put_i64(&l->buf, v);
 }
 
 void tk_log_null(struct tk_log_line *l, const char *k)
@@ -224,7 +260,13 @@ void tk_log_null(struct tk_log_line *l, const char *k)
 void tk_log_ms(struct tk_log_line *l, const char *k, double ms)
 {
     key(l, k);
-    tk_buf_printf(&l->buf, "%.3f", ms);
+    if (!(ms >= 0 && ms < 1e15))
+        ms = 0; /* never NaN or inf in JSON */
+    int64_t thousandths = (int64_t)(ms * 1000 + 0.5);
+    put_i64(&l->buf, thousandths / 1000);
+    char frac[4] = {'.', (char)('0' + thousandths / 100 % 10), (char)('0' + thousandths / 10 % 10),
+                    (char)('0' + thousandths % 10)};
+    tk_buf_append(&l->buf, frac, sizeof(frac));
 }
 
 void tk_log_end(struct tk_log_line *l)
