@@ -320,6 +320,42 @@ def test_the_parser_is_strict(bad):
         parse_exposition(bad)
 
 
+def test_connection_metrics(tmp_path):
+    """Open connections, accepted and refused at the cap (the metrics listener's own are not
+    counted)."""
+    with served(tmp_path, extra_env={"TOKEND_MAX_CONNECTIONS": "3"}) as server:
+        before = scrape(server)
+        held = []
+        try:
+            while len(held) < 3:  # the harness's readiness probe may still hold a slot
+                conn = RawConnection(server.port, timeout=3)
+                try:
+                    conn.send(harness.request_bytes("GET", LIVE))
+                    assert conn.read_response().status == 200
+                    held.append(conn)
+                except (OSError, EOFError):
+                    conn.close()
+                    time.sleep(0.05)
+            extra = socket.create_connection(("127.0.0.1", server.port), timeout=3)
+            try:
+                extra.sendall(harness.request_bytes("GET", LIVE))
+                assert extra.recv(100) == b""
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+            finally:
+                extra.close()
+            during = scrape(server)
+            assert value(during, "tokend_http_connections_open") == 3
+            assert value(during, "tokend_http_connections_refused_total") - \
+                value(before, "tokend_http_connections_refused_total") >= 1
+            assert value(during, "tokend_http_connections_accepted_total") - \
+                value(before, "tokend_http_connections_accepted_total") >= 3
+        finally:
+            for conn in held:
+                conn.close()
+        assert wait_for(lambda: value(scrape(server), "tokend_http_connections_open") == 0)
+
+
 def test_metrics_listener_answers_only_metrics(srv):
     assert raw_get(srv.metrics_port, "HEAD", "/metrics").status == 200
     assert raw_get(srv.metrics_port, "POST", "/metrics").status == 405
