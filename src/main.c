@@ -136,11 +136,12 @@ static int serve(struct tk_cli *cli)
                               .max_connections = 16,
                               .connection_timeout_s = cfg->connection_timeout_s,
                               .quiet = true};
+    /* metrics first: once the API port accepts, everything is up */
     struct tk_http *http = NULL, *metrics = NULL;
-    if (tk_http_start(&ho, router, &http, err, sizeof(err)) != 0 ||
-        (cfg->metrics_listen && tk_http_start(&mo, metrics_router, &metrics, err, sizeof(err)))) {
+    if ((cfg->metrics_listen && tk_http_start(&mo, metrics_router, &metrics, err, sizeof(err))) ||
+        tk_http_start(&ho, router, &http, err, sizeof(err)) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "%s", err);
-        tk_http_stop(http, 0);
+        tk_http_stop(metrics, 0);
         tk_router_free(router);
         tk_router_free(metrics_router);
         return 1;
