@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/http.h"
 #include "store/db.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -39,6 +40,13 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "failed authentications per second an address earns back"},
     {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
      "seconds before an idle or slow connection is closed"},
+    {"TOKEND_LOG_LEVEL", "--log-level", "info", "least level logged: debug, info, warning, error"},
+    {"TOKEND_LOG_FORMAT", "--log-format", "json",
+     "json (one object per line, authentik's fields) or text"},
+    {"TOKEND_LOG_FILE", "--log-file", "(stderr)",
+     "file the server logs to (appended, created 0640); SIGHUP reopens it"},
+    {"TOKEND_METRICS_LISTEN", "--metrics-listen", "127.0.0.1:9300",
+     "address and port of the Prometheus /metrics listener (empty or off: none)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -91,6 +99,18 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         return parse_uint(env, v, 1, 1000000, &c->auth_failure_rate, err, err_len);
     else if (strcmp(env, "TOKEND_CONNECTION_TIMEOUT") == 0)
         return parse_uint(env, v, 1, 3600, &c->connection_timeout_s, err, err_len);
+    else if (strcmp(env, "TOKEND_LOG_LEVEL") == 0 && tk_log_level_parse(v, &c->log_level) != 0) {
+        snprintf(err, err_len, "TOKEND_LOG_LEVEL must be debug, info, warning or error, got \"%s\"",
+                 v);
+        return TK_ERR_INVALID;
+    } else if (strcmp(env, "TOKEND_LOG_FORMAT") == 0 &&
+               tk_log_format_parse(v, &c->log_format) != 0) {
+        snprintf(err, err_len, "TOKEND_LOG_FORMAT must be json or text, got \"%s\"", v);
+        return TK_ERR_INVALID;
+    } else if (strcmp(env, "TOKEND_LOG_FILE") == 0)
+        c->log_file = *v ? v : NULL;
+    else if (strcmp(env, "TOKEND_METRICS_LISTEN") == 0)
+        c->metrics_listen = *v && strcmp(v, "off") != 0 ? v : NULL;
     return 0;
 }
 
@@ -112,6 +132,9 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->auth_failure_burst = 1000;
     c->auth_failure_rate = 100;
     c->connection_timeout_s = TK_CONNECTION_TIMEOUT_S;
+    c->log_level = TK_LOG_INFO;
+    c->log_format = TK_LOG_JSON;
+    c->metrics_listen = "127.0.0.1:9300"; /* authentik's metrics port */
     const char *ak = getenv("AUTHENTIK_BOOTSTRAP_TOKEN");
     if (ak != NULL && *ak != '\0')
         c->bootstrap_token = ak;
@@ -220,6 +243,9 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
         }
         c->secret_key_file = c->secret_file_buf;
     }
+    if (c->metrics_listen != NULL &&
+        tk_http_listen_check(c->metrics_listen, "TOKEND_METRICS_LISTEN", err, err_len) != 0)
+        return TK_ERR_INVALID;
     if (c->bootstrap_token != NULL && strlen(c->bootstrap_token) > TK_KEY_LENGTH_MAX) {
         snprintf(err, err_len, "TOKEND_BOOTSTRAP_TOKEN is longer than %d characters",
                  TK_KEY_LENGTH_MAX);

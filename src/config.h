@@ -9,6 +9,7 @@
 
 #include "crypto/keys.h"
 #include "util/error.h"
+#include "util/log.h"
 
 struct tk_config {
     const char *database;              /* TOKEND_DATABASE, sqlite:./var/tokend.db */
@@ -30,6 +31,10 @@ struct tk_config {
     unsigned auth_failure_burst;   /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */
     unsigned auth_failure_rate;    /* TOKEND_AUTH_FAILURE_RATE, 100 per second */
     unsigned connection_timeout_s; /* TOKEND_CONNECTION_TIMEOUT */
+    enum tk_log_level log_level;   /* TOKEND_LOG_LEVEL, info */
+    enum tk_log_format log_format; /* TOKEND_LOG_FORMAT, json */
+    const char *log_file;          /* TOKEND_LOG_FILE, NULL: stderr */
+    const char *metrics_listen;    /* TOKEND_METRICS_LISTEN, 127.0.0.1:9300, NULL: off */
     char secret_file_buf[4096];
 };
 

@@ -1,5 +1,6 @@
 /* tokend: authentik's token API as one C binary. This file reads the command line and
  * configuration, then runs the server or an administration command. */
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "store/db.h"
 #include "store/store.h"
 #include "util/alloc.h"
+#include "util/log.h"
 #include "util/time.h"
 
 static void usage(FILE *f)
@@ -94,15 +96,19 @@ static int serve(struct tk_cli *cli)
     const struct tk_config *cfg = cli->cfg;
     char err[512] = "";
     if (tk_cli_bootstrap(cli, stdout) != 0) {
-        fprintf(stderr, "tokend: bootstrap failed\n");
+        tk_log(TK_LOG_ERROR, "tokend", "bootstrap failed");
         return 1;
     }
     struct tk_api api = api_of(cli);
     api.throttle = tk_throttle_new(cfg->auth_failure_burst, (double)cfg->auth_failure_rate);
     struct tk_router *router = tk_router_new();
-    if (router == NULL || tk_api_register(&api, router) != 0) {
-        fprintf(stderr, "tokend: out of memory\n");
+    struct tk_router *metrics_router = cfg->metrics_listen ? tk_router_new() : NULL;
+    if (router == NULL || tk_api_register(&api, router) != 0 ||
+        (cfg->metrics_listen &&
+         (metrics_router == NULL || tk_api_register_metrics(metrics_router) != 0))) {
+        tk_log(TK_LOG_ERROR, "tokend", "out of memory");
         tk_router_free(router);
+        tk_router_free(metrics_router);
         return 1;
     }
     /* The main thread's connection is not needed while serving. */
@@ -113,6 +119,7 @@ static int serve(struct tk_cli *cli)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP); /* reopens the log file */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -122,31 +129,62 @@ static int serve(struct tk_cli *cli)
                               .threads = cfg->threads,
                               .max_connections = cfg->max_connections,
                               .connection_timeout_s = cfg->connection_timeout_s};
-    struct tk_http *http = NULL;
-    if (tk_http_start(&ho, router, &http, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tokend: %s\n", err);
+    /* the metrics listener: one thread, a few connections, no log lines of its own */
+    struct tk_http_opts mo = {.listen = cfg->metrics_listen,
+                              .setting = "TOKEND_METRICS_LISTEN",
+                              .threads = 1,
+                              .max_connections = 16,
+                              .connection_timeout_s = cfg->connection_timeout_s,
+                              .quiet = true};
+    /* metrics first: once the API port accepts, everything is up */
+    struct tk_http *http = NULL, *metrics = NULL;
+    if ((cfg->metrics_listen && tk_http_start(&mo, metrics_router, &metrics, err, sizeof(err))) ||
+        tk_http_start(&ho, router, &http, err, sizeof(err)) != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "%s", err);
+        tk_http_stop(metrics, 0);
         tk_router_free(router);
+        tk_router_free(metrics_router);
         return 1;
     }
     struct tk_sweeper *sweeper = NULL;
     if (tk_sweeper_start(&api, cfg->sweep_interval_us, &sweeper) != 0) {
-        fprintf(stderr, "tokend: cannot start the expiry sweeper\n");
+        tk_log(TK_LOG_ERROR, "tokend", "cannot start the expiry sweeper");
         tk_http_stop(http, 0);
+        tk_http_stop(metrics, 0);
         tk_router_free(router);
+        tk_router_free(metrics_router);
         return 1;
     }
-    fprintf(stderr, "tokend: serving on %s (port %u, %u threads)\n", cfg->listen,
-            tk_http_port(http), cfg->threads);
+    struct tk_log_line l;
+    if (tk_log_begin(&l, TK_LOG_INFO, "tokend", "serving")) {
+        tk_log_cstr(&l, "listen", cfg->listen);
+        tk_log_int(&l, "port", tk_http_port(http));
+        tk_log_int(&l, "threads", cfg->threads);
+        tk_log_cstr(&l, "metrics_listen", cfg->metrics_listen);
+        if (metrics)
+            tk_log_int(&l, "metrics_port", tk_http_port(metrics));
+        tk_log_cstr(&l, "version", TOKEND_VERSION);
+        tk_log_end(&l);
+    }
     int sig = 0;
-    sigwait(&stop, &sig);
-    fprintf(stderr, "tokend: %s received, finishing in-flight requests\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
+        /* logrotate moved the file: lines go to a new one at the configured path */
+        if (tk_log_reopen() != 0)
+            tk_log(TK_LOG_ERROR, "tokend", "cannot reopen the log file %s: %s", cfg->log_file,
+                   strerror(errno));
+        else
+            tk_log(TK_LOG_INFO, "tokend", "SIGHUP received, log reopened");
+    }
+    tk_log(TK_LOG_INFO, "tokend", "%s received, finishing in-flight requests",
+           sig == SIGINT ? "SIGINT" : "SIGTERM");
     tk_http_stop(http, 10000);
+    tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);
     tk_router_free(router);
+    tk_router_free(metrics_router);
     tk_throttle_free(api.throttle);
     tk_secret_wipe(&api.secret);
-    fprintf(stderr, "tokend: stopped\n");
+    tk_log(TK_LOG_INFO, "tokend", "stopped");
     return 0;
 }
 
@@ -211,6 +249,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokend: %s\n", err);
         return 2;
     }
+    /* The server logs as configured; administration commands keep plain "tokend: " lines. */
+    if (serve_cmd && tk_log_init(cfg.log_level, cfg.log_format, cfg.log_file) != 0) {
+        fprintf(stderr, "tokend: TOKEND_LOG_FILE %s cannot be opened: %s\n", cfg.log_file,
+                strerror(errno));
+        return 1;
+    }
     if (tk_crypto_init() != 0) {
         fprintf(stderr, "tokend: cannot initialise libsodium\n");
         return 1;
@@ -238,7 +282,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (tk_store_open(cfg.database, &cli.store, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tokend: %s\n", err);
+        tk_log(TK_LOG_ERROR, "tokend", "%s", err);
         return 1;
     }
     int rc = 1;
@@ -247,11 +291,11 @@ int main(int argc, char **argv)
         goto free_store;
     }
     if (tk_store_migrate(cli.store, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tokend: %s\n", err);
+        tk_log(TK_LOG_ERROR, "tokend", "%s", err);
         goto free_store;
     }
     if (tk_config_secret(&cfg, &cli.secret, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tokend: %s\n", err);
+        tk_log(TK_LOG_ERROR, "tokend", "%s", err);
         goto free_store;
     }
     if (serve_cmd)
@@ -269,5 +313,6 @@ int main(int argc, char **argv)
     tk_secret_wipe(&cli.secret);
 free_store:
     tk_store_free(cli.store);
+    tk_log_close();
     return rc;
 }

@@ -22,6 +22,8 @@ struct tk_api {
 };
 
 int tk_api_register(struct tk_api *api, struct tk_router *r) TK_MUST_USE;
+/* The metrics listener's one route, /metrics (health.c). */
+int tk_api_register_metrics(struct tk_router *r) TK_MUST_USE;
 
 /* Route handlers (ctx is the struct tk_api). */
 void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx);
@@ -42,6 +44,9 @@ void tk_api_groups_detail(struct tk_request *req, struct tk_response *res, void 
 void tk_api_groups_add_user(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_groups_remove_user(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_health_live(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_health_ready(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx);
 
 /* ---- shared by the resource files (common.c) ---- */
 
@@ -53,8 +58,8 @@ struct tk_ctx {
     struct tk_db *db;
     struct tk_principal who;
     int64_t now;
-    char request_id[33]; /* random hex, for the audit log */
-    struct tk_db *rdb;   /* connection for replica-served reads, see tk_api_rdb */
+    char request_id[TK_REQUEST_ID_MAX + 1]; /* the request's X-Request-Id, for the audit log */
+    struct tk_db *rdb; /* connection for replica-served reads, see tk_api_rdb */
 };
 
 /* The connection for a read that a replica may serve (lists, retrieve); the primary's when no

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/throttle.h"
 #include "domain/auth.h"
+#include "util/metrics.h"
 #include "util/time.h"
 
 static const char *const method_names[] = {"GET",   "HEAD",   "POST",   "PUT",
@@ -27,9 +28,14 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     ctx->req = req;
     ctx->res = res;
     ctx->now = tk_now_us();
-    uint8_t rid[16];
-    randombytes_buf(rid, sizeof(rid));
-    sodium_bin2hex(ctx->request_id, sizeof(ctx->request_id), rid, sizeof(rid));
+    if (req->request_id != NULL) {
+        /* the id the log line and the X-Request-Id header carry (http layer) */
+        snprintf(ctx->request_id, sizeof(ctx->request_id), "%s", req->request_id);
+    } else {
+        uint8_t rid[16];
+        randombytes_buf(rid, sizeof(rid));
+        sodium_bin2hex(ctx->request_id, sizeof(ctx->request_id), rid, sizeof(rid));
+    }
 
     const char *cred = NULL;
     size_t cred_len = 0;
@@ -40,19 +46,23 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     unsigned wait = 0;
     if (kind != TK_AUTH_NONE &&
         !tk_throttle_allow(api->throttle, req->client_ip, ctx->now, &wait)) {
+        tk_metrics_auth_failure(TK_AUTHF_THROTTLED);
         tk_response_detail(res, 429, "Request was throttled.");
         res->retry_after = wait;
         return false;
     }
     switch (kind) {
     case TK_AUTH_NONE:
+        tk_metrics_auth_failure(TK_AUTHF_MISSING);
         tk_response_detail(res, 403, "Authentication credentials were not provided.");
         return false;
     case TK_AUTH_UNSUPPORTED:
         tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
+        tk_metrics_auth_failure(TK_AUTHF_UNSUPPORTED);
         tk_response_detail(res, 403, "Unsupported authentication type");
         return false;
     case TK_AUTH_MALFORMED:
+        tk_metrics_auth_failure(TK_AUTHF_MALFORMED);
         tk_response_detail(res, 400, "Invalid Authorization header.");
         return false;
     case TK_AUTH_BEARER: break;
@@ -67,6 +77,7 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     int rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who);
     if (rc == TK_ERR_NOTFOUND) {
         tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
+        tk_metrics_auth_failure(TK_AUTHF_INVALID);
         tk_response_detail(res, 403, "Token invalid/expired");
         return false;
     }
@@ -74,6 +85,7 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
         tk_api_error(res, rc);
         return false;
     }
+    res->user_id = ctx->who.user_id;
 
     if (superuser_only && !ctx->who.is_superuser) {
         /* authentik's RBAC: without permissions nothing is visible, every request is 403 */

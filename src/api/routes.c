@@ -27,6 +27,9 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         {"/api/v3/core/groups/{}/add_user/", "POST, OPTIONS", tk_api_groups_add_user},
         {"/api/v3/core/groups/{}/remove_user/", "POST, OPTIONS", tk_api_groups_remove_user},
         {"/api/v3/core/groups/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_groups_used_by},
+        /* authentik's probes: any method, no authentication (health.c) */
+        {"/-/health/live/", NULL, tk_api_health_live},
+        {"/-/health/ready/", NULL, tk_api_health_ready},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         int rc = tk_router_add(r, routes[i].pattern, routes[i].allow, routes[i].fn, api);

@@ -38,6 +38,7 @@ struct tk_request {
     size_t body_len;
     bool has_body; /* Content-Length > 0 or chunked data received */
     const char *client_ip;
+    const char *request_id; /* X-Request-Id as received when valid, else generated */
     const char *params[TK_HTTP_MAX_PARAMS]; /* captured path segments, decoded */
     size_t n_params;
     struct tk_arena *arena;
@@ -50,6 +51,7 @@ struct tk_response {
     bool empty;               /* no body and no Content-Type (204, set_key's bare 400) */
     const char *content_type; /* NULL: application/json */
     unsigned retry_after;     /* > 0: a Retry-After header (seconds) */
+    int64_t user_id;          /* the authenticated user's pk for the request log, 0: none */
 };
 
 typedef void (*tk_handler_fn)(struct tk_request *req, struct tk_response *res, void *ctx);
@@ -65,17 +67,36 @@ int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, t
 /* Matches a decoded path; fills req->params. NULL when no route matches. */
 const struct tk_route *tk_router_match(const struct tk_router *r, struct tk_request *req);
 void tk_route_call(const struct tk_route *route, struct tk_request *req, struct tk_response *res);
+/* The route's slot in util/metrics.h (0, "unmatched", for NULL). */
+unsigned tk_route_metric(const struct tk_route *route);
 
 /* Percent-decodes s into the arena (no '+' handling). NULL on failure. *out_len: bytes. */
 char *tk_http_pct_decode(struct tk_arena *a, const char *s, size_t len, bool plus_is_space,
                          size_t *out_len);
 
 struct tk_http_opts {
-    const char *listen; /* "host:port" */
+    const char *listen;  /* "host:port" */
+    const char *setting; /* the setting named in errors, NULL: "TOKEND_LISTEN" */
     unsigned threads;
     unsigned max_connections;
     unsigned connection_timeout_s;
+    bool quiet; /* no request log, no request metrics (the metrics listener itself) */
 };
+
+/* Longest X-Request-Id taken from a client; longer or unsafe ones are replaced. */
+#define TK_REQUEST_ID_MAX 128
+
+/* Is this X-Request-Id value one to keep: 1..TK_REQUEST_ID_MAX of [A-Za-z0-9._:+=@/-]? */
+bool tk_http_request_id_valid(const char *s, size_t len);
+
+/* Checks a "host:port" value of setting (e.g. "TOKEND_METRICS_LISTEN"); err names it. */
+int tk_http_listen_check(const char *listen, const char *setting, char *err,
+                         size_t err_len) TK_MUST_USE;
+
+/* Appends a request target's path and query to out with the value of every query parameter
+ * whose name contains key, token, secret or password (case-insensitively, after decoding)
+ * replaced by "********************", at most max_len bytes of the target. For logs. */
+void tk_http_mask_target(struct tk_buf *out, const char *target, size_t len, size_t max_len);
 
 struct tk_http;
 

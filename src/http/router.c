@@ -5,6 +5,7 @@
 
 #include "http/http.h"
 #include "util/alloc.h"
+#include "util/metrics.h"
 
 #define MAX_ROUTES 64
 
@@ -13,6 +14,7 @@ struct tk_route {
     const char *allow;
     tk_handler_fn fn;
     void *ctx;
+    unsigned metric; /* slot in util/metrics.h: the pattern is the route label */
 };
 
 struct tk_router {
@@ -42,7 +44,7 @@ int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, t
     char *p = tk_strdup(pattern);
     if (p == NULL)
         return TK_ERR_NOMEM;
-    r->routes[r->n++] = (struct tk_route){p, allow, fn, ctx};
+    r->routes[r->n++] = (struct tk_route){p, allow, fn, ctx, tk_metrics_route(pattern)};
     return 0;
 }
 
@@ -87,4 +89,9 @@ void tk_route_call(const struct tk_route *route, struct tk_request *req, struct 
 {
     res->allow = route->allow;
     route->fn(req, res, route->ctx);
+}
+
+unsigned tk_route_metric(const struct tk_route *route)
+{
+    return route ? route->metric : 0;
 }

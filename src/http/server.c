@@ -1,7 +1,9 @@
 /* HTTP server over libmicrohttpd (http.h): a thread pool on epoll, hard limits checked before
  * any work (413/414/431), one arena per request, keep-alive kept open (responses are queued
- * after the first callback, see style.md's libmicrohttpd note), graceful stop. */
+ * after the first callback, see style.md's libmicrohttpd note), graceful stop. Every request
+ * gets an id (X-Request-Id), one log line and its metrics once its response is sent. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -12,9 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "http/http.h"
 #include "util/alloc.h"
 #include "util/limits.h"
+#include "util/log.h"
+#include "util/metrics.h"
 #include "util/utf8.h"
 #include "json/writer.h"
 
@@ -25,24 +31,39 @@ struct tk_http {
     atomic_int open_conns;
     int max_conns;
     uint16_t port;
+    bool quiet;
 };
+
+/* Logged values are cut here: a request line stays well under PIPE_BUF, one write. */
+#define LOG_TARGET_MAX 1024
+#define LOG_USER_AGENT_MAX 256
+#define MASK "********************"
 
 /* Connections beyond the cap are closed at accept time (libmicrohttpd's own limit would leave
  * them waiting in the listen backlog, unanswered). */
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct tk_http *h = cls;
-    return atomic_load(&h->open_conns) >= h->max_conns ? MHD_NO : MHD_YES;
+    if (atomic_load(&h->open_conns) < h->max_conns)
+        return MHD_YES;
+    if (!h->quiet)
+        tk_metrics_conn_refused();
+    return MHD_NO;
 }
 
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
 {
     struct tk_http *h = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&h->open_conns, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        if (!h->quiet)
+            tk_metrics_conn_accepted();
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&h->open_conns, 1);
+        if (!h->quiet)
+            tk_metrics_conn_closed();
+    }
 }
 
 struct req_state {
@@ -56,6 +77,16 @@ struct req_state {
     size_t discarded;
     struct tk_buf body;
     struct tk_http *h;
+    /* for the request log and metrics, filled on the first call */
+    int64_t t0_ns;
+    int status; /* of the response queued, 0: none */
+    int64_t user_id;
+    unsigned route;  /* metrics slot */
+    unsigned method; /* bit position in enum tk_method */
+    char method_name[16];
+    char ip[INET6_ADDRSTRLEN];
+    const char *user_agent; /* in the arena, cut to LOG_USER_AGENT_MAX */
+    char request_id[TK_REQUEST_ID_MAX + 1];
 };
 
 void tk_response_detail(struct tk_response *res, int status, const char *msg)
@@ -121,6 +152,100 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
     return st;
 }
 
+static bool sensitive_name(const char *name, size_t len)
+{
+    static const char *const words[] = {"api",  "token",     "key",  "secret",
+                                        "pass", "signature", "auth", "cookie"};
+    char low[512];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        char c = name[i];
+        if (c == '%' && i + 2 < len && (hi = hexval(name[i + 1])) >= 0 &&
+            (lo = hexval(name[i + 2])) >= 0) {
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (n == sizeof(low) - 1)
+            return true; /* too long to read: mask it */
+        low[n++] = (char)tolower((unsigned char)c);
+    }
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (memmem(low, n, words[i], strlen(words[i])) != NULL)
+            return true;
+    return false;
+}
+
+void tk_http_mask_target(struct tk_buf *out, const char *target, size_t len, size_t max_len)
+{
+    if (len > max_len)
+        len = max_len;
+    const char *q = memchr(target, '?', len);
+    size_t plen = q ? (size_t)(q - target) : len;
+    tk_buf_append(out, target, plen);
+    if (q == NULL)
+        return;
+    tk_buf_putc(out, '?');
+    const char *p = q + 1, *end = target + len;
+    while (p <= end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq != NULL && sensitive_name(p, (size_t)(eq - p))) {
+            tk_buf_append(out, p, (size_t)(eq - p) + 1);
+            tk_buf_puts(out, MASK);
+        } else {
+            tk_buf_append(out, p, (size_t)(stop - p));
+        }
+        if (amp == NULL)
+            break;
+        tk_buf_putc(out, '&');
+        p = amp + 1;
+    }
+}
+
+bool tk_http_request_id_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > TK_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && (c == 0 || strchr("-_.:+=@/", c) == NULL))
+            return false;
+    }
+    return true;
+}
+
+/* The access log line (authentik's request log fields). Health checks log at debug: probes
+ * every few seconds would drown the rest. */
+static void log_request(struct req_state *st, int64_t ns)
+{
+    const char *uri = st->uri ? st->uri : "";
+    bool health = strncmp(uri, "/-/health/", 10) == 0;
+    struct tk_log_line l;
+    if (!tk_log_begin(&l, health ? TK_LOG_DEBUG : TK_LOG_INFO, "tokend.http", "request"))
+        return;
+    struct tk_buf target;
+    tk_buf_init(&target, 2 * LOG_TARGET_MAX);
+    tk_http_mask_target(&target, uri, st->uri ? st->uri_len : 0, LOG_TARGET_MAX);
+    tk_log_cstr(&l, "method", st->method_name);
+    tk_log_str(&l, "path", target.data ? target.data : "", target.len);
+    tk_buf_free(&target);
+    tk_log_int(&l, "status", st->status);
+    tk_log_ms(&l, "runtime", (double)ns / 1e6);
+    tk_log_cstr(&l, "remote", st->ip);
+    if (st->user_id != 0)
+        tk_log_int(&l, "user", st->user_id);
+    else
+        tk_log_null(&l, "user");
+    tk_log_cstr(&l, "request_id", st->request_id);
+    tk_log_cstr(&l, "user_agent", st->user_agent ? st->user_agent : "");
+    tk_log_end(&l);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -129,13 +254,22 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     if (st->counted)
         atomic_fetch_sub(&st->h->inflight, 1);
+    if (st->started && !st->h->quiet) {
+        tk_metrics_inflight(-1);
+        if (st->status != 0) {
+            int64_t ns = tk_metrics_now_ns() - st->t0_ns;
+            tk_metrics_request(st->route, st->method, st->status, ns);
+            log_request(st, ns);
+        }
+    }
     tk_buf_free(&st->body);
     tk_arena_free(st->arena);
     free(st);
     *con_cls = NULL;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, struct tk_response *res, bool close)
+static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
+                             struct tk_response *res, bool close)
 {
     size_t len = 0;
     char *data = NULL;
@@ -167,6 +301,10 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct tk_response *res, 
     }
     if (close)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (st->request_id[0])
+        MHD_add_response_header(r, "X-Request-Id", st->request_id);
+    st->status = res->status;
+    st->user_id = res->user_id;
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)res->status, r);
     MHD_destroy_response(r);
@@ -180,7 +318,7 @@ static enum MHD_Result reject(struct MHD_Connection *c, struct req_state *st, in
     tk_buf_init(&res.body, 4096);
     tk_response_detail(&res, status, msg);
     st->answered = true;
-    return queue(c, &res, true);
+    return queue(c, st, &res, true);
 }
 
 struct header_sum {
@@ -220,11 +358,50 @@ static const char *header(struct MHD_Connection *c, const char *name, size_t *le
     return v;
 }
 
-static enum MHD_Result first_call(struct MHD_Connection *c, struct req_state *st)
+/* What the log line and the handlers need from the connection, taken once. */
+static void identify(struct MHD_Connection *c, struct req_state *st, const char *method)
+{
+    st->t0_ns = tk_metrics_now_ns();
+    enum tk_method m = method_of(method);
+    st->method = (unsigned)__builtin_ctz((unsigned)m);
+    snprintf(st->method_name, sizeof(st->method_name), "%s", method);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        if (ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, st->ip,
+                      sizeof(st->ip));
+        else if (ci->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ci->client_addr)->sin6_addr, st->ip,
+                      sizeof(st->ip));
+    }
+    if (st->h->quiet)
+        return;
+    tk_metrics_inflight(1);
+    size_t n = 0;
+    const char *rid = header(c, "X-Request-Id", &n);
+    if (rid != NULL && tk_http_request_id_valid(rid, n)) {
+        memcpy(st->request_id, rid, n);
+        st->request_id[n] = '\0';
+    } else {
+        /* authentik's uuid4().hex shape */
+        uint8_t r[16];
+        randombytes_buf(r, sizeof(r));
+        sodium_bin2hex(st->request_id, sizeof(st->request_id), r, sizeof(r));
+    }
+    const char *ua = header(c, MHD_HTTP_HEADER_USER_AGENT, &n);
+    if (ua != NULL && st->arena != NULL)
+        st->user_agent =
+            tk_arena_strndup(st->arena, ua, n < LOG_USER_AGENT_MAX ? n : LOG_USER_AGENT_MAX);
+}
+
+static enum MHD_Result first_call(struct MHD_Connection *c, struct req_state *st,
+                                  const char *method)
 {
     st->started = true;
     atomic_fetch_add(&st->h->inflight, 1);
     st->counted = true;
+    identify(c, st, method);
     if (st->arena == NULL || st->uri == NULL)
         return reject(c, st, 503, "The server is out of memory.");
     const char *q = memchr(st->uri, '?', st->uri_len);
@@ -264,7 +441,7 @@ static enum MHD_Result handle(struct tk_http *h, struct MHD_Connection *c, struc
     char *path = tk_http_pct_decode(st->arena, st->uri, plen, false, &dlen);
     if (path == NULL) {
         tk_response_detail(&res, 503, "The server is out of memory.");
-        return queue(c, &res, false);
+        return queue(c, st, &res, false);
     }
     req.path = path;
     req.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION, &req.authorization_len);
@@ -273,17 +450,8 @@ static enum MHD_Result handle(struct tk_http *h, struct MHD_Connection *c, struc
     req.body = st->body.data ? st->body.data : "";
     req.body_len = st->body.len;
     req.has_body = st->body.len > 0;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (ci != NULL && ci->client_addr != NULL) {
-        if (ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof(ip));
-        else if (ci->client_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ci->client_addr)->sin6_addr, ip,
-                      sizeof(ip));
-    }
-    req.client_ip = ip;
+    req.client_ip = st->ip;
+    req.request_id = st->request_id[0] ? st->request_id : NULL;
 
     const struct tk_route *route = NULL;
     /* A decoded path with NUL or invalid UTF-8 names nothing. */
@@ -293,7 +461,8 @@ static enum MHD_Result handle(struct tk_http *h, struct MHD_Connection *c, struc
         tk_response_detail(&res, 404, "Not found.");
     else
         tk_route_call(route, &req, &res);
-    return queue(c, &res, false);
+    st->route = tk_route_metric(route);
+    return queue(c, st, &res, false);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -306,7 +475,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
     if (st == NULL)
         return MHD_NO; /* out of memory in uri_logger: drop the connection */
     if (!st->started)
-        return first_call(c, st);
+        return first_call(c, st, method);
     if (st->answered) {
         *upload_data_size = 0; /* discard the rest of a refused body */
         return MHD_YES;
@@ -339,13 +508,13 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len, char *err,
-                        size_t err_len)
+static int parse_listen(const char *listen, const char *setting, struct sockaddr_storage *ss,
+                        socklen_t *len, char *err, size_t err_len)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host)) {
-        snprintf(err, err_len, "TOKEND_LISTEN must be host:port, got \"%s\"", listen);
+        snprintf(err, err_len, "%s must be host:port, got \"%s\"", setting, listen);
         return TK_ERR_INVALID;
     }
     memcpy(host, listen, (size_t)(colon - listen));
@@ -353,7 +522,7 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     char *end = NULL;
     long port = strtol(colon + 1, &end, 10);
     if (*(colon + 1) == '\0' || *end != '\0' || port < 0 || port > 65535) {
-        snprintf(err, err_len, "TOKEND_LISTEN has an invalid port: \"%s\"", listen);
+        snprintf(err, err_len, "%s has an invalid port: \"%s\"", setting, listen);
         return TK_ERR_INVALID;
     }
     memset(ss, 0, sizeof(*ss));
@@ -379,9 +548,26 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
         *len = sizeof(*s6);
         return 0;
     }
-    snprintf(err, err_len, "TOKEND_LISTEN needs a numeric IP address or localhost, got \"%s\"",
-             host);
+    snprintf(err, err_len, "%s needs a numeric IP address or localhost, got \"%s\"", setting, host);
     return TK_ERR_INVALID;
+}
+
+int tk_http_listen_check(const char *listen, const char *setting, char *err, size_t err_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    return parse_listen(listen, setting, &ss, &sl, err, err_len);
+}
+
+/* libmicrohttpd's own messages, as log lines. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    tk_log(TK_LOG_WARNING, "tokend.http", "%s", msg);
 }
 
 int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_http **out,
@@ -389,7 +575,8 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    int rc = parse_listen(o->listen, &ss, &sl, err, err_len);
+    int rc =
+        parse_listen(o->listen, o->setting ? o->setting : "TOKEND_LISTEN", &ss, &sl, err, err_len);
     if (rc)
         return rc;
     struct tk_http *h = tk_calloc(1, sizeof(*h));
@@ -397,13 +584,17 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         return TK_ERR_NOMEM;
     h->router = r;
     h->max_conns = (int)o->max_connections;
+    h->quiet = o->quiet;
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
-        flags, 0, accept_policy, h, access_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+        flags, 0, accept_policy, h, access_handler, h,
+        /* first, so that every message of the daemon goes to our log */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        /* a pool of one is no pool (libmicrohttpd warns about it) */
+        MHD_OPTION_THREAD_POOL_SIZE, o->threads > 1 ? o->threads : 0,
         /* libmicrohttpd's limit is split over the threads: leave ours to decide */
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections + 64 * o->threads,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -412,7 +603,8 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
         MHD_OPTION_END);
     if (h->d == NULL) {
-        snprintf(err, err_len, "cannot listen on %s (address in use or not available)", o->listen);
+        snprintf(err, err_len, "%s: cannot listen on %s (address in use or not available)",
+                 o->setting ? o->setting : "TOKEND_LISTEN", o->listen);
         free(h);
         return TK_ERR_IO;
     }

@@ -12,6 +12,8 @@
 #include "domain/tokens.h"
 #include "util/alloc.h"
 #include "util/limits.h"
+#include "util/log.h"
+#include "util/metrics.h"
 #include "util/time.h"
 #include "json/writer.h"
 
@@ -145,13 +147,24 @@ static void *sweeper_main(void *arg)
         struct tk_db *db = tk_store_db(s->api->store);
         struct tk_sweep_stats st;
         int rc = db ? tk_sweep_once(s->api, db, tk_now_us(), &st) : TK_ERR_BUSY;
-        if (rc)
-            fprintf(stderr, "tokend: expiry sweep failed: %s (retrying next interval)\n",
-                    tk_strerror(rc));
-        else if (st.rotated || st.deleted || st.events_expired)
-            fprintf(stderr,
-                    "tokend: expiry sweep: %lld rotated, %lld deleted, %lld events expired\n",
-                    (long long)st.rotated, (long long)st.deleted, (long long)st.events_expired);
+        tk_metrics_sweep(rc == 0, rc ? 0 : st.rotated, rc ? 0 : st.deleted,
+                         rc ? 0 : st.events_expired);
+        struct tk_log_line l;
+        if (rc) {
+            if (tk_log_begin(&l, TK_LOG_WARNING, "tokend.sweeper", "expiry sweep failed")) {
+                tk_log_cstr(&l, "error", tk_strerror(rc));
+                tk_log_cstr(&l, "retry", "next interval");
+                tk_log_end(&l);
+            }
+        } else if (tk_log_begin(&l,
+                                st.rotated || st.deleted || st.events_expired ? TK_LOG_INFO
+                                                                              : TK_LOG_DEBUG,
+                                "tokend.sweeper", "expiry sweep")) {
+            tk_log_int(&l, "rotated", st.rotated);
+            tk_log_int(&l, "deleted", st.deleted);
+            tk_log_int(&l, "events_expired", st.events_expired);
+            tk_log_end(&l);
+        }
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);

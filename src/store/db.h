@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/metrics.h"
 
 enum tk_dialect { TK_DIALECT_SQLITE, TK_DIALECT_PG };
 
@@ -40,6 +41,7 @@ struct tk_db_ops {
 struct tk_db {
     const struct tk_db_ops *ops;
     enum tk_dialect dialect;
+    int64_t stmt_t0_ns; /* first step of the statement being run, for the store latency metric */
 };
 
 /* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns
@@ -66,17 +68,28 @@ int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx, const char
 int tk_db_bind_opt_int(struct tk_db *db, struct tk_db_stmt *st, int idx, bool has,
                        int64_t v); /* NULL: null */
 int tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void *p, size_t len);
+/* A statement's latency runs from its first step to its reset (both ends go through these
+ * wrappers); nested statements on one connection count as one. */
 static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st)
 {
+    if (db->stmt_t0_ns == 0)
+        db->stmt_t0_ns = tk_metrics_now_ns();
     return db->ops->step(st);
 }
 static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st)
 {
     db->ops->reset(st);
+    if (db->stmt_t0_ns != 0) {
+        tk_metrics_store_query(tk_metrics_now_ns() - db->stmt_t0_ns);
+        db->stmt_t0_ns = 0;
+    }
 }
 static inline int tk_db_exec(struct tk_db *db, const char *sql)
 {
-    return db->ops->exec(db, sql);
+    int64_t t0 = tk_metrics_now_ns();
+    int rc = db->ops->exec(db, sql);
+    tk_metrics_store_query(tk_metrics_now_ns() - t0);
+    return rc;
 }
 static inline int tk_db_begin(struct tk_db *db, bool write)
 {
@@ -84,7 +97,10 @@ static inline int tk_db_begin(struct tk_db *db, bool write)
 }
 static inline int tk_db_commit(struct tk_db *db)
 {
-    return db->ops->commit(db);
+    int64_t t0 = tk_metrics_now_ns();
+    int rc = db->ops->commit(db);
+    tk_metrics_store_query(tk_metrics_now_ns() - t0);
+    return rc;
 }
 static inline void tk_db_rollback(struct tk_db *db)
 {

@@ -47,6 +47,85 @@ SANITIZER_MARKERS = (
 # and fails the session).
 SANITIZER_REPORTS = []
 
+# No key, ever, in a log (issue 9): every key the tests see (bootstrap keys, keys printed by the
+# CLI, `key`/`token` values in request and response bodies, Bearer tokens the server accepted)
+# and every server log file of the session; conftest checks them all at the end of the session.
+SEEN_KEYS = set()
+LOG_PATHS = []
+MIN_KEY_LEN = 16  # shorter test "keys" could match unrelated log text by chance
+
+
+def note_key(value):
+    if isinstance(value, str) and len(value) >= MIN_KEY_LEN:
+        SEEN_KEYS.add(value)
+
+
+def _note_keys_in(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in ("key", "token") and isinstance(v, str):
+                note_key(v)
+            else:
+                _note_keys_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            _note_keys_in(v)
+
+
+def note_keys_in_body(body):
+    """Records the `key` and `token` string fields of a JSON body (bytes or str)."""
+    if not body:
+        return
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "replace")
+    if b'"key"' not in raw and b'"token"' not in raw:
+        return  # most bodies: no parse
+    try:
+        _note_keys_in(json.loads(raw))
+    except ValueError:
+        pass
+
+
+def key_forms(key):
+    """The key as text and as the encodings a careless log line might use (test_secrets)."""
+    raw = key.encode()
+    yield raw
+    yield raw.hex().encode()
+    yield raw.hex().upper().encode()
+    yield base64.b64encode(raw).rstrip(b"=")
+    yield base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+
+_RUN_RE = re.compile(rb"[A-Za-z0-9+/=_\-]{%d,}" % MIN_KEY_LEN)
+
+
+def find_keys(keys, texts):
+    """[(key prefix, where)] for every key of keys found, in any form, in texts ({where: bytes}).
+    Indexes the first MIN_KEY_LEN bytes of every form and slides over the long word runs of
+    each text, so a whole test session's logs are checked in seconds."""
+    by_prefix = {}
+    for k in keys:
+        for form in key_forms(k):
+            by_prefix.setdefault(form[:MIN_KEY_LEN], []).append((form, k))
+    found = {}
+    for where, text in texts.items():
+        for m in _RUN_RE.finditer(text):
+            run = m.group(0)
+            for i in range(len(run) - MIN_KEY_LEN + 1):
+                hits = by_prefix.get(run[i:i + MIN_KEY_LEN])
+                for form, k in hits or ():
+                    if text.startswith(form, m.start() + i):
+                        found[(k, where)] = (k[:4] + "...", where)
+    return list(found.values())
+
+
+def leaked_keys():
+    """Keys of SEEN_KEYS found in any log of LOG_PATHS."""
+    texts = {}
+    for path in LOG_PATHS:
+        with contextlib.suppress(OSError), open(path, "rb") as f:
+            texts[path] = f.read()
+    return find_keys(SEEN_KEYS, texts)
+
 
 def tokend_bin():
     return os.environ.get("TOKEND_BIN", DEFAULT_BIN)
@@ -135,9 +214,11 @@ class Server:
         self.workdir = str(workdir)
         self.backend = backend
         self.bootstrap_key = bootstrap_key or random_key()
+        note_key(self.bootstrap_key)
         self.secret_key = secret_key or "tokend-test-secret-" + random_key(40)
         self.proc = None
         self.port = None
+        self.metrics_port = None
         self.n_starts = 0
         self.log_path = None
         self._log = None
@@ -173,6 +254,13 @@ class Server:
         if check and p.returncode != 0:
             raise CliError(f"`tokend {' '.join(map(str, args))}` exited {p.returncode}:\n"
                            f"stdout: {out}\nstderr: {err}")
+        if p.returncode == 0 and args[:1] == ("token",) and len(args) > 1 and \
+                args[1] in ("create", "view-key"):
+            note_key(out.strip().splitlines()[-1] if out.strip() else "")
+            note_keys_in_body(out)
+        for i, a in enumerate(args[:-1]):
+            if a == "--key":
+                note_key(args[i + 1])
         return out.strip()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -183,9 +271,16 @@ class Server:
             self.n_starts += 1
             self.port = _free_port()
             self.log_path = os.path.join(self.workdir, f"serve-{self.n_starts}.log")
+            LOG_PATHS.append(self.log_path)
             self._log = open(self.log_path, "wb")
             env = self.env()
             env["TOKEND_LISTEN"] = f"127.0.0.1:{self.port}"
+            # servers run side by side: each its own metrics port (authentik's 9300 is default)
+            if "TOKEND_METRICS_LISTEN" not in self.extra_env:
+                self.metrics_port = _free_port()
+                env["TOKEND_METRICS_LISTEN"] = f"127.0.0.1:{self.metrics_port}"
+            if env.get("TOKEND_LOG_FILE"):
+                LOG_PATHS.append(env["TOKEND_LOG_FILE"])
             self.proc = subprocess.Popen([self.bin, "serve"], env=env, stdin=subprocess.DEVNULL,
                                          stdout=self._log, stderr=self._log)
             deadline = time.monotonic() + START_TIMEOUT_S
@@ -372,6 +467,11 @@ class Client:
             conn.request(method, path + encode_query(query), body=body, headers=hdrs)
             r = conn.getresponse()
             data = r.read()
+            if token is not None and r.status not in (400, 403, 429):
+                note_key(token)  # a key the server accepted
+            if 200 <= r.status < 300:
+                note_keys_in_body(body)  # set_key, create with a key
+                note_keys_in_body(data)  # view_key, service_account
             # Every response must fit the OpenAPI document (issue 6, schema_check.py).
             schema_check.instance().check(method, path, r.status, r.getheaders(), data)
             return Response(r.status, r.getheaders(), data, r.reason)

@@ -14,6 +14,7 @@ import re
 import subprocess
 import urllib.parse
 
+import harness  # noqa: E402  (note_key: keys the CLI prints)
 from harness import (HEX64_RE, LIST, SANITIZER_REPORTS, UUID_RE, _sanitizer_lines, assert_json,
                      assert_status)
 from world import Token
@@ -381,4 +382,7 @@ def run_cli(server, *args):
     if _sanitizer_lines(err):
         SANITIZER_REPORTS.append(f"tokend {' '.join(args)}:\n{err[-6000:]}")
         raise AssertionError(f"sanitizer report from `tokend {' '.join(args)}`:\n{err}")
+    if p.returncode == 0 and args[:1] == ("token",) and args[1:2] in (("create",), ("view-key",)):
+        harness.note_key(out_.strip())
+        harness.note_keys_in_body(out_)
     return p.returncode, out_, err

@@ -43,7 +43,9 @@ export async function startTokend() {
   }
   const port = await freePort();
   const env = { ...process.env, TOKEND_DATABASE: database, TOKEND_LISTEN: `127.0.0.1:${port}`,
-                TOKEND_BOOTSTRAP_TOKEN: key, TOKEND_SECRET_KEY: "compat-" + key };
+                TOKEND_BOOTSTRAP_TOKEN: key, TOKEND_SECRET_KEY: "compat-" + key,
+                // suites run side by side: no metrics listener on the shared default port
+                TOKEND_METRICS_LISTEN: "off" };
   const proc = spawn(BIN, ["serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   proc.stderr.on("data", (d) => { log += d; });
