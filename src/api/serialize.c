@@ -84,8 +84,8 @@ void tk_json_user(struct tk_jw *w, const struct tk_api *api, const struct tk_use
     tk_jw_obj_end(w);
 }
 
-void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_token *t,
-                   bool include_groups)
+static void json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_token *t,
+                       bool include_groups, const char *user_json, size_t user_len)
 {
     tk_jw_obj_begin(w);
     tk_jw_keyl(w, "pk");
@@ -99,7 +99,9 @@ void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_to
     tk_jw_keyl(w, "user");
     tk_jw_int(w, t->user_id);
     tk_jw_keyl(w, "user_obj");
-    if (t->user)
+    if (user_json)
+        tk_jw_raw(w, user_json, user_len);
+    else if (t->user)
         tk_json_user(w, api, t->user, include_groups);
     else
         tk_jw_null(w);
@@ -113,6 +115,18 @@ void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_to
     tk_jw_keyl(w, "expiring");
     tk_jw_bool(w, t->expiring);
     tk_jw_obj_end(w);
+}
+
+void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_token *t,
+                   bool include_groups)
+{
+    json_token(w, api, t, include_groups, NULL, 0);
+}
+
+void tk_json_token_rendered_user(struct tk_jw *w, const struct tk_token *t, const char *user_json,
+                                 size_t user_len)
+{
+    json_token(w, NULL, t, false, user_json, user_len);
 }
 
 void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p)

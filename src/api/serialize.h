@@ -17,6 +17,9 @@ void tk_json_user_group(struct tk_jw *w, const struct tk_group *g);
 /* Token (API.md §5). The key is never part of it. */
 void tk_json_token(struct tk_jw *w, const struct tk_api *api, const struct tk_token *t,
                    bool include_groups);
+/* Token whose user_obj is already rendered (user_json, from tk_json_user). */
+void tk_json_token_rendered_user(struct tk_jw *w, const struct tk_token *t, const char *user_json,
+                                 size_t user_len);
 /* str(token) as authentik renders it: "<identifier>", plus " (expires=<python str>)" when the
  * token expires. Appended to out. */
 void tk_token_display(const struct tk_token *t, struct tk_buf *out);

@@ -8,6 +8,7 @@
 #include "api/query.h"
 #include "api/serialize.h"
 #include "api/tokens.h"
+#include "api/user_cache.h"
 #include "domain/pagination.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -40,6 +41,91 @@ static void intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_
         tk_field_errors_add_n(fe, "intent", m, mlen);
     else
         tk_api_error(c->res, TK_ERR_NOMEM);
+}
+
+struct rendered {
+    const char *json; /* NULL: render tokens[i].user */
+    size_t len;
+};
+
+static const struct tk_user *user_by_id(const struct tk_user *users, size_t n, int64_t id)
+{
+    for (size_t lo = 0, hi = n; lo < hi;) { /* users come sorted by id */
+        size_t mid = lo + (hi - lo) / 2;
+        if (users[mid].id == id)
+            return &users[mid];
+        if (users[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The owners of a page, inside its read: each from this thread's cache of rendered users when
+ * it holds them for this snapshot (copied, as later puts may evict them), the others loaded in
+ * one query with their groups (user_cache.h). */
+static int page_owners(struct tk_db *db, const struct tk_store_snapshot *snap, struct tk_arena *a,
+                       struct tk_token *tokens, size_t n, bool groups, struct rendered *out)
+{
+    int64_t *miss = tk_arena_calloc(a, n ? n : 1, sizeof(*miss));
+    if (miss == NULL)
+        return TK_ERR_NOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *json = tk_user_cache_get(snap, tokens[i].user_id, groups, &len);
+        char *copy = json ? tk_arena_alloc(a, len) : NULL;
+        if (copy != NULL) {
+            memcpy(copy, json, len);
+            out[i] = (struct rendered){copy, len};
+        } else {
+            miss[m++] = tokens[i].user_id;
+        }
+    }
+    if (m == 0)
+        return 0;
+    struct tk_user *users;
+    size_t n_users;
+    int rc = tk_store_users_get(db, miss, m, true, a, &users, &n_users);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (out[i].json == NULL)
+            tokens[i].user = (struct tk_user *)user_by_id(users, n_users, tokens[i].user_id);
+    return 0;
+}
+
+/* Writes the page's tokens; owners rendered here go into the cache for the next request. */
+static void write_tokens(struct tk_ctx *c, struct tk_jw *w, const struct tk_store_snapshot *snap,
+                         const struct tk_token *tokens, size_t n, bool groups,
+                         const struct rendered *owners)
+{
+    struct tk_buf user;
+    tk_buf_init(&user, TK_MAX_RESPONSE_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        const struct tk_token *t = &tokens[i];
+        size_t len = owners[i].len;
+        const char *json = owners[i].json;
+        if (json == NULL && t->user != NULL)
+            json = tk_user_cache_get(snap, t->user_id, groups, &len); /* an owner seen above */
+        if (json == NULL && t->user != NULL) {
+            struct tk_jw uw;
+            tk_buf_reset(&user);
+            tk_jw_init(&uw, &user);
+            tk_json_user(&uw, c->api, t->user, groups);
+            if (user.err == 0) {
+                tk_user_cache_put(snap, t->user_id, groups, user.data, user.len);
+                json = user.data;
+                len = user.len;
+            }
+        }
+        if (json != NULL)
+            tk_json_token_rendered_user(w, t, json, len);
+        else
+            tk_json_token(w, c->api, t, groups);
+    }
+    tk_buf_free(&user);
 }
 
 static void tokens_list(struct tk_ctx *c)
@@ -113,6 +199,8 @@ static void tokens_list(struct tk_ctx *c)
     int64_t count = 0;
     struct tk_pagination pg;
     struct tk_token *tokens = NULL;
+    struct rendered *owners = NULL;
+    struct tk_store_snapshot snap = {0, 0};
     size_t n = 0;
     for (;;) {
         struct tk_db *db = tk_api_rdb(c);
@@ -123,9 +211,19 @@ static void tokens_list(struct tk_ctx *c)
                 tk_response_detail(res, 404, "Invalid page.");
                 return;
             }
-            if (rc == 0)
+            if (rc == 0) {
+                tk_store_snapshot(db, &snap); /* after the read's first query */
+                tq.without_users = snap.version != 0;
                 rc =
                     tk_store_token_fetch(db, &tq, pg.offset, pg.page_size, req->arena, &tokens, &n);
+            }
+            if (rc == 0) {
+                owners = tk_arena_calloc(req->arena, n ? n : 1, sizeof(*owners));
+                if (owners == NULL)
+                    rc = TK_ERR_NOMEM;
+                else if (tq.without_users)
+                    rc = page_owners(db, &snap, req->arena, tokens, n, include_groups, owners);
+            }
             tk_store_read_end(db);
         }
         if (rc == 0 || !tk_api_rdb_failed(c, rc))
@@ -139,8 +237,7 @@ static void tokens_list(struct tk_ctx *c)
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
     tk_json_page_begin(&w, &pg);
-    for (size_t i = 0; i < n; i++)
-        tk_json_token(&w, c->api, &tokens[i], include_groups);
+    write_tokens(c, &w, &snap, tokens, n, include_groups, owners);
     tk_json_page_end(&w);
     res->status = 200;
 }

@@ -1,6 +1,7 @@
 /* Driver selection by URL, and the bind wrappers shared by every driver. */
 #include "store/db.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,12 @@ int tk_db_open(const char *url, struct tk_db **out, char *err, size_t err_len)
              "unsupported database URL (expected sqlite:PATH, postgres://... or a libpq "
              "key=value string)");
     return TK_ERR_INVALID;
+}
+
+uint64_t tk_db_next_id(void)
+{
+    static _Atomic uint64_t next = 1;
+    return atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
 }
 
 bool tk_db_url_is_pg(const char *url)

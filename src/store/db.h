@@ -36,11 +36,16 @@ struct tk_db_ops {
     void (*rollback)(struct tk_db *db);
     void (*close)(struct tk_db *db);
     const char *(*errmsg)(struct tk_db *db);
+    /* A value that changes whenever the database may have changed since it was last read on
+     * this connection (by anyone, this connection included); NULL when the engine cannot
+     * tell cheaply. Read inside a read transaction, it describes that transaction's data. */
+    int (*version)(struct tk_db *db, uint64_t *out);
 };
 
 struct tk_db {
     const struct tk_db_ops *ops;
     enum tk_dialect dialect;
+    uint64_t id;        /* unique among the process's connections, never 0 */
     int64_t stmt_t0_ns; /* first step of the statement being run, for the store latency metric */
 };
 
@@ -106,6 +111,16 @@ static inline void tk_db_rollback(struct tk_db *db)
 {
     db->ops->rollback(db);
 }
+/* The connection's data version (ops->version); 0 when it cannot be known, or on error. */
+static inline uint64_t tk_db_version(struct tk_db *db)
+{
+    uint64_t v = 0;
+    if (db->ops->version == NULL || db->ops->version(db, &v) != 0)
+        return 0;
+    return v;
+}
+/* A fresh connection id (tk_db.id). */
+uint64_t tk_db_next_id(void);
 static inline void tk_db_close(struct tk_db *db)
 {
     if (db)

@@ -522,6 +522,7 @@ int tk_db_pg_open_lazy(const char *url, struct tk_db **out)
         return TK_ERR_NOMEM;
     d->base.ops = &pg_ops;
     d->base.dialect = TK_DIALECT_PG;
+    d->base.id = tk_db_next_id();
     d->url = tk_strdup(url);
     if (d->url == NULL) {
         free(d);
@@ -539,6 +540,7 @@ int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len
         return TK_ERR_NOMEM;
     d->base.ops = &pg_ops;
     d->base.dialect = TK_DIALECT_PG;
+    d->base.id = tk_db_next_id();
     d->url = tk_strdup(url);
     if (d->url == NULL) {
         free(d);

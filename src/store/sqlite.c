@@ -22,6 +22,7 @@ struct tk_db_stmt {
 struct sq_db {
     struct tk_db base;
     sqlite3 *h;
+    uint32_t commits; /* this connection's own commits (sqlite3_commit_hook) */
     struct tk_db_stmt cache[STMT_CACHE_SLOTS];
 };
 
@@ -238,6 +239,29 @@ static const char *sq_errmsg(struct tk_db *db)
     return sqlite3_errmsg(((struct sq_db *)db)->h);
 }
 
+/* PRAGMA data_version changes when another connection (of any process) committed since this
+ * one last looked, and never for this connection's own commits: those are counted by the
+ * commit hook. Together they change whenever the data may have. */
+static int sq_commit_hook(void *p)
+{
+    ((struct sq_db *)p)->commits++;
+    return 0;
+}
+
+static int sq_version(struct tk_db *db, uint64_t *out)
+{
+    struct sq_db *d = (struct sq_db *)db;
+    struct tk_db_stmt *st;
+    int rc = sq_prepare(db, "PRAGMA data_version", &st);
+    if (rc)
+        return rc;
+    rc = sq_step(st);
+    if (rc == 1)
+        *out = ((uint64_t)(uint32_t)sqlite3_column_int(st->st, 0) << 32) | d->commits;
+    sq_reset(st);
+    return rc == 1 ? 0 : rc < 0 ? rc : TK_ERR_STORE;
+}
+
 static const struct tk_db_ops sqlite_ops = {
     .prepare = sq_prepare,
     .bind_null = sq_bind_null,
@@ -256,6 +280,7 @@ static const struct tk_db_ops sqlite_ops = {
     .rollback = sq_rollback,
     .close = sq_close,
     .errmsg = sq_errmsg,
+    .version = sq_version,
 };
 
 int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t err_len)
@@ -274,6 +299,8 @@ int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t er
         free(d);
         return TK_ERR_IO;
     }
+    d->base.id = tk_db_next_id();
+    sqlite3_commit_hook(d->h, sq_commit_hook, d);
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_timeout(d->h, BUSY_TIMEOUT_MS);
     /* Durability first (issue: crash safety): WAL with a full fsync per commit. */

@@ -448,6 +448,12 @@ int tk_store_setting_put(struct tk_db *db, const char *key, const char *value)
     return tk_st_run(db, st);
 }
 
+void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out)
+{
+    out->conn = db->id;
+    out->version = tk_db_version(db);
+}
+
 /* ---- authentication and superusers ---- */
 
 int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
@@ -996,6 +1002,11 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     if (rc < 0)
         return rc;
 
+    if (tq->without_users) {
+        *tokens_out = tokens;
+        *n_out = n;
+        return 0;
+    }
     int64_t *uids = tk_arena_calloc(a, n ? n : 1, sizeof(*uids));
     if (uids == NULL)
         return TK_ERR_NOMEM;

@@ -83,6 +83,15 @@ struct tk_token {
 int tk_store_read_begin(struct tk_db *db) TK_MUST_USE;
 void tk_store_read_end(struct tk_db *db);
 
+/* Which data a read sees, for caches of derived data: two reads on connections with the same
+ * conn and the same non-zero version saw the same data. version 0: unknown (PostgreSQL, where
+ * nothing cheap tells), so nothing may be cached. Take it inside the read, after its first
+ * query. */
+struct tk_store_snapshot {
+    uint64_t conn, version;
+};
+void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out);
+
 struct tk_principal {
     int64_t user_id;
     bool is_superuser;
@@ -122,8 +131,9 @@ struct tk_token_query {
     const char **terms; /* case-folded search terms, all must match */
     size_t n_order;
     struct tk_order order[TK_MAX_ORDERING_FIELDS];
-    int64_t owner_id; /* > 0: only this user's tokens (non-superusers) */
-    bool with_groups; /* fill user->groups */
+    int64_t owner_id;   /* > 0: only this user's tokens (non-superusers) */
+    bool with_groups;   /* fill user->groups */
+    bool without_users; /* leave token->user NULL: the caller has the users already */
 };
 
 int tk_store_token_count(struct tk_db *db, const struct tk_token_query *q, struct tk_arena *a,

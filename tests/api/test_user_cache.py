@@ -1,0 +1,81 @@
+"""The per-thread cache of rendered users (src/api/user_cache.c, issue 8): a token list's
+user_obj must show every change to the user, its groups and its superuser status at once,
+whether the change came through the API (this process, any worker thread) or through another
+process (the CLI) — on SQLite through PRAGMA data_version and the connection's own commits; on
+PostgreSQL nothing is cached. Each read is repeated so that every worker thread answers."""
+
+import json
+
+from harness import Client, served
+
+REPEAT = 8  # enough requests to reach every worker thread (TOKEND_THREADS is small in tests)
+
+
+def owner(client, ident):
+    """user_obj of token ident, the same on every repetition (and thread)."""
+    seen = set()
+    for _ in range(REPEAT):
+        r = client.get("/api/v3/core/tokens/", {"identifier": ident})
+        assert r.status == 200, r.body
+        [tok] = r.json()["results"]
+        seen.add(json.dumps(tok["user_obj"], sort_keys=True))
+        for include in ("false",):
+            r2 = client.get("/api/v3/core/tokens/", {"identifier": ident,
+                                                     "include_groups": include})
+            [t2] = r2.json()["results"]
+            assert t2["user_obj"]["groups_obj"] is None
+            assert t2["user_obj"]["name"] == tok["user_obj"]["name"]
+    assert len(seen) == 1, seen
+    return json.loads(seen.pop())
+
+
+def send(client, method, path, obj):
+    r = client.request(method, path, body=json.dumps(obj).encode(),
+                       headers={"Content-Type": "application/json"})
+    assert r.status in (200, 201, 204), (r.status, r.body)
+    return r.json() if r.body else None
+
+
+def test_user_obj_follows_every_change(tmp_path):
+    with served(tmp_path) as server:
+        admin = Client(server, token=server.bootstrap_key)
+        user = send(admin, "POST", "/api/v3/core/users/", {"username": "cached", "name": "Ca Ched"})
+        send(admin, "POST", "/api/v3/core/tokens/", {"identifier": "cache-tok", "user": user["pk"]})
+        u = owner(admin, "cache-tok")
+        assert u["name"] == "Ca Ched" and u["groups_obj"] == [] and not u["is_superuser"]
+
+        # through the API
+        send(admin, "PATCH", f"/api/v3/core/users/{user['pk']}/", {"name": "Re Named"})
+        u = owner(admin, "cache-tok")
+        assert u["name"] == "Re Named"
+
+        parent = send(admin, "POST", "/api/v3/core/groups/", {"name": "cache-parent"})
+        child = send(admin, "POST", "/api/v3/core/groups/",
+                     {"name": "cache-child", "parent": parent["pk"]})
+        send(admin, "POST", f"/api/v3/core/groups/{child['pk']}/add_user/", {"pk": user["pk"]})
+        u = owner(admin, "cache-tok")
+        assert [g["name"] for g in u["groups_obj"]] == ["cache-child"]
+        assert u["groups_obj"][0]["parent_name"] == "cache-parent"
+        assert not u["is_superuser"]
+
+        # superuser through the parent, then a rename of the group
+        send(admin, "PATCH", f"/api/v3/core/groups/{parent['pk']}/", {"is_superuser": True})
+        assert owner(admin, "cache-tok")["is_superuser"]
+        send(admin, "PATCH", f"/api/v3/core/groups/{parent['pk']}/", {"name": "cache-top"})
+        assert owner(admin, "cache-tok")["groups_obj"][0]["parent_name"] == "cache-top"
+
+        # through another process
+        server.cli("group", "create", "cache-cli")
+        server.cli("group", "add", "cache-cli", "cached")
+        u = owner(admin, "cache-tok")
+        assert sorted(g["name"] for g in u["groups_obj"]) == ["cache-child", "cache-cli"]
+        server.cli("group", "remove", "cache-child", "cached")
+        u = owner(admin, "cache-tok")
+        assert [g["name"] for g in u["groups_obj"]] == ["cache-cli"]
+        assert not u["is_superuser"]
+
+        # the user's own deletion: its token goes too
+        r = admin.request("DELETE", f"/api/v3/core/users/{user['pk']}/")
+        assert r.status == 204
+        r = admin.get("/api/v3/core/tokens/", {"identifier": "cache-tok"})
+        assert r.json()["results"] == []
