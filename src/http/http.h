@@ -79,6 +79,10 @@ struct tk_http_opts {
 
 struct tk_http;
 
+/* Checks a "host:port" listen address as tk_http_start would (numeric IPv4, [IPv6] or
+ * localhost); on failure writes one line naming TOKEND_LISTEN into err. */
+int tk_http_listen_check(const char *listen, char *err, size_t err_len) TK_MUST_USE;
+
 /* Binds and serves in background threads. err receives a reason on failure. */
 int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_http **out,
                   char *err, size_t err_len) TK_MUST_USE;

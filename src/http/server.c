@@ -384,6 +384,13 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return TK_ERR_INVALID;
 }
 
+int tk_http_listen_check(const char *listen, char *err, size_t err_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    return parse_listen(listen, &ss, &sl, err, err_len);
+}
+
 int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_http **out,
                   char *err, size_t err_len)
 {
