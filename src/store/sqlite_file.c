@@ -121,7 +121,15 @@ static int integrity_ok(sqlite3 *db, const char *name, char *err, size_t err_len
     }
     const char *r = (const char *)sqlite3_column_text(st, 0);
     if (r == NULL || strcmp(r, "ok") != 0) {
-        snprintf(err, err_len, "%s fails PRAGMA integrity_check: %s", name, r ? r : "(null)");
+        /* the report is multi-line: its first line is enough for a one-line error */
+        const char *line = r ? r : "(null)";
+        int n = (int)strcspn(line, "\n");
+        if (strncmp(line, "*** in database main ***", (size_t)n) == 0 && line[n] == '\n') {
+            line += n + 1;
+            n = (int)strcspn(line, "\n");
+        }
+        snprintf(err, err_len, "%s fails PRAGMA integrity_check: %.*s%s", name, n, line,
+                 line[n] ? " ..." : "");
         sqlite3_finalize(st);
         return TK_ERR_INVALID;
     }
