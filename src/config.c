@@ -461,7 +461,8 @@ const char *tk_config_source_name(const struct tk_config *c, size_t i)
     char num[32];
     const char *v = raw_value(c, i, num, sizeof(num));
     const char *def = tk_settings_doc[i].def;
-    if (v == NULL ? strcmp(def, "(unset)") != 0 : strcmp(v, def) != 0)
+    /* unset by default or unset because another setting took its place: no value to derive */
+    if (v != NULL && strcmp(v, def) != 0)
         return "derived";
     return "default";
 }

@@ -77,6 +77,9 @@ def test_config_prints_every_setting_once(tmp_path):
     assert js["TOKEND_THREADS"]["source"] == "derived"
     assert js["TOKEND_LISTEN"] == {"value": "127.0.0.1:9000", "source": "default"}
     assert js["TOKEND_DATABASE_REPLICA"] == {"value": None, "source": "default"}
+    # with the secret given as text, no file is derived
+    js = config_json(env={"TOKEND_SECRET_KEY": "s"}, db=db)
+    assert js["TOKEND_SECRET_KEY_FILE"] == {"value": None, "source": "default"}
 
 
 # Values for settings whose default is unset (or masked), with whatever else they need.
