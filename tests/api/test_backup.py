@@ -339,3 +339,18 @@ def test_a_server_does_not_start_during_a_restore(server, tmp_path):
                                "after")
         rc, out, err = run(server, "serve", env={"TOKEND_LISTEN": "127.0.0.1:0"})
         assert rc == 1 and "is being restored" in err
+
+
+def test_restore_into_a_new_database_needs_no_force(stopped, tmp_path):
+    server, backup = stopped
+    fresh = tmp_path / "elsewhere"
+    fresh.mkdir()
+    db = str(fresh / "restored.db")
+    env = {"TOKEND_DATABASE": "sqlite:" + db}
+    rc, out, err = run(server, "restore", backup, env=env)
+    assert rc == 0, err
+    assert sorted(os.listdir(fresh)) == ["restored.db", "restored.db.lock"]  # no temp files
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    assert "precious" in identifiers(db)
+    rc, out, err = run(server, "token", "list", env=env)
+    assert rc == 0 and "precious" in out, err
