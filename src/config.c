@@ -409,6 +409,7 @@ void tk_config_mask_url(const char *s, char *buf, size_t len)
         if (pass != NULL && p == pass) {
             put = "****";
             p = at;
+            pass = NULL; /* an empty password starts at the '@' itself: mask it once */
         } else if (strncmp(p, "password", 8) == 0 && at_word_start(s, p) &&
                    p[8 + strspn(p + 8, " \t")] == '=') {
             /* libpq "password = 'it''s'" or "password=x", URL "?password=x&..." */
