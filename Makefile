@@ -10,7 +10,7 @@ JOBS        := $(shell nproc 2>/dev/null || echo 2)
 export TOKEND_DATABASE ?= sqlite:./var/tokend.db
 export TOKEND_LISTEN   ?= 127.0.0.1:9000
 
-.PHONY: run test deps release debug tsan clean bench fuzz soak format-check
+.PHONY: run test deps release debug tsan clean bench fuzz soak format-check install
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
 
@@ -60,6 +60,12 @@ fuzz: deps
 	  $(FUZZ_DIR)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
 	done
+
+# Release binary, man page and systemd unit under $(DESTDIR)$(PREFIX) (README "Operating tokend").
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: release
+	@DESTDIR="$(DESTDIR)" cmake --install $(RELEASE_DIR) --prefix "$(PREFIX)" --strip
 
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')

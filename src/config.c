@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "http/http.h"
@@ -49,6 +51,8 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "address and port of the Prometheus /metrics listener (empty or off: none)"},
     {NULL, NULL, NULL, NULL},
 };
+_Static_assert(sizeof(tk_settings_doc) / sizeof(tk_settings_doc[0]) <= TK_SETTINGS_MAX + 1,
+               "raise TK_SETTINGS_MAX");
 
 static int parse_uint(const char *name, const char *v, unsigned lo, unsigned hi, unsigned *out,
                       char *err, size_t err_len)
@@ -145,6 +149,8 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
         int rc = set(c, d->env, v, err, err_len);
         if (rc)
             return rc;
+        c->given[d - tk_settings_doc] = v;
+        c->source[d - tk_settings_doc] = TK_SOURCE_ENV;
     }
     return 0;
 }
@@ -171,7 +177,55 @@ int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *
         } else {
             continue;
         }
+        c->given[d - tk_settings_doc] = v;
+        c->source[d - tk_settings_doc] = TK_SOURCE_FLAG;
         return set(c, d->env, v, err, err_len);
+    }
+    return 0;
+}
+
+/* Checks an explicitly configured secret file before anything else is touched, so a bad one
+ * stops the start before a database is created (tk_secret_from_file checks again on use). */
+static int check_secret_file(const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+    if (*path == '\0') {
+        snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE must not be empty");
+        return TK_ERR_INVALID;
+    }
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE %s: not a regular file", path);
+            return TK_ERR_INVALID;
+        }
+        if (st.st_mode & 077) {
+            snprintf(err, err_len,
+                     "TOKEND_SECRET_KEY_FILE %s: the file is accessible by group or others "
+                     "(chmod 600 it)",
+                     path);
+            return TK_ERR_INVALID;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE %s: %s", path, strerror(errno));
+        return TK_ERR_INVALID;
+    }
+    /* it will be created: its directory must exist */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return 0;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof(dir)) {
+        snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE is too long");
+        return TK_ERR_INVALID;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE %s: directory %s does not exist", path, dir);
+        return TK_ERR_INVALID;
     }
     return 0;
 }
@@ -207,12 +261,27 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
     }
     bool pg = tk_db_url_is_pg(c->database);
     if (!pg && strncmp(c->database, "sqlite:", 7) != 0) {
+        char shown[512];
+        tk_config_mask_url(c->database, shown, sizeof(shown));
         snprintf(err, err_len,
                  "TOKEND_DATABASE must be sqlite:PATH, postgres://... or a libpq key=value "
                  "string, got \"%s\"",
-                 c->database);
+                 shown);
         return TK_ERR_INVALID;
     }
+    if (!pg && (strcmp(c->database, "sqlite:") == 0 || strcmp(c->database, "sqlite://") == 0)) {
+        snprintf(err, err_len, "TOKEND_DATABASE needs a file path after sqlite:");
+        return TK_ERR_INVALID;
+    }
+    if (tk_http_listen_check(c->listen, "TOKEND_LISTEN", err, err_len) != 0)
+        return TK_ERR_INVALID;
+    if (c->secret_key != NULL && *c->secret_key == '\0') {
+        snprintf(err, err_len, "TOKEND_SECRET_KEY must not be empty");
+        return TK_ERR_INVALID;
+    }
+    if (c->secret_key == NULL && c->secret_key_file != NULL &&
+        check_secret_file(c->secret_key_file, err, err_len) != 0)
+        return TK_ERR_INVALID;
     if (c->database_replica != NULL && (!pg || !tk_db_url_is_pg(c->database_replica))) {
         snprintf(err, err_len,
                  "TOKEND_DATABASE_REPLICA must be a PostgreSQL URL, with TOKEND_DATABASE one "
@@ -242,6 +311,11 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
             return TK_ERR_INVALID;
         }
         c->secret_key_file = c->secret_file_buf;
+        /* a file left from an earlier start must still be private */
+        struct stat st;
+        if (stat(c->secret_key_file, &st) == 0 &&
+            check_secret_file(c->secret_key_file, err, err_len) != 0)
+            return TK_ERR_INVALID;
     }
     if (c->metrics_listen != NULL &&
         tk_http_listen_check(c->metrics_listen, "TOKEND_METRICS_LISTEN", err, err_len) != 0)
@@ -269,4 +343,152 @@ int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err, 
         snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE %s: %s", c->secret_key_file,
                  why ? why : tk_strerror(rc));
     return rc;
+}
+
+/* ---- tokend config ---- */
+
+/* Where the settings this file knows live in struct tk_config. Settings without a row here
+ * (added to tk_settings_doc later) show the text they were given or their default. */
+static const struct {
+    const char *env;
+    size_t off;
+    bool num; /* unsigned, else const char * */
+} fields[] = {
+    {"TOKEND_DATABASE", offsetof(struct tk_config, database), false},
+    {"TOKEND_DATABASE_REPLICA", offsetof(struct tk_config, database_replica), false},
+    {"TOKEND_LISTEN", offsetof(struct tk_config, listen), false},
+    {"TOKEND_SECRET_KEY", offsetof(struct tk_config, secret_key), false},
+    {"TOKEND_SECRET_KEY_FILE", offsetof(struct tk_config, secret_key_file), false},
+    {"TOKEND_BOOTSTRAP_TOKEN", offsetof(struct tk_config, bootstrap_token), false},
+    {"TOKEND_THREADS", offsetof(struct tk_config, threads), true},
+    {"TOKEND_AVATARS", offsetof(struct tk_config, avatars), false},
+    {"TOKEND_DEFAULT_TOKEN_DURATION", offsetof(struct tk_config, default_token_duration), false},
+    {"TOKEND_KEY_LENGTH", offsetof(struct tk_config, key_length), true},
+    {"TOKEND_EVENT_RETENTION", offsetof(struct tk_config, event_retention), false},
+    {"TOKEND_SWEEP_INTERVAL", offsetof(struct tk_config, sweep_interval), false},
+    {"TOKEND_MAX_CONNECTIONS", offsetof(struct tk_config, max_connections), true},
+    {"TOKEND_AUTH_FAILURE_BURST", offsetof(struct tk_config, auth_failure_burst), true},
+    {"TOKEND_AUTH_FAILURE_RATE", offsetof(struct tk_config, auth_failure_rate), true},
+    {"TOKEND_CONNECTION_TIMEOUT", offsetof(struct tk_config, connection_timeout_s), true},
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static bool is_secret(const char *env)
+{
+    return ends_with(env, "_KEY") || ends_with(env, "_TOKEN") || ends_with(env, "_PASSWORD");
+}
+
+/* The value before masking; NULL when unset. */
+static const char *raw_value(const struct tk_config *c, size_t i, char *num, size_t num_len)
+{
+    const struct tk_setting_doc *d = &tk_settings_doc[i];
+    for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+        if (strcmp(fields[f].env, d->env) != 0)
+            continue;
+        const char *base = (const char *)c + fields[f].off;
+        if (fields[f].num) {
+            unsigned v;
+            memcpy(&v, base, sizeof(v));
+            snprintf(num, num_len, "%u", v);
+            return num;
+        }
+        const char *v;
+        memcpy(&v, base, sizeof(v));
+        return v;
+    }
+    if (c->given[i] != NULL)
+        return c->given[i];
+    return strcmp(d->def, "(unset)") == 0 ? NULL : d->def;
+}
+
+static bool at_word_start(const char *s, const char *p)
+{
+    return p == s || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '?' || p[-1] == '&';
+}
+
+void tk_config_mask_url(const char *s, char *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    size_t o = 0;
+    const char *pass = NULL, *at = NULL;
+    const char *scheme = strstr(s, "://");
+    if (scheme != NULL) {
+        const char *a = scheme + 3;
+        const char *end = a + strcspn(a, "/?#");
+        for (const char *p = a; p < end; p++)
+            if (*p == '@')
+                at = p;
+        if (at != NULL)
+            pass = memchr(a, ':', (size_t)(at - a));
+        if (pass != NULL)
+            pass++;
+    }
+    for (const char *p = s; *p;) {
+        const char *put = NULL;
+        if (pass != NULL && p == pass) {
+            put = "****";
+            p = at;
+            pass = NULL; /* an empty password starts at the '@' itself: mask it once */
+        } else if (strncmp(p, "password", 8) == 0 && at_word_start(s, p) &&
+                   p[8 + strspn(p + 8, " \t")] == '=') {
+            /* libpq "password = 'it''s'" or "password=x", URL "?password=x&..." */
+            put = "password=****";
+            p += 8 + strspn(p + 8, " \t") + 1;
+            p += strspn(p, " \t");
+            if (*p == '\'') {
+                for (p++; *p && *p != '\''; p++)
+                    if (*p == '\\' && p[1])
+                        p++;
+                if (*p)
+                    p++;
+            } else {
+                p += strcspn(p, " \t&#");
+            }
+        }
+        if (put != NULL) {
+            for (; *put; put++)
+                if (o + 1 < len)
+                    buf[o++] = *put;
+            continue;
+        }
+        if (o + 1 < len)
+            buf[o++] = *p;
+        p++;
+    }
+    buf[o] = '\0';
+}
+
+const char *tk_config_show(const struct tk_config *c, size_t i, char *buf, size_t len)
+{
+    char num[32];
+    const char *v = raw_value(c, i, num, sizeof(num));
+    if (v == NULL || len == 0)
+        return NULL;
+    if (is_secret(tk_settings_doc[i].env)) {
+        snprintf(buf, len, "****");
+        return buf;
+    }
+    tk_config_mask_url(v, buf, len);
+    return buf;
+}
+
+const char *tk_config_source_name(const struct tk_config *c, size_t i)
+{
+    if (c->source[i] == TK_SOURCE_ENV)
+        return "environment";
+    if (c->source[i] == TK_SOURCE_FLAG)
+        return "flag";
+    char num[32];
+    const char *v = raw_value(c, i, num, sizeof(num));
+    const char *def = tk_settings_doc[i].def;
+    /* unset by default or unset because another setting took its place: no value to derive */
+    if (v != NULL && strcmp(v, def) != 0)
+        return "derived";
+    return "default";
 }

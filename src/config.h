@@ -11,6 +11,11 @@
 #include "util/error.h"
 #include "util/log.h"
 
+/* Room for this many rows in tk_settings_doc (checked at compile time in config.c). */
+#define TK_SETTINGS_MAX 64
+
+enum tk_setting_source { TK_SOURCE_DEFAULT, TK_SOURCE_ENV, TK_SOURCE_FLAG };
+
 struct tk_config {
     const char *database;              /* TOKEND_DATABASE, sqlite:./var/tokend.db */
     const char *database_replica;      /* TOKEND_DATABASE_REPLICA, unset */
@@ -36,6 +41,10 @@ struct tk_config {
     const char *log_file;          /* TOKEND_LOG_FILE, NULL: stderr */
     const char *metrics_listen;    /* TOKEND_METRICS_LISTEN, 127.0.0.1:9300, NULL: off */
     char secret_file_buf[4096];
+    /* Each setting's text as given and where it came from, by index into tk_settings_doc
+     * (tokend config). */
+    const char *given[TK_SETTINGS_MAX];
+    unsigned char source[TK_SETTINGS_MAX]; /* enum tk_setting_source */
 };
 
 /* One setting's description, for --help and README. */
@@ -56,5 +65,19 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len) TK_MUST_USE
 /* Loads the server secret as configured. */
 int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err,
                      size_t err_len) TK_MUST_USE;
+
+/* The effective value of setting tk_settings_doc[i] after env, flags and tk_config_finish, for
+ * display: secrets (settings named *_KEY, *_TOKEN, *_PASSWORD) are "****", a password inside a
+ * database URL or libpq string is masked (tk_config_mask_url). Returns NULL when the setting is
+ * unset, else buf (truncated to len). Works for every row of the table: a setting this function
+ * has no rule for shows the text it was given, or its documented default. */
+const char *tk_config_show(const struct tk_config *c, size_t i, char *buf, size_t len);
+/* Copies s into buf (at most len bytes, NUL-terminated) with the password of a
+ * "scheme://user:password@host" URL, and any password=VALUE (URL query or libpq keyword,
+ * quoted or not), replaced by "****". */
+void tk_config_mask_url(const char *s, char *buf, size_t len);
+/* The name of a source: "default", "environment", "flag" or "derived" (a default computed from
+ * other settings, such as the secret file beside the database). */
+const char *tk_config_source_name(const struct tk_config *c, size_t i);
 
 #endif

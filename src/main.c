@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "jobs/sweeper.h"
 #include "store/db.h"
+#include "store/sqlite_file.h"
 #include "store/store.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -41,6 +42,9 @@ static void usage(FILE *f)
                "  token revoke IDENTIFIER | token view-key IDENTIFIER\n"
                "  sweep                 rotate or delete expired tokens, drop old events, once\n"
                "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
+               "  config [--json]       print the effective configuration, secrets masked\n"
+               "  backup [--force] FILE copy the SQLite database, also while serving\n"
+               "  restore [--force] FILE  replace the SQLite database with a backup\n"
                "\n"
                "settings (flag or environment variable, default):\n");
     for (const struct tk_setting_doc *d = tk_settings_doc; d->env; d++)
@@ -223,6 +227,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(cmd, "config") == 0)
+        return tk_cli_config(&cfg, argc - i, argv + i);
     bool serve_cmd = strcmp(cmd, "serve") == 0;
     if (serve_cmd) {
         /* serve takes the settings after the command too */
@@ -241,7 +247,7 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap") && strcmp(cmd, "user") &&
                strcmp(cmd, "group") && strcmp(cmd, "token") && strcmp(cmd, "seed") &&
-               strcmp(cmd, "sweep")) {
+               strcmp(cmd, "sweep") && strcmp(cmd, "backup") && strcmp(cmd, "restore")) {
         fprintf(stderr, "tokend: unknown command \"%s\" (see tokend --help)\n", cmd);
         return 2;
     }
@@ -249,6 +255,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokend: %s\n", err);
         return 2;
     }
+    if (strcmp(cmd, "backup") == 0)
+        return tk_cli_backup(&cfg, argc - i, argv + i);
+    if (strcmp(cmd, "restore") == 0)
+        return tk_cli_restore(&cfg, argc - i, argv + i);
     /* The server logs as configured; administration commands keep plain "tokend: " lines. */
     if (serve_cmd && tk_log_init(cfg.log_level, cfg.log_format, cfg.log_file) != 0) {
         fprintf(stderr, "tokend: TOKEND_LOG_FILE %s cannot be opened: %s\n", cfg.log_file,
@@ -281,8 +291,22 @@ int main(int argc, char **argv)
                 path);
         return 1;
     }
+    /* Every process on a SQLite file holds <db>.lock shared, so tokend restore can tell that
+     * the database is in use (store/sqlite_file.h). */
+    int lock = -1;
+    if (!tk_db_url_is_pg(cfg.database) && strcmp(path, ":memory:") != 0) {
+        int lrc = tk_sqlite_lock(path, false, &lock, err, sizeof(err));
+        if (lrc == TK_ERR_BUSY)
+            fprintf(stderr, "tokend: %s is being restored (%s.lock is held); try again after\n",
+                    path, path);
+        else if (lrc)
+            fprintf(stderr, "tokend: TOKEND_DATABASE %s: %s\n", path, err);
+        if (lrc)
+            return 1;
+    }
     if (tk_store_open(cfg.database, &cli.store, err, sizeof(err)) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "%s", err);
+        tk_sqlite_unlock(lock);
         return 1;
     }
     int rc = 1;
@@ -314,5 +338,6 @@ int main(int argc, char **argv)
 free_store:
     tk_store_free(cli.store);
     tk_log_close();
+    tk_sqlite_unlock(lock);
     return rc;
 }

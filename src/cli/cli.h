@@ -26,6 +26,15 @@ int tk_cli_admin(struct tk_cli *cli, int argc, char **argv);
 /* "seed ..." (../shared/bench-dataset.md). Returns an exit code. */
 int tk_cli_seed(struct tk_cli *cli, int argc, char **argv);
 
+/* "config ...": prints the effective configuration; takes setting flags after the command and
+ * runs tk_config_finish itself (cfg has the environment applied). Returns an exit code. */
+int tk_cli_config(struct tk_config *cfg, int argc, char **argv);
+
+/* "backup [--force] FILE" and "restore [--force] FILE" on the configured SQLite database
+ * (store/sqlite_file.h); they open no store. Return an exit code. */
+int tk_cli_backup(const struct tk_config *cfg, int argc, char **argv);
+int tk_cli_restore(const struct tk_config *cfg, int argc, char **argv);
+
 /* Creates a token with the given key (generated when key is NULL; then written to key_out,
  * which must hold cfg->key_length + 1 bytes). */
 int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_new *t,

@@ -89,7 +89,8 @@ struct tk_http_opts {
 /* Is this X-Request-Id value one to keep: 1..TK_REQUEST_ID_MAX of [A-Za-z0-9._:+=@/-]? */
 bool tk_http_request_id_valid(const char *s, size_t len);
 
-/* Checks a "host:port" value of setting (e.g. "TOKEND_METRICS_LISTEN"); err names it. */
+/* Checks a "host:port" listen address as tk_http_start would (numeric IPv4, [IPv6] or
+ * localhost) for setting (e.g. "TOKEND_LISTEN"); on failure one line naming it in err. */
 int tk_http_listen_check(const char *listen, const char *setting, char *err,
                          size_t err_len) TK_MUST_USE;
 
