@@ -29,6 +29,7 @@ struct tk_http {
     struct tk_router *router;
     atomic_int inflight;
     atomic_int open_conns;
+    atomic_bool stopping; /* refuse new connections: the server is draining */
     int max_conns;
     uint16_t port;
     bool quiet;
@@ -44,6 +45,8 @@ struct tk_http {
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct tk_http *h = cls;
+    if (atomic_load(&h->stopping))
+        return MHD_NO;
     if (atomic_load(&h->open_conns) < h->max_conns)
         return MHD_YES;
     if (!h->quiet)
@@ -623,15 +626,16 @@ void tk_http_stop(struct tk_http *h, unsigned grace_ms)
 {
     if (h == NULL)
         return;
-    /* The listen socket is ours to close, but only once libmicrohttpd's threads are gone
-     * (they may still be taking it out of their epoll sets; ThreadSanitizer saw the race). */
-    MHD_socket fd = MHD_quiesce_daemon(h->d);
+    /* New connections are refused at accept while in-flight requests finish. Not
+     * MHD_quiesce_daemon: in libmicrohttpd 0.9.75 it races its own epoll workers (both take the
+     * listen socket out of a worker's epoll set, and the loser aborts the process: seen once in
+     * CI, "Failed to remove listen FD from epoll set"). MHD_stop_daemon closes the listen socket
+     * itself after joining its threads. */
+    atomic_store(&h->stopping, true);
     for (unsigned waited = 0; waited < grace_ms && atomic_load(&h->inflight) > 0; waited += 10) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(h->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     free(h);
 }
