@@ -214,6 +214,8 @@ static void tokens_list(struct tk_ctx *c)
             if (rc == 0) {
                 tk_store_snapshot(db, &snap); /* after the read's first query */
                 tq.without_users = snap.version != 0;
+                tq.count_known = true;
+                tq.count = count;
                 rc =
                     tk_store_token_fetch(db, &tq, pg.offset, pg.page_size, req->arena, &tokens, &n);
             }

@@ -965,13 +965,24 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     if (tq->username)
         tk_sql_add(&q, " JOIN users u ON u.id = t.user_id");
     sql_token_where(&q, tq);
+    /* OFFSET walks the skipped rows: a page past the middle is the same rows read in the
+     * reverse of the (total: t.id breaks ties) order from the end, then turned around. */
+    bool reverse = tq->count_known && offset > tq->count / 2 && offset < tq->count;
+    if (reverse) {
+        int64_t from_end = tq->count - offset - limit;
+        if (from_end < 0) {
+            limit += from_end; /* the last page, shorter */
+            from_end = 0;
+        }
+        offset = from_end;
+    }
     tk_sql_add(&q, " ORDER BY ");
     for (size_t i = 0; i < tq->n_order; i++) {
         tk_sql_add(&q, order_column(tq->order[i].field));
         /* PostgreSQL's default NULL placement, on every engine (API.md §8). */
-        tk_sql_add(&q, tq->order[i].desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
+        tk_sql_add(&q, tq->order[i].desc != reverse ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
     }
-    tk_sql_add(&q, "t.id LIMIT ");
+    tk_sql_add(&q, reverse ? "t.id DESC LIMIT " : "t.id LIMIT ");
     tk_sql_int(&q, limit);
     tk_sql_add(&q, " OFFSET ");
     tk_sql_int(&q, offset);
@@ -1001,7 +1012,11 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     tk_db_reset(db, st);
     if (rc < 0)
         return rc;
-
+    for (size_t i = 0; reverse && i < n / 2; i++) {
+        struct tk_token tmp = tokens[i];
+        tokens[i] = tokens[n - 1 - i];
+        tokens[n - 1 - i] = tmp;
+    }
     if (tq->without_users) {
         *tokens_out = tokens;
         *n_out = n;

@@ -134,6 +134,8 @@ struct tk_token_query {
     int64_t owner_id;   /* > 0: only this user's tokens (non-superusers) */
     bool with_groups;   /* fill user->groups */
     bool without_users; /* leave token->user NULL: the caller has the users already */
+    bool count_known;   /* count is the number of matching tokens in this read: a page */
+    int64_t count;      /* past the middle is then read from the end (half the skipping) */
 };
 
 int tk_store_token_count(struct tk_db *db, const struct tk_token_query *q, struct tk_arena *a,
