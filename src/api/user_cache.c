@@ -1,11 +1,11 @@
 /* Per-thread cache of rendered users (user_cache.h). */
 #include "api/user_cache.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/tls.h"
 
 /* Direct-mapped by (id, groups): 2048 entries of ~1.7 KB at most, a few MB per thread. */
 #define USER_CACHE_SLOTS 2048
@@ -18,10 +18,6 @@ struct entry {
     size_t len;
 };
 
-static pthread_key_t key;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool key_ok;
-
 static void table_free(void *p)
 {
     struct entry *t = p;
@@ -30,26 +26,7 @@ static void table_free(void *p)
     free(t);
 }
 
-static void key_init(void)
-{
-    key_ok = pthread_key_create(&key, table_free) == 0;
-}
-
-static struct entry *table(bool create)
-{
-    pthread_once(&once, key_init);
-    if (!key_ok)
-        return NULL;
-    struct entry *t = pthread_getspecific(key);
-    if (t == NULL && create) {
-        t = tk_calloc(USER_CACHE_SLOTS, sizeof(*t));
-        if (t != NULL && pthread_setspecific(key, t) != 0) {
-            free(t);
-            t = NULL;
-        }
-    }
-    return t;
-}
+static struct tk_tls tables = TK_TLS_INIT(USER_CACHE_SLOTS * sizeof(struct entry), table_free);
 
 static struct entry *slot(struct entry *t, int64_t id, bool groups)
 {
@@ -59,7 +36,7 @@ static struct entry *slot(struct entry *t, int64_t id, bool groups)
 const char *tk_user_cache_get(const struct tk_store_snapshot *s, int64_t id, bool groups,
                               size_t *len)
 {
-    struct entry *t = s->version ? table(false) : NULL;
+    struct entry *t = s->version ? tk_tls_get(&tables, false) : NULL;
     if (t == NULL)
         return NULL;
     struct entry *e = slot(t, id, groups);
@@ -73,7 +50,7 @@ const char *tk_user_cache_get(const struct tk_store_snapshot *s, int64_t id, boo
 void tk_user_cache_put(const struct tk_store_snapshot *s, int64_t id, bool groups, const char *json,
                        size_t len)
 {
-    struct entry *t = s->version ? table(true) : NULL;
+    struct entry *t = s->version ? tk_tls_get(&tables, true) : NULL;
     if (t == NULL)
         return;
     struct entry *e = slot(t, id, groups);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/tls.h"
 #include "util/utf8.h"
 
 static void uid_compute(int64_t pk, const char *installation_id, char out[65])
@@ -244,10 +245,6 @@ struct derived_cache {
     struct uid_slot uids[UID_SLOTS];
 };
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static bool cache_key_ok;
-
 static void cache_free(void *p)
 {
     struct derived_cache *c = p;
@@ -258,25 +255,11 @@ static void cache_free(void *p)
     free(c);
 }
 
-static void cache_key_init(void)
-{
-    cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0;
-}
+static struct tk_tls caches = TK_TLS_INIT(sizeof(struct derived_cache), cache_free);
 
 static struct derived_cache *derived_cache(void)
 {
-    pthread_once(&cache_once, cache_key_init);
-    if (!cache_key_ok)
-        return NULL;
-    struct derived_cache *c = pthread_getspecific(cache_key);
-    if (c == NULL) {
-        c = tk_calloc(1, sizeof(*c));
-        if (c != NULL && pthread_setspecific(cache_key, c) != 0) {
-            free(c);
-            c = NULL;
-        }
-    }
-    return c;
+    return tk_tls_get(&caches, true);
 }
 
 void tk_user_uid(int64_t pk, const char *installation_id, char out[65])
