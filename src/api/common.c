@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/principal_cache.h"
 #include "api/throttle.h"
 #include "domain/auth.h"
 #include "util/metrics.h"
@@ -74,7 +75,17 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     }
     uint8_t hash[TK_KEY_HASH_BYTES];
     tk_key_hash(&api->secret, cred, cred_len, hash);
-    int rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who);
+    /* The snapshot is read before the lookup: an answer kept under it can only be older
+     * data's if nothing committed in between, when it is the same answer. */
+    struct tk_store_snapshot snap;
+    tk_store_snapshot(ctx->db, &snap);
+    int rc = 0;
+    if (!tk_principal_cache_get(&snap, hash, ctx->now, &ctx->who)) {
+        int64_t valid_until;
+        rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who, &valid_until);
+        if (rc == 0)
+            tk_principal_cache_put(&snap, hash, &ctx->who, valid_until);
+    }
     if (rc == TK_ERR_NOTFOUND) {
         tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
         tk_metrics_auth_failure(TK_AUTHF_INVALID);

@@ -456,31 +456,44 @@ void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out)
 
 /* ---- authentication and superusers ---- */
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* The groups that make their members superusers: the superuser groups and their descendants
+ * down to TK_MAX_GROUP_DEPTH levels (tk_st_sql_superusers). */
+#define GRANTING_CTE                                                                               \
+    "WITH RECURSIVE granting(id, depth) AS (SELECT id, 0 FROM groups WHERE is_superuser = 1 "      \
+    "UNION ALL SELECT g.id, granting.depth + 1 FROM groups g JOIN granting ON g.parent_id = "      \
+    "granting.id WHERE granting.depth < " STR(TK_MAX_GROUP_DEPTH) ") "
+
 int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
-                          struct tk_principal *out)
+                          struct tk_principal *out, int64_t *valid_until)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db,
-                           "SELECT t.user_id FROM tokens t JOIN users u ON u.id = t.user_id "
-                           "WHERE t.key_hash = ? AND t.intent = 'api' AND u.is_active = 1 "
-                           "AND (t.expiring = 0 OR t.expires IS NULL OR t.expires >= ?) "
-                           "LIMIT 1",
+                           GRANTING_CTE
+                           "SELECT t.user_id, t.expiring, t.expires, CASE WHEN EXISTS (SELECT 1 "
+                           "FROM memberships m WHERE m.user_id = t.user_id AND m.group_id IN "
+                           "(SELECT id FROM granting)) THEN 1 ELSE 0 END " /* PG: a boolean */
+                           "FROM tokens t JOIN users u ON u.id = "
+                           "t.user_id WHERE t.key_hash = ? AND t.intent = 'api' AND "
+                           "u.is_active = 1 ORDER BY (t.expiring = 0 OR t.expires IS NULL) DESC, "
+                           "t.expires DESC LIMIT 1", /* the token valid longest, if several */
                            &st);
     if (rc)
         return rc;
     tk_db_bind_blob(db, st, 1, key_hash, TK_KEY_HASH_BYTES);
-    tk_db_bind_int(db, st, 2, now);
     rc = tk_db_step(db, st);
     if (rc == 1) {
         out->user_id = tk_db_col_int(db, st, 0);
-        rc = 0;
+        bool expires = tk_db_col_int(db, st, 1) != 0 && !tk_db_col_null(db, st, 2);
+        *valid_until = expires ? tk_db_col_int(db, st, 2) : INT64_MAX;
+        out->is_superuser = tk_db_col_int(db, st, 3) != 0;
+        rc = now <= *valid_until ? 0 : TK_ERR_NOTFOUND;
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
     }
     tk_db_reset(db, st);
-    if (rc)
-        return rc;
-    return tk_store_user_is_superuser(db, out->user_id, &out->is_superuser);
+    return rc;
 }
 
 /* Appends "(?, ?, ...)" with the ids. */
@@ -503,14 +516,7 @@ void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
  * only the superuser subtrees, through groups_parent, and needs no temporary b-tree per user. */
 static void sql_granting_cte(struct tk_sql *q)
 {
-    char depth[16];
-    snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
-    tk_sql_add(q, "WITH RECURSIVE granting(id, depth) AS ("
-                  "SELECT id, 0 FROM groups WHERE is_superuser = 1 "
-                  "UNION ALL SELECT g.id, granting.depth + 1 FROM groups g "
-                  "JOIN granting ON g.parent_id = granting.id WHERE granting.depth < ");
-    tk_sql_add(q, depth);
-    tk_sql_add(q, ") ");
+    tk_sql_add(q, GRANTING_CTE);
 }
 
 void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
@@ -519,29 +525,6 @@ void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
     tk_sql_add(q, "SELECT DISTINCT m.user_id FROM memberships m WHERE m.user_id IN ");
     tk_st_sql_id_list(q, ids, n);
     tk_sql_add(q, " AND m.group_id IN (SELECT id FROM granting)");
-}
-
-int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out)
-{
-    struct tk_arena *a = tk_arena_new(64 * 1024);
-    if (a == NULL)
-        return TK_ERR_NOMEM;
-    struct tk_sql q;
-    int rc = tk_sql_init(&q, db->dialect, a);
-    if (rc == 0) {
-        tk_st_sql_superusers(&q, &user_id, 1);
-        struct tk_db_stmt *st;
-        rc = tk_sql_prepare(db, &q, &st);
-        if (rc == 0) {
-            rc = tk_db_step(db, st);
-            *out = rc == 1;
-            rc = rc < 0 ? rc : 0;
-            tk_db_reset(db, st);
-        }
-    }
-    tk_sql_free(&q);
-    tk_arena_free(a);
-    return rc;
 }
 
 /* ---- users ---- */

@@ -98,12 +98,12 @@ struct tk_principal {
 };
 
 /* Authentication (API.md §3 with §17.3): finds a non-expired token of intent api whose key
- * hash is key_hash and whose user is active. TK_ERR_NOTFOUND otherwise. Never writes. */
+ * hash is key_hash and whose user is active, with the user's superuser status, in one query
+ * (one index lookup by key hash). TK_ERR_NOTFOUND otherwise. Never writes. valid_until: when
+ * the token stops authenticating (INT64_MAX: it does not expire), for callers that keep the
+ * answer for a snapshot. */
 int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
-                          struct tk_principal *out) TK_MUST_USE;
-
-/* Superuser status through group ancestry (API.md §4.1). */
-int tk_store_user_is_superuser(struct tk_db *db, int64_t user_id, bool *out) TK_MUST_USE;
+                          struct tk_principal *out, int64_t *valid_until) TK_MUST_USE;
 
 enum tk_token_field {
     TK_TF_PK,

@@ -89,7 +89,8 @@ static void test_selection_and_actions(void **state)
     uint8_t hash[TK_KEY_HASH_BYTES];
     tk_key_hash(&P.api.secret, k_api, strlen(k_api), hash);
     struct tk_principal who;
-    assert_int_equal(tk_store_authenticate(db, hash, now, &who), TK_ERR_NOTFOUND);
+    int64_t valid_until;
+    assert_int_equal(tk_store_authenticate(db, hash, now, &who, &valid_until), TK_ERR_NOTFOUND);
     a = tk_arena_new(1 << 20);
     struct tk_token *t;
     assert_int_equal(tk_store_token_get(db, "api-expired", 0, a, &t), 0);

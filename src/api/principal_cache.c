@@ -1,0 +1,59 @@
+/* Per-thread principal cache (principal_cache.h). */
+#include "api/principal_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/tls.h"
+
+#define PRINCIPAL_SLOTS 256 /* direct-mapped by the hash's first bytes: ~20 KB per thread */
+
+struct entry {
+    struct tk_store_snapshot snap; /* version 0: empty */
+    uint8_t hash[TK_KEY_HASH_BYTES];
+    struct tk_principal who;
+    int64_t valid_until;
+};
+
+static void table_free(void *p)
+{
+    free(p);
+}
+
+static struct tk_tls tables = TK_TLS_INIT(PRINCIPAL_SLOTS * sizeof(struct entry), table_free);
+
+static struct entry *slot(struct entry *t, const uint8_t hash[TK_KEY_HASH_BYTES])
+{
+    uint32_t h;
+    memcpy(&h, hash, sizeof(h)); /* a keyed hash: its bytes are uniformly spread already */
+    return &t[h % PRINCIPAL_SLOTS];
+}
+
+bool tk_principal_cache_get(const struct tk_store_snapshot *s,
+                            const uint8_t hash[TK_KEY_HASH_BYTES], int64_t now,
+                            struct tk_principal *out)
+{
+    struct entry *t = s->version ? tk_tls_get(&tables, false) : NULL;
+    if (t == NULL)
+        return false;
+    struct entry *e = slot(t, hash);
+    if (e->snap.version != s->version || e->snap.conn != s->conn ||
+        memcmp(e->hash, hash, TK_KEY_HASH_BYTES) != 0 || now > e->valid_until)
+        return false;
+    *out = e->who;
+    return true;
+}
+
+void tk_principal_cache_put(const struct tk_store_snapshot *s,
+                            const uint8_t hash[TK_KEY_HASH_BYTES], const struct tk_principal *p,
+                            int64_t valid_until)
+{
+    struct entry *t = s->version ? tk_tls_get(&tables, true) : NULL;
+    if (t == NULL)
+        return;
+    struct entry *e = slot(t, hash);
+    e->snap = *s;
+    memcpy(e->hash, hash, TK_KEY_HASH_BYTES);
+    e->who = *p;
+    e->valid_until = valid_until;
+}
