@@ -43,6 +43,11 @@ static void intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_
         tk_api_error(c->res, TK_ERR_NOMEM);
 }
 
+static enum tk_rendering rendering(bool groups)
+{
+    return groups ? TK_RENDER_USER_GROUPS : TK_RENDER_USER;
+}
+
 struct rendered {
     const char *json; /* NULL: render tokens[i].user */
     size_t len;
@@ -74,7 +79,7 @@ static int page_owners(struct tk_db *db, const struct tk_store_snapshot *snap, s
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len;
-        const char *json = tk_user_cache_get(snap, tokens[i].user_id, groups, &len);
+        const char *json = tk_user_cache_get(snap, tokens[i].user_id, rendering(groups), &len);
         char *copy = json ? tk_arena_alloc(a, len) : NULL;
         if (copy != NULL) {
             memcpy(copy, json, len);
@@ -108,14 +113,15 @@ static void write_tokens(struct tk_ctx *c, struct tk_jw *w, const struct tk_stor
         size_t len = owners[i].len;
         const char *json = owners[i].json;
         if (json == NULL && t->user != NULL)
-            json = tk_user_cache_get(snap, t->user_id, groups, &len); /* an owner seen above */
+            json = tk_user_cache_get(snap, t->user_id, rendering(groups),
+                                     &len); /* an owner seen above */
         if (json == NULL && t->user != NULL) {
             struct tk_jw uw;
             tk_buf_reset(&user);
             tk_jw_init(&uw, &user);
             tk_json_user(&uw, c->api, t->user, groups);
             if (user.err == 0) {
-                tk_user_cache_put(snap, t->user_id, groups, user.data, user.len);
+                tk_user_cache_put(snap, t->user_id, rendering(groups), user.data, user.len);
                 json = user.data;
                 len = user.len;
             }

@@ -7,12 +7,12 @@
 #include "util/alloc.h"
 #include "util/tls.h"
 
-/* Direct-mapped by (id, groups): 2048 entries of ~1.7 KB at most, a few MB per thread. */
+/* Direct-mapped by (id, rendering): 2048 entries of ~1.7 KB at most, a few MB per thread. */
 #define USER_CACHE_SLOTS 2048
 
 struct entry {
     int64_t id;
-    bool groups;
+    enum tk_rendering r;
     struct tk_store_snapshot snap; /* version 0: empty */
     char *json;
     size_t len;
@@ -28,32 +28,32 @@ static void table_free(void *p)
 
 static struct tk_tls tables = TK_TLS_INIT(USER_CACHE_SLOTS * sizeof(struct entry), table_free);
 
-static struct entry *slot(struct entry *t, int64_t id, bool groups)
+static struct entry *slot(struct entry *t, int64_t id, enum tk_rendering r)
 {
-    return &t[((uint64_t)id * 2 + (groups ? 1 : 0)) % USER_CACHE_SLOTS];
+    return &t[((uint64_t)id * TK_RENDERINGS + (unsigned)r) % USER_CACHE_SLOTS];
 }
 
-const char *tk_user_cache_get(const struct tk_store_snapshot *s, int64_t id, bool groups,
+const char *tk_user_cache_get(const struct tk_store_snapshot *s, int64_t id, enum tk_rendering r,
                               size_t *len)
 {
     struct entry *t = s->version ? tk_tls_get(&tables, false) : NULL;
     if (t == NULL)
         return NULL;
-    struct entry *e = slot(t, id, groups);
-    if (e->json == NULL || e->id != id || e->groups != groups || e->snap.conn != s->conn ||
+    struct entry *e = slot(t, id, r);
+    if (e->json == NULL || e->id != id || e->r != r || e->snap.conn != s->conn ||
         e->snap.version != s->version)
         return NULL;
     *len = e->len;
     return e->json;
 }
 
-void tk_user_cache_put(const struct tk_store_snapshot *s, int64_t id, bool groups, const char *json,
-                       size_t len)
+void tk_user_cache_put(const struct tk_store_snapshot *s, int64_t id, enum tk_rendering r,
+                       const char *json, size_t len)
 {
     struct entry *t = s->version ? tk_tls_get(&tables, true) : NULL;
     if (t == NULL)
         return;
-    struct entry *e = slot(t, id, groups);
+    struct entry *e = slot(t, id, r);
     char *copy = e->json != NULL && e->len >= len ? e->json : tk_malloc(len + 1);
     if (copy == NULL)
         return;
@@ -61,5 +61,5 @@ void tk_user_cache_put(const struct tk_store_snapshot *s, int64_t id, bool group
     copy[len] = '\0';
     if (copy != e->json)
         free(e->json);
-    *e = (struct entry){.id = id, .groups = groups, .snap = *s, .json = copy, .len = len};
+    *e = (struct entry){.id = id, .r = r, .snap = *s, .json = copy, .len = len};
 }

@@ -13,13 +13,21 @@
 
 #include "store/store.h"
 
-/* The rendered user id (groups_obj included or not) as of snapshot s, or NULL. The bytes stay
- * valid until this thread's next tk_user_cache_put. */
-const char *tk_user_cache_get(const struct tk_store_snapshot *s, int64_t id, bool groups,
+/* What was rendered for a user. */
+enum tk_rendering {
+    TK_RENDER_USER,        /* tk_json_user, groups_obj null */
+    TK_RENDER_USER_GROUPS, /* tk_json_user with groups_obj */
+    TK_RENDER_ME,          /* the whole users/me/ body */
+    TK_RENDERINGS
+};
+
+/* User id's rendering as of snapshot s, or NULL. The bytes stay valid until this thread's next
+ * tk_user_cache_put. */
+const char *tk_user_cache_get(const struct tk_store_snapshot *s, int64_t id, enum tk_rendering r,
                               size_t *len);
 /* Keeps json as user id's rendering for snapshot s (nothing when s->version is 0, or when
  * memory is short: the cache is only ever an optimisation). */
-void tk_user_cache_put(const struct tk_store_snapshot *s, int64_t id, bool groups, const char *json,
-                       size_t len);
+void tk_user_cache_put(const struct tk_store_snapshot *s, int64_t id, enum tk_rendering r,
+                       const char *json, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include "api/body.h"
 #include "api/listing.h"
 #include "api/serialize.h"
+#include "api/user_cache.h"
 #include "domain/attributes.h"
 #include "domain/tokens.h"
 #include "domain/user.h"
@@ -684,12 +685,26 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     struct tk_ctx c;
     if (!tk_api_begin(ctx, req, res, TK_M_GET, &c))
         return;
+    /* The whole body is kept per thread for the snapshot read first (user_cache.h). */
+    struct tk_store_snapshot snap;
+    tk_store_snapshot(c.db, &snap);
+    size_t cached_len;
+    const char *cached = tk_user_cache_get(&snap, c.who.user_id, TK_RENDER_ME, &cached_len);
+    if (cached != NULL) {
+        tk_buf_append(&res->body, cached, cached_len);
+        res->status = 200;
+        return;
+    }
     struct tk_user *u;
     struct tk_group *groups;
     size_t n_groups;
-    int rc = tk_store_user_get(c.db, c.who.user_id, req->arena, &u);
-    if (rc == 0)
-        rc = tk_store_user_effective_groups(c.db, u->id, req->arena, &groups, &n_groups);
+    int rc = tk_store_read_begin(c.db);
+    if (rc == 0) {
+        rc = tk_store_user_get(c.db, c.who.user_id, req->arena, &u);
+        if (rc == 0)
+            rc = tk_store_user_effective_groups(c.db, u->id, req->arena, &groups, &n_groups);
+        tk_store_read_end(c.db);
+    }
     if (rc) {
         tk_api_error(res, rc);
         return;
@@ -767,6 +782,8 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     free(settings_text);
     json_decref(merged);
     res->status = 200;
+    if (res->body.err == 0)
+        tk_user_cache_put(&snap, c.who.user_id, TK_RENDER_ME, res->body.data, res->body.len);
 }
 
 /* ---- service_account/ ---- */

@@ -79,3 +79,39 @@ def test_user_obj_follows_every_change(tmp_path):
         assert r.status == 204
         r = admin.get("/api/v3/core/tokens/", {"identifier": "cache-tok"})
         assert r.json()["results"] == []
+
+
+def me(client):
+    bodies = {json.dumps(client.get("/api/v3/core/users/me/").json(), sort_keys=True)
+              for _ in range(REPEAT)}
+    assert len(bodies) == 1, bodies
+    return json.loads(bodies.pop())["user"]
+
+
+def test_users_me_follows_every_change(tmp_path):
+    """users/me/ is kept whole per thread and snapshot: its name, groups, settings (merged from
+    the groups' attributes) and superuser permissions follow every change at once."""
+    with served(tmp_path) as server:
+        admin = Client(server, token=server.bootstrap_key)
+        user = send(admin, "POST", "/api/v3/core/users/", {"username": "meme", "name": "Me Me"})
+        key = server.cli("token", "create", "meme-key", "--user", "meme", "--expires", "none")
+        mine = Client(server, token=key)
+        u = me(mine)
+        assert u["name"] == "Me Me" and u["groups"] == [] and u["settings"] == {}
+        send(admin, "PATCH", f"/api/v3/core/users/{user['pk']}/", {"name": "You"})
+        assert me(mine)["name"] == "You"
+        g = send(admin, "POST", "/api/v3/core/groups/",
+                 {"name": "me-g", "attributes": {"settings": {"theme": "dark"}}})
+        send(admin, "POST", f"/api/v3/core/groups/{g['pk']}/add_user/", {"pk": user["pk"]})
+        u = me(mine)
+        assert [x["name"] for x in u["groups"]] == ["me-g"]
+        assert u["settings"] == {"theme": "dark"}
+        assert u["system_permissions"] == []
+        send(admin, "PATCH", f"/api/v3/core/groups/{g['pk']}/",
+             {"attributes": {"settings": {"theme": "light"}}, "is_superuser": True})
+        u = me(mine)
+        assert u["settings"] == {"theme": "light"} and u["is_superuser"]
+        assert u["system_permissions"] != []
+        server.cli("group", "remove", "me-g", "meme")  # another process
+        u = me(mine)
+        assert u["groups"] == [] and not u["is_superuser"] and u["settings"] == {}
