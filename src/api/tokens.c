@@ -272,19 +272,41 @@ int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t)
 
 static void tokens_retrieve(struct tk_ctx *c)
 {
-    struct tk_token *t;
-    int64_t owner = c->who.is_superuser ? 0 : c->who.user_id;
+    struct tk_token_query tq;
+    memset(&tq, 0, sizeof(tq));
+    tq.identifier = c->req->params[0];
+    tq.owner_id = c->who.is_superuser ? 0 : c->who.user_id;
+    tq.expiring = -1;
+    tq.with_groups = true;
+    bool groups = tk_include_groups(c->req);
+    struct tk_token *t = NULL;
+    struct rendered owner = {NULL, 0};
+    struct tk_store_snapshot snap = {0, 0};
+    size_t n = 0;
     int rc;
-    do
-        rc = tk_store_token_get(tk_api_rdb(c), c->req->params[0], owner, c->req->arena, &t);
-    while (rc != 0 && tk_api_rdb_failed(c, rc));
+    for (;;) {
+        struct tk_db *db = tk_api_rdb(c);
+        if ((rc = tk_store_read_begin(db)) == 0) {
+            /* the owner as in a list (page_owners): rendered already, or loaded in this read */
+            tk_store_snapshot(db, &snap);
+            tq.without_users = snap.version != 0;
+            rc = tk_store_token_fetch(db, &tq, 0, 1, c->req->arena, &t, &n);
+            if (rc == 0 && n == 1 && tq.without_users)
+                rc = page_owners(db, &snap, c->req->arena, t, 1, groups, &owner);
+            tk_store_read_end(db);
+        }
+        if (rc == 0 || !tk_api_rdb_failed(c, rc))
+            break;
+    }
+    if (rc == 0 && n == 0)
+        rc = TK_ERR_NOTFOUND;
     if (rc) {
         tk_api_error(c->res, rc);
         return;
     }
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
-    tk_json_token(&w, c->api, t, tk_include_groups(c->req));
+    write_tokens(c, &w, &snap, t, 1, groups, &owner);
     c->res->status = 200;
 }
 
