@@ -26,7 +26,7 @@ void tk_sql_add(struct tk_sql *q, const char *text)
     tk_buf_puts(&q->text, text);
 }
 
-static struct tk_sql_param *next_param(struct tk_sql *q)
+static struct tk_sql_param *new_param(struct tk_sql *q)
 {
     if (q->n_params >= TK_SQL_MAX_PARAMS) {
         q->err = TK_ERR_TOOBIG;
@@ -42,8 +42,30 @@ static struct tk_sql_param *next_param(struct tk_sql *q)
         q->params = p;
         q->cap_params *= 2;
     }
-    tk_buf_putc(&q->text, '?');
     return &q->params[q->n_params++];
+}
+
+static struct tk_sql_param *next_param(struct tk_sql *q)
+{
+    struct tk_sql_param *p = new_param(q);
+    if (p)
+        tk_buf_putc(&q->text, '?');
+    return p;
+}
+
+void tk_sql_splice(struct tk_sql *q, const struct tk_sql *inner)
+{
+    if (inner->err && !q->err)
+        q->err = inner->err;
+    if (inner->text.err)
+        q->text.err = q->text.err ? q->text.err : inner->text.err;
+    tk_buf_append(&q->text, inner->text.data ? inner->text.data : "", inner->text.len);
+    for (size_t i = 0; i < inner->n_params; i++) {
+        struct tk_sql_param *p = new_param(q);
+        if (p == NULL)
+            return;
+        *p = inner->params[i];
+    }
 }
 
 void tk_sql_int(struct tk_sql *q, int64_t v)

@@ -35,6 +35,8 @@ void tk_sql_add(struct tk_sql *q, const char *text);
 void tk_sql_int(struct tk_sql *q, int64_t v);                  /* appends a placeholder */
 void tk_sql_text(struct tk_sql *q, const char *s, size_t len); /* appends a placeholder */
 void tk_sql_cstr(struct tk_sql *q, const char *s);
+/* Appends inner's text and parameters (a subquery), in place. */
+void tk_sql_splice(struct tk_sql *q, const struct tk_sql *inner);
 /* "<expr> contains <needle>" as a boolean expression (instr / strpos), needle taken literally. */
 void tk_sql_contains(struct tk_sql *q, const char *expr, const char *needle);
 /* Prepares the text and binds every parameter. */
