@@ -53,20 +53,6 @@ struct rendered {
     size_t len;
 };
 
-static const struct tk_user *user_by_id(const struct tk_user *users, size_t n, int64_t id)
-{
-    for (size_t lo = 0, hi = n; lo < hi;) { /* users come sorted by id */
-        size_t mid = lo + (hi - lo) / 2;
-        if (users[mid].id == id)
-            return &users[mid];
-        if (users[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 /* The owners of a page, inside its read: each from this thread's cache of rendered users when
  * it holds them for this snapshot (copied, as later puts may evict them), the others loaded in
  * one query with their groups (user_cache.h). */
@@ -97,7 +83,7 @@ static int page_owners(struct tk_db *db, const struct tk_store_snapshot *snap, s
         return rc;
     for (size_t i = 0; i < n; i++)
         if (out[i].json == NULL)
-            tokens[i].user = (struct tk_user *)user_by_id(users, n_users, tokens[i].user_id);
+            tokens[i].user = tk_store_user_in(users, n_users, tokens[i].user_id);
     return 0;
 }
 

@@ -198,20 +198,29 @@ static void print_secret_note(const struct tk_config *cfg, const char *what)
                what, cfg->secret_key_file);
 }
 
-int tk_cli_backup(const struct tk_config *cfg, int argc, char **argv)
+/* The start both file commands share: --help, FILE [--force], the SQLite database. Returns -1
+ * to go on, else the exit status. */
+static int file_command(const struct tk_config *cfg, int argc, char **argv, const char *name,
+                        const char *usage, bool *force, const char **file, const char **db)
 {
     if (wants_help(argc, argv)) {
-        fputs(backup_usage, stdout);
+        fputs(usage, stdout);
         return 0;
     }
-    bool force;
-    const char *file;
-    int rc = file_args(argc, argv, backup_usage, &force, &file);
+    int rc = file_args(argc, argv, usage, force, file);
     if (rc)
         return rc;
-    const char *db = sqlite_file(cfg, "backup");
-    if (db == NULL)
-        return 1;
+    *db = sqlite_file(cfg, name);
+    return *db == NULL ? 1 : -1;
+}
+
+int tk_cli_backup(const struct tk_config *cfg, int argc, char **argv)
+{
+    bool force;
+    const char *file, *db;
+    int rc = file_command(cfg, argc, argv, "backup", backup_usage, &force, &file, &db);
+    if (rc >= 0)
+        return rc;
     char err[1024] = "";
     struct stat st;
     if (stat(db, &st) != 0) {
@@ -243,18 +252,11 @@ int tk_cli_backup(const struct tk_config *cfg, int argc, char **argv)
 
 int tk_cli_restore(const struct tk_config *cfg, int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        fputs(restore_usage, stdout);
-        return 0;
-    }
     bool force;
-    const char *file;
-    int rc = file_args(argc, argv, restore_usage, &force, &file);
-    if (rc)
+    const char *file, *db;
+    int rc = file_command(cfg, argc, argv, "restore", restore_usage, &force, &file, &db);
+    if (rc >= 0)
         return rc;
-    const char *db = sqlite_file(cfg, "restore");
-    if (db == NULL)
-        return 1;
     char err[1024] = "";
     struct stat st;
     if (stat(file, &st) != 0) {

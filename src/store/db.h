@@ -111,6 +111,18 @@ static inline void tk_db_rollback(struct tk_db *db)
 {
     db->ops->rollback(db);
 }
+/* The drivers' statement caches are two-way set associative: which way of a pair takes a new
+ * statement. An empty first way, else the second unless in use, else the first unless in use;
+ * -1 when both are in use (nested queries): the caller hands out a one-off statement. */
+static inline int tk_db_cache_way(bool first_empty, bool first_busy, bool second_busy)
+{
+    if (first_empty)
+        return 0;
+    if (!second_busy)
+        return 1;
+    return first_busy ? -1 : 0;
+}
+
 /* The connection's data version (ops->version); 0 when it cannot be known, or on error. */
 static inline uint64_t tk_db_version(struct tk_db *db)
 {

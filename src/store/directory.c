@@ -337,7 +337,7 @@ int tk_store_user_list(struct tk_db *db, const struct tk_user_query *uq, int64_t
         return TK_ERR_NOMEM;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        struct tk_user *u = tk_st_user_by_id(sorted, n_sorted, ids[i]);
+        struct tk_user *u = tk_store_user_in(sorted, n_sorted, ids[i]);
         if (u != NULL)
             out[k++] = *u;
     }

@@ -23,8 +23,6 @@ int tk_st_find_id(struct tk_db *db, const char *sql, const char *value, int64_t 
 int tk_st_taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id,
                 bool *taken);
 
-/* Binary search in users sorted by id. */
-struct tk_user *tk_st_user_by_id(struct tk_user *users, size_t n, int64_t id);
 /* The search text of a token: fold(identifier) 0x1f intent 0x1f fold(owner's username) 0x1f
  * fold(description). */
 int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,

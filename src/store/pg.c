@@ -240,13 +240,8 @@ static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
             return 0;
         }
     }
-    struct tk_db_stmt *slot = NULL;
-    if (pair[0].sql == NULL)
-        slot = &pair[0];
-    else if (!pair[1].busy)
-        slot = &pair[1];
-    else if (!pair[0].busy)
-        slot = &pair[0];
+    int way = tk_db_cache_way(pair[0].sql == NULL, pair[0].busy, pair[1].busy);
+    struct tk_db_stmt *slot = way < 0 ? NULL : &pair[way];
     if (slot == NULL) {
         struct tk_db_stmt *t = tk_calloc(1, sizeof(*t));
         if (t == NULL)

@@ -72,15 +72,9 @@ static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
         fprintf(stderr, "tokend: SQLite cannot prepare: %s\n", sqlite3_errmsg(d->h));
         return map_rc(rc) ? map_rc(rc) : TK_ERR_STORE;
     }
-    /* The victim: an empty way, else the second way, else the first; both in use (nested
-     * queries): hand out a one-off statement. */
-    struct tk_db_stmt *slot = NULL;
-    if (pair[0].st == NULL)
-        slot = &pair[0];
-    else if (!pair[1].busy)
-        slot = &pair[1];
-    else if (!pair[0].busy)
-        slot = &pair[0];
+    /* a way for the new statement (tk_db_cache_way), or a one-off statement */
+    int way = tk_db_cache_way(pair[0].st == NULL, pair[0].busy, pair[1].busy);
+    struct tk_db_stmt *slot = way < 0 ? NULL : &pair[way];
     if (slot == NULL) {
         struct tk_db_stmt *t = tk_calloc(1, sizeof(*t));
         if (t == NULL) {

@@ -148,6 +148,9 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *q, int64
 int tk_store_user_find(struct tk_db *db, const char *username, int64_t *id) TK_MUST_USE;
 int tk_store_group_find(struct tk_db *db, const char *name, int64_t *id) TK_MUST_USE;
 
+/* The user with this id among users as tk_store_users_get returns them (sorted by id), or
+ * NULL: a binary search. */
+struct tk_user *tk_store_user_in(struct tk_user *users, size_t n, int64_t id);
 /* Users with their direct groups and superuser status, in the order of ids. Unknown ids are
  * skipped (*n_out may be smaller than n). */
 int tk_store_users_get(struct tk_db *db, const int64_t *ids, size_t n, bool with_groups,
