@@ -54,8 +54,8 @@ struct rendered {
 };
 
 /* The owners of a page, inside its read: each from this thread's cache of rendered users when
- * it holds them for this snapshot (copied, as later puts may evict them), the others loaded in
- * one query with their groups (user_cache.h). */
+ * it holds them for this snapshot, the others loaded in one query with their groups
+ * (user_cache.h). */
 static int page_owners(struct tk_db *db, const struct tk_store_snapshot *snap, struct tk_arena *a,
                        struct tk_token *tokens, size_t n, bool groups, struct rendered *out)
 {
@@ -66,13 +66,10 @@ static int page_owners(struct tk_db *db, const struct tk_store_snapshot *snap, s
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *json = tk_user_cache_get(snap, tokens[i].user_id, rendering(groups), &len);
-        char *copy = json ? tk_arena_alloc(a, len) : NULL;
-        if (copy != NULL) {
-            memcpy(copy, json, len);
-            out[i] = (struct rendered){copy, len};
-        } else {
+        if (json != NULL) /* stays valid: nothing is put until write_tokens has written */
+            out[i] = (struct rendered){json, len};
+        else
             miss[m++] = tokens[i].user_id;
-        }
     }
     if (m == 0)
         return 0;
@@ -87,37 +84,41 @@ static int page_owners(struct tk_db *db, const struct tk_store_snapshot *snap, s
     return 0;
 }
 
-/* Writes the page's tokens; owners rendered here go into the cache for the next request. */
+/* Writes the page's tokens. Owners rendered here go into the cache for the next request only
+ * once every token is written: a put may evict an entry that owners[] still points to. */
 static void write_tokens(struct tk_ctx *c, struct tk_jw *w, const struct tk_store_snapshot *snap,
                          const struct tk_token *tokens, size_t n, bool groups,
-                         const struct rendered *owners)
+                         struct rendered *owners)
 {
+    bool *fresh = tk_arena_calloc(c->req->arena, n ? n : 1, sizeof(*fresh));
     struct tk_buf user;
     tk_buf_init(&user, TK_MAX_RESPONSE_BYTES);
     for (size_t i = 0; i < n; i++) {
         const struct tk_token *t = &tokens[i];
-        size_t len = owners[i].len;
-        const char *json = owners[i].json;
-        if (json == NULL && t->user != NULL)
-            json = tk_user_cache_get(snap, t->user_id, rendering(groups),
-                                     &len); /* an owner seen above */
-        if (json == NULL && t->user != NULL) {
+        if (owners[i].json == NULL && t->user != NULL && fresh != NULL) {
             struct tk_jw uw;
             tk_buf_reset(&user);
             tk_jw_init(&uw, &user);
             tk_json_user(&uw, c->api, t->user, groups);
-            if (user.err == 0) {
-                tk_user_cache_put(snap, t->user_id, rendering(groups), user.data, user.len);
-                json = user.data;
-                len = user.len;
+            char *copy = user.err == 0 ? tk_arena_alloc(c->req->arena, user.len) : NULL;
+            if (copy != NULL) {
+                memcpy(copy, user.data, user.len);
+                fresh[i] = true;
+                for (size_t k = i; k < n; k++) /* the same owner further down the page */
+                    if (owners[k].json == NULL && tokens[k].user_id == t->user_id)
+                        owners[k] = (struct rendered){copy, user.len};
             }
         }
-        if (json != NULL)
-            tk_json_token_rendered_user(w, t, json, len);
+        if (owners[i].json != NULL)
+            tk_json_token_rendered_user(w, t, owners[i].json, owners[i].len);
         else
             tk_json_token(w, c->api, t, groups);
     }
     tk_buf_free(&user);
+    for (size_t i = 0; fresh != NULL && i < n; i++)
+        if (fresh[i])
+            tk_user_cache_put(snap, tokens[i].user_id, rendering(groups), owners[i].json,
+                              owners[i].len);
 }
 
 static void tokens_list(struct tk_ctx *c)
