@@ -2,7 +2,6 @@
 the database files or the server's log in any form (plain, hex, base64); the secret key file is
 created 0600 beside the database and a file readable by others is refused at start."""
 
-import base64
 import json
 import os
 import stat
@@ -10,16 +9,7 @@ import subprocess
 
 import pytest
 
-from harness import Client, SqliteBackend, Server, random_key, tokend_bin
-
-
-def forms(key):
-    raw = key.encode()
-    yield raw
-    yield raw.hex().encode()
-    yield raw.hex().upper().encode()
-    yield base64.b64encode(raw).rstrip(b"=")
-    yield base64.urlsafe_b64encode(raw).rstrip(b"=")
+from harness import Client, SqliteBackend, Server, key_forms, random_key, tokend_bin
 
 
 def test_no_key_in_database_or_log(tmp_path):
@@ -69,7 +59,7 @@ def test_no_key_in_database_or_log(tmp_path):
     blobs["server log"] = server.log_text().encode()
     for key in keys:
         assert len(key) >= 20
-        for form in forms(key):
+        for form in key_forms(key):
             for where, data in blobs.items():
                 assert form not in data, f"a key ({form[:12]!r}...) is in {where}"
 
