@@ -57,6 +57,9 @@ struct tk_ctx {
     struct tk_response *res;
     struct tk_db *db;
     struct tk_principal who;
+    /* db's snapshot, read at authentication before any of the request's reads: caches of
+     * derived data may file what the request reads on db under it (tk_store_snapshot) */
+    struct tk_store_snapshot snap;
     int64_t now;
     char request_id[TK_REQUEST_ID_MAX + 1]; /* the request's X-Request-Id, for the audit log */
     struct tk_db *rdb; /* connection for replica-served reads, see tk_api_rdb */

@@ -77,14 +77,13 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
     tk_key_hash(&api->secret, cred, cred_len, hash);
     /* The snapshot is read before the lookup: an answer kept under it can only be older
      * data's if nothing committed in between, when it is the same answer. */
-    struct tk_store_snapshot snap;
-    tk_store_snapshot(ctx->db, &snap);
+    tk_store_snapshot(ctx->db, &ctx->snap);
     int rc = 0;
-    if (!tk_principal_cache_get(&snap, hash, ctx->now, &ctx->who)) {
+    if (!tk_principal_cache_get(&ctx->snap, hash, ctx->now, &ctx->who)) {
         int64_t valid_until;
         rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who, &valid_until);
         if (rc == 0)
-            tk_principal_cache_put(&snap, hash, &ctx->who, valid_until);
+            tk_principal_cache_put(&ctx->snap, hash, &ctx->who, valid_until);
     }
     if (rc == TK_ERR_NOTFOUND) {
         tk_throttle_failed(api->throttle, req->client_ip, ctx->now);

@@ -685,11 +685,11 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     struct tk_ctx c;
     if (!tk_api_begin(ctx, req, res, TK_M_GET, &c))
         return;
-    /* The whole body is kept per thread for the snapshot read first (user_cache.h). */
-    struct tk_store_snapshot snap;
-    tk_store_snapshot(c.db, &snap);
+    /* The whole body is kept per thread for the snapshot read at authentication, before the
+     * reads below (user_cache.h). */
+    const struct tk_store_snapshot *snap = &c.snap;
     size_t cached_len;
-    const char *cached = tk_user_cache_get(&snap, c.who.user_id, TK_RENDER_ME, &cached_len);
+    const char *cached = tk_user_cache_get(snap, c.who.user_id, TK_RENDER_ME, &cached_len);
     if (cached != NULL) {
         tk_buf_append(&res->body, cached, cached_len);
         res->status = 200;
@@ -783,7 +783,7 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     json_decref(merged);
     res->status = 200;
     if (res->body.err == 0)
-        tk_user_cache_put(&snap, c.who.user_id, TK_RENDER_ME, res->body.data, res->body.len);
+        tk_user_cache_put(snap, c.who.user_id, TK_RENDER_ME, res->body.data, res->body.len);
 }
 
 /* ---- service_account/ ---- */
