@@ -514,14 +514,9 @@ void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
  * their descendants once, and matching the users' memberships against that set, gives the same
  * answer as walking up from every membership, at a fraction of the cost: the descent touches
  * only the superuser subtrees, through groups_parent, and needs no temporary b-tree per user. */
-static void sql_granting_cte(struct tk_sql *q)
-{
-    tk_sql_add(q, GRANTING_CTE);
-}
-
 void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
 {
-    sql_granting_cte(q);
+    tk_sql_add(q, GRANTING_CTE);
     tk_sql_add(q, "SELECT DISTINCT m.user_id FROM memberships m WHERE m.user_id IN ");
     tk_st_sql_id_list(q, ids, n);
     tk_sql_add(q, " AND m.group_id IN (SELECT id FROM granting)");
@@ -698,7 +693,7 @@ static int load_granting(struct tk_db *db, struct tk_arena *a, int64_t **out, si
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
         return rc;
-    sql_granting_cte(&q);
+    tk_sql_add(&q, GRANTING_CTE);
     tk_sql_add(&q, "SELECT id FROM granting");
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
