@@ -12,7 +12,6 @@
 #include "domain/pagination.h"
 #include "util/limits.h"
 #include "util/time.h"
-#include "util/utf8.h"
 
 static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
 
@@ -160,21 +159,8 @@ static void tokens_list(struct tk_ctx *c)
     if (tk_field_errors_respond(&fe, res))
         return;
 
-    p = tk_query_get(&q, "search");
-    if (p != NULL) {
-        if (tk_utf8_length(p->val, p->val_len) > TK_MAX_SEARCH_CHARS) {
-            tk_field_errors_init(&fe);
-            tk_field_errors_add(&fe, "search",
-                                "Ensure this field has no more than 1024 characters.");
-            tk_field_errors_respond(&fe, res);
-            return;
-        }
-        rc = tk_search_terms(req->arena, p->val, p->val_len, &tq.terms, &tq.n_terms);
-        if (rc) {
-            tk_api_error(res, rc);
-            return;
-        }
-    }
+    if (!tk_list_search(c, &q, &tq.terms, &tq.n_terms))
+        return;
     p = tk_query_get(&q, "ordering");
     tk_token_ordering(p ? p->val : NULL, p ? p->val_len : 0, &tq);
 

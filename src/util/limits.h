@@ -9,7 +9,7 @@
 #define TK_MAX_HEADER_BYTES (16 * 1024)           /* all request headers together: 431 */
 #define TK_MHD_POOL_BYTES (64 * 1024)             /* per-connection memory of libmicrohttpd */
 #define TK_MAX_SEARCH_CHARS 1024                  /* longer search: 400 */
-#define TK_MAX_SEARCH_TERMS 512                   /* what 1024 characters can hold */
+#define TK_MAX_SEARCH_TERMS 64                    /* distinct terms (README, "Limits"): more: 400 */
 #define TK_MAX_PAGE_SIZE 1000                     /* larger page_size is clamped */
 #define TK_DEFAULT_PAGE_SIZE 100                  /* SEED default, API.md §9 */
 #define TK_MAX_JSON_DEPTH 64                      /* deeper request JSON: 400 */
