@@ -174,6 +174,14 @@ static void tokens_list(struct tk_ctx *c)
     p = tk_query_get(&q, "page_size");
     int64_t page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0,
                                            TK_DEFAULT_PAGE_SIZE, TK_MAX_PAGE_SIZE);
+    /* the page to come, so that a search is evaluated once for count and page (store.h); a
+     * page number that cannot be valid is answered from the count alone */
+    if (!pr.invalid && !pr.too_big &&
+        (pr.last || (pr.number >= 1 && pr.number <= INT64_MAX / page_size))) {
+        tq.page_last = pr.last;
+        tq.page_offset = pr.last ? 0 : (pr.number - 1) * page_size;
+        tq.page_limit = page_size;
+    }
 
     int64_t count = 0;
     struct tk_pagination pg;

@@ -136,11 +136,23 @@ struct tk_token_query {
     bool without_users; /* leave token->user NULL: the caller has the users already */
     bool count_known;   /* count is the number of matching tokens in this read: a page */
     int64_t count;      /* past the middle is then read from the end (half the skipping) */
+    /* The page the caller will fetch after counting: rows [page_offset, page_offset +
+     * page_limit) of the list, or the last page when page_last (page_limit 0: not said). A
+     * search that the FTS5 index answers on SQLite is then evaluated once: the count walks the
+     * matching ids and keeps that page's (page_ids, from row page_ids_offset), and the fetch of
+     * the same page reads just those rows. */
+    int64_t page_offset, page_limit;
+    bool page_last;
+    const int64_t *page_ids; /* set by tk_store_token_count, NULL: none kept */
+    size_t n_page_ids;
+    int64_t page_ids_offset;
 };
 
-int tk_store_token_count(struct tk_db *db, const struct tk_token_query *q, struct tk_arena *a,
+/* The number of matching tokens; may keep the ids of the page q names (above). */
+int tk_store_token_count(struct tk_db *db, struct tk_token_query *q, struct tk_arena *a,
                          int64_t *count) TK_MUST_USE;
-/* One page of tokens with their users (and direct groups when q->with_groups). */
+/* One page of tokens with their users (and direct groups when q->with_groups). For the page
+ * tk_store_token_count kept ids for (in the same read), just those rows are read. */
 int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *q, int64_t offset,
                          int64_t limit, struct tk_arena *a, struct tk_token **tokens,
                          size_t *n) TK_MUST_USE;
