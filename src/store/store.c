@@ -806,45 +806,66 @@ static bool fts_term(const char *term)
     return tk_utf8_length(term, strlen(term)) >= 3;
 }
 
-/* The FTS5 query that holds every term of three characters or more on SQLite: each term one
- * quoted phrase ('"' doubled), joined by AND. NULL when there is none (or on PostgreSQL). */
-static const char *fts_match(struct tk_sql *q, const struct tk_token_query *t)
+/* Trigrams one search hands to FTS5, over all its terms. FTS5 evaluates a phrase inside one VM
+ * instruction, which the statement time budget cannot interrupt, at a cost of about one doclist
+ * walk per trigram: 1,022 trigrams of one common character took 1.2 s at 100k tokens
+ * (docs/robustness.md). Past this many, terms are checked by instr() alone, row by row, which
+ * the budget does stop; a longer term gives the index its first characters and instr() the
+ * rest. */
+#define FTS_MAX_TRIGRAMS 64
+
+/* The part of term for the index: its first characters, as many as the trigrams *left allow
+ * (taken from *left). Its length in bytes; 0: none (instr alone). */
+static size_t fts_piece(const char *term, size_t *left)
 {
-    if (q->dialect != TK_DIALECT_SQLITE)
-        return NULL;
-    size_t len = 0, n = 0;
-    for (size_t i = 0; i < t->n_terms; i++) {
-        if (fts_term(t->terms[i])) {
-            len += 2 * strlen(t->terms[i]) + 7; /* quotes, doubled quotes, " AND " */
-            n++;
-        }
+    size_t len = strlen(term), chars = tk_utf8_length(term, len);
+    if (chars < 3 || *left == 0)
+        return 0;
+    size_t take = chars < *left + 2 ? chars : *left + 2, bytes = 0;
+    *left -= take - 2;
+    for (size_t k = 0; k < take; k++) {
+        uint32_t cp;
+        bytes += tk_utf8_decode(term + bytes, len - bytes, &cp);
     }
-    if (n == 0)
+    return bytes;
+}
+
+/* The FTS5 query over the terms' pieces (fts_piece) on SQLite: each piece one quoted phrase
+ * ('"' doubled), joined by AND. covered[i]: term i is matched by the index alone (its whole
+ * text is a phrase). NULL when no term has a piece (or on PostgreSQL). */
+static const char *fts_match(struct tk_sql *q, const struct tk_token_query *t, bool *covered)
+{
+    if (q->dialect != TK_DIALECT_SQLITE || covered == NULL)
         return NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < t->n_terms; i++)
+        len += 2 * strlen(t->terms[i]) + 7; /* quotes, doubled quotes, " AND " */
     char *m = tk_arena_alloc(q->arena, len + 1);
     if (m == NULL) {
         q->err = TK_ERR_NOMEM;
         return NULL;
     }
-    size_t o = 0;
+    size_t o = 0, left = FTS_MAX_TRIGRAMS;
     for (size_t i = 0; i < t->n_terms; i++) {
         const char *term = t->terms[i];
-        if (!fts_term(term))
+        size_t piece = fts_piece(term, &left);
+        covered[i] = piece > 0 && term[piece] == '\0';
+        if (piece == 0)
             continue;
         if (o > 0) {
             memcpy(m + o, " AND ", 5);
             o += 5;
         }
         m[o++] = '"';
-        for (const char *c = term; *c; c++) {
-            if (*c == '"')
+        for (size_t k = 0; k < piece; k++) {
+            if (term[k] == '"')
                 m[o++] = '"';
-            m[o++] = *c;
+            m[o++] = term[k];
         }
         m[o++] = '"';
     }
     m[o] = '\0';
-    return m;
+    return o > 0 ? m : NULL;
 }
 
 static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
@@ -895,17 +916,18 @@ static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
     /* search (API.md §8): every term is a substring of identifier, intent, username or
      * description, compared on case folds stored at write time (identical on every engine).
      * The terms come de-duplicated (tk_search_terms), so each one is a distinct constraint. */
-    const char *match = fts_match(q, t);
+    bool *covered = t->n_terms ? tk_arena_calloc(q->arena, t->n_terms, sizeof(*covered)) : NULL;
+    const char *match = fts_match(q, t, covered);
     if (match != NULL) {
-        /* all the terms the FTS5 trigram index can answer, as one MATCH: one lookup, however
-         * many terms (one subquery per term made SQLite build and probe a list per term) */
+        /* the terms the FTS5 trigram index can answer, as one MATCH: one lookup, however many
+         * terms (one subquery per term made SQLite build and probe a list per term) */
         AND();
         tk_sql_add(q, "t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH ");
         tk_sql_cstr(q, match);
         tk_sql_add(q, ")");
     }
     for (size_t i = 0; i < t->n_terms; i++) {
-        if (match != NULL && fts_term(t->terms[i]))
+        if (match != NULL && covered[i])
             continue;
         AND();
         tk_sql_contains(q, "t.search_fold", t->terms[i]);
