@@ -24,6 +24,7 @@ struct tk_store {
     enum tk_dialect dialect;
     pthread_key_t conn_key;
     char installation_id[37];
+    unsigned statement_timeout_ms; /* for every connection opened, 0: none */
 };
 
 static void close_conn(void *p)
@@ -95,6 +96,7 @@ struct tk_db *tk_store_db_read(struct tk_store *s)
     if (db == NULL) {
         if (tk_db_pg_open_lazy(s->replica_url, &db) != 0)
             return tk_store_db(s);
+        tk_db_set_statement_timeout(db, s->statement_timeout_ms);
         if (pthread_setspecific(s->replica_key, db) != 0) {
             tk_db_close(db);
             return tk_store_db(s);
@@ -126,11 +128,23 @@ struct tk_db *tk_store_db(struct tk_store *s)
         fprintf(stderr, "tokend: %s\n", err);
         return NULL;
     }
+    tk_db_set_statement_timeout(db, s->statement_timeout_ms);
     if (pthread_setspecific(s->conn_key, db) != 0) {
         tk_db_close(db);
         return NULL;
     }
     return db;
+}
+
+void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms)
+{
+    s->statement_timeout_ms = ms;
+    struct tk_db *db = pthread_getspecific(s->conn_key);
+    if (db != NULL)
+        tk_db_set_statement_timeout(db, ms);
+    db = pthread_getspecific(s->replica_key);
+    if (db != NULL)
+        tk_db_set_statement_timeout(db, ms);
 }
 
 const char *tk_store_installation_id(const struct tk_store *s)

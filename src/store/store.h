@@ -25,8 +25,15 @@ int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_
 /* Closes the calling thread's connection and frees the store. Other threads must have closed
  * theirs (tk_store_thread_done) or exited. Accepts NULL. */
 void tk_store_free(struct tk_store *s);
-/* Applies pending migrations, creates the installation id. Safe to run on every start. */
+/* Applies pending migrations, creates the installation id. Safe to run on every start. Runs
+ * without a statement time budget when called before tk_store_set_statement_timeout (main does):
+ * rebuilding an index over a large table may take longer than any request should. */
 int tk_store_migrate(struct tk_store *s, char *err, size_t err_len) TK_MUST_USE;
+/* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
+ * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
+ * every connection opened afterwards. Call it before other threads use the store. A statement
+ * over budget fails with TK_ERR_TIMEOUT and its transaction is rolled back. */
+void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
 /* The calling thread's connection, opened on first use; NULL if it cannot be opened. */
 struct tk_db *tk_store_db(struct tk_store *s);
 /* Closes the calling thread's connection (it reopens on next use). */

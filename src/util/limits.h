@@ -16,6 +16,8 @@
 #define TK_MAX_ORDERING_FIELDS 16                 /* distinct ordering fields (8 exist) */
 #define TK_MAX_CONNECTIONS 4096                   /* beyond: refused by the HTTP layer */
 #define TK_CONNECTION_TIMEOUT_S 30                /* idle or slow connections are closed */
+#define TK_STATEMENT_TIMEOUT_S 10                 /* one statement's budget, then 503 */
+#define TK_STATEMENT_TIMEOUT_MAX_S 86400          /* largest TOKEND_STATEMENT_TIMEOUT */
 #define TK_MAX_GROUP_DEPTH 20                     /* group ancestry levels, API.md §4.1 */
 #define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)    /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES (32u * 1024 * 1024) /* one response body */
