@@ -42,6 +42,9 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "failed authentications per second an address earns back"},
     {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
      "seconds before an idle or slow connection is closed"},
+    {"TOKEND_STATEMENT_TIMEOUT", "--statement-timeout", "10",
+     "seconds one database statement may run before it is stopped and the request answered "
+     "503 (decimals allowed, 0: no limit)"},
     {"TOKEND_LOG_LEVEL", "--log-level", "info", "least level logged: debug, info, warning, error"},
     {"TOKEND_LOG_FORMAT", "--log-format", "json",
      "json (one object per line, authentik's fields) or text"},
@@ -66,6 +69,35 @@ static int parse_uint(const char *name, const char *v, unsigned lo, unsigned hi,
         return TK_ERR_INVALID;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+/* Seconds with up to three decimals ("10", "0.25"), from 0 to TK_STATEMENT_TIMEOUT_MAX_S, in
+ * milliseconds. */
+static int parse_seconds_ms(const char *name, const char *v, unsigned *out_ms, char *err,
+                            size_t err_len)
+{
+    unsigned long long whole = 0, frac = 0;
+    size_t i = 0, k = 0;
+    while (v[i] >= '0' && v[i] <= '9' && whole <= TK_STATEMENT_TIMEOUT_MAX_S)
+        whole = whole * 10 + (unsigned)(v[i++] - '0');
+    bool ok = i > 0;
+    if (ok && v[i] == '.') {
+        for (i++; v[i] >= '0' && v[i] <= '9' && k < 3; i++, k++)
+            frac = frac * 10 + (unsigned)(v[i] - '0');
+        ok = k > 0;
+    }
+    for (; k < 3; k++)
+        frac *= 10;
+    unsigned long long ms = whole * 1000 + frac;
+    if (!ok || v[i] != '\0' || ms > TK_STATEMENT_TIMEOUT_MAX_S * 1000ULL) {
+        snprintf(err, err_len,
+                 "%s must be a number of seconds from 0 (no limit) to %d with at most three "
+                 "decimals, such as 10 or 0.5, got \"%s\"",
+                 name, TK_STATEMENT_TIMEOUT_MAX_S, v);
+        return TK_ERR_INVALID;
+    }
+    *out_ms = (unsigned)ms;
     return 0;
 }
 
@@ -103,6 +135,8 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         return parse_uint(env, v, 1, 1000000, &c->auth_failure_rate, err, err_len);
     else if (strcmp(env, "TOKEND_CONNECTION_TIMEOUT") == 0)
         return parse_uint(env, v, 1, 3600, &c->connection_timeout_s, err, err_len);
+    else if (strcmp(env, "TOKEND_STATEMENT_TIMEOUT") == 0)
+        return parse_seconds_ms(env, v, &c->statement_timeout_ms, err, err_len);
     else if (strcmp(env, "TOKEND_LOG_LEVEL") == 0 && tk_log_level_parse(v, &c->log_level) != 0) {
         snprintf(err, err_len, "TOKEND_LOG_LEVEL must be debug, info, warning or error, got \"%s\"",
                  v);
@@ -136,6 +170,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->auth_failure_burst = 1000;
     c->auth_failure_rate = 100;
     c->connection_timeout_s = TK_CONNECTION_TIMEOUT_S;
+    c->statement_timeout_ms = TK_STATEMENT_TIMEOUT_S * 1000;
     c->log_level = TK_LOG_INFO;
     c->log_format = TK_LOG_JSON;
     c->metrics_listen = "127.0.0.1:9300"; /* authentik's metrics port */

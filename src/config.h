@@ -36,6 +36,7 @@ struct tk_config {
     unsigned auth_failure_burst;   /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */
     unsigned auth_failure_rate;    /* TOKEND_AUTH_FAILURE_RATE, 100 per second */
     unsigned connection_timeout_s; /* TOKEND_CONNECTION_TIMEOUT */
+    unsigned statement_timeout_ms; /* TOKEND_STATEMENT_TIMEOUT (seconds), 10 s, 0: none */
     enum tk_log_level log_level;   /* TOKEND_LOG_LEVEL, info */
     enum tk_log_format log_format; /* TOKEND_LOG_FORMAT, json */
     const char *log_file;          /* TOKEND_LOG_FILE, NULL: stderr */

@@ -318,6 +318,9 @@ int main(int argc, char **argv)
         tk_log(TK_LOG_ERROR, "tokend", "%s", err);
         goto free_store;
     }
+    /* Every statement after the migrations has a time budget: requests, the sweeper and the
+     * administration commands alike (backup and restore use SQLite's own API, no store). */
+    tk_store_set_statement_timeout(cli.store, cfg.statement_timeout_ms);
     if (tk_config_secret(&cfg, &cli.secret, err, sizeof(err)) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "%s", err);
         goto free_store;

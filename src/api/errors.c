@@ -15,6 +15,12 @@ void tk_api_error(struct tk_response *res, int err)
         break;
     case TK_ERR_TOOBIG: tk_response_detail(res, 413, "Request body too large."); break;
     case TK_ERR_BUSY: tk_response_detail(res, 503, "The database is busy, try again."); break;
+    case TK_ERR_TIMEOUT:
+        /* a statement over TOKEND_STATEMENT_TIMEOUT, stopped and rolled back (README) */
+        tk_response_detail(res, 503,
+                           "The query took longer than the statement timeout; narrow it or "
+                           "try again.");
+        break;
     case TK_ERR_NOMEM:
         tk_response_detail(res, 503, "The server is out of memory, try again.");
         break;

@@ -1,6 +1,7 @@
 /* Shared list parameters (listing.h). */
 #include "api/listing.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/limits.h"
@@ -132,6 +133,18 @@ bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***te
         return false;
     }
     int rc = tk_search_terms(c->req->arena, p->val, p->val_len, terms, n);
+    if (rc == TK_ERR_TOOBIG) {
+        /* counted after repeats and contained terms are dropped (README, "Limits"): a term
+         * given again adds no work, so it is not refused either */
+        char msg[64];
+        snprintf(msg, sizeof(msg), "Ensure this field has no more than %d distinct terms.",
+                 TK_MAX_SEARCH_TERMS);
+        struct tk_field_errors fe;
+        tk_field_errors_init(&fe);
+        tk_field_errors_add(&fe, "search", msg);
+        tk_field_errors_respond(&fe, c->res);
+        return false;
+    }
     if (rc) {
         tk_api_error(c->res, rc);
         return false;

@@ -23,7 +23,8 @@ bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_at
 size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
                         const struct tk_field_order *def, size_t n_def, struct tk_field_order *out);
 
-/* search terms, or writes a 400 and returns false. */
+/* search terms (tk_search_terms), or writes a 400 and returns false: over TK_MAX_SEARCH_CHARS
+ * characters, or over TK_MAX_SEARCH_TERMS distinct terms. Every list's search goes through it. */
 bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n);
 
 /* page and page_size. */

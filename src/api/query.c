@@ -1,6 +1,7 @@
 /* Query string parsing (query.h). */
 #include "api/query.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -108,18 +109,67 @@ void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len)
     *out_len = end - first;
 }
 
+struct term {
+    const char *s;
+    size_t len, pos; /* pos: where it was given */
+};
+
+static int longest_first(const void *x, const void *y)
+{
+    const struct term *a = x, *b = y;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int given_order(const void *x, const void *y)
+{
+    const struct term *a = x, *b = y;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* Keeps the terms that add a constraint (README, "Limits"). A term that repeats another, or is
+ * contained in another, matches wherever that other one does: every term must be a substring of
+ * one searched field, and a substring of a substring is a substring (the folds compared are the
+ * ones the store compares). Longest first, so a term is only ever tested against terms already
+ * kept and a kept term is never dropped later: past TK_MAX_SEARCH_TERMS kept terms the answer
+ * is TK_ERR_TOOBIG whatever follows. The kept terms stay in the order given. */
+static int distinct_terms(struct term *t, size_t n, const char **out, size_t *n_out)
+{
+    qsort(t, n, sizeof(*t), longest_first);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool implied = false;
+        for (size_t k = 0; k < kept && !implied; k++)
+            implied = strstr(t[k].s, t[i].s) != NULL;
+        if (implied)
+            continue;
+        if (kept == TK_MAX_SEARCH_TERMS)
+            return TK_ERR_TOOBIG;
+        t[kept++] = t[i];
+    }
+    qsort(t, kept, sizeof(*t), given_order);
+    for (size_t i = 0; i < kept; i++)
+        out[i] = t[i].s;
+    out[kept] = NULL;
+    *n_out = kept;
+    return 0;
+}
+
 int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char ***terms_out,
                     size_t *n_out)
 {
     *n_out = 0;
     *terms_out = NULL;
-    const char **terms = tk_arena_calloc(a, TK_MAX_SEARCH_TERMS + 1, sizeof(*terms));
-    if (terms == NULL)
+    size_t cap = len / 2 + 1; /* a term and its separator take two bytes at least */
+    struct term *terms = tk_arena_calloc(a, cap, sizeof(*terms));
+    const char **out = tk_arena_calloc(a, TK_MAX_SEARCH_TERMS + 1, sizeof(*out));
+    if (terms == NULL || out == NULL)
         return TK_ERR_NOMEM;
     size_t n = 0, i = 0;
     struct tk_buf term, fold;
-    tk_buf_init(&term, 4 * TK_MAX_SEARCH_CHARS + 16);
-    tk_buf_init(&fold, 8 * TK_MAX_SEARCH_CHARS + 16);
+    tk_buf_init(&term, 4 * len + 16);
+    tk_buf_init(&fold, 8 * len + 16);
     int rc = 0;
     while (i < len && rc == 0) {
         uint32_t cp;
@@ -132,16 +182,12 @@ int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char **
         if (!sep)
             rc = tk_buf_append(&term, s + i, k);
         i += k;
-        if ((sep || i >= len) && term.len > 0) {
-            if (n == TK_MAX_SEARCH_TERMS) {
-                rc = TK_ERR_TOOBIG;
-                break;
-            }
+        if ((sep || i >= len) && term.len > 0 && rc == 0) {
             tk_buf_reset(&fold);
             rc = tk_utf8_fold(term.data, term.len, &fold);
-            if (rc == 0) {
-                terms[n] = tk_arena_strndup(a, fold.data, fold.len);
-                rc = terms[n] ? 0 : TK_ERR_NOMEM;
+            if (rc == 0 && n < cap) {
+                terms[n] = (struct term){tk_arena_strndup(a, fold.data, fold.len), fold.len, n};
+                rc = terms[n].s ? 0 : TK_ERR_NOMEM;
                 n++;
             }
             tk_buf_reset(&term);
@@ -149,9 +195,11 @@ int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char **
     }
     tk_buf_free(&term);
     tk_buf_free(&fold);
+    if (rc == 0)
+        rc = distinct_terms(terms, n, out, &n);
     if (rc)
         return rc;
-    *terms_out = terms;
+    *terms_out = out;
     *n_out = n;
     return 0;
 }

@@ -33,7 +33,9 @@ int tk_query_get_all(const struct tk_query *q, const char *key, struct tk_arena 
 void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len);
 
 /* DRF SearchFilter terms (SEED): NUL removed, commas are spaces, split on whitespace; each
- * term case-folded for the store. Returns the count in *n. */
+ * term case-folded for the store. Only the terms that constrain are kept: a term repeated, or
+ * contained in another term, is dropped (the same rows match without it). Returns the count in
+ * *n; TK_ERR_TOOBIG when more than TK_MAX_SEARCH_TERMS terms remain. */
 int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char ***terms,
                     size_t *n) TK_MUST_USE;
 

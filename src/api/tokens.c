@@ -12,7 +12,6 @@
 #include "domain/pagination.h"
 #include "util/limits.h"
 #include "util/time.h"
-#include "util/utf8.h"
 
 static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
 
@@ -160,21 +159,8 @@ static void tokens_list(struct tk_ctx *c)
     if (tk_field_errors_respond(&fe, res))
         return;
 
-    p = tk_query_get(&q, "search");
-    if (p != NULL) {
-        if (tk_utf8_length(p->val, p->val_len) > TK_MAX_SEARCH_CHARS) {
-            tk_field_errors_init(&fe);
-            tk_field_errors_add(&fe, "search",
-                                "Ensure this field has no more than 1024 characters.");
-            tk_field_errors_respond(&fe, res);
-            return;
-        }
-        rc = tk_search_terms(req->arena, p->val, p->val_len, &tq.terms, &tq.n_terms);
-        if (rc) {
-            tk_api_error(res, rc);
-            return;
-        }
-    }
+    if (!tk_list_search(c, &q, &tq.terms, &tq.n_terms))
+        return;
     p = tk_query_get(&q, "ordering");
     tk_token_ordering(p ? p->val : NULL, p ? p->val_len : 0, &tq);
 
@@ -188,6 +174,14 @@ static void tokens_list(struct tk_ctx *c)
     p = tk_query_get(&q, "page_size");
     int64_t page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0,
                                            TK_DEFAULT_PAGE_SIZE, TK_MAX_PAGE_SIZE);
+    /* the page to come, so that a search is evaluated once for count and page (store.h); a
+     * page number that cannot be valid is answered from the count alone */
+    if (!pr.invalid && !pr.too_big &&
+        (pr.last || (pr.number >= 1 && pr.number <= INT64_MAX / page_size))) {
+        tq.page_last = pr.last;
+        tq.page_offset = pr.last ? 0 : (pr.number - 1) * page_size;
+        tq.page_limit = page_size;
+    }
 
     int64_t count = 0;
     struct tk_pagination pg;

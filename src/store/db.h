@@ -40,6 +40,10 @@ struct tk_db_ops {
      * this connection (by anyone, this connection included); NULL when the engine cannot
      * tell cheaply. Read inside a read transaction, it describes that transaction's data. */
     int (*version)(struct tk_db *db, uint64_t *out);
+    /* The time budget of every statement run on this connection from now on, in milliseconds
+     * (0: none): a statement still running when it is spent is stopped, its transaction rolled
+     * back, and the call answers TK_ERR_TIMEOUT. */
+    void (*set_statement_timeout)(struct tk_db *db, unsigned ms);
 };
 
 struct tk_db {
@@ -130,6 +134,13 @@ static inline uint64_t tk_db_version(struct tk_db *db)
     if (db->ops->version == NULL || db->ops->version(db, &v) != 0)
         return 0;
     return v;
+}
+/* The connection's statement time budget (ops->set_statement_timeout); 0: none. Each statement
+ * gets the whole budget: SQLite counts from its first step, PostgreSQL from its execution (a
+ * transaction of many statements may take longer than one budget). */
+static inline void tk_db_set_statement_timeout(struct tk_db *db, unsigned ms)
+{
+    db->ops->set_statement_timeout(db, ms);
 }
 /* A fresh connection id (tk_db.id). */
 uint64_t tk_db_next_id(void);

@@ -1,7 +1,8 @@
 /* PostgreSQL driver (db.h) over libpq: '?' placeholders rewritten to $n, server-side prepared
  * statements cached per connection, text results (bytea decoded from hex), a short connect
- * timeout, a statement timeout, and reconnection with backoff so that an outage answers fast
- * (TK_ERR_BUSY -> 503) and the first good request after it works. Knows nothing of tokens. */
+ * timeout, the statement time budget as statement_timeout, and reconnection with backoff so
+ * that an outage answers fast (TK_ERR_BUSY -> 503) and the first good request after it works.
+ * Knows nothing of tokens. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 #define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
-#define STATEMENT_TIMEOUT "-c statement_timeout=10000 -c client_min_messages=warning"
+#define OPTIONS "-c client_min_messages=warning"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 
@@ -41,6 +42,7 @@ struct pg_db {
     unsigned generation; /* bumped on every reconnect: prepared statements are gone */
     int64_t retry_at_ms; /* no reconnect attempt before this */
     int backoff_ms;
+    unsigned timeout_ms; /* statement_timeout, set again on every (re)connection; 0: none */
 };
 
 static int64_t now_ms(void)
@@ -54,7 +56,7 @@ static PGconn *connect_url(const char *url)
 {
     const char *keys[] = {"dbname",           "connect_timeout", "options",
                           "application_name", "client_encoding", NULL};
-    const char *vals[] = {url, CONNECT_TIMEOUT_S, STATEMENT_TIMEOUT, "tokend", "UTF8", NULL};
+    const char *vals[] = {url, CONNECT_TIMEOUT_S, OPTIONS, "tokend", "UTF8", NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -74,7 +76,11 @@ static int ensure_conn(struct pg_db *d)
     if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK) {
         d->backoff_ms = 0;
         d->retry_at_ms = 0;
-        PQclear(PQexec(d->conn, "SET TIME ZONE 'UTC'"));
+        /* explicit even when 0, so a server-wide statement_timeout does not apply instead */
+        char set[96];
+        snprintf(set, sizeof(set), "SET TIME ZONE 'UTC'; SET statement_timeout = %u",
+                 d->timeout_ms);
+        PQclear(PQexec(d->conn, set));
         return 0;
     }
     d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -109,10 +115,11 @@ static int map_result(struct pg_db *d, PGresult *r)
             return TK_ERR_CONFLICT;
         if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
             return TK_ERR_RETRY; /* serialization failure, deadlock: the transaction reruns */
-        if (strcmp(state, "57014") == 0 || strncmp(state, "08", 2) == 0 ||
-            strcmp(state, "57P01") == 0 || strcmp(state, "57P03") == 0 ||
-            strcmp(state, "55P03") == 0)
-            return TK_ERR_BUSY; /* timeout, serialization, deadlock, connection, shutdown */
+        if (strcmp(state, "57014") == 0)
+            return TK_ERR_TIMEOUT; /* query_canceled: statement_timeout (tokend never cancels) */
+        if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+            strcmp(state, "57P03") == 0 || strcmp(state, "55P03") == 0)
+            return TK_ERR_BUSY; /* connection, shutdown, lock not available */
         if (strcmp(state, "54000") == 0 || strcmp(state, "54001") == 0)
             return TK_ERR_TOOBIG;
     }
@@ -489,6 +496,20 @@ static const char *pg_errmsg(struct tk_db *db)
     return d->conn ? PQerrorMessage(d->conn) : "not connected";
 }
 
+static void pg_set_statement_timeout(struct tk_db *db, unsigned ms)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    d->timeout_ms = ms;
+    /* SET inside a transaction would be undone by its rollback: callers set the budget between
+     * transactions; a reconnection sets it again */
+    if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK &&
+        PQtransactionStatus(d->conn) == PQTRANS_IDLE) {
+        char set[64];
+        snprintf(set, sizeof(set), "SET statement_timeout = %u", ms);
+        PQclear(PQexec(d->conn, set));
+    }
+}
+
 static const struct tk_db_ops pg_ops = {
     .prepare = pg_prepare,
     .bind_null = pg_bind_null,
@@ -507,6 +528,7 @@ static const struct tk_db_ops pg_ops = {
     .rollback = pg_rollback,
     .close = pg_close,
     .errmsg = pg_errmsg,
+    .set_statement_timeout = pg_set_statement_timeout,
 };
 
 int tk_db_pg_open_lazy(const char *url, struct tk_db **out)

@@ -1,28 +1,38 @@
-/* SQLite driver (db.h): WAL, synchronous=FULL, foreign keys on, a busy timeout, and a per-
- * connection cache of prepared statements keyed by SQL text. Knows nothing of tokens. */
+/* SQLite driver (db.h): WAL, synchronous=FULL, foreign keys on, a busy timeout, a per-
+ * connection cache of prepared statements keyed by SQL text, and a time budget per statement
+ * (a progress handler). Knows nothing of tokens. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/db.h"
 #include "util/alloc.h"
 
 #define STMT_CACHE_SLOTS 256
 #define BUSY_TIMEOUT_MS 5000
+/* VM instructions between two looks at the clock by the progress handler: a few microseconds of
+ * work, so a statement overruns its budget by about that; a statement shorter than this never
+ * reads the clock at all. */
+#define PROGRESS_OPS 1000
 
 struct tk_db_stmt {
     sqlite3_stmt *st;
     char *sql;
     struct sq_db *owner;
-    bool busy;      /* handed out and not yet reset */
-    bool transient; /* not in the cache: finalized and freed by reset */
+    bool busy;           /* handed out and not yet reset */
+    bool transient;      /* not in the cache: finalized and freed by reset */
+    int64_t deadline_ns; /* from its first step to its reset; 0: not started, or no budget */
 };
 
 struct sq_db {
     struct tk_db base;
     sqlite3 *h;
-    uint32_t commits; /* this connection's own commits (sqlite3_commit_hook) */
+    uint32_t commits;    /* this connection's own commits (sqlite3_commit_hook) */
+    int64_t budget_ns;   /* each statement's time budget, 0: none */
+    int64_t deadline_ns; /* of the statement running now, for the progress handler; 0: none */
+    bool timed_out;      /* the progress handler stopped it */
     struct tk_db_stmt cache[STMT_CACHE_SLOTS];
 };
 
@@ -39,6 +49,26 @@ static int map_rc(int rc)
     case SQLITE_LOCKED: return TK_ERR_BUSY;
     default: return TK_ERR_STORE;
     }
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Stops the running statement once its deadline has passed (SQLITE_INTERRUPT). SQLite then
+ * rolls back a write statement's whole transaction itself; any other is rolled back by the
+ * caller on the error (tk_store_write_tx). Work inside one VM instruction (a sort's merge, an
+ * FTS5 doclist) is not interrupted: the budget is checked between instructions. */
+static int sq_progress(void *p)
+{
+    struct sq_db *d = p;
+    if (d->deadline_ns == 0 || mono_ns() < d->deadline_ns)
+        return 0;
+    d->timed_out = true;
+    return 1;
 }
 
 static uint32_t hash_sql(const char *s)
@@ -62,6 +92,7 @@ static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
             sqlite3_reset(slot->st);
             sqlite3_clear_bindings(slot->st);
             slot->busy = true;
+            slot->deadline_ns = 0;
             *out = slot;
             return 0;
         }
@@ -100,6 +131,7 @@ static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
     slot->sql = copy;
     slot->owner = d;
     slot->busy = true;
+    slot->deadline_ns = 0;
     *out = slot;
     return 0;
 }
@@ -126,12 +158,22 @@ static int sq_bind_blob(struct tk_db_stmt *st, int idx, const void *p, size_t le
 
 static int sq_step(struct tk_db_stmt *st)
 {
+    /* The budget runs from the statement's first step to its reset, across its rows: each
+     * statement has its own, whatever ran before it in the transaction. */
+    struct sq_db *d = st->owner;
+    if (d->budget_ns > 0 && st->deadline_ns == 0)
+        st->deadline_ns = mono_ns() + d->budget_ns;
+    d->deadline_ns = st->deadline_ns;
+    d->timed_out = false;
     int rc = sqlite3_step(st->st);
+    d->deadline_ns = 0;
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
     int e = map_rc(sqlite3_reset(st->st));
+    if ((rc & 0xff) == SQLITE_INTERRUPT && d->timed_out)
+        return TK_ERR_TIMEOUT;
     if (e != TK_ERR_CONFLICT && e != TK_ERR_BUSY)
         fprintf(stderr, "tokend: SQLite error: %s\n", sqlite3_errmsg(st->owner->h));
     return e < 0 ? e : TK_ERR_STORE;
@@ -172,13 +214,21 @@ static void sq_reset(struct tk_db_stmt *st)
     sqlite3_reset(st->st);
     sqlite3_clear_bindings(st->st);
     st->busy = false;
+    st->deadline_ns = 0;
 }
 
 static int sq_exec(struct tk_db *db, const char *script)
 {
     struct sq_db *d = (struct sq_db *)db;
     char *msg = NULL;
+    d->deadline_ns = d->budget_ns > 0 ? mono_ns() + d->budget_ns : 0; /* one for the script */
+    d->timed_out = false;
     int rc = sqlite3_exec(d->h, script, NULL, NULL, &msg);
+    d->deadline_ns = 0;
+    if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_INTERRUPT && d->timed_out) {
+        sqlite3_free(msg);
+        return TK_ERR_TIMEOUT;
+    }
     if (rc != SQLITE_OK) {
         fprintf(stderr, "tokend: SQLite: %s\n", msg ? msg : sqlite3_errmsg(d->h));
         sqlite3_free(msg);
@@ -256,6 +306,11 @@ static int sq_version(struct tk_db *db, uint64_t *out)
     return rc == 1 ? 0 : rc < 0 ? rc : TK_ERR_STORE;
 }
 
+static void sq_set_statement_timeout(struct tk_db *db, unsigned ms)
+{
+    ((struct sq_db *)db)->budget_ns = (int64_t)ms * 1000000;
+}
+
 static const struct tk_db_ops sqlite_ops = {
     .prepare = sq_prepare,
     .bind_null = sq_bind_null,
@@ -275,6 +330,7 @@ static const struct tk_db_ops sqlite_ops = {
     .close = sq_close,
     .errmsg = sq_errmsg,
     .version = sq_version,
+    .set_statement_timeout = sq_set_statement_timeout,
 };
 
 int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t err_len)
@@ -297,6 +353,7 @@ int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t er
     sqlite3_commit_hook(d->h, sq_commit_hook, d);
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_timeout(d->h, BUSY_TIMEOUT_MS);
+    sqlite3_progress_handler(d->h, PROGRESS_OPS, sq_progress, d);
     /* Durability first (issue: crash safety): WAL with a full fsync per commit. */
     static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                                   "PRAGMA synchronous=FULL;"

@@ -24,6 +24,7 @@ struct tk_store {
     enum tk_dialect dialect;
     pthread_key_t conn_key;
     char installation_id[37];
+    unsigned statement_timeout_ms; /* for every connection opened, 0: none */
 };
 
 static void close_conn(void *p)
@@ -95,6 +96,7 @@ struct tk_db *tk_store_db_read(struct tk_store *s)
     if (db == NULL) {
         if (tk_db_pg_open_lazy(s->replica_url, &db) != 0)
             return tk_store_db(s);
+        tk_db_set_statement_timeout(db, s->statement_timeout_ms);
         if (pthread_setspecific(s->replica_key, db) != 0) {
             tk_db_close(db);
             return tk_store_db(s);
@@ -126,11 +128,23 @@ struct tk_db *tk_store_db(struct tk_store *s)
         fprintf(stderr, "tokend: %s\n", err);
         return NULL;
     }
+    tk_db_set_statement_timeout(db, s->statement_timeout_ms);
     if (pthread_setspecific(s->conn_key, db) != 0) {
         tk_db_close(db);
         return NULL;
     }
     return db;
+}
+
+void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms)
+{
+    s->statement_timeout_ms = ms;
+    struct tk_db *db = pthread_getspecific(s->conn_key);
+    if (db != NULL)
+        tk_db_set_statement_timeout(db, ms);
+    db = pthread_getspecific(s->replica_key);
+    if (db != NULL)
+        tk_db_set_statement_timeout(db, ms);
 }
 
 const char *tk_store_installation_id(const struct tk_store *s)
@@ -799,21 +813,73 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids_in, size_t n, bool w
 
 /* ---- token list ---- */
 
-static const char *fts_phrase(struct tk_arena *a, const char *term)
+/* The FTS5 trigram index (migration 0002) finds exact substrings of three characters or more;
+ * shorter terms are compared with instr(). */
+static bool fts_term(const char *term)
 {
-    size_t n = strlen(term), o = 0;
-    char *p = tk_arena_alloc(a, 2 * n + 3);
-    if (p == NULL)
-        return "\"\"";
-    p[o++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        if (term[i] == '"')
-            p[o++] = '"';
-        p[o++] = term[i];
+    return tk_utf8_length(term, strlen(term)) >= 3;
+}
+
+/* Trigrams one search hands to FTS5, over all its terms. FTS5 evaluates a phrase inside one VM
+ * instruction, which the statement time budget cannot interrupt, at a cost of about one doclist
+ * walk per trigram: 1,022 trigrams of one common character took 1.2 s at 100k tokens
+ * (docs/robustness.md). Past this many, terms are checked by instr() alone, row by row, which
+ * the budget does stop; a longer term gives the index its first characters and instr() the
+ * rest. */
+#define FTS_MAX_TRIGRAMS 64
+
+/* The part of term for the index: its first characters, as many as the trigrams *left allow
+ * (taken from *left). Its length in bytes; 0: none (instr alone). */
+static size_t fts_piece(const char *term, size_t *left)
+{
+    size_t len = strlen(term), chars = tk_utf8_length(term, len);
+    if (chars < 3 || *left == 0)
+        return 0;
+    size_t take = chars < *left + 2 ? chars : *left + 2, bytes = 0;
+    *left -= take - 2;
+    for (size_t k = 0; k < take; k++) {
+        uint32_t cp;
+        bytes += tk_utf8_decode(term + bytes, len - bytes, &cp);
     }
-    p[o++] = '"';
-    p[o] = '\0';
-    return p;
+    return bytes;
+}
+
+/* The FTS5 query over the terms' pieces (fts_piece) on SQLite: each piece one quoted phrase
+ * ('"' doubled), joined by AND. covered[i]: term i is matched by the index alone (its whole
+ * text is a phrase). NULL when no term has a piece (or on PostgreSQL). */
+static const char *fts_match(struct tk_sql *q, const struct tk_token_query *t, bool *covered)
+{
+    if (q->dialect != TK_DIALECT_SQLITE || covered == NULL)
+        return NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < t->n_terms; i++)
+        len += 2 * strlen(t->terms[i]) + 7; /* quotes, doubled quotes, " AND " */
+    char *m = tk_arena_alloc(q->arena, len + 1);
+    if (m == NULL) {
+        q->err = TK_ERR_NOMEM;
+        return NULL;
+    }
+    size_t o = 0, left = FTS_MAX_TRIGRAMS;
+    for (size_t i = 0; i < t->n_terms; i++) {
+        const char *term = t->terms[i];
+        size_t piece = fts_piece(term, &left);
+        covered[i] = piece > 0 && term[piece] == '\0';
+        if (piece == 0)
+            continue;
+        if (o > 0) {
+            memcpy(m + o, " AND ", 5);
+            o += 5;
+        }
+        m[o++] = '"';
+        for (size_t k = 0; k < piece; k++) {
+            if (term[k] == '"')
+                m[o++] = '"';
+            m[o++] = term[k];
+        }
+        m[o++] = '"';
+    }
+    m[o] = '\0';
+    return o > 0 ? m : NULL;
 }
 
 static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
@@ -862,19 +928,23 @@ static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
         tk_sql_int(q, t->expiring ? 1 : 0);
     }
     /* search (API.md §8): every term is a substring of identifier, intent, username or
-     * description, compared on case folds stored at write time (identical on every engine). */
-    for (size_t i = 0; i < t->n_terms; i++) {
+     * description, compared on case folds stored at write time (identical on every engine).
+     * The terms come de-duplicated (tk_search_terms), so each one is a distinct constraint. */
+    bool *covered = t->n_terms ? tk_arena_calloc(q->arena, t->n_terms, sizeof(*covered)) : NULL;
+    const char *match = fts_match(q, t, covered);
+    if (match != NULL) {
+        /* the terms the FTS5 trigram index can answer, as one MATCH: one lookup, however many
+         * terms (one subquery per term made SQLite build and probe a list per term) */
         AND();
-        const char *term = t->terms[i];
-        if (q->dialect == TK_DIALECT_SQLITE && tk_utf8_length(term, strlen(term)) >= 3) {
-            /* the FTS5 trigram index (migration 0002) finds exact substrings of three
-             * characters or more; the term is one quoted phrase, '"' doubled */
-            tk_sql_add(q, "t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH ");
-            tk_sql_cstr(q, fts_phrase(q->arena, term));
-            tk_sql_add(q, ")");
-        } else {
-            tk_sql_contains(q, "t.search_fold", term);
-        }
+        tk_sql_add(q, "t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH ");
+        tk_sql_cstr(q, match);
+        tk_sql_add(q, ")");
+    }
+    for (size_t i = 0; i < t->n_terms; i++) {
+        if (match != NULL && covered[i])
+            continue;
+        AND();
+        tk_sql_contains(q, "t.search_fold", t->terms[i]);
     }
 }
 #undef AND
@@ -894,9 +964,86 @@ static const char *order_column(enum tk_token_field f)
     return "t.id";
 }
 
-int tk_store_token_count(struct tk_db *db, const struct tk_token_query *tq, struct tk_arena *a,
+/* ---- searches on SQLite: the match evaluated once per request ---- */
+
+static void sql_token_order(struct tk_sql *q, const struct tk_token_query *tq, bool reverse);
+
+/* Does the query hold a term for the FTS5 index (fts_match)? Its MATCH is evaluated whole before
+ * the first row comes back (SQLite builds the list of matching rowids), so a COUNT(*) and a page
+ * query would evaluate it twice: such searches are walked once instead (search_walk). Short
+ * terms alone are instr() per row, which the page query stops evaluating at the page's end. */
+static bool fts_search(struct tk_db *db, const struct tk_token_query *tq)
+{
+    if (db->dialect != TK_DIALECT_SQLITE)
+        return false;
+    for (size_t i = 0; i < tq->n_terms; i++)
+        if (fts_term(tq->terms[i]))
+            return true;
+    return false;
+}
+
+/* One statement walks the ids of every matching token in list order: their number is the
+ * count, and the ids of the page the caller asked for (tq->page_offset, page_limit, page_last)
+ * are kept for tk_store_token_fetch, which then reads just those rows. Memory: the page's ids
+ * (the last page's through a ring of page_limit ids), whatever the count. */
+static int search_walk(struct tk_db *db, struct tk_token_query *tq, struct tk_arena *a,
+                       int64_t *count)
+{
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, "SELECT t.id FROM tokens t");
+    if (tq->username)
+        tk_sql_add(&q, " JOIN users u ON u.id = t.user_id");
+    sql_token_where(&q, tq);
+    sql_token_order(&q, tq, false);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    int64_t limit = tq->page_limit, first = tq->page_last ? 0 : tq->page_offset, i = 0;
+    int64_t *ids = tk_arena_calloc(a, (size_t)limit, sizeof(*ids));
+    if (ids == NULL)
+        rc = TK_ERR_NOMEM;
+    while (rc == 0 && (rc = tk_db_step(db, st)) == 1) {
+        int64_t id = tk_db_col_int(db, st, 0);
+        if (tq->page_last)
+            ids[i % limit] = id;
+        else if (i >= first && i - first < limit)
+            ids[i - first] = id;
+        i++;
+        rc = 0;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    *count = i;
+    int64_t n = i > first ? i - first : 0;
+    if (tq->page_last) {
+        /* the last page starts where tk_paginate puts it; its rows are the ring's newest */
+        first = i > 0 ? (i - 1) / limit * limit : 0;
+        n = i - first;
+        int64_t *ordered = tk_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*ordered));
+        if (ordered == NULL)
+            return TK_ERR_NOMEM;
+        for (int64_t k = 0; k < n; k++)
+            ordered[k] = ids[(first + k) % limit];
+        ids = ordered;
+    }
+    tq->page_ids = ids;
+    tq->n_page_ids = (size_t)(n < limit ? n : limit);
+    tq->page_ids_offset = first;
+    return 0;
+}
+
+int tk_store_token_count(struct tk_db *db, struct tk_token_query *tq, struct tk_arena *a,
                          int64_t *count)
 {
+    tq->page_ids = NULL;
+    if (tq->page_limit > 0 && fts_search(db, tq))
+        return search_walk(db, tq, a, count);
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
@@ -952,14 +1099,80 @@ static void sql_token_order(struct tk_sql *q, const struct tk_token_query *tq, b
     tk_sql_add(q, reverse ? "t.id DESC" : "t.id");
 }
 
-int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
-                         int64_t limit, struct tk_arena *a, struct tk_token **tokens_out,
-                         size_t *n_out)
+static int read_token(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
+                      struct tk_token *t)
 {
-    *tokens_out = NULL;
+    t->id = tk_db_col_int(db, st, 0);
+    tk_st_col_uuid(db, st, 1, t->uuid);
+    t->managed = tk_st_col_dup_null(db, st, 2, a);
+    t->identifier = tk_st_col_dup(db, st, 3, a);
+    t->intent = tk_st_col_dup(db, st, 4, a);
+    t->user_id = tk_db_col_int(db, st, 5);
+    t->description = tk_st_col_dup(db, st, 6, a);
+    t->has_expires = !tk_db_col_null(db, st, 7);
+    t->expires = tk_db_col_int(db, st, 7);
+    t->expiring = tk_db_col_int(db, st, 8) != 0;
+    return (t->identifier && t->intent && t->description) ? 0 : TK_ERR_NOMEM;
+}
+
+struct id_pos {
+    int64_t id;
+    size_t pos;
+};
+
+static int by_id(const void *x, const void *y)
+{
+    const struct id_pos *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The rows of the ids search_walk kept, in their order (a row deleted since cannot be: the
+ * walk and this read are one snapshot). */
+static int fetch_ids(struct tk_db *db, const int64_t *ids, size_t n, struct tk_arena *a,
+                     struct tk_token *tokens, size_t *n_out)
+{
     *n_out = 0;
-    if (limit <= 0)
+    if (n == 0)
         return 0;
+    struct id_pos *where = tk_arena_calloc(a, n, sizeof(*where));
+    if (where == NULL)
+        return TK_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        where[i] = (struct id_pos){ids[i], i};
+    qsort(where, n, sizeof(*where), by_id);
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, TOKEN_COLUMNS " FROM tokens t WHERE t.id IN ");
+    tk_st_sql_id_list(&q, ids, n);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    size_t got = 0;
+    while (rc == 0 && (rc = tk_db_step(db, st)) == 1) {
+        struct id_pos key = {tk_db_col_int(db, st, 0), 0};
+        struct id_pos *w = bsearch(&key, where, n, sizeof(*where), by_id);
+        rc = w ? read_token(db, st, a, &tokens[w->pos]) : TK_ERR_STORE;
+        got++;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    if (got != n)
+        return TK_ERR_STORE;
+    *n_out = n;
+    return 0;
+}
+
+/* Rows [offset, offset + limit) of the list by its own query. */
+static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                       int64_t limit, struct tk_arena *a, struct tk_token *tokens, size_t *n_out)
+{
+    *n_out = 0;
+    size_t n = 0;
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
@@ -1007,24 +1220,8 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
     tk_sql_free(&q);
     if (rc)
         return rc;
-    struct tk_token *tokens = tk_arena_calloc(a, (size_t)limit, sizeof(*tokens));
-    size_t n = 0;
-    if (tokens == NULL)
-        rc = TK_ERR_NOMEM;
-    while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1) {
-        struct tk_token *t = &tokens[n++];
-        t->id = tk_db_col_int(db, st, 0);
-        tk_st_col_uuid(db, st, 1, t->uuid);
-        t->managed = tk_st_col_dup_null(db, st, 2, a);
-        t->identifier = tk_st_col_dup(db, st, 3, a);
-        t->intent = tk_st_col_dup(db, st, 4, a);
-        t->user_id = tk_db_col_int(db, st, 5);
-        t->description = tk_st_col_dup(db, st, 6, a);
-        t->has_expires = !tk_db_col_null(db, st, 7);
-        t->expires = tk_db_col_int(db, st, 7);
-        t->expiring = tk_db_col_int(db, st, 8) != 0;
-        rc = (t->identifier && t->intent && t->description) ? 0 : TK_ERR_NOMEM;
-    }
+    while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1)
+        rc = read_token(db, st, a, &tokens[n++]);
     tk_db_reset(db, st);
     if (rc < 0)
         return rc;
@@ -1033,6 +1230,29 @@ int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int6
         tokens[i] = tokens[n - 1 - i];
         tokens[n - 1 - i] = tmp;
     }
+    *n_out = n;
+    return 0;
+}
+
+int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                         int64_t limit, struct tk_arena *a, struct tk_token **tokens_out,
+                         size_t *n_out)
+{
+    *tokens_out = NULL;
+    *n_out = 0;
+    if (limit <= 0)
+        return 0;
+    struct tk_token *tokens = tk_arena_calloc(a, (size_t)limit, sizeof(*tokens));
+    if (tokens == NULL)
+        return TK_ERR_NOMEM;
+    size_t n = 0;
+    int rc;
+    if (tq->page_ids != NULL && offset == tq->page_ids_offset && limit == tq->page_limit)
+        rc = fetch_ids(db, tq->page_ids, tq->n_page_ids, a, tokens, &n); /* search_walk's */
+    else
+        rc = fetch_query(db, tq, offset, limit, a, tokens, &n);
+    if (rc)
+        return rc;
     if (tq->without_users) {
         *tokens_out = tokens;
         *n_out = n;

@@ -25,8 +25,15 @@ int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_
 /* Closes the calling thread's connection and frees the store. Other threads must have closed
  * theirs (tk_store_thread_done) or exited. Accepts NULL. */
 void tk_store_free(struct tk_store *s);
-/* Applies pending migrations, creates the installation id. Safe to run on every start. */
+/* Applies pending migrations, creates the installation id. Safe to run on every start. Runs
+ * without a statement time budget when called before tk_store_set_statement_timeout (main does):
+ * rebuilding an index over a large table may take longer than any request should. */
 int tk_store_migrate(struct tk_store *s, char *err, size_t err_len) TK_MUST_USE;
+/* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
+ * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
+ * every connection opened afterwards. Call it before other threads use the store. A statement
+ * over budget fails with TK_ERR_TIMEOUT and its transaction is rolled back. */
+void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
 /* The calling thread's connection, opened on first use; NULL if it cannot be opened. */
 struct tk_db *tk_store_db(struct tk_store *s);
 /* Closes the calling thread's connection (it reopens on next use). */
@@ -136,11 +143,23 @@ struct tk_token_query {
     bool without_users; /* leave token->user NULL: the caller has the users already */
     bool count_known;   /* count is the number of matching tokens in this read: a page */
     int64_t count;      /* past the middle is then read from the end (half the skipping) */
+    /* The page the caller will fetch after counting: rows [page_offset, page_offset +
+     * page_limit) of the list, or the last page when page_last (page_limit 0: not said). A
+     * search that the FTS5 index answers on SQLite is then evaluated once: the count walks the
+     * matching ids and keeps that page's (page_ids, from row page_ids_offset), and the fetch of
+     * the same page reads just those rows. */
+    int64_t page_offset, page_limit;
+    bool page_last;
+    const int64_t *page_ids; /* set by tk_store_token_count, NULL: none kept */
+    size_t n_page_ids;
+    int64_t page_ids_offset;
 };
 
-int tk_store_token_count(struct tk_db *db, const struct tk_token_query *q, struct tk_arena *a,
+/* The number of matching tokens; may keep the ids of the page q names (above). */
+int tk_store_token_count(struct tk_db *db, struct tk_token_query *q, struct tk_arena *a,
                          int64_t *count) TK_MUST_USE;
-/* One page of tokens with their users (and direct groups when q->with_groups). */
+/* One page of tokens with their users (and direct groups when q->with_groups). For the page
+ * tk_store_token_count kept ids for (in the same read), just those rows are read. */
 int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *q, int64_t offset,
                          int64_t limit, struct tk_arena *a, struct tk_token **tokens,
                          size_t *n) TK_MUST_USE;

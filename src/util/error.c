@@ -16,6 +16,7 @@ const char *tk_strerror(int err)
     case TK_ERR_FORBIDDEN: return "forbidden";
     case TK_ERR_CRYPTO: return "cryptographic failure";
     case TK_ERR_RETRY: return "transaction conflict";
+    case TK_ERR_TIMEOUT: return "statement timeout";
     }
     return "unknown error";
 }

@@ -18,6 +18,7 @@ enum tk_err {
     TK_ERR_FORBIDDEN = -9, /* authenticated, not allowed */
     TK_ERR_CRYPTO = -10,   /* sealing/opening failed (wrong secret, corrupt data) */
     TK_ERR_RETRY = -11,    /* a transaction lost a deadlock or serialization race: rerun it */
+    TK_ERR_TIMEOUT = -12,  /* a statement ran past its time budget (TOKEND_STATEMENT_TIMEOUT) */
 };
 
 /* Static, human readable name of an error code; never NULL. */

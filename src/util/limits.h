@@ -9,13 +9,15 @@
 #define TK_MAX_HEADER_BYTES (16 * 1024)           /* all request headers together: 431 */
 #define TK_MHD_POOL_BYTES (64 * 1024)             /* per-connection memory of libmicrohttpd */
 #define TK_MAX_SEARCH_CHARS 1024                  /* longer search: 400 */
-#define TK_MAX_SEARCH_TERMS 512                   /* what 1024 characters can hold */
+#define TK_MAX_SEARCH_TERMS 64                    /* distinct terms (README, "Limits"): more: 400 */
 #define TK_MAX_PAGE_SIZE 1000                     /* larger page_size is clamped */
 #define TK_DEFAULT_PAGE_SIZE 100                  /* SEED default, API.md §9 */
 #define TK_MAX_JSON_DEPTH 64                      /* deeper request JSON: 400 */
 #define TK_MAX_ORDERING_FIELDS 16                 /* distinct ordering fields (8 exist) */
 #define TK_MAX_CONNECTIONS 4096                   /* beyond: refused by the HTTP layer */
 #define TK_CONNECTION_TIMEOUT_S 30                /* idle or slow connections are closed */
+#define TK_STATEMENT_TIMEOUT_S 10                 /* one statement's budget, then 503 */
+#define TK_STATEMENT_TIMEOUT_MAX_S 86400          /* largest TOKEND_STATEMENT_TIMEOUT */
 #define TK_MAX_GROUP_DEPTH 20                     /* group ancestry levels, API.md §4.1 */
 #define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)    /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES (32u * 1024 * 1024) /* one response body */

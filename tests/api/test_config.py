@@ -240,6 +240,15 @@ INVALID = [
     ("TOKEND_CONNECTION_TIMEOUT", "0", {}),
     ("TOKEND_CONNECTION_TIMEOUT", "3601", {}),
     ("TOKEND_CONNECTION_TIMEOUT", "30s", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "-1", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "10s", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "86401", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "99999999999999999999", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "0.0005", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "1.", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", ".5", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "", {}),
+    ("TOKEND_STATEMENT_TIMEOUT", "ten", {}),
 ]
 # TOKEND_AVATARS takes any text (authentik's modes, URL templates), so it has no invalid value.
 NO_INVALID_VALUE = {"TOKEND_AVATARS"}
@@ -251,7 +260,8 @@ def test_every_setting_of_this_branch_has_invalid_cases():
             "TOKEND_SECRET_KEY_FILE", "TOKEND_BOOTSTRAP_TOKEN", "TOKEND_THREADS",
             "TOKEND_AVATARS", "TOKEND_DEFAULT_TOKEN_DURATION", "TOKEND_KEY_LENGTH",
             "TOKEND_EVENT_RETENTION", "TOKEND_SWEEP_INTERVAL", "TOKEND_MAX_CONNECTIONS",
-            "TOKEND_AUTH_FAILURE_BURST", "TOKEND_AUTH_FAILURE_RATE", "TOKEND_CONNECTION_TIMEOUT"}
+            "TOKEND_AUTH_FAILURE_BURST", "TOKEND_AUTH_FAILURE_RATE", "TOKEND_CONNECTION_TIMEOUT",
+            "TOKEND_STATEMENT_TIMEOUT"}
     assert ours <= {env for _, env in settings_from_help()}
     assert ours - covered == set()
 

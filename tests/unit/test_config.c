@@ -1,10 +1,12 @@
 /* Unit tests for src/config.c's display helpers: tk_config_mask_url hides every password form
- * a database URL or libpq string can carry, and never writes past the buffer it is given. */
+ * a database URL or libpq string can carry, and never writes past the buffer it is given; and
+ * the parsing of TOKEND_STATEMENT_TIMEOUT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -53,11 +55,53 @@ static void test_mask_truncates_within_the_buffer(void **state)
     }
 }
 
+/* TOKEND_STATEMENT_TIMEOUT: seconds with up to three decimals, kept in milliseconds. */
+static void check_statement_timeout(const char *v, int want_ms)
+{
+    struct tk_config c;
+    char err[256] = "";
+    setenv("TOKEND_STATEMENT_TIMEOUT", v, 1);
+    int rc = tk_config_from_env(&c, err, sizeof(err));
+    unsetenv("TOKEND_STATEMENT_TIMEOUT");
+    if (want_ms < 0) {
+        assert_int_equal(rc, TK_ERR_INVALID);
+        assert_non_null(strstr(err, "TOKEND_STATEMENT_TIMEOUT"));
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(c.statement_timeout_ms, want_ms);
+}
+
+static void test_statement_timeout(void **state)
+{
+    (void)state;
+    struct tk_config c;
+    char err[256];
+    assert_int_equal(tk_config_from_env(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.statement_timeout_ms, 10000); /* the default */
+    check_statement_timeout("10", 10000);
+    check_statement_timeout("0", 0);
+    check_statement_timeout("0.5", 500);
+    check_statement_timeout("0.25", 250);
+    check_statement_timeout("0.001", 1);
+    check_statement_timeout("1.250", 1250);
+    check_statement_timeout("007", 7000);
+    check_statement_timeout("86400", 86400000);
+    check_statement_timeout("86400.001", -1);
+    check_statement_timeout("0.0001", -1);
+    check_statement_timeout("1e3", -1);
+    check_statement_timeout(" 1", -1);
+    check_statement_timeout("+1", -1);
+    check_statement_timeout("4294967.296", -1);
+    check_statement_timeout("18446744073709551617", -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_forms),
         cmocka_unit_test(test_mask_truncates_within_the_buffer),
+        cmocka_unit_test(test_statement_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

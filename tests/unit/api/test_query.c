@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "api/query.h"
+#include "util/limits.h"
 
 static struct tk_arena *arena;
 
@@ -93,16 +95,68 @@ static void test_search_terms(void **state)
     terms("a\0b", 3, 1, (const char *const[]){"ab"});            /* NUL removed */
     terms("\xc3\x89T\xc3\x89", 5, 1, (const char *const[]){"\xc3\xa9t\xc3\xa9"});
     terms("x\x1fy", 3, 2, (const char *const[]){"x", "y"}); /* \x1f is whitespace */
+}
+
+/* Only the terms that constrain are kept: a repeat, or a term inside another term, matches
+ * wherever that other term does (README, "Limits"). */
+static void test_search_terms_distinct(void **state)
+{
+    terms("api api API,Api", 15, 1, (const char *const[]){"api"});
+    terms("b bo bob", 8, 1, (const char *const[]){"bob"});
+    terms("bob b o", 7, 1, (const char *const[]){"bob"});
+    terms("ali bob ice alice", 17, 2, (const char *const[]){"bob", "alice"}); /* given order */
+    terms("ab ba", 5, 2, (const char *const[]){"ab", "ba"}); /* neither holds the other */
+    terms("aba ab ba b", 11, 1, (const char *const[]){"aba"});
+    terms("\xc3\x89t\xc3\xa9 \xc3\xa9T\xc3\x89 t\xc3\xa9", 15, 1,
+          (const char *const[]){"\xc3\xa9t\xc3\xa9"}); /* compared as folded */
+    terms("100% 0%_ %", 10, 2, (const char *const[]){"100%", "0%_"});
+
     const char **t;
     size_t n;
-    char many[1026];
-    for (int i = 0; i < 513; i++) {
+    /* 256 repeats: one term */
+    char rep[1024];
+    for (int i = 0; i < 256; i++)
+        memcpy(rep + 4 * i, "api ", 4);
+    assert_int_equal(tk_search_terms(arena, rep, 1023, &t, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(t[0], "api");
+    /* 512 one-letter terms, the most 1024 characters hold: one term */
+    char many[1024];
+    for (int i = 0; i < 512; i++) {
         many[2 * i] = 'a';
         many[2 * i + 1] = ' ';
     }
     assert_int_equal(tk_search_terms(arena, many, 1024, &t, &n), 0);
-    assert_int_equal(n, 512); /* the most that 1024 characters can hold */
-    assert_int_equal(tk_search_terms(arena, many, 1026, &t, &n), TK_ERR_TOOBIG);
+    assert_int_equal(n, 1);
+}
+
+/* Up to TK_MAX_SEARCH_TERMS distinct terms; one more is TK_ERR_TOOBIG, unless a later term
+ * holds some of them (the count is taken after dropping). */
+static void test_search_terms_limit(void **state)
+{
+    char s[1024];
+    size_t len = 0;
+    for (int i = 0; i < TK_MAX_SEARCH_TERMS; i++)
+        len += (size_t)snprintf(s + len, sizeof(s) - len, "t%03d ", i);
+    const char **t;
+    size_t n;
+    assert_int_equal(tk_search_terms(arena, s, len, &t, &n), 0);
+    assert_int_equal(n, TK_MAX_SEARCH_TERMS);
+    assert_string_equal(t[0], "t000");
+    assert_string_equal(t[TK_MAX_SEARCH_TERMS - 1], "t063");
+    size_t full = len;
+    len += (size_t)snprintf(s + len, sizeof(s) - len, "x ");
+    assert_int_equal(tk_search_terms(arena, s, len, &t, &n), TK_ERR_TOOBIG);
+    /* repeats of kept terms never count */
+    len = full + (size_t)snprintf(s + full, sizeof(s) - full, "t000 T001 t00 063");
+    assert_int_equal(tk_search_terms(arena, s, len, &t, &n), 0);
+    assert_int_equal(n, TK_MAX_SEARCH_TERMS);
+    /* a 65th term that holds two of the 64: 63 left */
+    len = full + (size_t)snprintf(s + full, sizeof(s) - full, "t000t001");
+    assert_int_equal(tk_search_terms(arena, s, len, &t, &n), 0);
+    assert_int_equal(n, TK_MAX_SEARCH_TERMS - 1);
+    assert_string_equal(t[0], "t002");
+    assert_string_equal(t[n - 1], "t000t001");
 }
 
 static void order(const char *s, size_t want_n, const struct tk_order *want)
@@ -149,8 +203,12 @@ static void test_bool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),        cmocka_unit_test(test_strip),
-        cmocka_unit_test(test_search_terms), cmocka_unit_test(test_ordering),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_strip),
+        cmocka_unit_test(test_search_terms),
+        cmocka_unit_test(test_search_terms_distinct),
+        cmocka_unit_test(test_search_terms_limit),
+        cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_bool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
