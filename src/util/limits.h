@@ -21,6 +21,7 @@
 #define TK_CONN_RESERVE_PER_IP 4                  /* health-only connections past the share */
 #define TK_CONN_RESERVE_TOTAL 32                  /* health-only connections past every cap */
 #define TK_CONN_RESERVE_LIFE_S 2                  /* a health-only connection's whole life */
+#define TK_CONN_RESERVE_GRACE_MS 100              /* to send a request before it can be cut */
 #define TK_MAX_TRUSTED_PROXIES 1024               /* networks in TOKEND_TRUSTED_PROXIES */
 #define TK_MAX_FORWARDED_HOPS 32                  /* X-Forwarded-For entries read, from the right */
 #define TK_THROTTLE_ADDRESSES 16384               /* addresses the auth-failure throttle tracks */
