@@ -4,6 +4,7 @@
  * by glibc, "::102:304" by Python) and the text is what logs, events and throttle keys share. */
 #include "http/client_addr.h"
 
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +28,6 @@ static void unmap(struct tk_ip *ip)
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Four decimal octets, 0..255, no leading zeros (Python >= 3.9.5 refuses them: "010" is octal
@@ -95,14 +85,13 @@ static bool parse_v6(const char *s, size_t len, uint8_t out[16])
         }
         if (end == i || end - i > 4)
             return false;
-        unsigned v = 0;
+        char group[5] = {0};
         for (size_t k = i; k < end; k++) {
-            int d = hex_digit(s[k]);
-            if (d < 0)
+            if (!isxdigit((unsigned char)s[k]))
                 return false;
-            v = v * 16 + (unsigned)d;
+            group[k - i] = s[k];
         }
-        groups[n++] = (uint16_t)v;
+        groups[n++] = (uint16_t)strtoul(group, NULL, 16);
         i = end;
         if (i == len)
             break;
