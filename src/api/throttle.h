@@ -1,6 +1,6 @@
 /* Throttling of failed authentications (issue 7, reworked in issue 13): a token bucket per
- * client address (the resolved address, README "Client addresses behind proxies"). Each failed
- * authentication takes a token; once an address's bucket is empty its further failures are
+ * client address (the resolved address, README "Connections, deadlines, client addresses"). Each
+ * failed authentication takes a token; once an address's bucket is empty its further failures are
  * answered 429 instead of 403. It is consulted only after a credential was looked up and found
  * invalid, so a valid key is never refused because others failed from its address (every
  * client behind one proxy shares it); requests without credentials never count. The buckets

@@ -1,4 +1,4 @@
-/* Client addresses (README "Client addresses behind proxies"): IP addresses and networks
+/* Client addresses (README "Connections, deadlines, client addresses"): IP addresses and networks
  * parsed strictly (as Python's ipaddress reads them), an IPv4-mapped IPv6 address taken as the
  * IPv4 address everywhere, canonical text, the trusted-proxy list (TOKEND_TRUSTED_PROXIES) and
  * the X-Forwarded-For rule. Pure: no I/O, no libmicrohttpd, no allocation but the list's. */

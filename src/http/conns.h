@@ -1,8 +1,8 @@
-/* Connection admission and request deadlines, for server.c (README "Connections and
- * deadlines"): open connections counted in all and per peer address, each new one classed as
- * normal or health-only reserve, and a watchdog thread that cuts a connection whose current
- * request has been arriving for longer than the request deadline. Sees connections only as
- * peer addresses and file descriptors, never libmicrohttpd's structures. Thread-safe. */
+/* Connection admission and request deadlines, for server.c (README "Connections, deadlines,
+ * client addresses"): open connections counted in all and per peer address, each new one
+ * classed as normal or health-only reserve, and a watchdog thread that cuts a connection whose
+ * current request has been arriving for longer than the request deadline. Sees connections only
+ * as peer addresses and file descriptors, never libmicrohttpd's structures. Thread-safe. */
 #ifndef TK_HTTP_CONNS_H
 #define TK_HTTP_CONNS_H
 

@@ -38,8 +38,8 @@ struct tk_request {
     size_t body_len;
     bool has_body; /* Content-Length > 0 or chunked data received */
     /* The client's address, canonical text, resolved once per request: the TCP peer, or behind
-     * a trusted proxy the X-Forwarded-For address (README, "Client addresses behind proxies").
-     * What the request log, events and the throttle use. */
+     * a trusted proxy the X-Forwarded-For address (README, "Connections, deadlines, client
+     * addresses"). What the request log, events and the throttle use. */
     const char *client_ip;
     const char *request_id; /* X-Request-Id as received when valid, else generated */
     const char *params[TK_HTTP_MAX_PARAMS]; /* captured path segments, decoded */

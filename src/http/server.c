@@ -410,8 +410,8 @@ static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, con
     return MHD_YES;
 }
 
-/* The request's client address, once (README "Client addresses behind proxies"): the peer's,
- * or behind a trusted proxy the X-Forwarded-For one; IPv4-mapped IPv6 written as IPv4. */
+/* The request's client address, once (README "Connections, deadlines, client addresses"): the
+ * peer's, or behind a trusted proxy the X-Forwarded-For one; IPv4-mapped IPv6 written as IPv4. */
 static void resolve_client(struct MHD_Connection *c, struct req_state *st)
 {
     const union MHD_ConnectionInfo *ci =

@@ -15,7 +15,7 @@
 #define TK_MAX_JSON_DEPTH 64                      /* deeper request JSON: 400 */
 #define TK_MAX_ORDERING_FIELDS 16                 /* distinct ordering fields (8 exist) */
 #define TK_MAX_CONNECTIONS 4096                   /* beyond: refused by the HTTP layer */
-#define TK_CONNECTION_TIMEOUT_S 30                /* idle or slow connections are closed */
+#define TK_CONNECTION_TIMEOUT_S 30                /* idle connections are closed */
 #define TK_MAX_CONNECTIONS_PER_IP 256             /* one peer address's share, 1/16 of 4096 */
 #define TK_REQUEST_TIMEOUT_S 30                   /* to deliver one whole request (head, body) */
 #define TK_CONN_RESERVE_PER_IP 4                  /* health-only connections past the share */
