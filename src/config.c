@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http/client_addr.h"
 #include "http/http.h"
 #include "store/db.h"
 #include "util/limits.h"
@@ -36,15 +37,24 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_SWEEP_INTERVAL", "--sweep-interval", "minutes=5",
      "how often expired tokens are rotated or deleted and old events removed"},
     {"TOKEND_MAX_CONNECTIONS", "--max-connections", "4096", "concurrent connections"},
+    {"TOKEND_MAX_CONNECTIONS_PER_IP", "--max-connections-per-ip", "256",
+     "concurrent connections from one TCP peer address (IPv6: one /64); trusted proxies are "
+     "exempt (0: no per-address limit)"},
     {"TOKEND_AUTH_FAILURE_BURST", "--auth-failure-burst", "1000",
      "failed authentications one address may make at once before 429 (0: no throttling)"},
     {"TOKEND_AUTH_FAILURE_RATE", "--auth-failure-rate", "100",
      "failed authentications per second an address earns back"},
     {"TOKEND_CONNECTION_TIMEOUT", "--connection-timeout", "30",
-     "seconds before an idle or slow connection is closed"},
+     "seconds before an idle connection is closed"},
     {"TOKEND_STATEMENT_TIMEOUT", "--statement-timeout", "10",
      "seconds one database statement may run before it is stopped and the request answered "
      "503 (decimals allowed, 0: no limit)"},
+    {"TOKEND_REQUEST_TIMEOUT", "--request-timeout", "30",
+     "seconds a connection has to deliver a whole request (headers and body), from its accept "
+     "or the previous response"},
+    {"TOKEND_TRUSTED_PROXIES", "--trusted-proxies", "(unset)",
+     "comma-separated networks of reverse proxies whose X-Forwarded-For gives the client "
+     "address"},
     {"TOKEND_LOG_LEVEL", "--log-level", "info", "least level logged: debug, info, warning, error"},
     {"TOKEND_LOG_FORMAT", "--log-format", "json",
      "json (one object per line, authentik's fields) or text"},
@@ -101,6 +111,20 @@ static int parse_seconds_ms(const char *name, const char *v, unsigned *out_ms, c
     return 0;
 }
 
+/* Checked when given, so that `tokend config` and every command refuse a bad list too. */
+static int check_proxies(struct tk_config *c, const char *v, char *err, size_t err_len)
+{
+    struct tk_proxies p;
+    int rc = tk_proxies_parse(v, "TOKEND_TRUSTED_PROXIES", &p, err, err_len);
+    tk_proxies_free(&p);
+    if (rc == TK_ERR_NOMEM)
+        snprintf(err, err_len, "TOKEND_TRUSTED_PROXIES: out of memory");
+    if (rc)
+        return TK_ERR_INVALID;
+    c->trusted_proxies = *v ? v : NULL;
+    return 0;
+}
+
 static int set(struct tk_config *c, const char *env, const char *v, char *err, size_t err_len)
 {
     if (strcmp(env, "TOKEND_DATABASE") == 0)
@@ -129,6 +153,12 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->sweep_interval = v;
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
         return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
+    else if (strcmp(env, "TOKEND_MAX_CONNECTIONS_PER_IP") == 0)
+        return parse_uint(env, v, 0, 1000000, &c->max_connections_per_ip, err, err_len);
+    else if (strcmp(env, "TOKEND_REQUEST_TIMEOUT") == 0)
+        return parse_uint(env, v, 1, 3600, &c->request_timeout_s, err, err_len);
+    else if (strcmp(env, "TOKEND_TRUSTED_PROXIES") == 0)
+        return check_proxies(c, v, err, err_len);
     else if (strcmp(env, "TOKEND_AUTH_FAILURE_BURST") == 0)
         return parse_uint(env, v, 0, 1000000000, &c->auth_failure_burst, err, err_len);
     else if (strcmp(env, "TOKEND_AUTH_FAILURE_RATE") == 0)
@@ -165,6 +195,8 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->event_retention = "days=365";
     c->sweep_interval = "minutes=5";
     c->max_connections = TK_MAX_CONNECTIONS;
+    c->max_connections_per_ip = TK_MAX_CONNECTIONS_PER_IP;
+    c->request_timeout_s = TK_REQUEST_TIMEOUT_S;
     /* Generous: a 60-character key cannot be guessed at any rate; the bucket is there to take
      * the load of a guessing client off the database, not to lock out clumsy ones. */
     c->auth_failure_burst = 1000;
@@ -405,6 +437,9 @@ static const struct {
     {"TOKEND_AUTH_FAILURE_BURST", offsetof(struct tk_config, auth_failure_burst), true},
     {"TOKEND_AUTH_FAILURE_RATE", offsetof(struct tk_config, auth_failure_rate), true},
     {"TOKEND_CONNECTION_TIMEOUT", offsetof(struct tk_config, connection_timeout_s), true},
+    {"TOKEND_MAX_CONNECTIONS_PER_IP", offsetof(struct tk_config, max_connections_per_ip), true},
+    {"TOKEND_REQUEST_TIMEOUT", offsetof(struct tk_config, request_timeout_s), true},
+    {"TOKEND_TRUSTED_PROXIES", offsetof(struct tk_config, trusted_proxies), false},
 };
 
 static bool ends_with(const char *s, const char *suffix)

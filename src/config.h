@@ -41,6 +41,11 @@ struct tk_config {
     enum tk_log_format log_format; /* TOKEND_LOG_FORMAT, json */
     const char *log_file;          /* TOKEND_LOG_FILE, NULL: stderr */
     const char *metrics_listen;    /* TOKEND_METRICS_LISTEN, 127.0.0.1:9300, NULL: off */
+
+    unsigned max_connections_per_ip; /* TOKEND_MAX_CONNECTIONS_PER_IP, 256 (0: none) */
+    unsigned request_timeout_s;      /* TOKEND_REQUEST_TIMEOUT, 30 */
+    const char *trusted_proxies;     /* TOKEND_TRUSTED_PROXIES, NULL: none */
+
     char secret_file_buf[4096];
     /* Each setting's text as given and where it came from, by index into tk_settings_doc
      * (tokend config). */

@@ -132,13 +132,18 @@ static int serve(struct tk_cli *cli)
     struct tk_http_opts ho = {.listen = cfg->listen,
                               .threads = cfg->threads,
                               .max_connections = cfg->max_connections,
-                              .connection_timeout_s = cfg->connection_timeout_s};
+                              .max_connections_per_ip = cfg->max_connections_per_ip,
+                              .connection_timeout_s = cfg->connection_timeout_s,
+                              .request_timeout_s = cfg->request_timeout_s,
+                              .trusted_proxies = cfg->trusted_proxies,
+                              .health_reserve = true};
     /* the metrics listener: one thread, a few connections, no log lines of its own */
     struct tk_http_opts mo = {.listen = cfg->metrics_listen,
                               .setting = "TOKEND_METRICS_LISTEN",
                               .threads = 1,
                               .max_connections = 16,
                               .connection_timeout_s = cfg->connection_timeout_s,
+                              .request_timeout_s = cfg->request_timeout_s,
                               .quiet = true};
     /* metrics first: once the API port accepts, everything is up */
     struct tk_http *http = NULL, *metrics = NULL;

@@ -47,6 +47,9 @@ void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void
 void tk_api_health_live(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_ready(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx);
+/* The admission step of authenticated routes (http.h's tk_admit_fn; ctx is the struct tk_api):
+ * tk_api_begin's authentication, from the headers alone (common.c). */
+bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx);
 
 /* ---- shared by the resource files (common.c) ---- */
 

@@ -21,8 +21,27 @@ bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response
     return tk_api_begin_ex(api, req, res, allowed, false, ctx);
 }
 
-bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_response *res,
-                     unsigned allowed, bool superuser_only, struct tk_ctx *ctx)
+/* A failed authentication: the given 403, or 429 once the client's address has used up its
+ * failures (throttle.h). Decided after the credential was looked at, never before: a valid key
+ * is answered whatever others did from its address. */
+static bool failed(struct tk_api *api, struct tk_ctx *ctx, enum tk_auth_failure why,
+                   const char *msg)
+{
+    unsigned wait = 0;
+    if (tk_throttle_fail(api->throttle, ctx->req->client_ip, ctx->now, &wait)) {
+        tk_metrics_auth_failure(TK_AUTHF_THROTTLED);
+        tk_response_detail(ctx->res, 429, "Request was throttled.");
+        ctx->res->retry_after = wait;
+        return false;
+    }
+    tk_metrics_auth_failure(why);
+    tk_response_detail(ctx->res, 403, msg);
+    return false;
+}
+
+/* DRF's authentication: fills ctx and ctx->who, or answers (403, 400, 429, 503). */
+static bool authenticate(struct tk_api *api, struct tk_request *req, struct tk_response *res,
+                         struct tk_ctx *ctx)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->api = api;
@@ -40,28 +59,14 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
 
     const char *cred = NULL;
     size_t cred_len = 0;
-    enum tk_auth_kind kind =
-        tk_auth_parse(req->authorization, req->authorization_len, &cred, &cred_len);
-    /* An address that failed too often is refused before its credentials are even looked
-     * at; requests without any are never throttled (they can learn nothing). */
-    unsigned wait = 0;
-    if (kind != TK_AUTH_NONE &&
-        !tk_throttle_allow(api->throttle, req->client_ip, ctx->now, &wait)) {
-        tk_metrics_auth_failure(TK_AUTHF_THROTTLED);
-        tk_response_detail(res, 429, "Request was throttled.");
-        res->retry_after = wait;
-        return false;
-    }
-    switch (kind) {
+    switch (tk_auth_parse(req->authorization, req->authorization_len, &cred, &cred_len)) {
     case TK_AUTH_NONE:
+        /* never throttled: without a credential there is nothing to learn */
         tk_metrics_auth_failure(TK_AUTHF_MISSING);
         tk_response_detail(res, 403, "Authentication credentials were not provided.");
         return false;
     case TK_AUTH_UNSUPPORTED:
-        tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
-        tk_metrics_auth_failure(TK_AUTHF_UNSUPPORTED);
-        tk_response_detail(res, 403, "Unsupported authentication type");
-        return false;
+        return failed(api, ctx, TK_AUTHF_UNSUPPORTED, "Unsupported authentication type");
     case TK_AUTH_MALFORMED:
         tk_metrics_auth_failure(TK_AUTHF_MALFORMED);
         tk_response_detail(res, 400, "Invalid Authorization header.");
@@ -85,17 +90,36 @@ bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_respo
         if (rc == 0)
             tk_principal_cache_put(&ctx->snap, hash, &ctx->who, valid_until);
     }
-    if (rc == TK_ERR_NOTFOUND) {
-        tk_throttle_failed(api->throttle, req->client_ip, ctx->now);
-        tk_metrics_auth_failure(TK_AUTHF_INVALID);
-        tk_response_detail(res, 403, "Token invalid/expired");
-        return false;
-    }
+    if (rc == TK_ERR_NOTFOUND)
+        return failed(api, ctx, TK_AUTHF_INVALID, "Token invalid/expired");
     if (rc) {
         tk_api_error(res, rc);
         return false;
     }
     res->user_id = ctx->who.user_id;
+    return true;
+}
+
+/* Before the body of an authenticated route is read (routes.c, http.h's tk_admit_fn): the same
+ * authentication as tk_api_begin, so a missing or bad credential is answered at once and its
+ * body never buffered. The handler authenticates again once the body is in, so the request is
+ * decided on the state of the moment it is complete, as without this step: on SQLite that is a
+ * principal-cache hit (a keyed hash and a table probe) unless something committed meanwhile; on
+ * PostgreSQL, which caches nothing, one more indexed lookup per request that carries a body.
+ * Passing the principal along instead would save that lookup but answer with credentials
+ * checked up to TOKEND_REQUEST_TIMEOUT earlier, and mix that moment's cached data with later
+ * reads. */
+bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    struct tk_ctx c;
+    return authenticate(ctx, req, res, &c);
+}
+
+bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_response *res,
+                     unsigned allowed, bool superuser_only, struct tk_ctx *ctx)
+{
+    if (!authenticate(api, req, res, ctx))
+        return false;
 
     if (superuser_only && !ctx->who.is_superuser) {
         /* authentik's RBAC: without permissions nothing is visible, every request is 403 */

@@ -45,5 +45,5 @@ void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx)
 
 int tk_api_register_metrics(struct tk_router *r)
 {
-    return tk_router_add(r, "/metrics", "GET, HEAD", tk_api_metrics, NULL);
+    return tk_router_add(r, "/metrics", "GET, HEAD", tk_api_metrics, NULL, NULL);
 }

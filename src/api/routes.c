@@ -1,38 +1,48 @@
 /* The route table: every path tokend serves, with the Allow header DRF sends for it
- * (API.md §2, §17.12). */
+ * (API.md §2, §17.12), and its admission step: authenticated routes authenticate from the
+ * headers before a body is read (tk_api_admit); the probes and the schema need nothing. */
 #include "api/api.h"
 
 int tk_api_register(struct tk_api *api, struct tk_router *r)
 {
+/* authenticated: the credential is checked from the headers, before any body byte */
+#define AUTH tk_api_admit
     static const struct {
         const char *pattern, *allow;
         tk_handler_fn fn;
+        tk_admit_fn admit;
     } routes[] = {
-        {"/api/v3/core/tokens/", "GET, POST, HEAD, OPTIONS", tk_api_tokens_collection},
-        {"/api/v3/core/tokens/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_tokens_detail},
-        {"/api/v3/core/tokens/{}/view_key/", "GET, HEAD, OPTIONS", tk_api_tokens_view_key},
-        {"/api/v3/core/tokens/{}/set_key/", "POST, OPTIONS", tk_api_tokens_set_key},
-        {"/api/v3/core/tokens/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_tokens_used_by},
-        {"/api/v3/events/events/", "GET, HEAD, OPTIONS", tk_api_events_collection},
-        {"/api/v3/schema/", "GET, HEAD, OPTIONS", tk_api_schema},
+        {"/api/v3/core/tokens/", "GET, POST, HEAD, OPTIONS", tk_api_tokens_collection, AUTH},
+        {"/api/v3/core/tokens/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_tokens_detail,
+         AUTH},
+        {"/api/v3/core/tokens/{}/view_key/", "GET, HEAD, OPTIONS", tk_api_tokens_view_key, AUTH},
+        {"/api/v3/core/tokens/{}/set_key/", "POST, OPTIONS", tk_api_tokens_set_key, AUTH},
+        {"/api/v3/core/tokens/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_tokens_used_by, AUTH},
+        {"/api/v3/events/events/", "GET, HEAD, OPTIONS", tk_api_events_collection, AUTH},
+        {"/api/v3/schema/", "GET, HEAD, OPTIONS", tk_api_schema, NULL},
         /* users: the fixed names before the {id} routes */
-        {"/api/v3/core/users/", "GET, POST, HEAD, OPTIONS", tk_api_users_collection},
-        {"/api/v3/core/users/me/", "GET, HEAD, OPTIONS", tk_api_users_me},
-        {"/api/v3/core/users/service_account/", "POST, OPTIONS", tk_api_users_service_account},
-        {"/api/v3/core/users/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_users_detail},
-        {"/api/v3/core/users/{}/recovery/", "POST, OPTIONS", tk_api_users_recovery},
-        {"/api/v3/core/users/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_users_used_by},
-        {"/api/v3/core/groups/", "GET, POST, HEAD, OPTIONS", tk_api_groups_collection},
-        {"/api/v3/core/groups/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_groups_detail},
-        {"/api/v3/core/groups/{}/add_user/", "POST, OPTIONS", tk_api_groups_add_user},
-        {"/api/v3/core/groups/{}/remove_user/", "POST, OPTIONS", tk_api_groups_remove_user},
-        {"/api/v3/core/groups/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_groups_used_by},
+        {"/api/v3/core/users/", "GET, POST, HEAD, OPTIONS", tk_api_users_collection, AUTH},
+        {"/api/v3/core/users/me/", "GET, HEAD, OPTIONS", tk_api_users_me, AUTH},
+        {"/api/v3/core/users/service_account/", "POST, OPTIONS", tk_api_users_service_account,
+         AUTH},
+        {"/api/v3/core/users/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_users_detail,
+         AUTH},
+        {"/api/v3/core/users/{}/recovery/", "POST, OPTIONS", tk_api_users_recovery, AUTH},
+        {"/api/v3/core/users/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_users_used_by, AUTH},
+        {"/api/v3/core/groups/", "GET, POST, HEAD, OPTIONS", tk_api_groups_collection, AUTH},
+        {"/api/v3/core/groups/{}/", "GET, PUT, PATCH, DELETE, HEAD, OPTIONS", tk_api_groups_detail,
+         AUTH},
+        {"/api/v3/core/groups/{}/add_user/", "POST, OPTIONS", tk_api_groups_add_user, AUTH},
+        {"/api/v3/core/groups/{}/remove_user/", "POST, OPTIONS", tk_api_groups_remove_user, AUTH},
+        {"/api/v3/core/groups/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_groups_used_by, AUTH},
         /* authentik's probes: any method, no authentication (health.c) */
-        {"/-/health/live/", NULL, tk_api_health_live},
-        {"/-/health/ready/", NULL, tk_api_health_ready},
+        {"/-/health/live/", NULL, tk_api_health_live, NULL},
+        {"/-/health/ready/", NULL, tk_api_health_ready, NULL},
     };
+#undef AUTH
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int rc = tk_router_add(r, routes[i].pattern, routes[i].allow, routes[i].fn, api);
+        int rc = tk_router_add(r, routes[i].pattern, routes[i].allow, routes[i].fn, routes[i].admit,
+                               api);
         if (rc)
             return rc;
     }

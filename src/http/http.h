@@ -37,6 +37,9 @@ struct tk_request {
     const char *body;
     size_t body_len;
     bool has_body; /* Content-Length > 0 or chunked data received */
+    /* The client's address, canonical text, resolved once per request: the TCP peer, or behind
+     * a trusted proxy the X-Forwarded-For address (README, "Connections, deadlines, client
+     * addresses"). What the request log, events and the throttle use. */
     const char *client_ip;
     const char *request_id; /* X-Request-Id as received when valid, else generated */
     const char *params[TK_HTTP_MAX_PARAMS]; /* captured path segments, decoded */
@@ -55,18 +58,29 @@ struct tk_response {
 };
 
 typedef void (*tk_handler_fn)(struct tk_request *req, struct tk_response *res, void *ctx);
+/* A route's admission step: called once the request line and headers are complete and before
+ * any byte of the body is read, for requests that announce a body (Content-Length > 0 or
+ * chunked). req has everything but the body (body_len 0, has_body true); ctx is the route's.
+ * Returns true to read the body and then call the handler; false with res filled to answer at
+ * once: the response is sent with Connection: close and the body is never read. Routes without
+ * one (NULL) are admitted. */
+typedef bool (*tk_admit_fn)(struct tk_request *req, struct tk_response *res, void *ctx);
 
 struct tk_router;
 
 struct tk_router *tk_router_new(void);
 void tk_router_free(struct tk_router *r);
 /* Adds a route. pattern: "/api/v3/core/tokens/{}/view_key/" where {} captures one segment
- * matching [^/.]+. allow: the Allow header of every response of this route. */
+ * matching [^/.]+. allow: the Allow header of every response of this route. admit: its
+ * admission step, NULL: none. */
 int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, tk_handler_fn fn,
-                  void *ctx) TK_MUST_USE;
+                  tk_admit_fn admit, void *ctx) TK_MUST_USE;
 /* Matches a decoded path; fills req->params. NULL when no route matches. */
 const struct tk_route *tk_router_match(const struct tk_router *r, struct tk_request *req);
 void tk_route_call(const struct tk_route *route, struct tk_request *req, struct tk_response *res);
+/* The route's admission step (tk_admit_fn); true when it has none. Sets res->allow as
+ * tk_route_call does. */
+bool tk_route_admit(const struct tk_route *route, struct tk_request *req, struct tk_response *res);
 /* The route's slot in util/metrics.h (0, "unmatched", for NULL). */
 unsigned tk_route_metric(const struct tk_route *route);
 
@@ -79,7 +93,11 @@ struct tk_http_opts {
     const char *setting; /* the setting named in errors, NULL: "TOKEND_LISTEN" */
     unsigned threads;
     unsigned max_connections;
-    unsigned connection_timeout_s;
+    unsigned max_connections_per_ip; /* per TCP peer address (IPv6: per /64), 0: no limit */
+    unsigned connection_timeout_s;   /* idle: no byte either way */
+    unsigned request_timeout_s;      /* to deliver one request, head and body; 0: the default */
+    const char *trusted_proxies;     /* TOKEND_TRUSTED_PROXIES text, NULL or "": none */
+    bool health_reserve;             /* a few health-only connections past the caps */
     bool quiet; /* no request log, no request metrics (the metrics listener itself) */
 };
 

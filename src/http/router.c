@@ -13,6 +13,7 @@ struct tk_route {
     char *pattern;
     const char *allow;
     tk_handler_fn fn;
+    tk_admit_fn admit;
     void *ctx;
     unsigned metric; /* slot in util/metrics.h: the pattern is the route label */
 };
@@ -37,14 +38,14 @@ void tk_router_free(struct tk_router *r)
 }
 
 int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, tk_handler_fn fn,
-                  void *ctx)
+                  tk_admit_fn admit, void *ctx)
 {
     if (r->n == MAX_ROUTES)
         return TK_ERR_TOOBIG;
     char *p = tk_strdup(pattern);
     if (p == NULL)
         return TK_ERR_NOMEM;
-    r->routes[r->n++] = (struct tk_route){p, allow, fn, ctx, tk_metrics_route(pattern)};
+    r->routes[r->n++] = (struct tk_route){p, allow, fn, admit, ctx, tk_metrics_route(pattern)};
     return 0;
 }
 
@@ -89,6 +90,12 @@ void tk_route_call(const struct tk_route *route, struct tk_request *req, struct 
 {
     res->allow = route->allow;
     route->fn(req, res, route->ctx);
+}
+
+bool tk_route_admit(const struct tk_route *route, struct tk_request *req, struct tk_response *res)
+{
+    res->allow = route->allow;
+    return route->admit == NULL || route->admit(req, res, route->ctx);
 }
 
 unsigned tk_route_metric(const struct tk_route *route)

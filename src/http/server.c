@@ -1,7 +1,9 @@
 /* HTTP server over libmicrohttpd (http.h): a thread pool on epoll, hard limits checked before
- * any work (413/414/431), one arena per request, keep-alive kept open (responses are queued
- * after the first callback, see style.md's libmicrohttpd note), graceful stop. Every request
- * gets an id (X-Request-Id), one log line and its metrics once its response is sent. */
+ * any work (413/414/431), a route's admission step before any body byte is read, one arena per
+ * request, keep-alive kept open (responses are queued after the first callback, see
+ * style.md's libmicrohttpd note), graceful stop. Connection caps and request deadlines are
+ * conns.c's, client addresses client_addr.c's. Every request gets an id (X-Request-Id), one log
+ * line and its metrics once its response is sent. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <microhttpd.h>
@@ -16,6 +18,8 @@
 
 #include <sodium.h>
 
+#include "http/client_addr.h"
+#include "http/conns.h"
 #include "http/http.h"
 #include "util/alloc.h"
 #include "util/limits.h"
@@ -27,10 +31,10 @@
 struct tk_http {
     struct MHD_Daemon *d;
     struct tk_router *router;
+    struct tk_conns *conns;    /* caps, health-only reserve, request deadlines */
+    struct tk_proxies trusted; /* TOKEND_TRUSTED_PROXIES */
     atomic_int inflight;
-    atomic_int open_conns;
     atomic_bool stopping; /* refuse new connections: the server is draining */
-    int max_conns;
     uint16_t port;
     bool quiet;
 };
@@ -40,30 +44,41 @@ struct tk_http {
 #define LOG_USER_AGENT_MAX 256
 #define MASK "********************"
 
-/* Connections beyond the cap are closed at accept time (libmicrohttpd's own limit would leave
- * them waiting in the listen backlog, unanswered). */
+/* Connections beyond the caps and their health-only reserve are closed at accept time
+ * (libmicrohttpd's own limit would leave them waiting in the listen backlog, unanswered). */
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct tk_http *h = cls;
     if (atomic_load(&h->stopping))
         return MHD_NO;
-    if (atomic_load(&h->open_conns) < h->max_conns)
+    if (tk_conns_admit(h->conns, addr))
         return MHD_YES;
     if (!h->quiet)
         tk_metrics_conn_refused();
     return MHD_NO;
 }
 
+/* Every connection is counted and watched (conns.h) from STARTED to CLOSED; libmicrohttpd
+ * delivers CLOSED before it closes the descriptor. */
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
 {
     struct tk_http *h = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add(&h->open_conns, 1);
+        const union MHD_ConnectionInfo *a =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *f =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!h->quiet)
             tk_metrics_conn_accepted();
+        if (f == NULL)
+            return; /* nothing to count or watch; it cannot be: libmicrohttpd made it */
+        *socket_context = tk_conns_open(h->conns, a ? a->client_addr : NULL, f->connect_fd);
+        if (*socket_context == NULL)
+            shutdown(f->connect_fd, SHUT_RDWR); /* out of memory: drop it, serve the rest */
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        atomic_fetch_sub(&h->open_conns, 1);
+        tk_conns_close(h->conns, *socket_context);
+        *socket_context = NULL;
         if (!h->quiet)
             tk_metrics_conn_closed();
     }
@@ -73,8 +88,10 @@ struct req_state {
     struct tk_arena *arena;
     char *uri;
     size_t uri_len;
+    struct tk_conn *conn; /* the connection's (conns.h), NULL when it could not be counted */
     bool started;
-    bool answered; /* a response was queued early */
+    bool answered;    /* a response was queued early */
+    bool close_after; /* answer with Connection: close (a health-only connection) */
     bool counted;
     bool too_big; /* body over the cap: the rest is discarded, then 413 */
     size_t discarded;
@@ -87,8 +104,8 @@ struct req_state {
     unsigned route;  /* metrics slot */
     unsigned method; /* bit position in enum tk_method */
     char method_name[16];
-    char ip[INET6_ADDRSTRLEN];
-    const char *user_agent; /* in the arena, cut to LOG_USER_AGENT_MAX */
+    char ip[TK_IP_TEXT_MAX]; /* the client address (client_addr.h) */
+    const char *user_agent;  /* in the arena, cut to LOG_USER_AGENT_MAX */
     char request_id[TK_REQUEST_ID_MAX + 1];
 };
 
@@ -146,6 +163,9 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
     if (st == NULL)
         return NULL;
     st->h = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    st->conn = ci ? ci->socket_context : NULL;
     st->arena = tk_arena_new(TK_ARENA_MAX_BYTES);
     size_t len = strlen(uri);
     if (st->arena)
@@ -252,6 +272,11 @@ static void log_request(struct req_state *st, int64_t ns)
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
+    /* This request is over (answered, or its connection failed): the next one's deadline
+     * starts now. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    tk_conn_reading(ci ? ci->socket_context : NULL, true);
     struct req_state *st = *con_cls;
     if (st == NULL)
         return;
@@ -361,6 +386,46 @@ static const char *header(struct MHD_Connection *c, const char *name, size_t *le
     return v;
 }
 
+/* The X-Forwarded-For field's values in the order received, the last TK_MAX_FORWARDED_HOPS of
+ * them (tk_client_ip reads no more entries than that, from the right). */
+struct forwarded {
+    const char *v[TK_MAX_FORWARDED_HOPS];
+    size_t len[TK_MAX_FORWARDED_HOPS];
+    size_t n;
+};
+
+static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         size_t key_size, const char *value, size_t value_size)
+{
+    struct forwarded *f = cls;
+    if (value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    if (f->n == TK_MAX_FORWARDED_HOPS) {
+        memmove(f->v, f->v + 1, (f->n - 1) * sizeof(f->v[0]));
+        memmove(f->len, f->len + 1, (f->n - 1) * sizeof(f->len[0]));
+        f->n--;
+    }
+    f->v[f->n] = value;
+    f->len[f->n++] = value_size;
+    return MHD_YES;
+}
+
+/* The request's client address, once (README "Connections, deadlines, client addresses"): the
+ * peer's, or behind a trusted proxy the X-Forwarded-For one; IPv4-mapped IPv6 written as IPv4. */
+static void resolve_client(struct MHD_Connection *c, struct req_state *st)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct tk_ip peer, client;
+    if (ci == NULL || !tk_ip_from_sockaddr(ci->client_addr, &peer))
+        return; /* not IP: no address to give */
+    struct forwarded f = {.n = 0};
+    if (st->h->trusted.n > 0 && tk_proxies_contains(&st->h->trusted, &peer))
+        MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_forwarded, &f);
+    tk_client_ip(&st->h->trusted, &peer, f.v, f.len, f.n, &client);
+    tk_ip_format(&client, st->ip);
+}
+
 /* What the log line and the handlers need from the connection, taken once. */
 static void identify(struct MHD_Connection *c, struct req_state *st, const char *method)
 {
@@ -368,16 +433,7 @@ static void identify(struct MHD_Connection *c, struct req_state *st, const char 
     enum tk_method m = method_of(method);
     st->method = (unsigned)__builtin_ctz((unsigned)m);
     snprintf(st->method_name, sizeof(st->method_name), "%s", method);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci != NULL && ci->client_addr != NULL) {
-        if (ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, st->ip,
-                      sizeof(st->ip));
-        else if (ci->client_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ci->client_addr)->sin6_addr, st->ip,
-                      sizeof(st->ip));
-    }
+    resolve_client(c, st);
     if (st->h->quiet)
         return;
     tk_metrics_inflight(1);
@@ -398,6 +454,90 @@ static void identify(struct MHD_Connection *c, struct req_state *st, const char 
             tk_arena_strndup(st->arena, ua, n < LOG_USER_AGENT_MAX ? n : LOG_USER_AGENT_MAX);
 }
 
+/* The request as handlers see it, without its body; the route it names (NULL: none). False
+ * when out of memory (res then holds the answer). */
+static bool prepare(struct tk_http *h, struct MHD_Connection *c, struct req_state *st,
+                    const char *method, struct tk_request *req, struct tk_response *res,
+                    const struct tk_route **route)
+{
+    *route = NULL;
+    req->arena = st->arena;
+    req->method = method_of(method);
+    req->method_name = method;
+    const char *q = memchr(st->uri, '?', st->uri_len);
+    size_t plen = q ? (size_t)(q - st->uri) : st->uri_len;
+    req->query = q ? q + 1 : "";
+    req->query_len = q ? st->uri_len - plen - 1 : 0;
+    size_t dlen = 0;
+    char *path = tk_http_pct_decode(st->arena, st->uri, plen, false, &dlen);
+    if (path == NULL) {
+        tk_response_detail(res, 503, "The server is out of memory.");
+        return false;
+    }
+    req->path = path;
+    req->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION, &req->authorization_len);
+    req->content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE, NULL);
+    req->user_agent = header(c, MHD_HTTP_HEADER_USER_AGENT, NULL);
+    req->body = "";
+    req->client_ip = st->ip;
+    req->request_id = st->request_id[0] ? st->request_id : NULL;
+    /* A decoded path with NUL or invalid UTF-8 names nothing. */
+    if (strlen(path) == dlen && tk_utf8_valid(path, dlen))
+        *route = tk_router_match(h->router, req);
+    st->route = tk_route_metric(*route);
+    return true;
+}
+
+/* Queues an answer decided before the body: Connection: close, and libmicrohttpd 0.9.75 then
+ * reads no byte of the body (every method; checked with a raw client). */
+static enum MHD_Result answer_now(struct MHD_Connection *c, struct req_state *st,
+                                  struct tk_response *res)
+{
+    st->answered = true;
+    return queue(c, st, res, true);
+}
+
+/* A connection past a cap (conns.h) serves the health probes only, one request each. */
+static enum MHD_Result health_only(struct MHD_Connection *c, struct req_state *st,
+                                   bool announces_body)
+{
+    if (!announces_body && strncmp(st->uri, "/-/health/", 10) == 0) {
+        st->close_after = true;
+        return MHD_YES;
+    }
+    struct tk_response res = {0};
+    tk_buf_init(&res.body, 4096);
+    if (tk_conn_class_of(st->conn) == TK_CONN_OVER_ADDRESS)
+        tk_response_detail(&res, 429, "Too many connections from this address.");
+    else
+        tk_response_detail(&res, 503, "The server has too many open connections.");
+    res.retry_after = 1;
+    return answer_now(c, st, &res);
+}
+
+/* A request that announces a body is decided from its headers first: an unknown path, or a
+ * route whose admission step refuses (a missing or bad credential), is answered at once and
+ * its body never read, so unauthenticated clients cannot make the server hold their bodies. */
+static enum MHD_Result admit(struct MHD_Connection *c, struct req_state *st, const char *method)
+{
+    struct tk_request req = {0};
+    struct tk_response res = {0};
+    tk_buf_init(&res.body, 4096);
+    res.status = 200;
+    const struct tk_route *route = NULL;
+    if (!prepare(st->h, c, st, method, &req, &res, &route))
+        return answer_now(c, st, &res);
+    req.has_body = true;
+    if (route == NULL) {
+        tk_response_detail(&res, 404, "Not found.");
+        return answer_now(c, st, &res);
+    }
+    if (!tk_route_admit(route, &req, &res))
+        return answer_now(c, st, &res);
+    tk_buf_free(&res.body);
+    return MHD_YES;
+}
+
 static enum MHD_Result first_call(struct MHD_Connection *c, struct req_state *st,
                                   const char *method)
 {
@@ -416,56 +556,39 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req_state *st
     if (hs.total > TK_MAX_HEADER_BYTES)
         return reject(c, st, 431, "Request header fields too large.");
     const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH, NULL);
+    unsigned long long n = 0;
     if (cl != NULL) {
         char *end = NULL;
-        unsigned long long n = strtoull(cl, &end, 10);
+        n = strtoull(cl, &end, 10);
         if (end == cl || *end != '\0' || n > TK_MAX_BODY_BYTES)
             return reject(c, st, 413, "Request body too large.");
     }
-    return MHD_YES;
+    bool announces_body = n > 0 || header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING, NULL) != NULL;
+    tk_conn_spoke(st->conn);
+    if (tk_conn_class_of(st->conn) != TK_CONN_NORMAL)
+        return health_only(c, st, announces_body);
+    return announces_body ? admit(c, st, method) : MHD_YES;
 }
 
 static enum MHD_Result handle(struct tk_http *h, struct MHD_Connection *c, struct req_state *st,
                               const char *method)
 {
+    tk_conn_reading(st->conn, false); /* all of it is in: no deadline while it is answered */
     struct tk_request req = {0};
     struct tk_response res = {0};
     tk_buf_init(&res.body, TK_MAX_RESPONSE_BYTES);
     res.status = 200;
-    req.arena = st->arena;
-    req.method = method_of(method);
-    req.method_name = method;
-
-    const char *q = memchr(st->uri, '?', st->uri_len);
-    size_t plen = q ? (size_t)(q - st->uri) : st->uri_len;
-    req.query = q ? q + 1 : "";
-    req.query_len = q ? st->uri_len - plen - 1 : 0;
-    size_t dlen = 0;
-    char *path = tk_http_pct_decode(st->arena, st->uri, plen, false, &dlen);
-    if (path == NULL) {
-        tk_response_detail(&res, 503, "The server is out of memory.");
-        return queue(c, st, &res, false);
-    }
-    req.path = path;
-    req.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION, &req.authorization_len);
-    req.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE, NULL);
-    req.user_agent = header(c, MHD_HTTP_HEADER_USER_AGENT, NULL);
+    const struct tk_route *route = NULL;
+    if (!prepare(h, c, st, method, &req, &res, &route))
+        return queue(c, st, &res, st->close_after);
     req.body = st->body.data ? st->body.data : "";
     req.body_len = st->body.len;
     req.has_body = st->body.len > 0;
-    req.client_ip = st->ip;
-    req.request_id = st->request_id[0] ? st->request_id : NULL;
-
-    const struct tk_route *route = NULL;
-    /* A decoded path with NUL or invalid UTF-8 names nothing. */
-    if (strlen(path) == dlen && tk_utf8_valid(path, dlen))
-        route = tk_router_match(h->router, &req);
     if (route == NULL)
         tk_response_detail(&res, 404, "Not found.");
     else
         tk_route_call(route, &req, &res);
-    st->route = tk_route_metric(route);
-    return queue(c, st, &res, false);
+    return queue(c, st, &res, st->close_after);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -586,8 +709,28 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
     if (h == NULL)
         return TK_ERR_NOMEM;
     h->router = r;
-    h->max_conns = (int)o->max_connections;
     h->quiet = o->quiet;
+    rc = tk_proxies_parse(o->trusted_proxies ? o->trusted_proxies : "", "TOKEND_TRUSTED_PROXIES",
+                          &h->trusted, err, err_len);
+    if (rc) {
+        free(h);
+        return rc;
+    }
+    struct tk_conns_opts co = {
+        .max_total = o->max_connections,
+        .max_per_address = o->max_connections_per_ip,
+        .reserve_per_address = o->health_reserve ? TK_CONN_RESERVE_PER_IP : 0,
+        .reserve_total = o->health_reserve ? TK_CONN_RESERVE_TOTAL : 0,
+        .reserve_life_s = TK_CONN_RESERVE_LIFE_S,
+        .request_timeout_s = o->request_timeout_s ? o->request_timeout_s : TK_REQUEST_TIMEOUT_S,
+        .trusted = &h->trusted,
+    };
+    rc = tk_conns_new(&co, &h->conns);
+    if (rc) {
+        tk_proxies_free(&h->trusted);
+        free(h);
+        return rc;
+    }
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
@@ -598,8 +741,9 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         /* a pool of one is no pool (libmicrohttpd warns about it) */
         MHD_OPTION_THREAD_POOL_SIZE, o->threads > 1 ? o->threads : 0,
-        /* libmicrohttpd's limit is split over the threads: leave ours to decide */
-        MHD_OPTION_CONNECTION_LIMIT, o->max_connections + 64 * o->threads,
+        /* libmicrohttpd's limit is split over the threads: leave ours (and the health-only
+         * reserve past it) to decide */
+        MHD_OPTION_CONNECTION_LIMIT, o->max_connections + TK_CONN_RESERVE_TOTAL + 64 * o->threads,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
         o->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
@@ -608,6 +752,8 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
     if (h->d == NULL) {
         snprintf(err, err_len, "%s: cannot listen on %s (address in use or not available)",
                  o->setting ? o->setting : "TOKEND_LISTEN", o->listen);
+        tk_conns_free(h->conns);
+        tk_proxies_free(&h->trusted);
         free(h);
         return TK_ERR_IO;
     }
@@ -636,6 +782,8 @@ void tk_http_stop(struct tk_http *h, unsigned grace_ms)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(h->d);
+    MHD_stop_daemon(h->d); /* every connection is closed: nothing left to watch */
+    tk_conns_free(h->conns);
+    tk_proxies_free(&h->trusted);
     free(h);
 }

@@ -15,9 +15,18 @@
 #define TK_MAX_JSON_DEPTH 64                      /* deeper request JSON: 400 */
 #define TK_MAX_ORDERING_FIELDS 16                 /* distinct ordering fields (8 exist) */
 #define TK_MAX_CONNECTIONS 4096                   /* beyond: refused by the HTTP layer */
-#define TK_CONNECTION_TIMEOUT_S 30                /* idle or slow connections are closed */
 #define TK_STATEMENT_TIMEOUT_S 10                 /* one statement's budget, then 503 */
 #define TK_STATEMENT_TIMEOUT_MAX_S 86400          /* largest TOKEND_STATEMENT_TIMEOUT */
+#define TK_CONNECTION_TIMEOUT_S 30                /* idle connections are closed */
+#define TK_MAX_CONNECTIONS_PER_IP 256             /* one peer address's share, 1/16 of 4096 */
+#define TK_REQUEST_TIMEOUT_S 30                   /* to deliver one whole request (head, body) */
+#define TK_CONN_RESERVE_PER_IP 4                  /* health-only connections past the share */
+#define TK_CONN_RESERVE_TOTAL 32                  /* health-only connections past every cap */
+#define TK_CONN_RESERVE_LIFE_S 2                  /* a health-only connection's whole life */
+#define TK_CONN_RESERVE_GRACE_MS 100              /* to send a request before it can be cut */
+#define TK_MAX_TRUSTED_PROXIES 1024               /* networks in TOKEND_TRUSTED_PROXIES */
+#define TK_MAX_FORWARDED_HOPS 32                  /* X-Forwarded-For entries read, from the right */
+#define TK_THROTTLE_ADDRESSES 16384               /* addresses the auth-failure throttle tracks */
 #define TK_MAX_GROUP_DEPTH 20                     /* group ancestry levels, API.md §4.1 */
 #define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)    /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES (32u * 1024 * 1024) /* one response body */

@@ -22,7 +22,7 @@ enum tk_auth_failure {
     TK_AUTHF_UNSUPPORTED, /* another scheme than Bearer */
     TK_AUTHF_MALFORMED,   /* a header that is not UTF-8 or holds NUL */
     TK_AUTHF_INVALID,     /* unknown key, expired token, inactive user, non-api intent */
-    TK_AUTHF_THROTTLED,   /* refused before lookup: too many failures from the address */
+    TK_AUTHF_THROTTLED,   /* a failure past its address's bucket: 429 instead of 403 */
     TK_AUTHF_N,
 };
 

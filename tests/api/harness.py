@@ -501,8 +501,11 @@ class RawConnection:
     """A plain TCP connection: send any bytes, parse responses one at a time (Content-Length,
     chunked, or until close). Used for keep-alive, pipelining and malformed requests."""
 
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10, source=None):
+        """source: the local address to connect from (any of 127.0.0.0/8 on Linux), so that a
+        test can be another client address than 127.0.0.1."""
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def __enter__(self):

@@ -89,6 +89,7 @@ SPECIAL = {
                                  "TOKEND_SECRET_KEY": "s"}),
     "TOKEND_SECRET_KEY": ("a secret", {}),
     "TOKEND_BOOTSTRAP_TOKEN": ("a-bootstrap-key", {}),
+    "TOKEND_TRUSTED_PROXIES": ("10.0.0.0/8,2001:db8::/32", {}),
 }
 
 
@@ -249,6 +250,17 @@ INVALID = [
     ("TOKEND_STATEMENT_TIMEOUT", ".5", {}),
     ("TOKEND_STATEMENT_TIMEOUT", "", {}),
     ("TOKEND_STATEMENT_TIMEOUT", "ten", {}),
+    ("TOKEND_MAX_CONNECTIONS_PER_IP", "-1", {}),
+    ("TOKEND_MAX_CONNECTIONS_PER_IP", "1000001", {}),
+    ("TOKEND_MAX_CONNECTIONS_PER_IP", "lots", {}),
+    ("TOKEND_REQUEST_TIMEOUT", "0", {}),
+    ("TOKEND_REQUEST_TIMEOUT", "3601", {}),
+    ("TOKEND_REQUEST_TIMEOUT", "30s", {}),
+    ("TOKEND_TRUSTED_PROXIES", "10.0.0.0/33", {}),
+    ("TOKEND_TRUSTED_PROXIES", "010.0.0.1", {}),
+    ("TOKEND_TRUSTED_PROXIES", "10.0.0.0/8,", {}),
+    ("TOKEND_TRUSTED_PROXIES", "proxy.example", {}),
+    ("TOKEND_TRUSTED_PROXIES", "10.0.0.0/255.0.0.0", {}),
 ]
 # TOKEND_AVATARS takes any text (authentik's modes, URL templates), so it has no invalid value.
 NO_INVALID_VALUE = {"TOKEND_AVATARS"}
@@ -261,7 +273,8 @@ def test_every_setting_of_this_branch_has_invalid_cases():
             "TOKEND_AVATARS", "TOKEND_DEFAULT_TOKEN_DURATION", "TOKEND_KEY_LENGTH",
             "TOKEND_EVENT_RETENTION", "TOKEND_SWEEP_INTERVAL", "TOKEND_MAX_CONNECTIONS",
             "TOKEND_AUTH_FAILURE_BURST", "TOKEND_AUTH_FAILURE_RATE", "TOKEND_CONNECTION_TIMEOUT",
-            "TOKEND_STATEMENT_TIMEOUT"}
+            "TOKEND_STATEMENT_TIMEOUT",
+            "TOKEND_MAX_CONNECTIONS_PER_IP", "TOKEND_REQUEST_TIMEOUT", "TOKEND_TRUSTED_PROXIES"}
     assert ours <= {env for _, env in settings_from_help()}
     assert ours - covered == set()
 
