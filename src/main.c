@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,10 @@ int main(int argc, char **argv)
         tk_log(TK_LOG_ERROR, "tokend", "%s", db ? err : "cannot open the database");
         goto free_store;
     }
+    /* The passphrase is not needed again: wipe it where it lives (the environment block or
+     * argv), so it is neither in this process's memory nor in /proc/<pid>/environ or cmdline. */
+    if (cfg.secret_key != NULL)
+        sodium_memzero((char *)cfg.secret_key, strlen(cfg.secret_key));
     if (serve_cmd)
         rc = serve(&cli);
     else if (strcmp(cmd, "migrate") == 0)

@@ -134,6 +134,10 @@ def test_text_secret_is_stretched_with_argon2id(tmp_path):
                           headers={"Content-Type": "application/json"})
         assert r.status == 201
         key = admin.get("/api/v3/core/tokens/made-by-api/view_key/").json()["key"]
+        # the passphrase is wiped once derived: not in the process's environment block
+        with open(f"/proc/{s.proc.pid}/environ", "rb") as f:
+            environ = f.read()
+        assert b"TOKEND_SECRET_KEY=" in environ and s.secret_key.encode() not in environ
         s.restart()
         assert settings(s.backend)["secret_kdf"] == rec["secret_kdf"]  # made once
         assert Client(s, key).get("/api/v3/core/users/me/").status == 200
