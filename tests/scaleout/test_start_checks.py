@@ -4,6 +4,7 @@ writing tokens under a secret no other node has; processes starting together on 
 database end with one secret file and exactly one bootstrap."""
 
 import concurrent.futures
+import contextlib
 import os
 import re
 
@@ -14,14 +15,28 @@ from test_scaleout import SharedDb
 KEY_LINE = re.compile(r"^[A-Za-z0-9]{60}$", re.M)
 
 
-def test_a_new_node_without_the_secret_file_refuses_to_start(cluster, tmp_path):
+@contextlib.contextmanager
+def nodes(cluster, tmp_path, secret_files, **kw):
+    """File-secret servers (not started) on one fresh database, one per secret file; whatever
+    happens they are killed and the database dropped at the end."""
     db = SharedDb(cluster)
-    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
-    os.makedirs(a_dir)
-    os.makedirs(b_dir)
-    a = FileSecretServer(a_dir, db, str(a_dir / "secret"))
-    b = FileSecretServer(b_dir, db, str(b_dir / "secret"), bootstrap_key=a.bootstrap_key)
+    servers = []
+    for i, secret in enumerate(secret_files):
+        os.makedirs(tmp_path / str(i))
+        servers.append(FileSecretServer(tmp_path / str(i), db, secret, **kw))
     try:
+        yield servers
+    finally:
+        for s in servers:
+            if s.proc is not None:
+                s.proc.kill()
+                s.proc.wait()
+        db.cleanup()
+
+
+def test_a_new_node_without_the_secret_file_refuses_to_start(cluster, tmp_path):
+    files = [str(tmp_path / "secret-a"), str(tmp_path / "secret-b")]
+    with nodes(cluster, tmp_path, files, bootstrap_key="boot-" + "k" * 40) as (a, b):
         a.start()
         rc, lines = refused_start(b)  # b's file does not exist
         assert rc not in (0, None) and len(lines) == 1, (rc, lines)
@@ -39,26 +54,16 @@ def test_a_new_node_without_the_secret_file_refuses_to_start(cluster, tmp_path):
         assert Client(b, a.bootstrap_key).list().status == 200
         b.stop()
         a.stop()
-    finally:
-        for s in (a, b):
-            if s.proc is not None:
-                s.proc.kill()
-        db.cleanup()
 
 
 def test_processes_starting_together_share_one_secret_and_bootstrap_once(cluster, tmp_path):
     """Three processes, one secret file path that does not exist yet, no bootstrap key: one
     file is created, exactly one process bootstraps and prints the key it invented, and that
     key works through all three."""
-    db = SharedDb(cluster)
     secret = str(tmp_path / "secret")
-    servers = []
-    for n in "abc":
-        os.makedirs(tmp_path / n)
-        s = FileSecretServer(tmp_path / n, db, secret)
-        s.drop_env = {"TOKEND_BOOTSTRAP_TOKEN", "AUTHENTIK_BOOTSTRAP_TOKEN"}
-        servers.append(s)
-    try:
+    with nodes(cluster, tmp_path, [secret] * 3) as servers:
+        for s in servers:
+            s.drop_env = {"TOKEND_BOOTSTRAP_TOKEN", "AUTHENTIK_BOOTSTRAP_TOKEN"}
         with concurrent.futures.ThreadPoolExecutor(3) as ex:
             list(ex.map(lambda s: s.start(), servers))
         printed = [KEY_LINE.findall(s.log_text()) for s in servers]
@@ -70,8 +75,3 @@ def test_processes_starting_together_share_one_secret_and_bootstrap_once(cluster
         assert [t for t in os.listdir(tmp_path) if t.startswith("secret")] == ["secret"]
         for s in servers:
             s.stop()
-    finally:
-        for s in servers:
-            if s.proc is not None:
-                s.proc.kill()
-        db.cleanup()
