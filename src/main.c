@@ -137,6 +137,7 @@ static int serve(struct tk_cli *cli)
         tk_log(TK_LOG_ERROR, "tokend", "out of memory");
         tk_router_free(router);
         tk_router_free(metrics_router);
+        tk_throttle_free(api.throttle);
         return 1;
     }
     /* The main thread's connection is not needed while serving. */
@@ -172,6 +173,7 @@ static int serve(struct tk_cli *cli)
         tk_http_stop(metrics, 0);
         tk_router_free(router);
         tk_router_free(metrics_router);
+        tk_throttle_free(api.throttle);
         return 1;
     }
     struct tk_sweeper *sweeper = NULL;
@@ -181,6 +183,7 @@ static int serve(struct tk_cli *cli)
         tk_http_stop(metrics, 0);
         tk_router_free(router);
         tk_router_free(metrics_router);
+        tk_throttle_free(api.throttle);
         return 1;
     }
     struct tk_log_line l;

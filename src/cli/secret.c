@@ -21,6 +21,8 @@
  * long as set_key allows (1 MiB). */
 #define REKEY_PAGE 32
 #define REKEY_ARENA_BYTES TK_ARENA_MAX_BYTES
+/* One token's stored key and the settings (allocated as used) */
+#define READ_ARENA_BYTES (TK_SET_KEY_MAX_BYTES + 64 * 1024)
 
 /* What the database says about its secret, read in one snapshot. */
 struct recorded {
@@ -109,7 +111,7 @@ static int record_tx(struct tk_db *db, void *ctx)
     if (rc == 0 && c->r->check != NULL) {
         /* a different secret over an empty database: still empty? (a token made meanwhile
          * under the recorded secret must not be orphaned) */
-        struct tk_arena *a = tk_arena_new(1 << 16);
+        struct tk_arena *a = tk_arena_new(READ_ARENA_BYTES);
         struct tk_token_key *k = NULL;
         size_t n = 0;
         rc = a == NULL ? TK_ERR_NOMEM : tk_store_token_keys(db, 0, 1, a, &k, &n);
@@ -241,7 +243,7 @@ static int mismatch(const struct round *o, const char *how)
 
 static int one_round(const struct round *o, struct tk_secret *out)
 {
-    struct recorded r = {.a = tk_arena_new(TK_SET_KEY_MAX_BYTES + (1 << 16))};
+    struct recorded r = {.a = tk_arena_new(READ_ARENA_BYTES)};
     if (r.a == NULL)
         return TK_ERR_NOMEM;
     struct tk_secret s, legacy;
