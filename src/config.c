@@ -252,7 +252,7 @@ int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *
 }
 
 /* Checks an explicitly configured secret file before anything else is touched, so a bad one
- * stops the start before a database is created (tk_secret_from_file checks again on use). */
+ * stops the start before a database is created (tk_secret_file_read checks again on use). */
 static int check_secret_file(const char *path, char *err, size_t err_len)
 {
     struct stat st;
@@ -393,23 +393,6 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
         return TK_ERR_INVALID;
     }
     return 0;
-}
-
-int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err, size_t err_len)
-{
-    if (c->secret_key != NULL) {
-        if (tk_secret_from_string(s, c->secret_key) != 0) {
-            snprintf(err, err_len, "TOKEND_SECRET_KEY must not be empty");
-            return TK_ERR_INVALID;
-        }
-        return 0;
-    }
-    const char *why = NULL;
-    int rc = tk_secret_from_file(s, c->secret_key_file, &why);
-    if (rc)
-        snprintf(err, err_len, "TOKEND_SECRET_KEY_FILE %s: %s", c->secret_key_file,
-                 why ? why : tk_strerror(rc));
-    return rc;
 }
 
 /* ---- tokend config ---- */

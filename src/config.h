@@ -68,9 +68,7 @@ int tk_config_flag(struct tk_config *c, int argc, char **argv, int *used, char *
                    size_t err_len) TK_MUST_USE;
 /* Checks and derives values after env and flags. */
 int tk_config_finish(struct tk_config *c, char *err, size_t err_len) TK_MUST_USE;
-/* Loads the server secret as configured. */
-int tk_config_secret(const struct tk_config *c, struct tk_secret *s, char *err,
-                     size_t err_len) TK_MUST_USE;
+/* The server secret is loaded against the database: tk_cli_secret (cli/cli.h). */
 
 /* The effective value of setting tk_settings_doc[i] after env, flags and tk_config_finish, for
  * display: secrets (settings named *_KEY, *_TOKEN, *_PASSWORD) are "****", a password inside a

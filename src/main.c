@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,8 @@ static void usage(FILE *f)
                "commands:\n"
                "  serve                 migrate, bootstrap and serve the API (the default)\n"
                "  migrate               create or upgrade the database schema, then exit\n"
-               "  bootstrap             create authentik Admins, akadmin and the bootstrap token\n"
+               "  bootstrap             create authentik Admins, akadmin and the bootstrap token,\n"
+               "                        once per database\n"
                "  user create USERNAME [--name N] [--email E] [--inactive] [--attributes JSON]\n"
                "                        [--path P] [--type T]          prints the user's pk\n"
                "  group create NAME [--superuser] [--parent NAME] [--attributes JSON]\n"
@@ -95,14 +97,36 @@ static int sweep(struct tk_cli *cli)
     return 0;
 }
 
+/* tokend bootstrap: once per database (cli.h); later runs create nothing, say so on stderr
+ * and succeed, so provisioning scripts may run it on every deploy. */
+static int bootstrap(struct tk_cli *cli)
+{
+    struct tk_bootstrap_result res;
+    int rc = tk_cli_bootstrap(cli, stdout, &res);
+    if (rc) {
+        fprintf(stderr, "tokend: bootstrap failed: %s\n", tk_strerror(rc));
+        return 1;
+    }
+    if (res.already)
+        fprintf(stderr,
+                "tokend: bootstrap: this database was bootstrapped before (%s); nothing was "
+                "created (bootstrap runs once per database)\n",
+                res.when);
+    return 0;
+}
+
 static int serve(struct tk_cli *cli)
 {
     const struct tk_config *cfg = cli->cfg;
     char err[512] = "";
-    if (tk_cli_bootstrap(cli, stdout) != 0) {
-        tk_log(TK_LOG_ERROR, "tokend", "bootstrap failed");
+    struct tk_bootstrap_result boot;
+    int brc = tk_cli_bootstrap(cli, stdout, &boot);
+    if (brc != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "bootstrap failed: %s", tk_strerror(brc));
         return 1;
     }
+    if (boot.already)
+        tk_log(TK_LOG_INFO, "tokend", "bootstrap ran before (%s): nothing created", boot.when);
     struct tk_api api = api_of(cli);
     api.throttle = tk_throttle_new(cfg->auth_failure_burst, (double)cfg->auth_failure_rate);
     struct tk_router *router = tk_router_new();
@@ -113,6 +137,7 @@ static int serve(struct tk_cli *cli)
         tk_log(TK_LOG_ERROR, "tokend", "out of memory");
         tk_router_free(router);
         tk_router_free(metrics_router);
+        tk_throttle_free(api.throttle);
         return 1;
     }
     /* The main thread's connection is not needed while serving. */
@@ -153,6 +178,7 @@ static int serve(struct tk_cli *cli)
         tk_http_stop(metrics, 0);
         tk_router_free(router);
         tk_router_free(metrics_router);
+        tk_throttle_free(api.throttle);
         return 1;
     }
     struct tk_sweeper *sweeper = NULL;
@@ -162,6 +188,7 @@ static int serve(struct tk_cli *cli)
         tk_http_stop(metrics, 0);
         tk_router_free(router);
         tk_router_free(metrics_router);
+        tk_throttle_free(api.throttle);
         return 1;
     }
     struct tk_log_line l;
@@ -326,16 +353,21 @@ int main(int argc, char **argv)
     /* Every statement after the migrations has a time budget: requests, the sweeper and the
      * administration commands alike (backup and restore use SQLite's own API, no store). */
     tk_store_set_statement_timeout(cli.store, cfg.statement_timeout_ms);
-    if (tk_config_secret(&cfg, &cli.secret, err, sizeof(err)) != 0) {
-        tk_log(TK_LOG_ERROR, "tokend", "%s", err);
+    struct tk_db *db = tk_store_db(cli.store);
+    if (db == NULL || tk_cli_secret(&cfg, db, TK_SECRET_OPEN, &cli.secret, err, sizeof(err))) {
+        tk_log(TK_LOG_ERROR, "tokend", "%s", db ? err : "cannot open the database");
         goto free_store;
     }
+    /* The passphrase is not needed again: wipe it where it lives (the environment block or
+     * argv), so it is neither in this process's memory nor in /proc/<pid>/environ or cmdline. */
+    if (cfg.secret_key != NULL)
+        sodium_memzero((char *)cfg.secret_key, strlen(cfg.secret_key));
     if (serve_cmd)
         rc = serve(&cli);
     else if (strcmp(cmd, "migrate") == 0)
         rc = 0;
     else if (strcmp(cmd, "bootstrap") == 0)
-        rc = tk_cli_bootstrap(&cli, stdout) == 0 ? 0 : 1;
+        rc = bootstrap(&cli);
     else if (strcmp(cmd, "sweep") == 0)
         rc = sweep(&cli);
     else if (strcmp(cmd, "seed") == 0)

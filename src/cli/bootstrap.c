@@ -1,5 +1,8 @@
 /* First-start setup as authentik's bootstrap blueprint does it (cli.h). Every object is
- * "state: created": made when missing, never changed when present. */
+ * "state: created": made when missing, never changed when present. Unlike authentik, which
+ * applies the blueprint on every start and so brings back a deleted akadmin (a confirmed bug of
+ * authentik's), it runs once per database: the setting "bootstrapped" records that it ran
+ * (issue 13.2; README, "Where tokend deliberately differs from authentik"). */
 #include <sodium.h>
 #include <string.h>
 
@@ -10,11 +13,37 @@
 #define ADMIN_USER "akadmin"
 #define BOOTSTRAP_TOKEN "authentik-bootstrap-token"
 
+#define SETTING_BOOTSTRAPPED "bootstrapped"
+
 struct boot {
     struct tk_cli *cli;
     char key[TK_KEY_LENGTH_MAX + 1];
     bool generated;
+    struct tk_bootstrap_result res;
 };
+
+/* Claims the bootstrap for this transaction: false when it was done before (res->when gets
+ * the record). The insert is the claim: on PostgreSQL a second process starting at the same
+ * moment waits on the row until the first commits, then finds it and creates nothing; if the
+ * first rolls back, the second bootstraps. */
+static int claim(struct tk_db *db, int64_t now, struct tk_bootstrap_result *res, bool *claimed)
+{
+    char when[TK_TIME_BUFSZ];
+    tk_time_format(now, when);
+    int rc = tk_store_setting_insert(db, SETTING_BOOTSTRAPPED, when, claimed);
+    if (rc || *claimed)
+        return rc;
+    res->already = true;
+    struct tk_arena *a = tk_arena_new(1 << 12);
+    const char *v = NULL;
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    rc = tk_store_setting_get(db, SETTING_BOOTSTRAPPED, a, &v);
+    if (rc == 0)
+        snprintf(res->when, sizeof(res->when), "%s", v);
+    tk_arena_free(a);
+    return rc;
+}
 
 static int boot_tx(struct tk_db *db, void *ctx)
 {
@@ -22,8 +51,19 @@ static int boot_tx(struct tk_db *db, void *ctx)
     int64_t now = tk_now_us();
     int64_t gid = 0, uid = 0;
     char uuid[37];
-    bool new_user = false;
-    int rc = tk_store_group_find(db, ADMIN_GROUP, &gid);
+    bool new_user = false, claimed = false, same = false;
+    b->res = (struct tk_bootstrap_result){0};
+    int rc = claim(db, now, &b->res, &claimed);
+    if (rc || !claimed)
+        return rc;
+    /* The secret was checked when the command started; a token made now must be under the
+     * secret the database records at this moment (another process could have recorded its
+     * own over an empty database meanwhile, cli/secret.c). */
+    rc = tk_cli_secret_current(db, &b->cli->secret, &same);
+    if (rc == 0 && !same)
+        return TK_ERR_INVALID;
+    if (rc == 0)
+        rc = tk_store_group_find(db, ADMIN_GROUP, &gid);
     if (rc == TK_ERR_NOTFOUND) {
         struct tk_group_new g = {.name = ADMIN_GROUP, .is_superuser = true};
         rc = tk_store_group_create(db, &g, now, &gid, uuid);
@@ -72,13 +112,15 @@ static int boot_tx(struct tk_db *db, void *ctx)
     return rc;
 }
 
-int tk_cli_bootstrap(struct tk_cli *cli, FILE *out)
+int tk_cli_bootstrap(struct tk_cli *cli, FILE *out, struct tk_bootstrap_result *res)
 {
     struct boot b = {.cli = cli};
     struct tk_db *db = tk_store_db(cli->store);
     if (db == NULL)
         return TK_ERR_IO;
     int rc = tk_store_write_tx(db, boot_tx, &b);
+    if (res != NULL)
+        *res = b.res;
     if (rc == 0 && b.generated) {
         fprintf(out,
                 "tokend: created user akadmin with API token %s; its key (shown only now):\n"

@@ -17,8 +17,35 @@ struct tk_cli {
 
 /* authentik's first-start setup (API.md §14.3): group "authentik Admins", user akadmin in it,
  * token authentik-bootstrap-token. Creates only what is missing; prints a generated key once
- * to out. */
-int tk_cli_bootstrap(struct tk_cli *cli, FILE *out) TK_MUST_USE;
+ * to out. Runs once per database (issue 13.2, a departure from authentik listed in README.md):
+ * the setting "bootstrapped" is recorded in the transaction that creates the objects, and once
+ * it is set nothing is created again, whatever was deleted or renamed since (*res, which may be
+ * NULL, says which happened). Processes starting together on PostgreSQL: exactly one
+ * bootstraps. Needs cli->secret from tk_cli_secret, and refuses (TK_ERR_INVALID) when the
+ * database meanwhile recorded another secret. */
+struct tk_bootstrap_result {
+    bool already;  /* bootstrapped before: nothing was created */
+    char when[64]; /* then: the recorded value (a time, or how an upgrade counted it) */
+};
+int tk_cli_bootstrap(struct tk_cli *cli, FILE *out, struct tk_bootstrap_result *res) TK_MUST_USE;
+
+/* The server secret of the database behind db (issue 13.3; README "The secret"), from
+ * TOKEND_SECRET_KEY (stretched with Argon2id under the salt and costs the database records in
+ * its setting secret_kdf, created at first use) or from the file TOKEND_SECRET_KEY_FILE. The
+ * database records a check value of the secret (setting secret_check); the secret is refused
+ * when it differs from the recorded one, or, for a database made before the check value
+ * existed, when the oldest token's sealed key does not open under it, as long as the database
+ * holds tokens; a database without tokens takes the secret it is given (and records it). A
+ * missing file is created (atomically, 0600) only for a database without tokens. A database
+ * whose text secret was derived the old way (one BLAKE2b pass) is re-keyed to Argon2id in one
+ * transaction. TK_SECRET_VERIFY checks only: it creates no file, records nothing and re-keys
+ * nothing (tokend restore's check of a backup); without a file and without tokens it succeeds
+ * with a zeroed *out. On failure err holds one line naming the setting. */
+enum tk_secret_mode { TK_SECRET_OPEN, TK_SECRET_VERIFY };
+int tk_cli_secret(const struct tk_config *cfg, struct tk_db *db, enum tk_secret_mode mode,
+                  struct tk_secret *out, char *err, size_t err_len) TK_MUST_USE;
+/* Is s the secret the database records (*same)? false when none is recorded. */
+int tk_cli_secret_current(struct tk_db *db, const struct tk_secret *s, bool *same) TK_MUST_USE;
 
 /* "user ...", "group ...", "token ..." commands; argv[0] is the noun. Returns an exit code. */
 int tk_cli_admin(struct tk_cli *cli, int argc, char **argv);

@@ -1,8 +1,10 @@
 /* Operations commands (cli.h): tokend config (the effective settings, secrets masked), backup
- * and restore of a SQLite database. They run without opening the store; errors are one line on
- * stderr, exit 2 for bad arguments (with the usage), 1 when the operation fails. */
+ * and restore of a SQLite database. They run without opening the configured store (restore
+ * opens the backup's copy to check the secret); errors are one line on stderr, exit 2 for bad
+ * arguments (with the usage), 1 when the operation fails. */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,8 @@ static const char restore_usage[] =
     "  replaces the configured SQLite database with the backup FILE (checked first);\n"
     "  refused while a tokend server or command uses the database (it holds <database>.lock);\n"
     "  an existing database is replaced only with --force. The restored tokens open only with\n"
-    "  the secret they were sealed with. For PostgreSQL use pg_restore or psql.\n";
+    "  the secret they were sealed with: a backup holding tokens is refused unless the\n"
+    "  configured secret is theirs. For PostgreSQL use pg_restore or psql.\n";
 
 __attribute__((format(printf, 2, 3))) static int usage_fail(const char *usage, const char *fmt, ...)
 {
@@ -250,6 +253,32 @@ int tk_cli_backup(const struct tk_config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* restore's check of the backup's copy (tk_sqlite_restore_check): its tokens must open under
+ * the configured secret, checked as a start checks it (tk_cli_secret) but writing nothing, so
+ * a backup restored on a host without its secret is refused before it replaces anything
+ * (issue 13.3) instead of leaving a database no server will start on. */
+static int check_secret(const char *copy_path, void *ctx, char *err, size_t err_len)
+{
+    const struct tk_config *cfg = ctx;
+    char url[PATH_MAX + 16];
+    snprintf(url, sizeof(url), "sqlite:%s", copy_path);
+    struct tk_store *store = NULL;
+    struct tk_secret secret;
+    int rc = tk_crypto_init();
+    if (rc == 0)
+        rc = tk_store_open(url, &store, err, err_len);
+    struct tk_db *db = rc == 0 ? tk_store_db(store) : NULL;
+    if (rc == 0 && db == NULL) {
+        snprintf(err, err_len, "cannot open the copy %s", copy_path);
+        rc = TK_ERR_IO;
+    }
+    if (rc == 0)
+        rc = tk_cli_secret(cfg, db, TK_SECRET_VERIFY, &secret, err, err_len);
+    tk_secret_wipe(&secret);
+    tk_store_free(store);
+    return rc;
+}
+
 int tk_cli_restore(const struct tk_config *cfg, int argc, char **argv)
 {
     bool force;
@@ -281,7 +310,7 @@ int tk_cli_restore(const struct tk_config *cfg, int argc, char **argv)
         tk_sqlite_unlock(lock);
         return 1;
     }
-    rc = tk_sqlite_restore(file, db, err, sizeof(err));
+    rc = tk_sqlite_restore(file, db, check_secret, (void *)cfg, err, sizeof(err));
     tk_sqlite_unlock(lock);
     if (rc) {
         fprintf(stderr, "tokend: restore: %s\n", err);

@@ -100,7 +100,7 @@ int tk_cli_seed(struct tk_cli *cli, int argc, char **argv)
     struct tk_db *db = tk_store_db(cli->store);
     if (db == NULL)
         return 1;
-    if (tk_cli_bootstrap(cli, stderr) != 0) {
+    if (tk_cli_bootstrap(cli, stderr, NULL) != 0) {
         fprintf(stderr, "tokend: seed: bootstrap failed\n");
         return 1;
     }

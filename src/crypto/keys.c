@@ -1,13 +1,19 @@
 /* Keys at rest (keys.h): BLAKE2b keyed hashing for lookup, XChaCha20-Poly1305 sealing for
- * view_key, both keyed by subkeys derived from one server secret. */
+ * view_key, both keyed by subkeys derived from one server secret; the secret comes from a file
+ * of 32 random bytes or from text stretched with Argon2id. */
 #include "crypto/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/limits.h"
 
 #define KDF_CONTEXT "tokend__"
 
@@ -20,9 +26,69 @@ static void derive(struct tk_secret *s, const uint8_t master[crypto_kdf_KEYBYTES
 {
     crypto_kdf_derive_from_key(s->lookup, sizeof(s->lookup), 1, KDF_CONTEXT, master);
     crypto_kdf_derive_from_key(s->seal, sizeof(s->seal), 2, KDF_CONTEXT, master);
+    crypto_kdf_derive_from_key(s->check, sizeof(s->check), 3, KDF_CONTEXT, master);
 }
 
-int tk_secret_from_string(struct tk_secret *s, const char *text)
+/* ---- text secrets ---- */
+
+void tk_pwhash_new(struct tk_pwhash *p)
+{
+    p->ops = TK_PWHASH_OPS;
+    p->mem_kib = TK_PWHASH_MEM_KIB;
+    randombytes_buf(p->salt, sizeof(p->salt));
+}
+
+#define PHC_PREFIX "$argon2id$v=19$"
+
+void tk_pwhash_format(const struct tk_pwhash *p, char out[TK_PWHASH_TEXT_MAX])
+{
+    char salt[sodium_base64_ENCODED_LEN(TK_PWHASH_SALT_BYTES,
+                                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    sodium_bin2base64(salt, sizeof(salt), p->salt, sizeof(p->salt),
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    snprintf(out, TK_PWHASH_TEXT_MAX, PHC_PREFIX "m=%llu,t=%llu,p=1$%s",
+             (unsigned long long)p->mem_kib, (unsigned long long)p->ops, salt);
+}
+
+int tk_pwhash_parse(const char *text, struct tk_pwhash *p)
+{
+    unsigned long long m = 0, t = 0;
+    int used = 0;
+    if (strncmp(text, PHC_PREFIX, strlen(PHC_PREFIX)) != 0 ||
+        sscanf(text + strlen(PHC_PREFIX), "m=%llu,t=%llu,p=1$%n", &m, &t, &used) != 2 || used == 0)
+        return TK_ERR_INVALID;
+    if (t < TK_PWHASH_MIN_OPS || t > TK_PWHASH_MAX_OPS || m < TK_PWHASH_MIN_MEM_KIB ||
+        m > TK_PWHASH_MAX_MEM_KIB)
+        return TK_ERR_INVALID;
+    const char *b64 = text + strlen(PHC_PREFIX) + used;
+    size_t n = 0;
+    const char *end = NULL;
+    if (sodium_base642bin(p->salt, sizeof(p->salt), b64, strlen(b64), NULL, &n, &end,
+                          sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
+        n != sizeof(p->salt) || *end != '\0')
+        return TK_ERR_INVALID;
+    p->ops = t;
+    p->mem_kib = m;
+    return 0;
+}
+
+int tk_secret_from_passphrase(struct tk_secret *s, const char *text, const struct tk_pwhash *p)
+{
+    if (text == NULL || *text == '\0')
+        return TK_ERR_INVALID;
+    uint8_t master[crypto_kdf_KEYBYTES];
+    /* crypto_pwhash fails only when it cannot have the memory (the costs were checked) */
+    if (crypto_pwhash(master, sizeof(master), text, strlen(text), p->salt, p->ops,
+                      (size_t)p->mem_kib * 1024, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        sodium_memzero(master, sizeof(master));
+        return TK_ERR_NOMEM;
+    }
+    derive(s, master);
+    sodium_memzero(master, sizeof(master));
+    return 0;
+}
+
+int tk_secret_from_text_blake2b(struct tk_secret *s, const char *text)
 {
     if (text == NULL || *text == '\0')
         return TK_ERR_INVALID;
@@ -32,6 +98,8 @@ int tk_secret_from_string(struct tk_secret *s, const char *text)
     sodium_memzero(master, sizeof(master));
     return 0;
 }
+
+/* ---- secret files ---- */
 
 static int read_all(int fd, char *buf, size_t cap, size_t *len)
 {
@@ -50,7 +118,7 @@ static int read_all(int fd, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
-int tk_secret_from_file(struct tk_secret *s, const char *path, const char **why)
+int tk_secret_file_read(struct tk_secret *s, const char *path, const char **why)
 {
     uint8_t master[crypto_kdf_KEYBYTES];
     char hex[2 * sizeof(master) + 2];
@@ -58,31 +126,9 @@ int tk_secret_from_file(struct tk_secret *s, const char *path, const char **why)
     *why = NULL;
 
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            *why = strerror(errno);
-            return TK_ERR_IO;
-        }
-        randombytes_buf(master, sizeof(master));
-        sodium_bin2hex(hex, sizeof(hex), master, sizeof(master));
-        size_t hl = strlen(hex);
-        hex[hl] = '\n';
-        ssize_t w = write(fd, hex, hl + 1);
-        if (w != (ssize_t)(hl + 1) || fsync(fd) != 0) {
-            *why = "cannot write the secret key file";
-            close(fd);
-            unlink(path);
-            goto wipe;
-        }
-        close(fd);
-        derive(s, master);
-        rc = 0;
-        goto wipe;
-    }
     if (fd < 0) {
-        *why = strerror(errno);
-        return TK_ERR_IO;
+        *why = errno == ENOENT ? "the file does not exist" : strerror(errno);
+        return errno == ENOENT ? TK_ERR_NOTFOUND : TK_ERR_IO;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -114,6 +160,93 @@ int tk_secret_from_file(struct tk_secret *s, const char *path, const char **why)
     rc = 0;
 close_fd:
     close(fd);
+    sodium_memzero(master, sizeof(master));
+    sodium_memzero(hex, sizeof(hex));
+    return rc;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return TK_ERR_IO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync of the directory holding path: a new name in it survives a crash only then. */
+static int sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof(dir))
+        return TK_ERR_IO;
+    if (n == 0)
+        dir[n++] = '.';
+    else
+        memcpy(dir, path, n);
+    dir[n] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return TK_ERR_IO;
+    int rc = fsync(fd) == 0 ? 0 : TK_ERR_IO;
+    close(fd);
+    return rc;
+}
+
+int tk_secret_file_create(struct tk_secret *s, const char *path, const char **why)
+{
+    uint8_t master[crypto_kdf_KEYBYTES];
+    char hex[2 * sizeof(master) + 2];
+    char tmp[PATH_MAX];
+    int rc = TK_ERR_IO;
+    *why = NULL;
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+        *why = "the path is too long";
+        return TK_ERR_INVALID;
+    }
+    /* mkostemp: a new file (O_EXCL), mode 0600, that nobody else writes */
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        *why = strerror(errno);
+        return TK_ERR_IO;
+    }
+    randombytes_buf(master, sizeof(master));
+    sodium_bin2hex(hex, sizeof(hex), master, sizeof(master));
+    size_t hl = strlen(hex);
+    hex[hl] = '\n';
+    if (fchmod(fd, 0600) != 0 || write_all(fd, hex, hl + 1) != 0 || fsync(fd) != 0) {
+        *why = "cannot write the secret key file";
+        close(fd);
+        unlink(tmp);
+        goto wipe;
+    }
+    close(fd);
+    /* link() publishes the whole file under path, or fails with EEXIST when another process
+     * was first: then its secret is the one (never overwrite a secret file) */
+    int linked = link(tmp, path) == 0 ? 0 : errno;
+    unlink(tmp);
+    if (linked == EEXIST) {
+        sodium_memzero(master, sizeof(master));
+        sodium_memzero(hex, sizeof(hex));
+        return tk_secret_file_read(s, path, why);
+    }
+    if (linked != 0) {
+        *why = strerror(linked);
+        goto wipe;
+    }
+    if (sync_dir(path) != 0) {
+        *why = "cannot fsync the directory of the secret key file";
+        goto wipe;
+    }
+    derive(s, master);
+    rc = 0;
 wipe:
     sodium_memzero(master, sizeof(master));
     sodium_memzero(hex, sizeof(hex));

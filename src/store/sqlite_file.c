@@ -364,7 +364,8 @@ static int retire_current(const char *db_path, char *err, size_t err_len)
     return 0;
 }
 
-int tk_sqlite_restore(const char *src, const char *db_path, char *err, size_t err_len)
+int tk_sqlite_restore(const char *src, const char *db_path, tk_sqlite_restore_check check,
+                      void *check_ctx, char *err, size_t err_len)
 {
     static const char magic[16] = "SQLite format 3";
     char head[16];
@@ -400,6 +401,8 @@ int tk_sqlite_restore(const char *src, const char *db_path, char *err, size_t er
     close(in);
     if (rc == 0)
         rc = verify_copy(tmp, src, err, err_len);
+    if (rc == 0 && check != NULL)
+        rc = check(tmp, check_ctx, err, err_len);
     /* verifying may have opened the copy in WAL mode: whatever it wrote is in the file now */
     if (rc == 0 && fsync(out) != 0) {
         snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));

@@ -35,7 +35,11 @@ int tk_sqlite_backup(const char *db_path, const char *dest, bool force, int64_t 
  * integrity_check ok, a schema_migrations table no newer than this binary's migrations:
  * TK_ERR_INVALID otherwise); the current database, if any, is checkpointed so its -wal and
  * -shm files hold nothing and are removed; then the copy is fsynced and renamed over db_path.
- * On failure the current database is unchanged and err holds one line. */
-int tk_sqlite_restore(const char *src, const char *db_path, char *err, size_t err_len) TK_MUST_USE;
+ * check (may be NULL) is called with the checked copy's path before anything of the current
+ * database is touched: non-zero (with one line in err) refuses the restore. On failure the
+ * current database is unchanged and err holds one line. */
+typedef int (*tk_sqlite_restore_check)(const char *copy_path, void *ctx, char *err, size_t err_len);
+int tk_sqlite_restore(const char *src, const char *db_path, tk_sqlite_restore_check check,
+                      void *check_ctx, char *err, size_t err_len) TK_MUST_USE;
 
 #endif

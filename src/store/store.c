@@ -462,6 +462,76 @@ int tk_store_setting_put(struct tk_db *db, const char *key, const char *value)
     return tk_st_run(db, st);
 }
 
+/* Runs a one-row-or-none statement (RETURNING) with text parameters; *done: a row came back. */
+static int run_returning(struct tk_db *db, const char *sql, const char *const *params, int n,
+                         bool *done)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, sql, &st);
+    if (rc)
+        return rc;
+    for (int i = 0; i < n; i++)
+        tk_db_bind_cstr(db, st, i + 1, params[i]);
+    rc = tk_db_step(db, st);
+    *done = rc == 1;
+    tk_db_reset(db, st);
+    return rc < 0 ? rc : 0;
+}
+
+int tk_store_setting_insert(struct tk_db *db, const char *key, const char *value, bool *done)
+{
+    const char *p[] = {key, value};
+    return run_returning(db,
+                         "INSERT INTO settings (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO NOTHING RETURNING key",
+                         p, 2, done);
+}
+
+int tk_store_setting_replace(struct tk_db *db, const char *key, const char *old, const char *value,
+                             bool *done)
+{
+    const char *p[] = {value, key, old};
+    return run_returning(
+        db, "UPDATE settings SET value = ? WHERE key = ? AND value = ? RETURNING key", p, 3, done);
+}
+
+int tk_store_token_keys(struct tk_db *db, int64_t after_id, size_t limit, struct tk_arena *a,
+                        struct tk_token_key **out, size_t *n)
+{
+    *n = 0;
+    *out = tk_arena_calloc(a, limit ? limit : 1, sizeof(**out));
+    if (*out == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "SELECT id, uuid, key_sealed FROM tokens WHERE id > ? ORDER BY id "
+                           "LIMIT ?",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, after_id);
+    tk_db_bind_int(db, st, 2, (int64_t)limit);
+    while ((rc = tk_db_step(db, st)) == 1 && *n < limit) {
+        struct tk_token_key *k = &(*out)[*n];
+        k->id = tk_db_col_int(db, st, 0);
+        tk_st_col_uuid(db, st, 1, k->uuid);
+        size_t len = 0;
+        const void *p = tk_db_col_blob(db, st, 2, &len);
+        uint8_t *copy = tk_arena_alloc(a, len ? len : 1);
+        if (copy == NULL) {
+            rc = TK_ERR_NOMEM;
+            break;
+        }
+        if (len)
+            memcpy(copy, p, len);
+        k->sealed = copy;
+        k->sealed_len = len;
+        (*n)++;
+    }
+    tk_db_reset(db, st);
+    return rc < 0 ? rc : 0;
+}
+
 void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out)
 {
     out->conn = db->id;

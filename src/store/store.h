@@ -421,6 +421,25 @@ int tk_store_group_children(struct tk_db *db, int64_t id, struct tk_arena *a,
 int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
                          const char **value) TK_MUST_USE;
 int tk_store_setting_put(struct tk_db *db, const char *key, const char *value) TK_MUST_USE;
+/* Records that are written once and raced for by processes starting together (the secret's
+ * check value, bootstrap): insert only while key is unset, replace only while the value is
+ * still old. *done says whether this call wrote. On PostgreSQL a concurrent writer of the same
+ * key is waited for, then seen (the insert writes nothing, the replace matches nothing). */
+int tk_store_setting_insert(struct tk_db *db, const char *key, const char *value,
+                            bool *done) TK_MUST_USE;
+int tk_store_setting_replace(struct tk_db *db, const char *key, const char *old, const char *value,
+                             bool *done) TK_MUST_USE;
+
+/* A token's stored key, for checking and re-keying the server secret (cli/secret.c). */
+struct tk_token_key {
+    int64_t id;
+    char uuid[37];
+    const uint8_t *sealed; /* in the arena */
+    size_t sealed_len;
+};
+/* Up to limit tokens with id > after_id, in id order (the oldest first). */
+int tk_store_token_keys(struct tk_db *db, int64_t after_id, size_t limit, struct tk_arena *a,
+                        struct tk_token_key **out, size_t *n) TK_MUST_USE;
 
 /* Cluster-wide mutual exclusion for jobs (the sweeper): on PostgreSQL a session advisory lock
  * (several processes share a database); on SQLite always granted (transactions serialize). */

@@ -34,5 +34,11 @@
 #define TK_KEY_LENGTH_MAX 1024                    /* generated keys (TOKEND_KEY_LENGTH) */
 #define TK_SET_KEY_MAX_BYTES TK_MAX_BODY_BYTES    /* set_key: no limit but the body's (§7.8) */
 #define TK_MAX_IDENTIFIER_CHARS 255
+/* Argon2id costs of a text secret a database may record (issue 13.3; crypto/keys.h): a damaged
+ * settings row must not make a start allocate without bound. 1 GiB is libsodium's SENSITIVE. */
+#define TK_PWHASH_MIN_OPS 1
+#define TK_PWHASH_MAX_OPS 64
+#define TK_PWHASH_MIN_MEM_KIB 8
+#define TK_PWHASH_MAX_MEM_KIB (1024 * 1024)
 
 #endif

@@ -354,3 +354,51 @@ def test_restore_into_a_new_database_needs_no_force(stopped, tmp_path):
     assert "precious" in identifiers(db)
     rc, out, err = run(server, "token", "list", env=env)
     assert rc == 0 and "precious" in out, err
+
+
+def test_restore_without_the_backups_secret_is_refused(tmp_path):
+    """A restore on a new host (issue 13.3): the backup's tokens open only under their secret,
+    so a restore without that secret file, or with another one, is refused with one line naming
+    the setting before anything is replaced or created; with it, the restore goes through."""
+    from startup import FileSecretServer
+    old = tmp_path / "old"
+    old.mkdir()
+    s = FileSecretServer(old, SqliteBackend(str(old)))  # the default <database>.secret
+    s.start()
+    key = s.cli("token", "create", "kept", "--user", "akadmin", "--expiring", "false")
+    backup = str(tmp_path / "b.db")
+    assert run(s, "backup", backup)[0] == 0
+    s.stop()
+    new = tmp_path / "new"
+    new.mkdir()
+    db = str(new / "t.db")
+    env = {"TOKEND_DATABASE": "sqlite:" + db}
+    rc, out, err = run(s, "restore", backup, env=env)
+    assert rc == 1 and out == ""
+    assert err.splitlines() == [err.strip()] and f"TOKEND_SECRET_KEY_FILE {db}.secret" in err
+    assert "does not exist" in err
+    assert os.listdir(new) == ["t.db.lock"]  # no database, no secret file, no temporary file
+    with open(db + ".secret", "w") as f:
+        f.write(os.urandom(32).hex() + "\n")
+    os.chmod(db + ".secret", 0o600)
+    rc, out, err = run(s, "restore", backup, env=env)
+    assert rc == 1 and f"TOKEND_SECRET_KEY_FILE {db}.secret is not the secret" in err, err
+    assert sorted(os.listdir(new)) == ["t.db.lock", "t.db.secret"]
+    os.replace(s.secret_path, db + ".secret")
+    rc, out, err = run(s, "restore", backup, env=env)
+    assert rc == 0, err
+    rc, out, err = run(s, "token", "view-key", "kept", env=env)
+    assert rc == 0 and out.strip() == key, err
+
+
+def test_restore_under_another_text_secret_is_refused(stopped):
+    server, backup = stopped
+    before = digest(server.backend.path)
+    other = "other-" + random_key(20)
+    rc, out, err = run(server, "restore", "--force", backup, env={"TOKEND_SECRET_KEY": other})
+    assert rc == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith("tokend: restore: TOKEND_SECRET_KEY is not the secret"), err
+    assert other not in err and server.secret_key not in err
+    assert digest(server.backend.path) == before
+    rc, out, err = run(server, "restore", "--force", backup)
+    assert rc == 0, err

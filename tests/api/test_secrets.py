@@ -88,9 +88,11 @@ def test_secret_file_is_0600_and_loose_ones_are_refused(tmp_path):
     assert p.returncode == 0, p.stderr
 
 
-def test_a_changed_secret_cannot_open_or_find_keys(tmp_path):
-    """Keys are useless without the server secret: another secret finds no key and opens no
-    sealed copy (the database alone gives nothing away)."""
+def test_a_changed_secret_is_refused_before_it_touches_a_key(tmp_path):
+    """Keys are useless without the server secret, and another secret is not even tried: the
+    database records a check value of its secret (issue 13.3), so a command under another one
+    stops with one line naming the setting and shows no key (that another secret opens no
+    sealed copy is tests/unit/crypto/test_keys.c's)."""
     db = os.path.join(str(tmp_path), "t.db")
     env = dict(os.environ, TOKEND_DATABASE="sqlite:" + db, TOKEND_SECRET_KEY="first secret")
     env.pop("TOKEND_BOOTSTRAP_TOKEN", None)
@@ -102,5 +104,7 @@ def test_a_changed_secret_cannot_open_or_find_keys(tmp_path):
     assert run("token", "view-key", "kim-1").stdout.decode().strip() == key
     other = dict(env, TOKEND_SECRET_KEY="second secret")
     p = run("token", "view-key", "kim-1", e=other)
-    assert p.returncode == 1 and key.encode() not in p.stdout
-    assert b"cannot be opened with this server secret" in p.stderr
+    assert p.returncode == 1 and key.encode() not in p.stdout + p.stderr
+    lines = p.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tokend: TOKEND_SECRET_KEY is not the secret")
+    assert run("token", "view-key", "kim-1").stdout.decode().strip() == key

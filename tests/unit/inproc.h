@@ -44,8 +44,9 @@ static inline int inproc_open(struct inproc *p)
     p->cli.cfg = &p->cfg;
     if (tk_store_open(p->cfg.database, &p->cli.store, err, sizeof(err)) != 0 ||
         tk_store_migrate(p->cli.store, err, sizeof(err)) != 0 ||
-        tk_config_secret(&p->cfg, &p->cli.secret, err, sizeof(err)) != 0 ||
-        tk_cli_bootstrap(&p->cli, stderr) != 0)
+        tk_cli_secret(&p->cfg, tk_store_db(p->cli.store), TK_SECRET_OPEN, &p->cli.secret, err,
+                      sizeof(err)) != 0 ||
+        tk_cli_bootstrap(&p->cli, stderr, NULL) != 0)
         return -1;
     p->api = (struct tk_api){.store = p->cli.store,
                              .secret = p->cli.secret,
