@@ -600,14 +600,19 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
     return 0;
 }
 
+static int user_delete_tx(struct tk_db *db, void *arg)
+{
+    return tk_store_user_delete(db, *(int64_t *)arg, NULL, NULL);
+}
+
 static int user_delete(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
         return fail("user delete needs one USERNAME");
     int64_t id;
     int rc = tk_store_user_find(db, argv[1], &id);
-    if (rc == 0)
-        rc = tk_store_user_delete(db, id);
+    if (rc == 0) /* one transaction, however many batches of tokens */
+        rc = tk_store_write_tx(db, user_delete_tx, &id);
     return rc ? store_fail(argv[1], rc) : 0;
 }
 

@@ -1466,28 +1466,67 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
 
 /* ---- events ---- */
 
+/* "INSERT INTO events (...) VALUES (?, ...), (?, ...)" with rows rows, in out. */
+static int events_insert_sql(size_t rows, struct tk_buf *out)
+{
+    tk_buf_puts(out, "INSERT INTO events (uuid, action, app, user_json, username, context, "
+                     "context_model_pk, client_ip, brand, created, expires) VALUES ");
+    for (size_t i = 0; i < rows; i++)
+        tk_buf_puts(out, i ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                           : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    return out->err;
+}
+
+/* Rows per statement: the largest power of TK_EVENT_INSERT_STEP up to TK_EVENT_INSERT_ROWS
+ * that n fills, so a batch of any size takes a few statements of a few distinct texts (each
+ * stays in the connection's statement cache). */
+static size_t events_chunk(size_t n)
+{
+    size_t rows = 1;
+    while (rows * TK_EVENT_INSERT_STEP <= n && rows * TK_EVENT_INSERT_STEP <= TK_EVENT_INSERT_ROWS)
+        rows *= TK_EVENT_INSERT_STEP;
+    return rows;
+}
+
+int tk_store_events_insert(struct tk_db *db, const struct tk_event *ev, size_t n)
+{
+    int rc = 0;
+    while (rc == 0 && n > 0) {
+        size_t rows = events_chunk(n);
+        struct tk_buf sql;
+        tk_buf_init(&sql, 64 * 1024);
+        struct tk_db_stmt *st = NULL;
+        rc = events_insert_sql(rows, &sql);
+        if (rc == 0)
+            rc = tk_db_prepare(db, sql.data, &st);
+        tk_buf_free(&sql);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < rows; i++) {
+            const struct tk_event *e = &ev[i];
+            int b = (int)i * 11;
+            tk_db_bind_cstr(db, st, b + 1, e->uuid);
+            tk_db_bind_cstr(db, st, b + 2, e->action);
+            tk_db_bind_cstr(db, st, b + 3, e->app);
+            tk_db_bind_cstr(db, st, b + 4, e->user_json ? e->user_json : "{}");
+            tk_db_bind_cstr(db, st, b + 5, e->username);
+            tk_db_bind_cstr(db, st, b + 6, e->context ? e->context : "{}");
+            tk_db_bind_cstr(db, st, b + 7, e->context_model_pk);
+            tk_db_bind_cstr(db, st, b + 8, e->client_ip);
+            tk_db_bind_cstr(db, st, b + 9, e->brand ? e->brand : "{}");
+            tk_db_bind_int(db, st, b + 10, e->created);
+            tk_db_bind_int(db, st, b + 11, e->expires);
+        }
+        rc = tk_st_run(db, st);
+        ev += rows;
+        n -= rows;
+    }
+    return rc;
+}
+
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db,
-                           "INSERT INTO events (uuid, action, app, user_json, username, context, "
-                           "context_model_pk, client_ip, brand, created, expires) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, e->uuid);
-    tk_db_bind_cstr(db, st, 2, e->action);
-    tk_db_bind_cstr(db, st, 3, e->app);
-    tk_db_bind_cstr(db, st, 4, e->user_json ? e->user_json : "{}");
-    tk_db_bind_cstr(db, st, 5, e->username);
-    tk_db_bind_cstr(db, st, 6, e->context ? e->context : "{}");
-    tk_db_bind_cstr(db, st, 7, e->context_model_pk);
-    tk_db_bind_cstr(db, st, 8, e->client_ip);
-    tk_db_bind_cstr(db, st, 9, e->brand ? e->brand : "{}");
-    tk_db_bind_int(db, st, 10, e->created);
-    tk_db_bind_int(db, st, 11, e->expires);
-    return tk_st_run(db, st);
+    return tk_store_events_insert(db, e, 1);
 }
 
 static void sql_event_where(struct tk_sql *q, const struct tk_event_query *e)

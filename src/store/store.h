@@ -255,6 +255,9 @@ struct tk_event {
 };
 
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e) TK_MUST_USE;
+/* n events, up to TK_EVENT_INSERT_ROWS rows per statement (a user's deletion writes one event
+ * per token). */
+int tk_store_events_insert(struct tk_db *db, const struct tk_event *e, size_t n) TK_MUST_USE;
 
 struct tk_event_query {
     const char *action, *username, *context_model_pk, *client_ip;
@@ -332,7 +335,19 @@ int tk_store_user_list(struct tk_db *db, const struct tk_user_query *q, int64_t 
 int tk_store_user_get(struct tk_db *db, int64_t id, struct tk_arena *a,
                       struct tk_user **out) TK_MUST_USE;
 int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new *u) TK_MUST_USE;
-int tk_store_user_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* Sees a batch of n tokens just deleted, inside the deleting transaction (e.g. to audit them):
+ * sorted by identifier, without description or user; t and whatever the function allocates
+ * in a live until it returns. Non-zero rolls the deletion back. */
+typedef int (*tk_store_tokens_fn)(void *ctx, struct tk_db *db, const struct tk_token *t, size_t n,
+                                  struct tk_arena *a);
+/* Deletes a user with their tokens, grants and memberships. The tokens go first,
+ * TK_USER_DELETE_BATCH per statement, each batch shown to on_batch (may be NULL) in a fresh arena:
+ * memory and each statement's time stay bounded whatever the number of tokens. Call it inside a
+ * write transaction (tk_store_write_tx) so that the batches are one deletion. PostgreSQL: the
+ * user's row is locked first, so no token of theirs can be created meanwhile. TK_ERR_NOTFOUND when
+ * there is no such user. */
+int tk_store_user_delete(struct tk_db *db, int64_t id, tk_store_tokens_fn on_batch,
+                         void *ctx) TK_MUST_USE;
 /* Stores a password hash (crypto_pwhash_str form); tokend itself has no password logins. */
 int tk_store_user_set_password(struct tk_db *db, int64_t id, const char *hash) TK_MUST_USE;
 int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id,
