@@ -1629,10 +1629,14 @@ int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *eq, int6
 int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "DELETE FROM events WHERE expires <= ? RETURNING id", &st);
+    int rc = tk_db_prepare(db,
+                           "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                           "expires <= ? ORDER BY expires LIMIT ?) RETURNING id",
+                           &st);
     if (rc)
         return rc;
     tk_db_bind_int(db, st, 1, now);
+    tk_db_bind_int(db, st, 2, TK_EVENT_EXPIRE_BATCH);
     int64_t n = 0;
     while ((rc = tk_db_step(db, st)) == 1)
         n++;

@@ -268,7 +268,8 @@ int tk_store_event_count(struct tk_db *db, const struct tk_event_query *q, struc
 int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *q, int64_t offset,
                          int64_t limit, struct tk_arena *a, struct tk_event **out,
                          size_t *n) TK_MUST_USE;
-/* Deletes events whose retention ended before now; *n_deleted. */
+/* Deletes up to TK_EVENT_EXPIRE_BATCH events whose retention ended before now (a short
+ * statement however many have expired: call again while *n_deleted is the batch); *n_deleted. */
 int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_MUST_USE;
 
 /* ---- expiry (API.md §12.4) ---- */
