@@ -76,6 +76,7 @@ static struct tk_api api_of(const struct tk_cli *cli)
                            .avatars = cfg->avatars,
                            .default_token_duration_us = cfg->default_token_duration_us,
                            .key_length = cfg->key_length,
+                           .max_tokens_per_user = cfg->max_tokens_per_user,
                            .event_retention_us = cfg->event_retention_us};
 }
 

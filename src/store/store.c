@@ -826,6 +826,11 @@ static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
         tk_sql_add(q, "t.user_id = ");
         tk_sql_int(q, t->owner_id);
     }
+    if (t->id > 0) {
+        AND();
+        tk_sql_add(q, "t.id = ");
+        tk_sql_int(q, t->id);
+    }
     if (t->identifier) {
         AND();
         tk_sql_add(q, "t.identifier = ");
@@ -1142,14 +1147,14 @@ int tk_store_token_delete(struct tk_db *db, const char *identifier)
     return found ? 0 : TK_ERR_NOTFOUND;
 }
 
-int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
-                              char uuid[37], const uint8_t **sealed, size_t *len)
+int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, char uuid[37],
+                              const uint8_t **sealed, size_t *len)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT uuid, key_sealed FROM tokens WHERE identifier = ?", &st);
+    int rc = tk_db_prepare(db, "SELECT uuid, key_sealed FROM tokens WHERE id = ?", &st);
     if (rc)
         return rc;
-    tk_db_bind_cstr(db, st, 1, identifier);
+    tk_db_bind_int(db, st, 1, id);
     rc = tk_db_step(db, st);
     if (rc == 1) {
         tk_st_col_uuid(db, st, 0, uuid);
@@ -1167,6 +1172,35 @@ int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct t
         }
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *full)
+{
+    *full = false;
+    bool exists = false;
+    int rc = tk_store_user_lock(db, user_id);
+    if (rc == 0)
+        rc = tk_store_user_exists(db, user_id, &exists);
+    if (rc == 0 && !exists)
+        rc = TK_ERR_NOTFOUND;
+    if (rc || max == 0)
+        return rc;
+    struct tk_db_stmt *st;
+    rc = tk_db_prepare(
+        db, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE user_id = ? LIMIT ?) AS t", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, user_id);
+    tk_db_bind_int(db, st, 2, max);
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *full = tk_db_col_int(db, st, 0) >= (int64_t)max;
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
     }
     tk_db_reset(db, st);
     return rc;
@@ -1195,26 +1229,26 @@ int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_i
     return 0;
 }
 
-int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
+int tk_store_token_get_by_id(struct tk_db *db, int64_t id, int64_t owner_id, struct tk_arena *a,
                              struct tk_token **out)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT identifier FROM tokens WHERE id = ?", &st);
+    if (id <= 0)
+        return TK_ERR_NOTFOUND;
+    struct tk_token_query q;
+    memset(&q, 0, sizeof(q));
+    q.id = id;
+    q.owner_id = owner_id;
+    q.expiring = -1;
+    q.with_groups = true;
+    struct tk_token *t;
+    size_t n;
+    int rc = tk_store_token_fetch(db, &q, 0, 1, a, &t, &n);
     if (rc)
         return rc;
-    tk_db_bind_int(db, st, 1, id);
-    const char *ident = NULL;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        ident = tk_st_col_dup(db, st, 0, a);
-        rc = ident ? 0 : TK_ERR_NOMEM;
-    } else if (rc == 0) {
-        rc = TK_ERR_NOTFOUND;
-    }
-    tk_db_reset(db, st);
-    if (rc)
-        return rc;
-    return tk_store_token_get(db, ident, 0, a, out);
+    if (n == 0)
+        return TK_ERR_NOTFOUND;
+    *out = t;
+    return 0;
 }
 
 int tk_st_taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id, bool *out)

@@ -132,6 +132,7 @@ struct tk_token_query {
     size_t n_order;
     struct tk_order order[TK_MAX_ORDERING_FIELDS];
     int64_t owner_id;   /* > 0: only this user's tokens (non-superusers) */
+    int64_t id;         /* > 0: only the token with this row id */
     bool with_groups;   /* fill user->groups */
     bool without_users; /* leave token->user NULL: the caller has the users already */
     bool count_known;   /* count is the number of matching tokens in this read: a page */
@@ -199,16 +200,24 @@ struct tk_token_new {
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
                           int64_t *id) TK_MUST_USE;
 int tk_store_token_delete(struct tk_db *db, const char *identifier) TK_MUST_USE;
-/* The sealed key of a token, for view_key. */
-int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
-                              char uuid[37], const uint8_t **sealed, size_t *len) TK_MUST_USE;
+/* The sealed key of the token with row id id, for view_key. */
+int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, char uuid[37],
+                              const uint8_t **sealed, size_t *len) TK_MUST_USE;
+/* For a token about to be created for user_id, inside the write transaction: locks the user's
+ * row (PostgreSQL; SQLite's write transactions are exclusive already), so creates for one owner
+ * count one after the other, and tells whether the user already has max tokens or more (*full;
+ * max 0: no limit, never full). TK_ERR_NOTFOUND when the user is gone. The count stops at max:
+ * its cost does not grow with a user who has more. */
+int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *full) TK_MUST_USE;
 
 /* One token by identifier with its user (and the user's direct groups). owner_id > 0 restricts
  * the lookup to that owner's tokens (a non-superuser's view, API.md §4.2). */
 int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_id,
                        struct tk_arena *a, struct tk_token **out) TK_MUST_USE;
-/* Like tk_store_token_get by internal id, without visibility rules. */
-int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
+/* Like tk_store_token_get by row id: the row a transaction locked or wrote, whatever its
+ * identifier has become (a second lookup by identifier could find another row after a
+ * concurrent rename). */
+int tk_store_token_get_by_id(struct tk_db *db, int64_t id, int64_t owner_id, struct tk_arena *a,
                              struct tk_token **out) TK_MUST_USE;
 
 /* Is the identifier (or managed value) used by a token other than exclude_id? */

@@ -339,17 +339,29 @@ def test_app_password_lifetime_for_a_plain_user(w):
     expect_token(w, resp, 201, "hour-app", "hour", "app_password", expires=expires, expiring=True)
 
 
-def test_app_password_lifetime_uses_the_submitted_user_even_when_ignored(w):
-    """§6.3 quirk: rule 4 reads the submitted user's attributes, the token is the requester's."""
+def test_app_password_lifetime_is_the_owners_not_the_submitted_users(w):
+    """README departure (issue 13.8): authentik checks rule 4 against the submitted user though
+    a plain user's token is always their own (§6.3), so pat (30 minutes) escaped the limit by
+    naming hour (1 hour) and learned hour's limit from the message. tokend checks the owner."""
     expires = iso_in(50 * M)
     before = snapshot(w)
-    resp = create(w.client("pat"), {"identifier": "pat-quirk", "intent": "app_password",
-                                    "expires": expires})
-    max_lifetime_instant(resp)  # pat's own limit: 30 minutes
+    with Clock() as c:
+        resp = create(w.client("pat"), {"identifier": "pat-quirk", "intent": "app_password",
+                                        "expires": expires, "user": pk(w, "hour")})
+    maximum = max_lifetime_instant(resp)  # pat's own limit, nothing of hour's
+    lo, hi = c.window(DEFAULT_DURATION, slack=datetime.timedelta(seconds=2))
+    assert lo <= maximum <= hi, f"maximum {maximum} is not pat's now + {DEFAULT_DURATION}"
     assert_unchanged(w, before)
+    # within pat's own limit the submitted user changes nothing: the token is pat's
+    inside = iso_in(20 * M)
     resp = create(w.client("pat"), {"identifier": "pat-quirk", "intent": "app_password",
-                                    "expires": expires, "user": pk(w, "hour")})
-    expect_token(w, resp, 201, "pat-quirk", "pat", "app_password", expires=expires, expiring=True)
+                                    "expires": inside, "user": pk(w, "hour")})
+    expect_token(w, resp, 201, "pat-quirk", "pat", "app_password", expires=inside, expiring=True)
+    # and the other way round: hour (1 hour) naming pat (30 minutes) keeps the hour
+    resp = create(w.client("hour"), {"identifier": "hour-quirk", "intent": "app_password",
+                                     "expires": expires, "user": pk(w, "pat")})
+    expect_token(w, resp, 201, "hour-quirk", "hour", "app_password", expires=expires,
+                 expiring=True)
 
 
 @pytest.mark.parametrize("requester", ["akadmin", "pat"])
