@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -195,6 +196,10 @@ static int serve(struct tk_cli *cli)
 
 int main(int argc, char **argv)
 {
+    /* Keys pass through this process's memory (request and response bodies, view-key and token
+     * create on the command line): no core file of it, and no ptrace or /proc/PID/mem access by
+     * other processes of the same user. Best effort: a failure changes nothing else. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     tk_alloc_init();
     struct tk_config cfg;
     char err[512] = "";

@@ -998,6 +998,7 @@ void tk_api_users_service_account(struct tk_request *req, struct tk_response *re
     }
     char uid[65];
     tk_user_uid(x.user_id, tk_store_installation_id(c.api->store), uid);
+    res->body.wipe = true; /* the answer holds the new key: zeroed when freed */
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
     tk_jw_obj_begin(&w);
