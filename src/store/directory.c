@@ -190,15 +190,7 @@ static int count_of(struct tk_db *db, struct tk_sql *q, int64_t *count)
     tk_sql_free(q);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *count = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_one_int(db, st, count);
 }
 
 /* Reads a column of ids from a prepared statement into the arena. */
@@ -514,16 +506,10 @@ static int delete_token_batch(struct tk_db *db, int64_t user_id, const char *aft
             break;
         }
         struct tk_token *x = &t[n++];
-        x->id = tk_db_col_int(db, st, 0);
-        tk_st_col_uuid(db, st, 1, x->uuid);
-        x->identifier = tk_st_col_dup(db, st, 2, a);
-        x->intent = tk_st_col_dup(db, st, 3, a);
-        x->has_expires = !tk_db_col_null(db, st, 4);
-        x->expires = tk_db_col_int(db, st, 4);
         x->expiring = tk_db_col_int(db, st, 5) != 0;
         x->user_id = user_id;
         x->description = "";
-        rc = x->identifier && x->intent ? 0 : TK_ERR_NOMEM;
+        rc = tk_st_col_token_brief(db, st, a, x);
     }
     tk_db_reset(db, st);
     if (rc < 0)
@@ -538,12 +524,7 @@ int tk_store_user_delete(struct tk_db *db, int64_t id, tk_store_tokens_fn on_bat
 {
     /* PostgreSQL: the user's row stays locked to the end of the transaction, so no token of
      * theirs is created meanwhile (token creates lock the owner's row too) */
-    bool exists = false;
-    int rc = tk_store_user_lock(db, id);
-    if (rc == 0)
-        rc = tk_store_user_exists(db, id, &exists);
-    if (rc == 0 && !exists)
-        rc = TK_ERR_NOTFOUND;
+    int rc = tk_st_lock_user(db, id);
     /* The tokens first, a batch per statement with a fresh arena each: memory and each
      * statement's time do not grow with the number of tokens. A second pass from the start
      * takes what a concurrent rename moved behind the cursor (PostgreSQL; finds nothing on

@@ -167,6 +167,40 @@ void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]
     out[len] = '\0';
 }
 
+int tk_st_col_token_brief(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
+                          struct tk_token *x)
+{
+    x->id = tk_db_col_int(db, st, 0);
+    tk_st_col_uuid(db, st, 1, x->uuid);
+    x->identifier = tk_st_col_dup(db, st, 2, a);
+    x->intent = tk_st_col_dup(db, st, 3, a);
+    x->has_expires = !tk_db_col_null(db, st, 4);
+    x->expires = tk_db_col_int(db, st, 4);
+    return x->identifier && x->intent ? 0 : TK_ERR_NOMEM;
+}
+
+int tk_st_one_int(struct tk_db *db, struct tk_db_stmt *st, int64_t *v)
+{
+    int rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *v = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_st_lock_user(struct tk_db *db, int64_t id)
+{
+    bool exists = false;
+    int rc = tk_store_user_lock(db, id);
+    if (rc == 0)
+        rc = tk_store_user_exists(db, id, &exists);
+    return rc ? rc : exists ? 0 : TK_ERR_NOTFOUND;
+}
+
 /* Runs a statement expected to return no rows (or to be fully consumed). */
 int tk_st_run(struct tk_db *db, struct tk_db_stmt *st)
 {
@@ -277,14 +311,9 @@ static int current_version(struct tk_db *db, unsigned *v)
     int rc = tk_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &st);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *v = (unsigned)tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
+    int64_t n = 0;
+    rc = tk_st_one_int(db, st, &n);
+    *v = (unsigned)n;
     return rc;
 }
 
@@ -920,15 +949,7 @@ int tk_store_token_count(struct tk_db *db, const struct tk_token_query *tq, stru
     tk_sql_free(&q);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *count = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_one_int(db, st, count);
 }
 
 #define TOKEN_COLUMNS                                                                              \
@@ -1180,12 +1201,7 @@ int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, 
 int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *full)
 {
     *full = false;
-    bool exists = false;
-    int rc = tk_store_user_lock(db, user_id);
-    if (rc == 0)
-        rc = tk_store_user_exists(db, user_id, &exists);
-    if (rc == 0 && !exists)
-        rc = TK_ERR_NOTFOUND;
+    int rc = tk_st_lock_user(db, user_id);
     if (rc || max == 0)
         return rc;
     struct tk_db_stmt *st;
@@ -1195,14 +1211,9 @@ int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *
         return rc;
     tk_db_bind_int(db, st, 1, user_id);
     tk_db_bind_int(db, st, 2, max);
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *full = tk_db_col_int(db, st, 0) >= (int64_t)max;
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
+    int64_t n = 0;
+    rc = tk_st_one_int(db, st, &n);
+    *full = rc == 0 && n >= (int64_t)max;
     return rc;
 }
 
@@ -1598,15 +1609,7 @@ int tk_store_event_count(struct tk_db *db, const struct tk_event_query *eq, stru
     tk_sql_free(&q);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *count = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_one_int(db, st, count);
 }
 
 int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *eq, int64_t offset,
@@ -1698,14 +1701,8 @@ int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct t
         rc = TK_ERR_NOMEM;
     while (rc == 0 && n < limit && (rc = tk_db_step(db, st)) == 1) {
         struct tk_token *x = &t[n++];
-        x->id = tk_db_col_int(db, st, 0);
-        tk_st_col_uuid(db, st, 1, x->uuid);
-        x->identifier = tk_st_col_dup(db, st, 2, a);
-        x->intent = tk_st_col_dup(db, st, 3, a);
-        x->has_expires = !tk_db_col_null(db, st, 4);
-        x->expires = tk_db_col_int(db, st, 4);
         x->expiring = true;
-        rc = x->identifier && x->intent ? 0 : TK_ERR_NOMEM;
+        rc = tk_st_col_token_brief(db, st, a, x);
     }
     tk_db_reset(db, st);
     if (rc < 0)
