@@ -296,7 +296,7 @@ static int respond_token(struct tk_ctx *c, struct tk_db *db, int64_t id, int sta
 
 /* The per-user cap (TOKEND_MAX_TOKENS_PER_USER): a field error on user when the owner has as
  * many tokens as allowed already. Counted under the owner's row lock, so concurrent creates
- * cannot all pass the check (README "Configuration"). */
+ * cannot all pass the check (README "Users with many tokens"). */
 static int check_quota(struct tk_ctx *c, struct tk_db *db, int64_t owner,
                        struct tk_field_errors *fe)
 {

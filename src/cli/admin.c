@@ -223,8 +223,8 @@ struct token_create_tx {
     bool full; /* the owner has TOKEND_MAX_TOKENS_PER_USER tokens already */
 };
 
-/* The per-user cap holds for administrators too (README "Configuration"); counted under the
- * owner's row lock as the API does. */
+/* The per-user cap holds for administrators too (README "Users with many tokens"); counted under
+ * the owner's row lock as the API does. */
 static int token_create_tx(struct tk_db *db, void *arg)
 {
     struct token_create_tx *x = arg;
