@@ -32,6 +32,8 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_DEFAULT_TOKEN_DURATION", "--default-token-duration", "minutes=30",
      "lifetime of API tokens and default app-password lifetime (authentik syntax)"},
     {"TOKEND_KEY_LENGTH", "--key-length", "60", "length of generated keys"},
+    {"TOKEND_MAX_TOKENS_PER_USER", "--max-tokens-per-user", "10000",
+     "tokens one user may own; creating one more is refused with 400 (0: no limit)"},
     {"TOKEND_EVENT_RETENTION", "--event-retention", "days=365",
      "how long audit events are kept (authentik duration syntax)"},
     {"TOKEND_SWEEP_INTERVAL", "--sweep-interval", "minutes=5",
@@ -147,6 +149,8 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->default_token_duration = v;
     else if (strcmp(env, "TOKEND_KEY_LENGTH") == 0)
         return parse_uint(env, v, 1, TK_KEY_LENGTH_MAX, &c->key_length, err, err_len);
+    else if (strcmp(env, "TOKEND_MAX_TOKENS_PER_USER") == 0)
+        return parse_uint(env, v, 0, 1000000000, &c->max_tokens_per_user, err, err_len);
     else if (strcmp(env, "TOKEND_EVENT_RETENTION") == 0)
         c->event_retention = v;
     else if (strcmp(env, "TOKEND_SWEEP_INTERVAL") == 0)
@@ -192,6 +196,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->avatars = "initials";
     c->default_token_duration = "minutes=30";
     c->key_length = TK_KEY_LENGTH_DEFAULT;
+    c->max_tokens_per_user = TK_MAX_TOKENS_PER_USER_DEFAULT;
     c->event_retention = "days=365";
     c->sweep_interval = "minutes=5";
     c->max_connections = TK_MAX_CONNECTIONS;
@@ -414,6 +419,7 @@ static const struct {
     {"TOKEND_AVATARS", offsetof(struct tk_config, avatars), false},
     {"TOKEND_DEFAULT_TOKEN_DURATION", offsetof(struct tk_config, default_token_duration), false},
     {"TOKEND_KEY_LENGTH", offsetof(struct tk_config, key_length), true},
+    {"TOKEND_MAX_TOKENS_PER_USER", offsetof(struct tk_config, max_tokens_per_user), true},
     {"TOKEND_EVENT_RETENTION", offsetof(struct tk_config, event_retention), false},
     {"TOKEND_SWEEP_INTERVAL", offsetof(struct tk_config, sweep_interval), false},
     {"TOKEND_MAX_CONNECTIONS", offsetof(struct tk_config, max_connections), true},

@@ -27,8 +27,9 @@ struct tk_config {
     const char *avatars;               /* TOKEND_AVATARS, "initials" */
     int64_t default_token_duration_us; /* TOKEND_DEFAULT_TOKEN_DURATION, minutes=30 */
     const char *default_token_duration;
-    unsigned key_length;         /* TOKEND_KEY_LENGTH, 60 */
-    const char *event_retention; /* TOKEND_EVENT_RETENTION, days=365 */
+    unsigned key_length;          /* TOKEND_KEY_LENGTH, 60 */
+    unsigned max_tokens_per_user; /* TOKEND_MAX_TOKENS_PER_USER, 10000 (0: no limit) */
+    const char *event_retention;  /* TOKEND_EVENT_RETENTION, days=365 */
     int64_t event_retention_us;
     const char *sweep_interval; /* TOKEND_SWEEP_INTERVAL, minutes=5 */
     int64_t sweep_interval_us;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ static struct tk_api api_of(const struct tk_cli *cli)
                            .avatars = cfg->avatars,
                            .default_token_duration_us = cfg->default_token_duration_us,
                            .key_length = cfg->key_length,
+                           .max_tokens_per_user = cfg->max_tokens_per_user,
                            .event_retention_us = cfg->event_retention_us};
 }
 
@@ -226,6 +228,10 @@ static int serve(struct tk_cli *cli)
 
 int main(int argc, char **argv)
 {
+    /* Keys pass through this process's memory (request and response bodies, view-key and token
+     * create on the command line): no core file of it, and no ptrace or /proc/PID/mem access by
+     * other processes of the same user. Best effort: a failure changes nothing else. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     tk_alloc_init();
     struct tk_config cfg;
     char err[512] = "";

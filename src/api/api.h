@@ -17,6 +17,7 @@ struct tk_api {
     const char *avatars;               /* avatar modes, API.md §10.3 */
     int64_t default_token_duration_us; /* API.md §12.2 */
     unsigned key_length;               /* API.md §13 */
+    unsigned max_tokens_per_user;      /* TOKEND_MAX_TOKENS_PER_USER, 0: no limit */
     int64_t event_retention_us;        /* API.md §11, days=365 */
     struct tk_throttle *throttle;      /* failed authentications, NULL: none */
 };

@@ -59,10 +59,10 @@ void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
     tk_jw_obj_end(w);
 }
 
+/* The http_request object of the request's events. */
 static void http_request(struct tk_jw *w, struct tk_ctx *c)
 {
     struct tk_request *req = c->req;
-    tk_jw_keyl(w, "http_request");
     tk_jw_obj_begin(w);
     tk_jw_keyl(w, "path");
     tk_jw_cstr(w, req->path);
@@ -99,37 +99,45 @@ static void http_request(struct tk_jw *w, struct tk_ctx *c)
     tk_jw_obj_end(w);
 }
 
-static int insert(struct tk_db *db, const char *action, const char *app, const char *user_json,
-                  const char *username, const char *context, const char *model_pk,
-                  const char *client_ip, int64_t now, int64_t retention_us)
+static void event_init(struct tk_event *e, const char *action, const char *app,
+                       const char *user_json, const char *username, const char *context,
+                       const char *model_pk, const char *client_ip, int64_t now,
+                       int64_t retention_us)
 {
-    struct tk_event e;
-    memset(&e, 0, sizeof(e));
-    tk_uuid4(e.uuid);
-    e.action = action;
-    e.app = app;
-    e.user_json = user_json;
-    e.username = username;
-    e.context = context;
-    e.context_model_pk = model_pk;
-    e.client_ip = client_ip && *client_ip ? client_ip : NULL;
-    e.brand = "{}";
-    e.created = now;
-    e.expires = now + retention_us;
-    return tk_store_event_insert(db, &e);
+    memset(e, 0, sizeof(*e));
+    tk_uuid4(e->uuid);
+    e->action = action;
+    e->app = app;
+    e->user_json = user_json;
+    e->username = username;
+    e->context = context;
+    e->context_model_pk = model_pk;
+    e->client_ip = client_ip && *client_ip ? client_ip : NULL;
+    e->brand = "{}";
+    e->created = now;
+    e->expires = now + retention_us;
 }
 
-int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const char *ctx_key,
-                   const struct tk_token *t)
+/* buf's text copied into the arena, or NULL (its error, or out of memory) with *rc set. */
+static const char *take(struct tk_buf *b, struct tk_arena *a, int *rc)
+{
+    const char *s = b->err ? NULL : tk_arena_strndup(a, b->data ? b->data : "", b->len);
+    if (s == NULL && *rc == 0)
+        *rc = b->err ? b->err : TK_ERR_NOMEM;
+    tk_buf_free(b);
+    return s;
+}
+
+int tk_audit_actor(struct tk_ctx *c, struct tk_arena *a, struct tk_audit_actor *out)
 {
     struct tk_user *users = NULL;
     size_t n = 0;
-    int rc = tk_store_users_get(c->db, &c->who.user_id, 1, false, c->req->arena, &users, &n);
+    int rc = tk_store_users_get(c->db, &c->who.user_id, 1, false, a, &users, &n);
     if (rc)
         return rc;
-    struct tk_buf user, ctx;
+    struct tk_buf user, req;
     tk_buf_init(&user, 64 * 1024);
-    tk_buf_init(&ctx, 256 * 1024);
+    tk_buf_init(&req, 256 * 1024);
     struct tk_jw w;
     tk_jw_init(&w, &user);
     tk_jw_obj_begin(&w);
@@ -142,25 +150,57 @@ int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const 
         tk_jw_cstr(&w, users[0].email);
     }
     tk_jw_obj_end(&w);
+    tk_jw_init(&w, &req);
+    http_request(&w, c);
+    out->user_json = take(&user, a, &rc);
+    out->http_request = take(&req, a, &rc);
+    out->username = n == 1 ? users[0].username : NULL;
+    out->client_ip = c->req->client_ip;
+    return rc;
+}
+
+int tk_audit_token_event(struct tk_ctx *c, const struct tk_audit_actor *actor, const char *action,
+                         const char *app, const char *ctx_key, const struct tk_token *t,
+                         struct tk_arena *a, struct tk_event *e)
+{
+    struct tk_buf ctx;
+    tk_buf_init(&ctx, 256 * 1024);
+    struct tk_jw w;
     tk_jw_init(&w, &ctx);
     tk_jw_obj_begin(&w);
     tk_jw_key(&w, ctx_key);
     tk_audit_token_ref(&w, t);
-    http_request(&w, c);
+    tk_jw_keyl(&w, "http_request");
+    tk_jw_raw(&w, actor->http_request, strlen(actor->http_request));
     tk_jw_obj_end(&w);
-    char hex[33];
+    int rc = 0;
+    const char *context = take(&ctx, a, &rc);
+    char *hex = tk_arena_alloc(a, 33);
+    if (rc == 0 && hex == NULL)
+        rc = TK_ERR_NOMEM;
+    if (rc)
+        return rc;
     tk_audit_uuid_hex(t->uuid, hex);
-    rc = user.err ? user.err : ctx.err;
+    event_init(e, action, app, actor->user_json, actor->username, context, hex, actor->client_ip,
+               c->now, c->api->event_retention_us);
+    return 0;
+}
+
+int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const char *ctx_key,
+                   const struct tk_token *t)
+{
+    struct tk_audit_actor actor;
+    struct tk_event e;
+    int rc = tk_audit_actor(c, c->req->arena, &actor);
     if (rc == 0)
-        rc = insert(c->db, action, app, user.data, n == 1 ? users[0].username : NULL, ctx.data, hex,
-                    c->req->client_ip, c->now, c->api->event_retention_us);
-    tk_buf_free(&user);
-    tk_buf_free(&ctx);
-    return rc;
+        rc = tk_audit_token_event(c, &actor, action, app, ctx_key, t, c->req->arena, &e);
+    return rc ? rc : tk_store_event_insert(c->db, &e);
 }
 
 int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
                     const char *app, const char *context_json, const char *model_pk)
 {
-    return insert(db, action, app, "{}", NULL, context_json, model_pk, NULL, now, retention_us);
+    struct tk_event e;
+    event_init(&e, action, app, "{}", NULL, context_json, model_pk, NULL, now, retention_us);
+    return tk_store_event_insert(db, &e);
 }

@@ -14,6 +14,23 @@
 /* Writes {"app":"authentik_core","model_name":"token","pk":<hex>,"name":<display>}. */
 void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t);
 
+/* Who and what request an event records: built once per request, so a request that records
+ * many events (a user's deletion, one per token) does not rebuild them for each. */
+struct tk_audit_actor {
+    const char *user_json;    /* {"pk":..,"username":..,"email":..} of the requester, or {} */
+    const char *username;     /* NULL when the requester is not found */
+    const char *http_request; /* the request as the http_request object of a context */
+    const char *client_ip;
+};
+
+/* The requester and request of c, in a. */
+int tk_audit_actor(struct tk_ctx *c, struct tk_arena *a, struct tk_audit_actor *out) TK_MUST_USE;
+
+/* Fills e (strings in a) with the event tk_audit_token records, for actor. */
+int tk_audit_token_event(struct tk_ctx *c, const struct tk_audit_actor *actor, const char *action,
+                         const char *app, const char *ctx_key, const struct tk_token *t,
+                         struct tk_arena *a, struct tk_event *e) TK_MUST_USE;
+
 /* Records action with context {ctx_key: token ref, "http_request": {...}} for the requester. */
 int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const char *ctx_key,
                    const struct tk_token *t) TK_MUST_USE;

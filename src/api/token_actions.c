@@ -20,6 +20,7 @@ static void forbidden(struct tk_response *res)
 static int view_key_tx(struct tk_db *db, void *arg)
 {
     struct tk_ctx *c = arg;
+    c->res->body.wipe = true;    /* the answer holds the key: zeroed when freed */
     tk_buf_reset(&c->res->body); /* the transaction may run again */
     struct tk_token *t;
     int rc = tk_tokens_lookup(c, &t);
@@ -36,11 +37,13 @@ static int view_key_tx(struct tk_db *db, void *arg)
     char uuid[37];
     const uint8_t *sealed;
     size_t len;
-    if ((rc = tk_store_token_sealed_key(db, t->identifier, c->req->arena, uuid, &sealed, &len)) !=
-        0)
+    /* the row checked above, by its id: a second lookup by identifier could find another user's
+     * token after a concurrent rename (PostgreSQL reads each statement at a new snapshot) */
+    if ((rc = tk_store_token_sealed_key(db, t->id, c->req->arena, uuid, &sealed, &len)) != 0)
         return rc;
     struct tk_buf key;
     tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
+    key.wipe = true;
     rc = tk_key_open(&c->api->secret, uuid, sealed, len, &key);
     if (rc == 0)
         rc = tk_audit_token(c, "secret_view", TK_APP_TOKENS, "secret", t);
@@ -53,9 +56,7 @@ static int view_key_tx(struct tk_db *db, void *arg)
         tk_jw_obj_end(&w);
         c->res->status = 200;
     }
-    if (key.data)
-        sodium_memzero(key.data, key.cap);
-    tk_buf_free(&key);
+    tk_buf_free(&key); /* zeroed (wipe) */
     return rc;
 }
 

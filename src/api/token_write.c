@@ -276,18 +276,47 @@ static void apply_fields(const struct token_input *in, struct tk_token *t)
         t->expiring = in->expiring;
 }
 
-/* Writes the stored token t as the response body with status. */
-static int respond_token(struct tk_ctx *c, int64_t id, int status)
+/* Writes the token with row id id, as this transaction sees it, as the response body with
+ * status. Called last inside the write transaction: the answer is the row written, by its
+ * primary key, never a second lookup by identifier (which a concurrent rename on PostgreSQL
+ * could point at another user's token). */
+static int respond_token(struct tk_ctx *c, struct tk_db *db, int64_t id, int status)
 {
     struct tk_token *t;
-    int rc = tk_store_token_get_by_id(c->db, id, c->req->arena, &t);
+    int rc = tk_store_token_get_by_id(db, id, 0, c->req->arena, &t);
     if (rc)
         return rc;
+    tk_buf_reset(&c->res->body); /* the transaction may run again */
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
     tk_json_token(&w, c->api, t, tk_include_groups(c->req));
     c->res->status = status;
     return 0;
+}
+
+/* The per-user cap (TOKEND_MAX_TOKENS_PER_USER): a field error on user when the owner has as
+ * many tokens as allowed already. Counted under the owner's row lock, so concurrent creates
+ * cannot all pass the check (README "Users with many tokens"). */
+static int check_quota(struct tk_ctx *c, struct tk_db *db, int64_t owner,
+                       struct tk_field_errors *fe)
+{
+    bool full = false;
+    int rc = tk_store_token_quota(db, owner, c->api->max_tokens_per_user, &full);
+    if (rc == TK_ERR_NOTFOUND) { /* deleted since the field check */
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Invalid pk \"%lld\" - object does not exist.",
+                 (long long)owner);
+        tk_field_errors_add(fe, "user", msg);
+        return 0;
+    }
+    if (rc == 0 && full) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "This user already has %u tokens, the most one user may have. Delete one first.",
+                 c->api->max_tokens_per_user);
+        tk_field_errors_add(fe, "user", msg);
+    }
+    return rc;
 }
 
 struct create_tx {
@@ -319,10 +348,10 @@ static int create_tx(struct tk_db *db, void *arg)
     t.user_id = in.user_s == TK_FIELD_SET ? in.user_id : c->who.user_id;
     if (in.intent_s != TK_FIELD_SET)
         t.intent = api_intent;
-    if ((rc = object_rules(c, &in, &t, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
-        return rc ? rc : TK_ERR_INVALID;
-
-    /* §6.3: a non-superuser's token is always their own, expiring per their own attribute. */
+    /* §6.3: a non-superuser's token is always their own, expiring per their own attribute.
+     * Before the object rules, unlike authentik: its app-password lifetime check reads the
+     * submitted user, so a plain user escaped their own limit and learned another user's
+     * (README, "Where tokend deliberately differs"). The check applies to the real owner. */
     if (!c->who.is_superuser) {
         const char *own = NULL;
         if ((rc = tk_store_user_attributes(db, c->who.user_id, c->req->arena, &own)) != 0)
@@ -330,6 +359,10 @@ static int create_tx(struct tk_db *db, void *arg)
         t.user_id = c->who.user_id;
         t.expiring = tk_attributes_token_expiring(own);
     }
+    if ((rc = object_rules(c, &in, &t, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+        return rc ? rc : TK_ERR_INVALID;
+    if ((rc = check_quota(c, db, t.user_id, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+        return rc ? rc : TK_ERR_INVALID;
 
     char key[TK_KEY_LENGTH_MAX + 1];
     tk_key_generate(key, c->api->key_length);
@@ -354,14 +387,15 @@ static int create_tx(struct tk_db *db, void *arg)
     t.id = x->id;
     if (!c->who.is_superuser && (rc = tk_store_key_viewer_add(db, x->id, c->who.user_id)) != 0)
         return rc;
-    return tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t);
+    if ((rc = tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t)) != 0)
+        return rc;
+    return respond_token(c, db, x->id, 201);
 }
 
 /* The answer to a create or update transaction that returned rc: its field errors (400), a
  * conflict (a concurrent write took the identifier or managed value between check and write),
- * or the stored token id with status. */
-static void respond_write(struct tk_ctx *c, int rc, struct tk_field_errors *fe, int64_t id,
-                          int status)
+ * or the token the transaction wrote (respond_token, already in the body). */
+static void respond_write(struct tk_ctx *c, int rc, struct tk_field_errors *fe)
 {
     if (tk_field_errors_any(fe)) {
         tk_field_errors_respond(fe, c->res);
@@ -374,8 +408,6 @@ static void respond_write(struct tk_ctx *c, int rc, struct tk_field_errors *fe, 
         tk_field_errors_respond(fe, c->res);
         return;
     }
-    if (rc == 0)
-        rc = respond_token(c, id, status);
     if (rc)
         tk_api_error(c->res, rc);
 }
@@ -389,7 +421,7 @@ void tk_tokens_create(struct tk_ctx *c)
     tk_field_errors_init(&x.fe);
     int rc = tk_store_write_tx(c->db, create_tx, &x);
     json_decref(body);
-    respond_write(c, rc, &x.fe, x.id, 201);
+    respond_write(c, rc, &x.fe);
 }
 
 struct update_tx {
@@ -397,7 +429,6 @@ struct update_tx {
     json_t *body;
     bool put;
     struct tk_field_errors fe;
-    int64_t id;
 };
 
 static int update_tx(struct tk_db *db, void *arg)
@@ -406,9 +437,11 @@ static int update_tx(struct tk_db *db, void *arg)
     struct tk_ctx *c = x->c;
     struct tk_token *t;
     int rc = tk_tokens_lookup(c, &t);
-    /* lock the row, then read it again: a concurrent update finished before this one reads */
+    /* lock the row, then read it again, by its id: a concurrent update finished before this one
+     * reads, and a concurrent rename cannot hand over another row */
     if (rc == 0 && (rc = tk_store_token_lock(db, t->id)) == 0)
-        rc = tk_tokens_lookup(c, &t);
+        rc = tk_store_token_get_by_id(db, t->id, c->who.is_superuser ? 0 : c->who.user_id,
+                                      c->req->arena, &t);
     if (rc)
         return rc;
     struct token_input in;
@@ -421,8 +454,9 @@ static int update_tx(struct tk_db *db, void *arg)
         return rc ? rc : TK_ERR_INVALID;
     if ((rc = tk_store_token_update(db, t)) != 0)
         return rc;
-    x->id = t->id;
-    return tk_audit_token(c, "model_updated", TK_APP_AUDIT, "model", t);
+    if ((rc = tk_audit_token(c, "model_updated", TK_APP_AUDIT, "model", t)) != 0)
+        return rc;
+    return respond_token(c, db, t->id, 200);
 }
 
 void tk_tokens_update(struct tk_ctx *c, bool put)
@@ -441,7 +475,7 @@ void tk_tokens_update(struct tk_ctx *c, bool put)
     tk_field_errors_init(&x.fe);
     rc = tk_store_write_tx(c->db, update_tx, &x);
     json_decref(body);
-    respond_write(c, rc, &x.fe, x.id, 200);
+    respond_write(c, rc, &x.fe);
 }
 
 static int delete_tx(struct tk_db *db, void *arg)

@@ -605,21 +605,37 @@ static void users_update(struct tk_ctx *c, bool put)
     finish_write(c, &x, rc, 200);
 }
 
+struct delete_audit {
+    struct tk_ctx *c;
+    struct tk_audit_actor actor;
+};
+
+/* authentik records model_deleted for each token that goes with a user (Django's cascade sends
+ * each one's post_delete): the same here, one event per token, written a batch per statement
+ * (README "Deleting a user with many tokens"). */
+static int audit_deleted_tokens(void *arg, struct tk_db *db, const struct tk_token *t, size_t n,
+                                struct tk_arena *a)
+{
+    struct delete_audit *d = arg;
+    struct tk_event *ev = tk_arena_calloc(a, n, sizeof(*ev));
+    if (ev == NULL)
+        return TK_ERR_NOMEM;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = tk_audit_token_event(d->c, &d->actor, "model_deleted", TK_APP_AUDIT, "model", &t[i], a,
+                                  &ev[i]);
+    return rc ? rc : tk_store_events_insert(db, ev, n);
+}
+
 static int user_delete_tx(struct tk_db *db, void *arg)
 {
     struct tk_ctx *c = arg;
     int64_t id = url_user_id(c->req);
     if (id == 0)
         return TK_ERR_NOTFOUND;
-    /* audit the tokens that go with the user */
-    struct tk_token *tokens;
-    size_t n;
-    int rc = tk_store_user_tokens(db, id, c->req->arena, &tokens, &n);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = tk_audit_token(c, "model_deleted", TK_APP_AUDIT, "model", &tokens[i]);
-    if (rc == 0)
-        rc = tk_store_user_delete(db, id);
-    return rc;
+    struct delete_audit d = {.c = c};
+    int rc = tk_audit_actor(c, c->req->arena, &d.actor);
+    return rc ? rc : tk_store_user_delete(db, id, audit_deleted_tokens, &d);
 }
 
 static void users_delete(struct tk_ctx *c)
@@ -982,6 +998,7 @@ void tk_api_users_service_account(struct tk_request *req, struct tk_response *re
     }
     char uid[65];
     tk_user_uid(x.user_id, tk_store_installation_id(c.api->store), uid);
+    res->body.wipe = true; /* the answer holds the new key: zeroed when freed */
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
     tk_jw_obj_begin(&w);

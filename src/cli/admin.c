@@ -214,6 +214,26 @@ static int group_member(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     return rc ? store_fail(argv[1], rc) : 0;
 }
 
+struct token_create_tx {
+    struct tk_cli *cli;
+    struct tk_token_new *t;
+    const char *key;
+    char *out;
+    int64_t now;
+    bool full; /* the owner has TOKEND_MAX_TOKENS_PER_USER tokens already */
+};
+
+/* The per-user cap holds for administrators too (README "Users with many tokens"); counted under
+ * the owner's row lock as the API does. */
+static int token_create_tx(struct tk_db *db, void *arg)
+{
+    struct token_create_tx *x = arg;
+    int rc = tk_store_token_quota(db, x->t->user_id, x->cli->cfg->max_tokens_per_user, &x->full);
+    if (rc == 0 && x->full)
+        rc = TK_ERR_INVALID;
+    return rc ? rc : tk_cli_token_create(x->cli, db, x->t, x->key, x->out, x->now);
+}
+
 static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json)
 {
     int64_t now = tk_now_us();
@@ -292,7 +312,16 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     if (rc)
         return store_fail(user, rc);
     char out[TK_KEY_LENGTH_MAX + 1];
-    rc = tk_cli_token_create(cli, db, &t, key, out, now);
+    struct token_create_tx x = {cli, &t, key, out, now, false};
+    rc = tk_store_write_tx(db, token_create_tx, &x);
+    if (x.full) {
+        sodium_memzero(out, sizeof(out));
+        fprintf(stderr,
+                "tokend: %s already has %u tokens, the most one user may have "
+                "(TOKEND_MAX_TOKENS_PER_USER)\n",
+                user, cli->cfg->max_tokens_per_user);
+        return 1;
+    }
     if (rc)
         return store_fail(t.identifier, rc);
     if (json) {
@@ -332,7 +361,10 @@ static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char *
     char uuid[37];
     const uint8_t *sealed;
     size_t len;
-    int rc = tk_store_token_sealed_key(db, argv[1], a, uuid, &sealed, &len);
+    struct tk_token *t = NULL;
+    int rc = tk_store_token_get(db, argv[1], 0, a, &t);
+    if (rc == 0)
+        rc = tk_store_token_sealed_key(db, t->id, a, uuid, &sealed, &len);
     if (rc == 0) {
         struct tk_buf key;
         tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
@@ -600,14 +632,19 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
     return 0;
 }
 
+static int user_delete_tx(struct tk_db *db, void *arg)
+{
+    return tk_store_user_delete(db, *(int64_t *)arg, NULL, NULL);
+}
+
 static int user_delete(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
         return fail("user delete needs one USERNAME");
     int64_t id;
     int rc = tk_store_user_find(db, argv[1], &id);
-    if (rc == 0)
-        rc = tk_store_user_delete(db, id);
+    if (rc == 0) /* one transaction, however many batches of tokens */
+        rc = tk_store_write_tx(db, user_delete_tx, &id);
     return rc ? store_fail(argv[1], rc) : 0;
 }
 

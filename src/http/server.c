@@ -172,6 +172,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
         st->uri = tk_arena_strndup(st->arena, uri, len);
     st->uri_len = len;
     tk_buf_init(&st->body, TK_MAX_BODY_BYTES);
+    st->body.wipe = true; /* a set_key body holds a key; zeroing any body is cheap */
     return st;
 }
 
@@ -307,14 +308,22 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
         tk_buf_init(&res->body, 4096);
         tk_response_detail(res, 503, "The server cannot build this response now.");
     }
+    bool wipe = res->body.wipe; /* a body that holds a key (view_key) */
     if (!res->empty)
         data = tk_buf_take(&res->body, &len);
     else
         tk_buf_free(&res->body);
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r;
+    if (data != NULL && wipe) /* zeroed when libmicrohttpd is done with it */
+        r = MHD_create_response_from_buffer_with_free_callback(len, data, tk_free_wiped);
+    else
+        r = MHD_create_response_from_buffer(len, data ? data : (void *)"",
+                                            data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
-        free(data);
+        if (wipe)
+            tk_free_wiped(data);
+        else
+            free(data);
         return MHD_NO;
     }
     if (!res->empty)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/internal.h"
+#include "util/alloc.h"
 #include "util/utf8.h"
 
 /* ---- shared pieces ---- */
@@ -189,15 +190,7 @@ static int count_of(struct tk_db *db, struct tk_sql *q, int64_t *count)
     tk_sql_free(q);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *count = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_one_int(db, st, count);
 }
 
 /* Reads a column of ids from a prepared statement into the arena. */
@@ -471,11 +464,96 @@ int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new 
     return rc;
 }
 
-int tk_store_user_delete(struct tk_db *db, int64_t id)
+static int by_identifier(const void *x, const void *y)
 {
-    /* tokens, their grants and memberships go with the user (ON DELETE CASCADE) */
+    return strcmp(((const struct tk_token *)x)->identifier,
+                  ((const struct tk_token *)y)->identifier);
+}
+
+/* Deletes up to TK_USER_DELETE_BATCH of the user's tokens whose identifier sorts after `after`
+ * (NULL: from the first), in identifier order, and reads back what was deleted (RETURNING: the
+ * rows as they were when deleted, whatever a concurrent update did before) sorted by
+ * identifier. The cursor keeps each statement an index range scan: on PostgreSQL the rows
+ * deleted earlier in the transaction are still in the index, and starting from the first
+ * identifier every time would walk over all of them again. */
+static int delete_token_batch(struct tk_db *db, int64_t user_id, const char *after,
+                              struct tk_arena *a, struct tk_token **out, size_t *n_out)
+{
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "DELETE FROM users WHERE id = ? RETURNING id", &st);
+    int rc = tk_db_prepare(db,
+                           after ? "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens "
+                                   "WHERE user_id = ? AND identifier > ? ORDER BY identifier "
+                                   "LIMIT ?) RETURNING id, uuid, identifier, intent, expires, "
+                                   "expiring"
+                                 : "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens "
+                                   "WHERE user_id = ? ORDER BY identifier LIMIT ?) RETURNING "
+                                   "id, uuid, identifier, intent, expires, expiring",
+                           &st);
+    if (rc)
+        return rc;
+    int p = 1;
+    tk_db_bind_int(db, st, p++, user_id);
+    if (after)
+        tk_db_bind_cstr(db, st, p++, after);
+    tk_db_bind_int(db, st, p, TK_USER_DELETE_BATCH);
+    struct tk_token *t = tk_arena_calloc(a, TK_USER_DELETE_BATCH, sizeof(*t));
+    size_t n = 0;
+    if (t == NULL)
+        rc = TK_ERR_NOMEM;
+    while (rc == 0 && (rc = tk_db_step(db, st)) == 1) {
+        if (n == TK_USER_DELETE_BATCH) {
+            rc = TK_ERR_STORE; /* more rows than the LIMIT: cannot happen */
+            break;
+        }
+        struct tk_token *x = &t[n++];
+        x->expiring = tk_db_col_int(db, st, 5) != 0;
+        x->user_id = user_id;
+        x->description = "";
+        rc = tk_st_col_token_brief(db, st, a, x);
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    qsort(t, n, sizeof(*t), by_identifier);
+    *out = t;
+    *n_out = n;
+    return 0;
+}
+
+int tk_store_user_delete(struct tk_db *db, int64_t id, tk_store_tokens_fn on_batch, void *ctx)
+{
+    /* PostgreSQL: the user's row stays locked to the end of the transaction, so no token of
+     * theirs is created meanwhile (token creates lock the owner's row too) */
+    int rc = tk_st_lock_user(db, id);
+    /* The tokens first, a batch per statement with a fresh arena each: memory and each
+     * statement's time do not grow with the number of tokens. A second pass from the start
+     * takes what a concurrent rename moved behind the cursor (PostgreSQL; finds nothing on
+     * SQLite, whose write transactions exclude every other writer). */
+    char *after = NULL;
+    for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        size_t n = TK_USER_DELETE_BATCH;
+        while (rc == 0 && n == TK_USER_DELETE_BATCH) {
+            struct tk_arena *a = tk_arena_new(TK_ARENA_MAX_BYTES);
+            struct tk_token *t = NULL;
+            n = 0;
+            rc = a ? delete_token_batch(db, id, after, a, &t, &n) : TK_ERR_NOMEM;
+            if (rc == 0 && n > 0 && on_batch != NULL)
+                rc = on_batch(ctx, db, t, n, a);
+            free(after);
+            after = NULL;
+            if (rc == 0 && n == TK_USER_DELETE_BATCH &&
+                (after = tk_strdup(t[n - 1].identifier)) == NULL)
+                rc = TK_ERR_NOMEM;
+            tk_arena_free(a);
+        }
+        free(after);
+        after = NULL;
+    }
+    if (rc)
+        return rc;
+    /* what is left goes with the user (ON DELETE CASCADE): grants and memberships */
+    struct tk_db_stmt *st;
+    rc = tk_db_prepare(db, "DELETE FROM users WHERE id = ? RETURNING id", &st);
     if (rc)
         return rc;
     tk_db_bind_int(db, st, 1, id);

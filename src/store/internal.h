@@ -10,6 +10,15 @@
 const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
 const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
 void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]);
+/* Columns id, uuid, identifier, intent, expires (0-4) into x; TK_ERR_NOMEM on a failed copy. */
+int tk_st_col_token_brief(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
+                          struct tk_token *x);
+/* Steps st, a query of one row, and resets it: *v gets the row's first column; TK_ERR_STORE
+ * when no row comes back. */
+int tk_st_one_int(struct tk_db *db, struct tk_db_stmt *st, int64_t *v);
+/* Locks the user's row for the rest of the write transaction (tk_store_user_lock);
+ * TK_ERR_NOTFOUND when the user is gone. */
+int tk_st_lock_user(struct tk_db *db, int64_t id);
 /* Steps a statement to its end and resets it. */
 int tk_st_run(struct tk_db *db, struct tk_db_stmt *st);
 /* "(?, ?, ...)" over ids. */

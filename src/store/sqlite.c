@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "store/db.h"
+#include "store/sqlite_file.h"
 #include "util/alloc.h"
 
 #define STMT_CACHE_SLOTS 256
@@ -341,6 +342,7 @@ int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t er
     d->base.ops = &sqlite_ops;
     d->base.dialect = TK_DIALECT_SQLITE;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    tk_sqlite_create_private(path); /* 0600, not SQLite's 0644 */
     int rc = sqlite3_open_v2(path, &d->h, flags, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "cannot open SQLite database %s: %s", path,

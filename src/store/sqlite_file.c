@@ -55,6 +55,15 @@ void tk_sqlite_unlock(int fd)
         close(fd); /* drops the flock */
 }
 
+void tk_sqlite_create_private(const char *db_path)
+{
+    if (*db_path == '\0' || strcmp(db_path, ":memory:") == 0 || strncmp(db_path, "file:", 5) == 0)
+        return;
+    int fd = open(db_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* ---- helpers ---- */
 
 static int64_t now_ms(void)

@@ -20,6 +20,12 @@ int tk_sqlite_lock(const char *db_path, bool exclusive, int *fd_out, char *err,
 /* Releases a lock from tk_sqlite_lock; accepts -1. */
 void tk_sqlite_unlock(int fd);
 
+/* Creates db_path as an empty file with mode 0600 when it does not exist yet, so the database
+ * (sealed keys, key hashes, the audit log) is never readable by others, whatever the umask;
+ * SQLite gives the -wal and -shm files the database file's mode. An existing file, ":memory:",
+ * "" and "file:" URIs are left alone; other failures are left to SQLite's open to report. */
+void tk_sqlite_create_private(const char *db_path);
+
 /* Copies the database at db_path to dest while other connections keep writing: one read
  * transaction (a consistent snapshot that, under WAL, blocks no writer) and
  * sqlite3_backup_step in chunks, retried while the database is busy or locked. The copy is

@@ -181,6 +181,40 @@ void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]
     out[len] = '\0';
 }
 
+int tk_st_col_token_brief(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
+                          struct tk_token *x)
+{
+    x->id = tk_db_col_int(db, st, 0);
+    tk_st_col_uuid(db, st, 1, x->uuid);
+    x->identifier = tk_st_col_dup(db, st, 2, a);
+    x->intent = tk_st_col_dup(db, st, 3, a);
+    x->has_expires = !tk_db_col_null(db, st, 4);
+    x->expires = tk_db_col_int(db, st, 4);
+    return x->identifier && x->intent ? 0 : TK_ERR_NOMEM;
+}
+
+int tk_st_one_int(struct tk_db *db, struct tk_db_stmt *st, int64_t *v)
+{
+    int rc = tk_db_step(db, st);
+    if (rc == 1) {
+        *v = tk_db_col_int(db, st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_st_lock_user(struct tk_db *db, int64_t id)
+{
+    bool exists = false;
+    int rc = tk_store_user_lock(db, id);
+    if (rc == 0)
+        rc = tk_store_user_exists(db, id, &exists);
+    return rc ? rc : exists ? 0 : TK_ERR_NOTFOUND;
+}
+
 /* Runs a statement expected to return no rows (or to be fully consumed). */
 int tk_st_run(struct tk_db *db, struct tk_db_stmt *st)
 {
@@ -291,14 +325,9 @@ static int current_version(struct tk_db *db, unsigned *v)
     int rc = tk_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &st);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *v = (unsigned)tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
+    int64_t n = 0;
+    rc = tk_st_one_int(db, st, &n);
+    *v = (unsigned)n;
     return rc;
 }
 
@@ -962,6 +991,11 @@ static void sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
         tk_sql_add(q, "t.user_id = ");
         tk_sql_int(q, t->owner_id);
     }
+    if (t->id > 0) {
+        AND();
+        tk_sql_add(q, "t.id = ");
+        tk_sql_int(q, t->id);
+    }
     if (t->identifier) {
         AND();
         tk_sql_add(q, "t.identifier = ");
@@ -1132,15 +1166,7 @@ int tk_store_token_count(struct tk_db *db, struct tk_token_query *tq, struct tk_
     tk_sql_free(&q);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *count = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_one_int(db, st, count);
 }
 
 #define TOKEN_COLUMNS                                                                              \
@@ -1432,14 +1458,14 @@ int tk_store_token_delete(struct tk_db *db, const char *identifier)
     return found ? 0 : TK_ERR_NOTFOUND;
 }
 
-int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
-                              char uuid[37], const uint8_t **sealed, size_t *len)
+int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, char uuid[37],
+                              const uint8_t **sealed, size_t *len)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT uuid, key_sealed FROM tokens WHERE identifier = ?", &st);
+    int rc = tk_db_prepare(db, "SELECT uuid, key_sealed FROM tokens WHERE id = ?", &st);
     if (rc)
         return rc;
-    tk_db_bind_cstr(db, st, 1, identifier);
+    tk_db_bind_int(db, st, 1, id);
     rc = tk_db_step(db, st);
     if (rc == 1) {
         tk_st_col_uuid(db, st, 0, uuid);
@@ -1459,6 +1485,25 @@ int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct t
         rc = TK_ERR_NOTFOUND;
     }
     tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *full)
+{
+    *full = false;
+    int rc = tk_st_lock_user(db, user_id);
+    if (rc || max == 0)
+        return rc;
+    struct tk_db_stmt *st;
+    rc = tk_db_prepare(
+        db, "SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE user_id = ? LIMIT ?) AS t", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, user_id);
+    tk_db_bind_int(db, st, 2, max);
+    int64_t n = 0;
+    rc = tk_st_one_int(db, st, &n);
+    *full = rc == 0 && n >= (int64_t)max;
     return rc;
 }
 
@@ -1485,26 +1530,26 @@ int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_i
     return 0;
 }
 
-int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
+int tk_store_token_get_by_id(struct tk_db *db, int64_t id, int64_t owner_id, struct tk_arena *a,
                              struct tk_token **out)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "SELECT identifier FROM tokens WHERE id = ?", &st);
+    if (id <= 0)
+        return TK_ERR_NOTFOUND;
+    struct tk_token_query q;
+    memset(&q, 0, sizeof(q));
+    q.id = id;
+    q.owner_id = owner_id;
+    q.expiring = -1;
+    q.with_groups = true;
+    struct tk_token *t;
+    size_t n;
+    int rc = tk_store_token_fetch(db, &q, 0, 1, a, &t, &n);
     if (rc)
         return rc;
-    tk_db_bind_int(db, st, 1, id);
-    const char *ident = NULL;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        ident = tk_st_col_dup(db, st, 0, a);
-        rc = ident ? 0 : TK_ERR_NOMEM;
-    } else if (rc == 0) {
-        rc = TK_ERR_NOTFOUND;
-    }
-    tk_db_reset(db, st);
-    if (rc)
-        return rc;
-    return tk_store_token_get(db, ident, 0, a, out);
+    if (n == 0)
+        return TK_ERR_NOTFOUND;
+    *out = t;
+    return 0;
 }
 
 int tk_st_taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id, bool *out)
@@ -1756,28 +1801,67 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
 
 /* ---- events ---- */
 
+/* "INSERT INTO events (...) VALUES (?, ...), (?, ...)" with rows rows, in out. */
+static int events_insert_sql(size_t rows, struct tk_buf *out)
+{
+    tk_buf_puts(out, "INSERT INTO events (uuid, action, app, user_json, username, context, "
+                     "context_model_pk, client_ip, brand, created, expires) VALUES ");
+    for (size_t i = 0; i < rows; i++)
+        tk_buf_puts(out, i ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                           : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    return out->err;
+}
+
+/* Rows per statement: the largest power of TK_EVENT_INSERT_STEP up to TK_EVENT_INSERT_ROWS
+ * that n fills, so a batch of any size takes a few statements of a few distinct texts (each
+ * stays in the connection's statement cache). */
+static size_t events_chunk(size_t n)
+{
+    size_t rows = 1;
+    while (rows * TK_EVENT_INSERT_STEP <= n && rows * TK_EVENT_INSERT_STEP <= TK_EVENT_INSERT_ROWS)
+        rows *= TK_EVENT_INSERT_STEP;
+    return rows;
+}
+
+int tk_store_events_insert(struct tk_db *db, const struct tk_event *ev, size_t n)
+{
+    int rc = 0;
+    while (rc == 0 && n > 0) {
+        size_t rows = events_chunk(n);
+        struct tk_buf sql;
+        tk_buf_init(&sql, 64 * 1024);
+        struct tk_db_stmt *st = NULL;
+        rc = events_insert_sql(rows, &sql);
+        if (rc == 0)
+            rc = tk_db_prepare(db, sql.data, &st);
+        tk_buf_free(&sql);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < rows; i++) {
+            const struct tk_event *e = &ev[i];
+            int b = (int)i * 11;
+            tk_db_bind_cstr(db, st, b + 1, e->uuid);
+            tk_db_bind_cstr(db, st, b + 2, e->action);
+            tk_db_bind_cstr(db, st, b + 3, e->app);
+            tk_db_bind_cstr(db, st, b + 4, e->user_json ? e->user_json : "{}");
+            tk_db_bind_cstr(db, st, b + 5, e->username);
+            tk_db_bind_cstr(db, st, b + 6, e->context ? e->context : "{}");
+            tk_db_bind_cstr(db, st, b + 7, e->context_model_pk);
+            tk_db_bind_cstr(db, st, b + 8, e->client_ip);
+            tk_db_bind_cstr(db, st, b + 9, e->brand ? e->brand : "{}");
+            tk_db_bind_int(db, st, b + 10, e->created);
+            tk_db_bind_int(db, st, b + 11, e->expires);
+        }
+        rc = tk_st_run(db, st);
+        ev += rows;
+        n -= rows;
+    }
+    return rc;
+}
+
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e)
 {
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db,
-                           "INSERT INTO events (uuid, action, app, user_json, username, context, "
-                           "context_model_pk, client_ip, brand, created, expires) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           &st);
-    if (rc)
-        return rc;
-    tk_db_bind_cstr(db, st, 1, e->uuid);
-    tk_db_bind_cstr(db, st, 2, e->action);
-    tk_db_bind_cstr(db, st, 3, e->app);
-    tk_db_bind_cstr(db, st, 4, e->user_json ? e->user_json : "{}");
-    tk_db_bind_cstr(db, st, 5, e->username);
-    tk_db_bind_cstr(db, st, 6, e->context ? e->context : "{}");
-    tk_db_bind_cstr(db, st, 7, e->context_model_pk);
-    tk_db_bind_cstr(db, st, 8, e->client_ip);
-    tk_db_bind_cstr(db, st, 9, e->brand ? e->brand : "{}");
-    tk_db_bind_int(db, st, 10, e->created);
-    tk_db_bind_int(db, st, 11, e->expires);
-    return tk_st_run(db, st);
+    return tk_store_events_insert(db, e, 1);
 }
 
 static void sql_event_where(struct tk_sql *q, const struct tk_event_query *e)
@@ -1815,15 +1899,7 @@ int tk_store_event_count(struct tk_db *db, const struct tk_event_query *eq, stru
     tk_sql_free(&q);
     if (rc)
         return rc;
-    rc = tk_db_step(db, st);
-    if (rc == 1) {
-        *count = tk_db_col_int(db, st, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = TK_ERR_STORE;
-    }
-    tk_db_reset(db, st);
-    return rc;
+    return tk_st_one_int(db, st, count);
 }
 
 int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *eq, int64_t offset,
@@ -1880,10 +1956,14 @@ int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *eq, int6
 int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "DELETE FROM events WHERE expires <= ? RETURNING id", &st);
+    int rc = tk_db_prepare(db,
+                           "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                           "expires <= ? ORDER BY expires LIMIT ?) RETURNING id",
+                           &st);
     if (rc)
         return rc;
     tk_db_bind_int(db, st, 1, now);
+    tk_db_bind_int(db, st, 2, TK_EVENT_EXPIRE_BATCH);
     int64_t n = 0;
     while ((rc = tk_db_step(db, st)) == 1)
         n++;
@@ -1911,14 +1991,8 @@ int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct t
         rc = TK_ERR_NOMEM;
     while (rc == 0 && n < limit && (rc = tk_db_step(db, st)) == 1) {
         struct tk_token *x = &t[n++];
-        x->id = tk_db_col_int(db, st, 0);
-        tk_st_col_uuid(db, st, 1, x->uuid);
-        x->identifier = tk_st_col_dup(db, st, 2, a);
-        x->intent = tk_st_col_dup(db, st, 3, a);
-        x->has_expires = !tk_db_col_null(db, st, 4);
-        x->expires = tk_db_col_int(db, st, 4);
         x->expiring = true;
-        rc = x->identifier && x->intent ? 0 : TK_ERR_NOMEM;
+        rc = tk_st_col_token_brief(db, st, a, x);
     }
     tk_db_reset(db, st);
     if (rc < 0)

@@ -139,6 +139,7 @@ struct tk_token_query {
     size_t n_order;
     struct tk_order order[TK_MAX_ORDERING_FIELDS];
     int64_t owner_id;   /* > 0: only this user's tokens (non-superusers) */
+    int64_t id;         /* > 0: only the token with this row id */
     bool with_groups;   /* fill user->groups */
     bool without_users; /* leave token->user NULL: the caller has the users already */
     bool count_known;   /* count is the number of matching tokens in this read: a page */
@@ -218,16 +219,24 @@ struct tk_token_new {
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
                           int64_t *id) TK_MUST_USE;
 int tk_store_token_delete(struct tk_db *db, const char *identifier) TK_MUST_USE;
-/* The sealed key of a token, for view_key. */
-int tk_store_token_sealed_key(struct tk_db *db, const char *identifier, struct tk_arena *a,
-                              char uuid[37], const uint8_t **sealed, size_t *len) TK_MUST_USE;
+/* The sealed key of the token with row id id, for view_key. */
+int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, char uuid[37],
+                              const uint8_t **sealed, size_t *len) TK_MUST_USE;
+/* For a token about to be created for user_id, inside the write transaction: locks the user's
+ * row (PostgreSQL; SQLite's write transactions are exclusive already), so creates for one owner
+ * count one after the other, and tells whether the user already has max tokens or more (*full;
+ * max 0: no limit, never full). TK_ERR_NOTFOUND when the user is gone. The count stops at max:
+ * its cost does not grow with a user who has more. */
+int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *full) TK_MUST_USE;
 
 /* One token by identifier with its user (and the user's direct groups). owner_id > 0 restricts
  * the lookup to that owner's tokens (a non-superuser's view, API.md §4.2). */
 int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_id,
                        struct tk_arena *a, struct tk_token **out) TK_MUST_USE;
-/* Like tk_store_token_get by internal id, without visibility rules. */
-int tk_store_token_get_by_id(struct tk_db *db, int64_t id, struct tk_arena *a,
+/* Like tk_store_token_get by row id: the row a transaction locked or wrote, whatever its
+ * identifier has become (a second lookup by identifier could find another row after a
+ * concurrent rename). */
+int tk_store_token_get_by_id(struct tk_db *db, int64_t id, int64_t owner_id, struct tk_arena *a,
                              struct tk_token **out) TK_MUST_USE;
 
 /* Is the identifier (or managed value) used by a token other than exclude_id? */
@@ -274,6 +283,9 @@ struct tk_event {
 };
 
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e) TK_MUST_USE;
+/* n events, up to TK_EVENT_INSERT_ROWS rows per statement (a user's deletion writes one event
+ * per token). */
+int tk_store_events_insert(struct tk_db *db, const struct tk_event *e, size_t n) TK_MUST_USE;
 
 struct tk_event_query {
     const char *action, *username, *context_model_pk, *client_ip;
@@ -284,7 +296,8 @@ int tk_store_event_count(struct tk_db *db, const struct tk_event_query *q, struc
 int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *q, int64_t offset,
                          int64_t limit, struct tk_arena *a, struct tk_event **out,
                          size_t *n) TK_MUST_USE;
-/* Deletes events whose retention ended before now; *n_deleted. */
+/* Deletes up to TK_EVENT_EXPIRE_BATCH events whose retention ended before now (a short
+ * statement however many have expired: call again while *n_deleted is the batch); *n_deleted. */
 int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_MUST_USE;
 
 /* ---- expiry (API.md §12.4) ---- */
@@ -351,7 +364,19 @@ int tk_store_user_list(struct tk_db *db, const struct tk_user_query *q, int64_t 
 int tk_store_user_get(struct tk_db *db, int64_t id, struct tk_arena *a,
                       struct tk_user **out) TK_MUST_USE;
 int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new *u) TK_MUST_USE;
-int tk_store_user_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* Sees a batch of n tokens just deleted, inside the deleting transaction (e.g. to audit them):
+ * sorted by identifier, without description or user; t and whatever the function allocates
+ * in a live until it returns. Non-zero rolls the deletion back. */
+typedef int (*tk_store_tokens_fn)(void *ctx, struct tk_db *db, const struct tk_token *t, size_t n,
+                                  struct tk_arena *a);
+/* Deletes a user with their tokens, grants and memberships. The tokens go first,
+ * TK_USER_DELETE_BATCH per statement, each batch shown to on_batch (may be NULL) in a fresh arena:
+ * memory and each statement's time stay bounded whatever the number of tokens. Call it inside a
+ * write transaction (tk_store_write_tx) so that the batches are one deletion. PostgreSQL: the
+ * user's row is locked first, so no token of theirs can be created meanwhile. TK_ERR_NOTFOUND when
+ * there is no such user. */
+int tk_store_user_delete(struct tk_db *db, int64_t id, tk_store_tokens_fn on_batch,
+                         void *ctx) TK_MUST_USE;
 /* Stores a password hash (crypto_pwhash_str form); tokend itself has no password logins. */
 int tk_store_user_set_password(struct tk_db *db, int64_t id, const char *hash) TK_MUST_USE;
 int tk_store_username_taken(struct tk_db *db, const char *username, int64_t exclude_id,

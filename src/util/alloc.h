@@ -11,6 +11,10 @@ void *tk_realloc(void *p, size_t n);
 char *tk_strndup(const char *s, size_t n);
 char *tk_strdup(const char *s);
 void tk_free(void *p);
+/* Zeroes the whole block (malloc_usable_size), then frees it: for memory that held a key.
+ * Also jansson's free (tk_alloc_init), since request bodies carry keys (set_key). Accepts
+ * NULL. */
+void tk_free_wiped(void *p);
 /* Routes the libraries that allow it (jansson) through these functions. Call once at start. */
 void tk_alloc_init(void);
 
@@ -18,5 +22,9 @@ void tk_alloc_init(void);
  * and the number of allocations since the last call. For tests of allocation failure. */
 void tk_alloc_fail_at(long n);
 long tk_alloc_count(void);
+/* Debug builds only: fn sees every block tk_free and tk_free_wiped release, with its usable
+ * size, just before free() (after the wipe); NULL removes it. For tests that memory holding a
+ * key is wiped. fn may be called from any thread. */
+void tk_alloc_set_free_hook(void (*fn)(const void *p, size_t size));
 
 #endif

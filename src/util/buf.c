@@ -13,13 +13,17 @@ void tk_buf_init(struct tk_buf *b, size_t max)
     b->len = b->cap = 0;
     b->max = max;
     b->err = 0;
+    b->wipe = false;
 }
 
 void tk_buf_free(struct tk_buf *b)
 {
     if (b == NULL)
         return;
-    free(b->data);
+    if (b->wipe)
+        tk_free_wiped(b->data);
+    else
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
@@ -42,9 +46,18 @@ static int grow(struct tk_buf *b, size_t n)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
-    char *p = tk_realloc(b->data, cap);
-    if (p == NULL)
+    char *p;
+    if (b->wipe) {
+        /* no realloc: it could leave a copy of the key behind in the block it frees */
+        if ((p = tk_malloc(cap)) == NULL)
+            return b->err = TK_ERR_NOMEM;
+        if (b->data != NULL) {
+            memcpy(p, b->data, b->len + 1);
+            tk_free_wiped(b->data);
+        }
+    } else if ((p = tk_realloc(b->data, cap)) == NULL) {
         return b->err = TK_ERR_NOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return 0;

@@ -5,6 +5,7 @@
 #define TK_UTIL_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct tk_buf {
     size_t cap; /* bytes allocated */
     size_t max; /* hard cap on len */
     int err;    /* first error, sticky */
+    bool wipe;  /* holds a key: storage zeroed before it is freed or moved (set after init) */
 };
 
 void tk_buf_init(struct tk_buf *b, size_t max);
@@ -50,7 +52,8 @@ int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) __attribute__((format(
 int tk_buf_reserve(struct tk_buf *b, size_t n);
 /* Appends n bytes of uninitialised space and returns a pointer to them (NULL on error). */
 char *tk_buf_extend(struct tk_buf *b, size_t n);
-/* Hands over the storage (caller frees with free()); the buffer is left empty. */
+/* Hands over the storage (caller frees with free(), or tk_free_wiped when b->wipe); the buffer
+ * is left empty. */
 char *tk_buf_take(struct tk_buf *b, size_t *len);
 
 #endif

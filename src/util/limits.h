@@ -40,5 +40,14 @@
 #define TK_PWHASH_MAX_OPS 64
 #define TK_PWHASH_MIN_MEM_KIB 8
 #define TK_PWHASH_MAX_MEM_KIB (1024 * 1024)
+/* Bulk work in bounded memory and short statements (issue 13.7): a user's tokens are deleted
+ * and audited this many per statement, events inserted up to TK_EVENT_INSERT_ROWS rows per
+ * statement (in chunks of powers of TK_EVENT_INSERT_STEP), expired events removed this many
+ * per statement by the sweeper. */
+#define TK_USER_DELETE_BATCH 512
+#define TK_EVENT_INSERT_ROWS 512
+#define TK_EVENT_INSERT_STEP 8
+#define TK_EVENT_EXPIRE_BATCH 5000
+#define TK_MAX_TOKENS_PER_USER_DEFAULT 10000 /* TOKEND_MAX_TOKENS_PER_USER */
 
 #endif

@@ -226,6 +226,10 @@ INVALID = [
     ("TOKEND_KEY_LENGTH", "0", {}),
     ("TOKEND_KEY_LENGTH", "1025", {}),
     ("TOKEND_KEY_LENGTH", "sixty", {}),
+    ("TOKEND_MAX_TOKENS_PER_USER", "-1", {}),
+    ("TOKEND_MAX_TOKENS_PER_USER", "1000000001", {}),
+    ("TOKEND_MAX_TOKENS_PER_USER", "ten thousand", {}),
+    ("TOKEND_MAX_TOKENS_PER_USER", "", {}),
     ("TOKEND_EVENT_RETENTION", "forever", {}),
     ("TOKEND_EVENT_RETENTION", "days=0", {}),
     ("TOKEND_SWEEP_INTERVAL", "seconds=0", {}),
@@ -274,7 +278,8 @@ def test_every_setting_of_this_branch_has_invalid_cases():
             "TOKEND_EVENT_RETENTION", "TOKEND_SWEEP_INTERVAL", "TOKEND_MAX_CONNECTIONS",
             "TOKEND_AUTH_FAILURE_BURST", "TOKEND_AUTH_FAILURE_RATE", "TOKEND_CONNECTION_TIMEOUT",
             "TOKEND_STATEMENT_TIMEOUT",
-            "TOKEND_MAX_CONNECTIONS_PER_IP", "TOKEND_REQUEST_TIMEOUT", "TOKEND_TRUSTED_PROXIES"}
+            "TOKEND_MAX_CONNECTIONS_PER_IP", "TOKEND_REQUEST_TIMEOUT", "TOKEND_TRUSTED_PROXIES",
+            "TOKEND_MAX_TOKENS_PER_USER"}
     assert ours <= {env for _, env in settings_from_help()}
     assert ours - covered == set()
 

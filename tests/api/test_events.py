@@ -237,6 +237,44 @@ def test_refused_requests_record_nothing(w):
     assert_unchanged(w, before)
 
 
+def test_deleting_a_user_records_model_deleted_for_each_token(w):
+    """authentik's cascade sends each token's post_delete: one model_deleted per token, by the
+    requester, in one request, each with the token's reference (README "Users with many
+    tokens"). tokend writes them a batch per statement; the shape is the one of a delete."""
+    name = f"gone-{next(_n)}"
+    w.add_user(name, "Gone User", f"{name}@example.com")
+    idents = [f"{name}-b", f"{name}-a", f"{name}-c"]
+    w.add_token(idents[0], name, "api", expires=FAR, key=random_key())
+    w.add_token(idents[1], name, "app_password", expires="2030-01-02T03:04:05.5Z",
+                expiring=True, key=random_key())
+    w.add_token(idents[2], name, "recovery", expires=FAR, expiring=False, key=random_key())
+    w.learn(w.client())
+    refs = {i: token_ref(w.token_json(i)) for i in idents}
+    assert refs[f"{name}-a"]["name"] == f"{name}-a (expires=2030-01-02 03:04:05.500000+00:00)"
+    pk = w.users[name].pk
+    path = f"/api/v3/core/users/{pk}/"
+    with Clock() as c:
+        resp = w.client().request("DELETE", path, query={"why": "x", "api_key": "k"},
+                                  headers={"User-Agent": UA})
+    assert_status(resp, 204)
+    for i in idents:
+        w.tokens.pop(i)
+    del w.users[name]
+    evs = [e for e in events(w.client(), {"action": "model_deleted"})
+           if e["context"]["model"]["pk"] in {r["pk"] for r in refs.values()}]
+    # newest first, the same created: written in identifier order, listed the other way round
+    assert [e["context"]["model"]["name"].split(" ")[0] for e in evs] == sorted(idents,
+                                                                                 reverse=True)
+    request = http_request(path, "DELETE", {"why": "x", "api_key": MASK}, UA)
+    for ev in evs:
+        ident = ev["context"]["model"]["name"].split(" ")[0]
+        check_event(ev, "model_deleted", actor(w, "akadmin"),
+                    {"model": refs[ident], "http_request": request},
+                    c.window(datetime.timedelta(0)))
+    assert len({e["context"]["http_request"]["request_id"] for e in evs}) == 1
+    assert len({e["created"] for e in evs}) == 1
+
+
 # -- listing: order, pagination, filters -----------------------------------------------------------
 
 def test_newest_first(w):

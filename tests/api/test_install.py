@@ -121,6 +121,7 @@ HARDENING = [
     "CapabilityBoundingSet=\n", "UMask=0077", "ExecReload=/bin/kill -HUP $MAINPID",
     "Environment=TOKEND_DATABASE=sqlite:/var/lib/tokend/tokend.db",
     "EnvironmentFile=-/etc/tokend/tokend.env",
+    "LimitCORE=0",  # a core file would hold keys (issue 13.8)
 ]
 
 

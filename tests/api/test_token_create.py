@@ -7,15 +7,18 @@ request must leave the store (tokens and events) exactly as it was.
 Runs on its own server. Requests are made as akadmin (superuser) unless a test says otherwise.
 """
 
+import concurrent.futures
 import datetime
 import itertools
 import json
+import os
 import re
+import subprocess
 
 import pytest
 
-from harness import (INVALID_TOKEN, LIST, assert_json, assert_status, pagination, random_key,
-                     served)
+from harness import (INVALID_TOKEN, LIST, Client, assert_json, assert_status, pagination,
+                     random_key, served, tokend_bin)
 from tokenapi import (BLANK, DEFAULT_DURATION, DT_FORMAT, EXPIRING_ATTR, FIELD_ORDER,
                       IDENT_TAKEN, MANAGED_TAKEN, MAX_LIFETIME_ATTR, NOT_BOOL, NOT_NULL,
                       NOT_STRING, NUL, REQUIRED, SLUG, TOO_LONG, Clock, assert_no_secrets,
@@ -339,17 +342,29 @@ def test_app_password_lifetime_for_a_plain_user(w):
     expect_token(w, resp, 201, "hour-app", "hour", "app_password", expires=expires, expiring=True)
 
 
-def test_app_password_lifetime_uses_the_submitted_user_even_when_ignored(w):
-    """§6.3 quirk: rule 4 reads the submitted user's attributes, the token is the requester's."""
+def test_app_password_lifetime_is_the_owners_not_the_submitted_users(w):
+    """README departure (issue 13.8): authentik checks rule 4 against the submitted user though
+    a plain user's token is always their own (§6.3), so pat (30 minutes) escaped the limit by
+    naming hour (1 hour) and learned hour's limit from the message. tokend checks the owner."""
     expires = iso_in(50 * M)
     before = snapshot(w)
-    resp = create(w.client("pat"), {"identifier": "pat-quirk", "intent": "app_password",
-                                    "expires": expires})
-    max_lifetime_instant(resp)  # pat's own limit: 30 minutes
+    with Clock() as c:
+        resp = create(w.client("pat"), {"identifier": "pat-quirk", "intent": "app_password",
+                                        "expires": expires, "user": pk(w, "hour")})
+    maximum = max_lifetime_instant(resp)  # pat's own limit, nothing of hour's
+    lo, hi = c.window(DEFAULT_DURATION, slack=datetime.timedelta(seconds=2))
+    assert lo <= maximum <= hi, f"maximum {maximum} is not pat's now + {DEFAULT_DURATION}"
     assert_unchanged(w, before)
+    # within pat's own limit the submitted user changes nothing: the token is pat's
+    inside = iso_in(20 * M)
     resp = create(w.client("pat"), {"identifier": "pat-quirk", "intent": "app_password",
-                                    "expires": expires, "user": pk(w, "hour")})
-    expect_token(w, resp, 201, "pat-quirk", "pat", "app_password", expires=expires, expiring=True)
+                                    "expires": inside, "user": pk(w, "hour")})
+    expect_token(w, resp, 201, "pat-quirk", "pat", "app_password", expires=inside, expiring=True)
+    # and the other way round: hour (1 hour) naming pat (30 minutes) keeps the hour
+    resp = create(w.client("hour"), {"identifier": "hour-quirk", "intent": "app_password",
+                                     "expires": expires, "user": pk(w, "pat")})
+    expect_token(w, resp, 201, "hour-quirk", "hour", "app_password", expires=expires,
+                 expiring=True)
 
 
 @pytest.mark.parametrize("requester", ["akadmin", "pat"])
@@ -613,3 +628,98 @@ def test_no_key_in_events_or_log(w):
         if w.tokens[ident].key is None:
             view_key(w, ident)
     assert_no_secrets(w)
+
+
+# -- the per-user cap (TOKEND_MAX_TOKENS_PER_USER, issue 13.7) ------------------------------------
+
+CAP = 3
+FULL = {"user": [f"This user already has {CAP} tokens, the most one user may have. "
+                 "Delete one first."]}
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    with served(tmp_path_factory.mktemp("capped"),
+                extra_env={"TOKEND_MAX_TOKENS_PER_USER": str(CAP)}) as server:
+        world = World(server)
+        world.add_user("pat", "Pat Plain", "pat@example.com")
+        world.add_user("quinn", "Quinn Other", "quinn@example.com")
+        world.add_user("rita", "Rita Racer", "rita@example.com")
+        world.add_token("pat-login", "pat", "api", expires="none", key=random_key(), login=True)
+        world.learn(world.client())
+        yield world
+
+
+def owned(w, username):
+    resp = w.client().list({"user__username": username, "page_size": "1000"})
+    assert_status(resp, 200)
+    return sorted(t["identifier"] for t in resp.json()["results"])
+
+
+def test_a_plain_user_stops_at_the_cap(capped):
+    w = capped
+    # pat-login counts, and so does a recovery token (every intent)
+    w.add_token("pat-recovery", "pat", "recovery", expires="none", key=random_key())
+    resp = create(w.client("pat"), {"identifier": "pat-1"})
+    assert_status(resp, 201)
+    before = snapshot(w)
+    for body in ({"identifier": "pat-2"},
+                 {"identifier": "pat-2", "user": pk(w, "quinn")},  # still pat's own token
+                 {"identifier": "pat-2", "intent": "app_password"}):
+        assert_json(create(w.client("pat"), body), 400, FULL)
+    assert_json(create(w.client(), {"identifier": "pat-2", "user": pk(w, "pat")}), 400, FULL)
+    assert owned(w, "pat") == ["pat-1", "pat-login", "pat-recovery"]
+    assert_unchanged(w, before)
+    # the other field errors come first, as the object rules do
+    resp = create(w.client("pat"), {"identifier": "pat-login"})
+    assert_json(resp, 400, {"identifier": [IDENT_TAKEN]})
+    # the command line refuses too, with one line naming the setting
+    p = subprocess.run([w.server.bin, "token", "create", "pat-cli", "--user", "pat"],
+                       env=w.server.env(), capture_output=True, timeout=60)
+    assert p.returncode == 1 and p.stdout == b"", (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and "TOKEND_MAX_TOKENS_PER_USER" in lines[0], lines
+    # one deleted, one more fits
+    assert_status(w.client("pat").request("DELETE", detail("pat-1")), 204)
+    assert_status(create(w.client("pat"), {"identifier": "pat-3"}), 201)
+    assert owned(w, "pat") == ["pat-3", "pat-login", "pat-recovery"]
+    # other users are not affected
+    assert_status(create(w.client(), {"identifier": "quinn-1", "user": pk(w, "quinn")}), 201)
+
+
+def test_concurrent_creates_cannot_pass_the_cap_together(capped):
+    """Counted under the owner's row lock: of many simultaneous creates, exactly CAP succeed."""
+    w = capped
+    admin = w.client()
+    rita = pk(w, "rita")
+
+    def one(i):
+        return create(admin, {"identifier": f"rita-race-{i}", "user": rita}).status
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(one, range(24)))
+    assert sorted(statuses) == [201] * CAP + [400] * (24 - CAP), statuses
+    assert len(owned(w, "rita")) == CAP
+
+
+def test_the_default_cap_and_zero_for_none(tmp_path):
+    """10,000 by default; 0 lifts the cap (the seeded tokens are the administrator's)."""
+    def seed(server):
+        server.cli("seed", "--users", "1", "--groups", "1", "--tokens", "9998")
+
+    with served(tmp_path, pre_start=seed) as server:
+        admin = Client(server, token=server.bootstrap_key)
+        assert admin.list({"page_size": "1"}).json()["pagination"]["count"] == 10000
+        full = {"user": ["This user already has 10000 tokens, the most one user may have. "
+                         "Delete one first."]}
+        assert_json(create(admin, {"identifier": "one-more"}), 400, full)
+        server.extra_env["TOKEND_MAX_TOKENS_PER_USER"] = "0"
+        server.restart()
+        assert_status(create(admin, {"identifier": "one-more"}), 201)
+
+
+def test_the_default_cap_is_ten_thousand():
+    p = subprocess.run([tokend_bin(), "config"], capture_output=True, timeout=60,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("TOKEND_")})
+    assert p.returncode == 0, p.stderr
+    assert "TOKEND_MAX_TOKENS_PER_USER=10000" in p.stdout.decode().splitlines()

@@ -9,10 +9,11 @@ Runs on its own server; fixture users and tokens come from the CLI, each test ma
 """
 
 import itertools
+import time
 
 import pytest
 
-from harness import (INVALID_TOKEN, NOT_FOUND, NOT_PROVIDED, InitialsAvatar, Unordered,
+from harness import (INVALID_TOKEN, NOT_FOUND, NOT_PROVIDED, Client, InitialsAvatar, Unordered,
                      assert_json, assert_status, method_not_allowed, random_key, served)
 from world import (GROUPS, USERS, World, adopt_user, assert_body, directory_state, group_full_json,
                    group_url, learn_users, send_json, user_url)
@@ -509,6 +510,46 @@ def test_deleted_pk_is_not_reused(w):
     assert_status(resp, 201)
     assert resp.json()["pk"] > pk
     adopt_user(w, resp.json(), fresh, "A")
+
+
+# 60,000 tokens: the count at which the whole set (and one audit entry per token, built in the
+# request's 64 MiB arena) made this a permanent 503 (issue 13.7).
+N_MANY = 60000
+
+
+def test_delete_a_user_with_60000_tokens(tmp_path):
+    """The tokens go a batch per statement, their events a batch per insert, each batch in memory
+    of its own (README "Users with many tokens"): 204, every token gone, one model_deleted each."""
+    root_key = random_key()
+
+    def seed(server):
+        server.cli("seed", "--users", "1", "--groups", "1", "--tokens", str(N_MANY))  # akadmin's
+        server.cli("user", "create", "root", "--name", "Root")
+        server.cli("group", "add", "authentik Admins", "root")
+        server.cli("token", "create", "root-api", "--user", "root", "--expires", "none",
+                   "--expiring", "false", "--key", root_key)
+
+    with served(tmp_path, pre_start=seed) as server:
+        root = Client(server, token=root_key)
+        tokens = "/api/v3/core/tokens/"
+        akadmin = root.get(USERS, {"username": "akadmin"}).json()["results"][0]["pk"]
+        owned = root.get(tokens, {"user__username": "akadmin", "page_size": "1"})
+        n = owned.json()["pagination"]["count"]
+        assert n >= N_MANY, owned.json()["pagination"]
+        t0 = time.monotonic()
+        resp = root.request("DELETE", user_url(akadmin), timeout=300)
+        took = time.monotonic() - t0
+        assert_status(resp, 204)
+        assert took < 120, f"{took:.1f} s (a generous bound: the debug build, sanitizers on)"
+        assert_body(root.get(user_url(akadmin)), 404, NOT_FOUND)
+        left = root.get(tokens, {"page_size": "1000"}).json()["results"]
+        assert [t["identifier"] for t in left] == ["root-api"]
+        deleted = root.get("/api/v3/events/events/", {"action": "model_deleted", "page_size": "1"})
+        assert_status(deleted, 200)
+        assert deleted.json()["pagination"]["count"] == n
+        assert deleted.json()["results"][0]["user"]["username"] == "root"
+        assert_json(root.get(USERS + "me/", token=server.bootstrap_key), 403, INVALID_TOKEN)
+        assert_status(root.get(USERS + "me/"), 200)
 
 
 # -- used_by / recovery --------------------------------------------------------------------------

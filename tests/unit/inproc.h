@@ -27,6 +27,7 @@ struct inproc_res {
     int status;
     char *body; /* malloc'd, NUL-terminated ("" when empty) */
     const char *allow;
+    bool wiped; /* the body was marked to be zeroed when freed (it held a key) */
 };
 
 static inline int inproc_open(struct inproc *p)
@@ -53,6 +54,7 @@ static inline int inproc_open(struct inproc *p)
                              .avatars = p->cfg.avatars,
                              .default_token_duration_us = p->cfg.default_token_duration_us,
                              .key_length = p->cfg.key_length,
+                             .max_tokens_per_user = p->cfg.max_tokens_per_user,
                              .event_retention_us = p->cfg.event_retention_us};
     p->router = tk_router_new();
     return p->router && tk_api_register(&p->api, p->router) == 0 ? 0 : -1;
@@ -110,6 +112,7 @@ static inline struct inproc_res inproc_call(struct inproc *p, const char *method
     out.status = res.status;
     out.allow = res.allow;
     out.body = strdup(res.body.data && !res.empty ? res.body.data : "");
+    out.wiped = res.body.wipe;
     tk_buf_free(&res.body);
     tk_arena_free(req.arena);
     return out;
