@@ -68,7 +68,7 @@ static void request_and_response_bodies_are_zeroed(void **state)
     tk_alloc_init();
     struct tk_router *r = tk_router_new();
     assert_non_null(r);
-    assert_int_equal(tk_router_add(r, "/k/", "POST", echo_key, NULL), 0);
+    assert_int_equal(tk_router_add(r, "/k/", "POST", echo_key, NULL, NULL), 0);
     struct tk_http_opts o = {.listen = "127.0.0.1:0",
                              .threads = 2,
                              .max_connections = 8,
