@@ -744,12 +744,17 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem pool[] = {
+        {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     h->d = MHD_start_daemon(
         flags, 0, accept_policy, h, access_handler, h,
         /* first, so that every message of the daemon goes to our log */
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        /* a pool of one is no pool (libmicrohttpd warns about it) */
-        MHD_OPTION_THREAD_POOL_SIZE, o->threads > 1 ? o->threads : 0,
+        /* a pool of one (or of zero) is no pool: libmicrohttpd warns about either, so the
+         * option is given only for two threads or more */
+        MHD_OPTION_ARRAY, pool,
         /* libmicrohttpd's limit is split over the threads: leave ours (and the health-only
          * reserve past it) to decide */
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections + TK_CONN_RESERVE_TOTAL + 64 * o->threads,
