@@ -13,7 +13,7 @@ foreach(src ${TK_UNIT_TESTS})
   set_tests_properties(unit/${name} PROPERTIES LABELS unit)
 endforeach()
 
-# Fuzz targets are also plain regression tests over their seed corpus (tests/fuzz/README.md).
+# Fuzz targets are also plain regression tests over their seed corpus (README "Layout").
 file(GLOB TK_FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
 if(TOKEND_FUZZ)
   # `make fuzz`: clang with libFuzzer; each target fuzzes from a copy of its seed corpus.
@@ -37,6 +37,13 @@ endforeach()
 
 set(TK_PYTHON /usr/bin/python3)
 set(TK_API_ENV "TOKEND_BIN=$<TARGET_FILE:tokend>;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+# scripts/check-doc-refs (the references of comments, tests and docs) on small trees with bad
+# references planted in them: each must fail with its message, a clean tree must pass.
+add_test(NAME unit/scripts/check-doc-refs
+  COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scripts)
+set_tests_properties(unit/scripts/check-doc-refs PROPERTIES LABELS "unit;docs")
+
 add_test(NAME api/sqlite
   COMMAND ${TK_PYTHON} -m pytest -q -rf -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
 set_tests_properties(api/sqlite PROPERTIES ENVIRONMENT "${TK_API_ENV};TOKEND_TEST_BACKEND=sqlite"
@@ -64,7 +71,7 @@ add_test(NAME tsan/concurrency COMMAND ${CMAKE_SOURCE_DIR}/tests/run-tsan)
 set_tests_properties(tsan/concurrency PROPERTIES LABELS tsan TIMEOUT 900
   ENVIRONMENT "TOKEND_BIN=${CMAKE_SOURCE_DIR}/build/tsan/tokend;TSAN_OPTIONS=halt_on_error=0")
 
-# House style (.clang-format, style.md): every C file of the tree as clang-format writes it.
+# House style (.clang-format): every C file of the tree as clang-format writes it.
 add_test(NAME style/clang-format
   COMMAND sh -c "cd '${CMAKE_SOURCE_DIR}' && clang-format --dry-run --Werror $(git ls-files '*.c' '*.h')")
 set_tests_properties(style/clang-format PROPERTIES LABELS style)
