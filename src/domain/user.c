@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/hash.h"
 #include "util/tls.h"
 #include "util/utf8.h"
 
@@ -287,12 +288,9 @@ static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
     if (c == NULL)
         return avatar_initials_compute(u->name, out);
     struct avatar_slot *slots = c->avatars;
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < name_len; i++)
-        h = (h ^ (uint8_t)u->name[i]) * 16777619u;
     /* Two-way: a name lives in either slot of its pair; a new one takes the first slot and
      * moves the previous occupant to the second, so two colliding names do not thrash. */
-    struct avatar_slot *e = &slots[(h % AVATAR_SLOTS) & ~(size_t)1];
+    struct avatar_slot *e = &slots[tk_hash_pair(tk_fnv1a(u->name, name_len), AVATAR_SLOTS)];
     for (int way = 0; way < 2; way++)
         if (e[way].name != NULL && strcmp(e[way].name, u->name) == 0)
             return tk_buf_append(out, e[way].uri, e[way].uri_len);

@@ -11,6 +11,7 @@
 
 #include "store/db.h"
 #include "util/alloc.h"
+#include "util/hash.h"
 
 #define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
@@ -187,14 +188,6 @@ static void free_stmt(struct tk_db_stmt *st)
     memset(st, 0, sizeof(*st));
 }
 
-static uint32_t hash_sql(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
 static int init_stmt(struct pg_db *d, struct tk_db_stmt *st, const char *sql)
 {
     int n = 0;
@@ -236,7 +229,7 @@ static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
     if (rc)
         return rc;
     /* Two-way set associative, as the SQLite driver's cache: a miss here is a round trip. */
-    struct tk_db_stmt *pair = &d->cache[(hash_sql(sql) % STMT_CACHE_SLOTS) & ~1u];
+    struct tk_db_stmt *pair = &d->cache[tk_hash_pair(tk_fnv1a_str(sql), STMT_CACHE_SLOTS)];
     for (int way = 0; way < 2; way++) {
         struct tk_db_stmt *s = &pair[way];
         if (s->sql != NULL && !s->busy && s->generation == d->generation &&
