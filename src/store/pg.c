@@ -131,8 +131,10 @@ static int map_result(struct pg_db *d, PGresult *r)
 /* '?' -> '$n' outside quotes and comments. */
 static char *rewrite(const char *sql, int *n_params)
 {
-    size_t len = strlen(sql);
-    char *out = tk_malloc(len * 4 + 16);
+    size_t len = strlen(sql), cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += sql[i] == '?' ? 11 : 1; /* '$' and up to 10 digits */
+    char *out = tk_malloc(cap);
     if (out == NULL)
         return NULL;
     size_t o = 0;
@@ -150,7 +152,7 @@ static char *rewrite(const char *sql, int *n_params)
             quote = c;
             out[o++] = c;
         } else if (c == '?') {
-            o += (size_t)sprintf(out + o, "$%d", ++n);
+            o += (size_t)snprintf(out + o, cap - o, "$%d", ++n);
         } else {
             out[o++] = c;
         }
