@@ -693,8 +693,9 @@ int tk_http_listen_check(const char *listen, const char *setting, char *err, siz
     return parse_listen(listen, setting, &ss, &sl, err, err_len);
 }
 
-/* libmicrohttpd's own messages, as log lines. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages, as log lines. fmt is a printf format: said so, clang's
+ * -Wformat-nonliteral accepts passing it on to vsnprintf. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
