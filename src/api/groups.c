@@ -75,6 +75,8 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
     }
     tk_jw_keyl(w, "attributes");
     tk_jw_raw(w, g->g.attributes, strlen(g->g.attributes));
+    /* Parity stub, on purpose: tokend keeps no RBAC roles, and authentik answers [] for a group
+     * assigned none, which every group here is (docs/api.md). */
     tk_jw_keyl(w, "roles");
     tk_jw_raw(w, "[]", 2);
     tk_jw_keyl(w, "roles_obj");
@@ -354,7 +356,8 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
         }
     }
 
-    /* roles: tokend has no roles, so every given role is unknown */
+    /* roles, a parity stub on purpose: tokend keeps no roles, so every role given is unknown
+     * and gets authentik's answer for an unknown role (docs/api.md) */
     json_t *rv = json_object_get(obj, "roles");
     if (rv != NULL) {
         tk_buf_init(&m, TK_MAX_TEXT_BYTES);

@@ -683,6 +683,9 @@ void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *
 
 /* ---- me/ ---- */
 
+/* system_permissions, a parity stub on purpose: authentik lists the user's RBAC permission
+ * codenames, all of them for a superuser. tokend has no RBAC: a superuser gets these, anyone
+ * else [] (what authentik answers for a user granted nothing) (docs/api.md). */
 static const char *const superuser_permissions[] = {
     "access_admin_interface",
     "add_role",
@@ -1033,7 +1036,9 @@ void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void
         tk_api_error(res, rc);
         return;
     }
-    /* tokend has no flows: authentik's answer without a recovery flow (a bare string) */
+    /* Parity stub, on purpose: tokend has no flows, and authentik with no recovery flow set on
+     * the brand answers exactly this (the value a bare string, not a list). A client gets what
+     * authentik would tell it, and no recovery token is ever made (docs/api.md). */
     res->status = 400;
     tk_buf_puts(&res->body, "{\"non_field_errors\":\"No recovery flow set.\"}");
 }
