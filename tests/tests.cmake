@@ -71,7 +71,15 @@ add_test(NAME tsan/concurrency COMMAND ${CMAKE_SOURCE_DIR}/tests/run-tsan)
 set_tests_properties(tsan/concurrency PROPERTIES LABELS tsan TIMEOUT 900
   ENVIRONMENT "TOKEND_BIN=${CMAKE_SOURCE_DIR}/build/tsan/tokend;TSAN_OPTIONS=halt_on_error=0")
 
-# House style (.clang-format): every C file of the tree as clang-format writes it.
-add_test(NAME style/clang-format
-  COMMAND sh -c "cd '${CMAKE_SOURCE_DIR}' && clang-format --dry-run --Werror $(git ls-files '*.c' '*.h')")
+# House rules a script keeps (scripts/checksrc, rules in its header): no sprintf, strcpy, atoi and
+# the like, no limit written as a bare number outside src/util/limits.h. The second test plants
+# each kind of violation in a tree of its own and checks the script names its file and line.
+add_test(NAME style/checksrc COMMAND ${TK_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/checksrc)
+add_test(NAME style/checksrc-planted
+  COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scripts/test_checksrc.py)
+set_tests_properties(style/checksrc style/checksrc-planted PROPERTIES LABELS style)
+
+# House style (.clang-format): every C file of the tree as clang-format writes it, the same list
+# as `make format-check` (which this runs).
+add_test(NAME style/clang-format COMMAND make -s -C ${CMAKE_SOURCE_DIR} format-check)
 set_tests_properties(style/clang-format PROPERTIES LABELS style)

@@ -52,7 +52,7 @@ void tk_audit_token_ref(struct tk_jw *w, const struct tk_token *t)
     tk_jw_cstr(w, hex);
     tk_jw_keyl(w, "name");
     struct tk_buf n;
-    tk_buf_init(&n, 64 * 1024);
+    tk_buf_init(&n, TK_MAX_TEXT_BYTES);
     tk_token_display(t, &n);
     tk_jw_str(w, n.data ? n.data : "", n.len);
     tk_buf_free(&n);
@@ -81,7 +81,7 @@ static void http_request(struct tk_jw *w, struct tk_ctx *c)
             if (later)
                 continue;
             struct tk_buf k;
-            tk_buf_init(&k, 16 * 1024);
+            tk_buf_init(&k, TK_MAX_TEXT_BYTES);
             tk_buf_append(&k, q.p[i].key, q.p[i].key_len);
             tk_jw_key(w, k.data ? k.data : "");
             tk_buf_free(&k);
@@ -136,8 +136,8 @@ int tk_audit_actor(struct tk_ctx *c, struct tk_arena *a, struct tk_audit_actor *
     if (rc)
         return rc;
     struct tk_buf user, req;
-    tk_buf_init(&user, 64 * 1024);
-    tk_buf_init(&req, 256 * 1024);
+    tk_buf_init(&user, TK_MAX_TEXT_BYTES);
+    tk_buf_init(&req, TK_MAX_EVENT_CONTEXT_BYTES);
     struct tk_jw w;
     tk_jw_init(&w, &user);
     tk_jw_obj_begin(&w);
@@ -164,7 +164,7 @@ int tk_audit_token_event(struct tk_ctx *c, const struct tk_audit_actor *actor, c
                          struct tk_arena *a, struct tk_event *e)
 {
     struct tk_buf ctx;
-    tk_buf_init(&ctx, 256 * 1024);
+    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
     struct tk_jw w;
     tk_jw_init(&w, &ctx);
     tk_jw_obj_begin(&w);

@@ -67,7 +67,7 @@ json_t *tk_body_object(struct tk_ctx *c)
     const char *ct = req->content_type ? req->content_type : "";
     if (!is_json_type(ct)) {
         struct tk_buf m;
-        tk_buf_init(&m, 16 * 1024);
+        tk_buf_init(&m, TK_MAX_HEADER_BYTES);
         tk_buf_puts(&m, "Unsupported media type \"");
         tk_buf_puts(&m, ct);
         tk_buf_puts(&m, "\" in request.");
@@ -137,11 +137,11 @@ json_t *tk_body_object(struct tk_ctx *c)
 void tk_py_float_repr(double d, char out[32])
 {
     if (isnan(d)) {
-        strcpy(out, "nan");
+        snprintf(out, 32, "nan");
         return;
     }
     if (isinf(d)) {
-        strcpy(out, d < 0 ? "-inf" : "inf");
+        snprintf(out, 32, "%s", d < 0 ? "-inf" : "inf");
         return;
     }
     /* Shortest round-trip digits, then Python's layout: positional for exponents -4..15. */
@@ -153,7 +153,7 @@ void tk_py_float_repr(double d, char out[32])
             break;
     }
     char *e = strchr(buf, 'e');
-    int exp = atoi(e + 1);
+    int exp = (int)strtol(e + 1, NULL, 10); /* printf's own exponent: a few digits */
     *e = '\0';
     char digits[24];
     size_t nd = 0;
@@ -274,7 +274,7 @@ static void py_str_into(struct tk_buf *b, const json_t *v, bool repr)
 const char *tk_py_str(struct tk_arena *a, const json_t *v)
 {
     struct tk_buf b;
-    tk_buf_init(&b, 64 * 1024);
+    tk_buf_init(&b, TK_MAX_TEXT_BYTES);
     py_str_into(&b, v, false);
     const char *r = b.err ? NULL : tk_arena_strndup(a, b.data ? b.data : "", b.len);
     tk_buf_free(&b);

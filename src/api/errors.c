@@ -32,7 +32,7 @@ void tk_api_error(struct tk_response *res, int err)
 
 void tk_field_errors_init(struct tk_field_errors *fe)
 {
-    tk_buf_init(&fe->buf, 1 << 20);
+    tk_buf_init(&fe->buf, TK_MAX_FIELD_ERRORS_BYTES);
     fe->n_fields = 0;
     fe->open_field = NULL;
     fe->nomem = false;

@@ -75,6 +75,8 @@ static void group_json(struct tk_jw *w, const struct tk_api *api, const struct t
     }
     tk_jw_keyl(w, "attributes");
     tk_jw_raw(w, g->g.attributes, strlen(g->g.attributes));
+    /* Parity stub, on purpose: tokend keeps no RBAC roles, and authentik answers [] for a group
+     * assigned none, which every group here is (docs/api.md). */
     tk_jw_keyl(w, "roles");
     tk_jw_raw(w, "[]", 2);
     tk_jw_keyl(w, "roles_obj");
@@ -244,7 +246,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
     } else if (pv != NULL) {
         in->parent_s = TK_FIELD_INVALID;
         char uuid[37];
-        tk_buf_init(&m, 64 * 1024);
+        tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         if (!json_is_string(pv)) {
             tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", py_type(pv));
             msg(fe, "parent", &m);
@@ -285,7 +287,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
     in->users_s = TK_FIELD_ABSENT;
     if (uv != NULL) {
         in->users_s = TK_FIELD_INVALID;
-        tk_buf_init(&m, 64 * 1024);
+        tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         if (json_is_null(uv)) {
             tk_buf_free(&m);
             tk_field_errors_add(fe, "users", "This field may not be null.");
@@ -354,10 +356,11 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
         }
     }
 
-    /* roles: tokend has no roles, so every given role is unknown */
+    /* roles, a parity stub on purpose: tokend keeps no roles, so every role given is unknown
+     * and gets authentik's answer for an unknown role (docs/api.md) */
     json_t *rv = json_object_get(obj, "roles");
     if (rv != NULL) {
-        tk_buf_init(&m, 64 * 1024);
+        tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         if (json_is_null(rv)) {
             tk_buf_free(&m);
             tk_field_errors_add(fe, "roles", "This field may not be null.");

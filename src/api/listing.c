@@ -189,7 +189,7 @@ void tk_list_choice_error(struct tk_field_errors *fe, const char *field, const c
     if (fe->open_field != NULL && strcmp(fe->open_field, field) == 0)
         return;
     struct tk_buf m;
-    tk_buf_init(&m, 64 * 1024);
+    tk_buf_init(&m, TK_MAX_TEXT_BYTES);
     tk_buf_puts(&m, "Select a valid choice. ");
     tk_buf_puts(&m, value);
     tk_buf_puts(&m, " is not one of the available choices.");
@@ -220,7 +220,7 @@ int tk_list_id_set(struct tk_ctx *c, const struct tk_query *q, const char *name,
         if (rc == TK_ERR_INVALID) {
             if (fe->open_field == NULL || strcmp(fe->open_field, name) != 0) {
                 struct tk_buf m;
-                tk_buf_init(&m, 64 * 1024);
+                tk_buf_init(&m, TK_MAX_TEXT_BYTES);
                 tk_buf_printf(&m, "\xe2\x80\x9c%s\xe2\x80\x9d %s", v, malformed);
                 tk_field_errors_add_n(fe, name, m.data ? m.data : "", m.len);
                 tk_buf_free(&m);

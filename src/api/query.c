@@ -161,7 +161,9 @@ int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char **
 {
     *n_out = 0;
     *terms_out = NULL;
-    size_t cap = len / 2 + 1; /* a term and its separator take two bytes at least */
+    /* Room for every term: each but the last ends at a separator, so n terms take 2n - 1 bytes
+     * at least and never reach len / 2 + 1 (no count to check as they are stored). */
+    size_t cap = len / 2 + 1;
     struct term *terms = tk_arena_calloc(a, cap, sizeof(*terms));
     const char **out = tk_arena_calloc(a, TK_MAX_SEARCH_TERMS + 1, sizeof(*out));
     if (terms == NULL || out == NULL)
@@ -185,7 +187,7 @@ int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char **
         if ((sep || i >= len) && term.len > 0 && rc == 0) {
             tk_buf_reset(&fold);
             rc = tk_utf8_fold(term.data, term.len, &fold);
-            if (rc == 0 && n < cap) {
+            if (rc == 0) {
                 terms[n] = (struct term){tk_arena_strndup(a, fold.data, fold.len), fold.len, n};
                 rc = terms[n].s ? 0 : TK_ERR_NOMEM;
                 n++;

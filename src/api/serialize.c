@@ -63,7 +63,7 @@ void tk_json_user(struct tk_jw *w, const struct tk_api *api, const struct tk_use
     tk_jw_cstr(w, u->email);
     tk_jw_keyl(w, "avatar");
     struct tk_buf av;
-    tk_buf_init(&av, 1 << 20);
+    tk_buf_init(&av, TK_MAX_AVATAR_BYTES);
     if (tk_user_avatar(u, api->avatars, &av) == 0 && av.data)
         tk_jw_str(w, av.data, av.len);
     else
@@ -133,6 +133,7 @@ void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p)
 {
     /* A token or user row is about 1.7 KB with its initials avatar: reserve the page at once. */
     if (p->end_index >= p->start_index && p->start_index > 0)
+        /* checksrc: allow an estimate of a row's size, not a limit */
         tk_buf_reserve(w->out, 512 + (size_t)(p->end_index - p->start_index + 1) * 2048);
     tk_jw_obj_begin(w);
     tk_jw_keyl(w, "pagination");
@@ -181,7 +182,7 @@ void tk_token_display(const struct tk_token *t, struct tk_buf *out)
 void tk_json_used_by_token(struct tk_jw *w, const struct tk_token *t)
 {
     struct tk_buf name;
-    tk_buf_init(&name, 64 * 1024);
+    tk_buf_init(&name, TK_MAX_TEXT_BYTES);
     tk_token_display(t, &name);
     tk_jw_obj_begin(w);
     tk_jw_keyl(w, "app");

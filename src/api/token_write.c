@@ -110,7 +110,7 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
     if (!exists) {
         const char *shown = tk_py_str(c->req->arena, v);
         struct tk_buf m;
-        tk_buf_init(&m, 64 * 1024);
+        tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         tk_buf_printf(&m, "Invalid pk \"%s\" - object does not exist.", shown ? shown : "");
         tk_field_errors_add_n(fe, "user", m.data ? m.data : "", m.len);
         tk_buf_free(&m);
@@ -179,7 +179,7 @@ static int parse_fields(struct tk_ctx *c, json_t *obj, bool identifier_required,
                 in->intent_s = TK_FIELD_SET;
             } else if (s != NULL) {
                 struct tk_buf m;
-                tk_buf_init(&m, 64 * 1024);
+                tk_buf_init(&m, TK_MAX_TEXT_BYTES);
                 tk_buf_putc(&m, '"');
                 tk_buf_puts(&m, s);
                 tk_buf_puts(&m, "\" is not a valid choice.");
@@ -212,7 +212,7 @@ static int object_rules(struct tk_ctx *c, struct token_input *in, struct tk_toke
 {
     if (strcmp(t->intent, "api") != 0 && strcmp(t->intent, "app_password") != 0) {
         struct tk_buf m;
-        tk_buf_init(&m, 4096);
+        tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         tk_buf_printf(&m, "Invalid intent %s", t->intent);
         tk_field_errors_add(fe, "intent", m.data ? m.data : "Invalid intent");
         tk_buf_free(&m);

@@ -28,7 +28,7 @@ static void intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_
         }
     }
     struct tk_buf msg;
-    tk_buf_init(&msg, 16 * 1024);
+    tk_buf_init(&msg, TK_MAX_TEXT_BYTES);
     tk_buf_puts(&msg, "Select a valid choice. ");
     tk_buf_append(&msg, p->val, p->val_len);
     tk_buf_puts(&msg, " is not one of the available choices.");

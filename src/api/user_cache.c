@@ -8,7 +8,7 @@
 #include "util/tls.h"
 
 /* Direct-mapped by (id, rendering): 2048 entries of ~1.7 KB at most, a few MB per thread. */
-#define USER_CACHE_SLOTS 2048
+#define USER_CACHE_SLOTS 2048 /* checksrc: allow a cache's size, tuned with it (bench) */
 
 struct entry {
     int64_t id;

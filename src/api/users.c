@@ -279,7 +279,7 @@ static int field_groups(struct tk_ctx *c, json_t *obj, struct user_input *in,
         return 0;
     in->groups_s = TK_FIELD_INVALID;
     struct tk_buf m;
-    tk_buf_init(&m, 64 * 1024);
+    tk_buf_init(&m, TK_MAX_TEXT_BYTES);
     if (json_is_null(v)) {
         tk_field_errors_add(fe, "groups", "This field may not be null.");
         return 0;
@@ -413,7 +413,7 @@ static int parse_user(struct tk_ctx *c, json_t *obj, bool required, const struct
         } else if (!json_is_string(tv) || strlen(s) != json_string_length(tv) ||
                    !user_type_valid(s)) {
             struct tk_buf m;
-            tk_buf_init(&m, 64 * 1024);
+            tk_buf_init(&m, TK_MAX_TEXT_BYTES);
             tk_buf_printf(&m, "\"%s\" is not a valid choice.", s);
             add_msg_n(fe, "type", &m);
         } else if (existing && strcmp(existing->type, "internal_service_account") == 0 &&
@@ -683,6 +683,9 @@ void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *
 
 /* ---- me/ ---- */
 
+/* system_permissions, a parity stub on purpose: authentik lists the user's RBAC permission
+ * codenames, all of them for a superuser. tokend has no RBAC: a superuser gets these, anyone
+ * else [] (what authentik answers for a user granted nothing) (docs/api.md). */
 static const char *const superuser_permissions[] = {
     "access_admin_interface",
     "add_role",
@@ -769,7 +772,7 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     tk_jw_cstr(&w, u->email);
     tk_jw_key(&w, "avatar");
     struct tk_buf av;
-    tk_buf_init(&av, 1 << 20);
+    tk_buf_init(&av, TK_MAX_AVATAR_BYTES);
     if (tk_user_avatar(u, c.api->avatars, &av) == 0 && av.data)
         tk_jw_str(&w, av.data, av.len);
     else
@@ -811,7 +814,7 @@ static char *slugify(struct tk_arena *a, const char *s)
     static const char latin1[] = /* U+00C0..U+00FF base letters, '\0' where none */
         "AAAAAAACEEEEIIII\0NOOOOO\0\0UUUUY\0\0aaaaaaaceeeeiiii\0nooooo\0\0uuuuy\0y";
     struct tk_buf b;
-    tk_buf_init(&b, 64 * 1024);
+    tk_buf_init(&b, TK_MAX_TEXT_BYTES);
     size_t len = strlen(s);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
@@ -907,7 +910,7 @@ static int sa_tx(struct tk_db *db, void *arg)
         x->made_group = true;
     }
     struct tk_buf ident;
-    tk_buf_init(&ident, 64 * 1024);
+    tk_buf_init(&ident, TK_MAX_TEXT_BYTES);
     tk_buf_printf(&ident, "service-account-%s-password", x->name);
     const char *identifier = ident.err ? NULL : slugify(c->req->arena, ident.data);
     tk_buf_free(&ident);
@@ -1033,7 +1036,9 @@ void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void
         tk_api_error(res, rc);
         return;
     }
-    /* tokend has no flows: authentik's answer without a recovery flow (a bare string) */
+    /* Parity stub, on purpose: tokend has no flows, and authentik with no recovery flow set on
+     * the brand answers exactly this (the value a bare string, not a list). A client gets what
+     * authentik would tell it, and no recovery token is ever made (docs/api.md). */
     res->status = 400;
     tk_buf_puts(&res->body, "{\"non_field_errors\":\"No recovery flow set.\"}");
 }

@@ -355,7 +355,7 @@ static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char *
 {
     if (argc != 2)
         return fail("token view-key needs one IDENTIFIER");
-    struct tk_arena *a = tk_arena_new(1 << 20);
+    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
     if (a == NULL)
         return store_fail(argv[1], TK_ERR_NOMEM);
     char uuid[37];
@@ -505,7 +505,7 @@ static int user_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk_
     table_add(&t, head);
     for (size_t i = 0; i < n; i++) {
         struct tk_buf g;
-        tk_buf_init(&g, 1 << 20);
+        tk_buf_init(&g, TK_MAX_LIST_TEXT_BYTES);
         for (size_t k = 0; k < users[i].n_groups; k++) {
             if (k)
                 tk_buf_putc(&g, ',');

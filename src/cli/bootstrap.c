@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/limits.h"
 #include "util/time.h"
 
 #define ADMIN_GROUP "authentik Admins"
@@ -34,7 +35,7 @@ static int claim(struct tk_db *db, int64_t now, struct tk_bootstrap_result *res,
     if (rc || *claimed)
         return rc;
     res->already = true;
-    struct tk_arena *a = tk_arena_new(1 << 12);
+    struct tk_arena *a = tk_arena_new(TK_SMALL_ARENA_BYTES);
     const char *v = NULL;
     if (a == NULL)
         return TK_ERR_NOMEM;
@@ -84,7 +85,7 @@ static int boot_tx(struct tk_db *db, void *ctx)
     if (rc)
         return rc;
 
-    struct tk_arena *a = tk_arena_new(1 << 20);
+    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
     if (a == NULL)
         return TK_ERR_NOMEM;
     struct tk_token_query q = {.identifier = BOOTSTRAP_TOKEN, .expiring = -1};

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "domain/tokens.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 #define SETTING_CHECK "secret_check"
@@ -22,7 +23,7 @@
 #define REKEY_PAGE 32
 #define REKEY_ARENA_BYTES TK_ARENA_MAX_BYTES
 /* One token's stored key and the settings (allocated as used) */
-#define READ_ARENA_BYTES (TK_SET_KEY_MAX_BYTES + 64 * 1024)
+#define READ_ARENA_BYTES (TK_SET_KEY_MAX_BYTES + TK_MAX_TEXT_BYTES)
 
 /* What the database says about its secret, read in one snapshot. */
 struct recorded {
@@ -359,7 +360,7 @@ int tk_cli_secret(const struct tk_config *cfg, struct tk_db *db, enum tk_secret_
 
 int tk_cli_secret_current(struct tk_db *db, const struct tk_secret *s, bool *same)
 {
-    struct tk_arena *a = tk_arena_new(1 << 12);
+    struct tk_arena *a = tk_arena_new(TK_SMALL_ARENA_BYTES);
     if (a == NULL)
         return TK_ERR_NOMEM;
     const char *recorded = NULL;

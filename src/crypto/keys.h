@@ -31,7 +31,7 @@ struct tk_secret {
  * without breaking existing databases. The defaults are libsodium's INTERACTIVE level. */
 #define TK_PWHASH_SALT_BYTES 16
 #define TK_PWHASH_OPS 2               /* passes (crypto_pwhash_OPSLIMIT_INTERACTIVE) */
-#define TK_PWHASH_MEM_KIB (64 * 1024) /* memory (crypto_pwhash_MEMLIMIT_INTERACTIVE) */
+#define TK_PWHASH_MEM_KIB (64 * 1024) /* memory (MEMLIMIT_INTERACTIVE); checksrc: allow a cost */
 #define TK_PWHASH_TEXT_MAX 96         /* tk_pwhash_format's output, NUL included */
 
 struct tk_pwhash {

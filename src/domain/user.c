@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/hash.h"
+#include "util/limits.h"
 #include "util/tls.h"
 #include "util/utf8.h"
 
@@ -62,7 +64,7 @@ int64_t tk_group_num_pk(const char *uuid)
 static void md5_hex_of_lower(const char *s, char out[33])
 {
     struct tk_buf low;
-    tk_buf_init(&low, 1 << 20);
+    tk_buf_init(&low, TK_MAX_FOLD_BYTES);
     tk_utf8_fold(s, strlen(s), &low);
     struct md5_ctx ctx;
     uint8_t d[MD5_DIGEST_SIZE];
@@ -177,7 +179,7 @@ static int avatar_initials_compute(const char *name, struct tk_buf *out)
     /* SEED: the display name, stripped; blank -> "a k" (API.md §10.3). */
     size_t len = strlen(name);
     struct tk_buf stripped;
-    tk_buf_init(&stripped, 1 << 20);
+    tk_buf_init(&stripped, TK_MAX_AVATAR_BYTES);
     size_t start = 0, end = 0; /* str.strip(): first to last non-space code point */
     for (size_t i = 0; i < len;) {
         uint32_t cp;
@@ -194,7 +196,7 @@ static int avatar_initials_compute(const char *name, struct tk_buf *out)
     else
         tk_buf_append(&stripped, name + start, end - start);
     struct tk_buf svg;
-    tk_buf_init(&svg, 1 << 20);
+    tk_buf_init(&svg, TK_MAX_AVATAR_BYTES);
     int rc = tk_avatar_svg(stripped.data ? stripped.data : "", &svg);
     if (rc == 0 && svg.err == 0) {
         /* Base64 straight into out (no secret here: plain memory, not sodium_malloc). */
@@ -225,7 +227,7 @@ static int avatar_initials_compute(const char *name, struct tk_buf *out)
  * failure costs only the recomputation. The uid (a SHA-256 per user) is kept the same way. */
 #define AVATAR_SLOTS 512
 #define AVATAR_NAME_MAX 256
-#define UID_SLOTS 1024
+#define UID_SLOTS 1024 /* checksrc: allow a cache's size, tuned with it */
 #define UID_INSTALLATION_MAX 64
 
 struct avatar_slot {
@@ -275,7 +277,7 @@ void tk_user_uid(int64_t pk, const char *installation_id, char out[65])
         strcmp(e->installation, installation_id) != 0) {
         uid_compute(pk, installation_id, e->uid);
         e->pk = pk;
-        strcpy(e->installation, installation_id);
+        memcpy(e->installation, installation_id, strlen(installation_id) + 1);
     }
     memcpy(out, e->uid, 65);
 }
@@ -287,12 +289,9 @@ static int avatar_initials(const struct tk_user *u, struct tk_buf *out)
     if (c == NULL)
         return avatar_initials_compute(u->name, out);
     struct avatar_slot *slots = c->avatars;
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < name_len; i++)
-        h = (h ^ (uint8_t)u->name[i]) * 16777619u;
     /* Two-way: a name lives in either slot of its pair; a new one takes the first slot and
      * moves the previous occupant to the second, so two colliding names do not thrash. */
-    struct avatar_slot *e = &slots[(h % AVATAR_SLOTS) & ~(size_t)1];
+    struct avatar_slot *e = &slots[tk_hash_pair(tk_fnv1a(u->name, name_len), AVATAR_SLOTS)];
     for (int way = 0; way < 2; way++)
         if (e[way].name != NULL && strcmp(e[way].name, u->name) == 0)
             return tk_buf_append(out, e[way].uri, e[way].uri_len);

@@ -337,7 +337,7 @@ int tk_conns_new(const struct tk_conns_opts *o, struct tk_conns **out)
     if (cs == NULL)
         return TK_ERR_NOMEM;
     cs->o = *o;
-    size_t n = 1024;
+    size_t n = 1024; /* checksrc: allow the table's least size; it grows with the caps */
     while (n < (size_t)o->max_total + o->reserve_total)
         n *= 2;
     cs->buckets = tk_calloc(n, sizeof(*cs->buckets));

@@ -39,9 +39,8 @@ struct tk_http {
     bool quiet;
 };
 
-/* Logged values are cut here: a request line stays well under PIPE_BUF, one write. */
-#define LOG_TARGET_MAX 1024
-#define LOG_USER_AGENT_MAX 256
+/* Logged values are cut (TK_MAX_LOG_TARGET_BYTES, TK_MAX_LOG_AGENT_BYTES): a request line stays
+ * well under PIPE_BUF, one write. */
 #define MASK "********************"
 
 /* Connections beyond the caps and their health-only reserve are closed at accept time
@@ -105,7 +104,7 @@ struct req_state {
     unsigned method; /* bit position in enum tk_method */
     char method_name[16];
     char ip[TK_IP_TEXT_MAX]; /* the client address (client_addr.h) */
-    const char *user_agent;  /* in the arena, cut to LOG_USER_AGENT_MAX */
+    const char *user_agent;  /* in the arena, cut to TK_MAX_LOG_AGENT_BYTES */
     char request_id[TK_REQUEST_ID_MAX + 1];
 };
 
@@ -253,8 +252,8 @@ static void log_request(struct req_state *st, int64_t ns)
     if (!tk_log_begin(&l, health ? TK_LOG_DEBUG : TK_LOG_INFO, "tokend.http", "request"))
         return;
     struct tk_buf target;
-    tk_buf_init(&target, 2 * LOG_TARGET_MAX);
-    tk_http_mask_target(&target, uri, st->uri ? st->uri_len : 0, LOG_TARGET_MAX);
+    tk_buf_init(&target, 2 * TK_MAX_LOG_TARGET_BYTES);
+    tk_http_mask_target(&target, uri, st->uri ? st->uri_len : 0, TK_MAX_LOG_TARGET_BYTES);
     tk_log_cstr(&l, "method", st->method_name);
     tk_log_str(&l, "path", target.data ? target.data : "", target.len);
     tk_buf_free(&target);
@@ -305,7 +304,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
     if (res->body.err) {
         /* The answer could not be built (memory or the response cap): say so, briefly. */
         tk_buf_free(&res->body);
-        tk_buf_init(&res->body, 4096);
+        tk_buf_init(&res->body, TK_MAX_TEXT_BYTES);
         tk_response_detail(res, 503, "The server cannot build this response now.");
     }
     bool wipe = res->body.wipe; /* a body that holds a key (view_key) */
@@ -352,7 +351,7 @@ static enum MHD_Result reject(struct MHD_Connection *c, struct req_state *st, in
                               const char *msg)
 {
     struct tk_response res = {0};
-    tk_buf_init(&res.body, 4096);
+    tk_buf_init(&res.body, TK_MAX_TEXT_BYTES);
     tk_response_detail(&res, status, msg);
     st->answered = true;
     return queue(c, st, &res, true);
@@ -459,8 +458,8 @@ static void identify(struct MHD_Connection *c, struct req_state *st, const char 
     }
     const char *ua = header(c, MHD_HTTP_HEADER_USER_AGENT, &n);
     if (ua != NULL && st->arena != NULL)
-        st->user_agent =
-            tk_arena_strndup(st->arena, ua, n < LOG_USER_AGENT_MAX ? n : LOG_USER_AGENT_MAX);
+        st->user_agent = tk_arena_strndup(st->arena, ua,
+                                          n < TK_MAX_LOG_AGENT_BYTES ? n : TK_MAX_LOG_AGENT_BYTES);
 }
 
 /* The request as handlers see it, without its body; the route it names (NULL: none). False
@@ -515,7 +514,7 @@ static enum MHD_Result health_only(struct MHD_Connection *c, struct req_state *s
         return MHD_YES;
     }
     struct tk_response res = {0};
-    tk_buf_init(&res.body, 4096);
+    tk_buf_init(&res.body, TK_MAX_TEXT_BYTES);
     if (tk_conn_class_of(st->conn) == TK_CONN_OVER_ADDRESS)
         tk_response_detail(&res, 429, "Too many connections from this address.");
     else
@@ -531,7 +530,7 @@ static enum MHD_Result admit(struct MHD_Connection *c, struct req_state *st, con
 {
     struct tk_request req = {0};
     struct tk_response res = {0};
-    tk_buf_init(&res.body, 4096);
+    tk_buf_init(&res.body, TK_MAX_TEXT_BYTES);
     res.status = 200;
     const struct tk_route *route = NULL;
     if (!prepare(st->h, c, st, method, &req, &res, &route))
@@ -694,8 +693,9 @@ int tk_http_listen_check(const char *listen, const char *setting, char *err, siz
     return parse_listen(listen, setting, &ss, &sl, err, err_len);
 }
 
-/* libmicrohttpd's own messages, as log lines. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages, as log lines. fmt is a printf format: said so, clang's
+ * -Wformat-nonliteral accepts passing it on to vsnprintf. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -761,8 +761,8 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
         o->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        TK_LISTEN_BACKLOG, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, err_len, "%s: cannot listen on %s (address in use or not available)",
                  o->setting ? o->setting : "TOKEND_LISTEN", o->listen);

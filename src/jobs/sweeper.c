@@ -46,7 +46,7 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
         return rc;
 
     struct tk_buf ctx;
-    tk_buf_init(&ctx, 64 * 1024);
+    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
     struct tk_jw w;
     tk_jw_init(&w, &ctx);
     tk_jw_obj_begin(&w);
@@ -54,7 +54,7 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
     tk_audit_token_ref(&w, t);
     tk_jw_key(&w, "message");
     struct tk_buf msg;
-    tk_buf_init(&msg, 4096);
+    tk_buf_init(&msg, TK_MAX_TEXT_BYTES);
     tk_buf_printf(&msg, "Token %s's secret was rotated.", t->identifier);
     tk_jw_str(&w, msg.data ? msg.data : "", msg.len);
     tk_buf_free(&msg);
@@ -73,7 +73,7 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
 static int batch_tx(struct tk_db *db, void *arg)
 {
     struct batch *b = arg;
-    struct tk_arena *a = tk_arena_new(16u * 1024 * 1024);
+    struct tk_arena *a = tk_arena_new(TK_SWEEP_ARENA_BYTES);
     if (a == NULL)
         return TK_ERR_NOMEM;
     struct tk_token *tokens;

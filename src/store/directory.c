@@ -36,7 +36,7 @@ static int group_fold(const char *name, bool is_superuser, struct tk_buf *fold)
 static char *json_path(struct tk_arena *a, const char *const *keys, size_t n)
 {
     struct tk_buf b;
-    tk_buf_init(&b, 64 * 1024);
+    tk_buf_init(&b, TK_MAX_TEXT_BYTES);
     tk_buf_putc(&b, '$');
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
@@ -55,7 +55,7 @@ static char *json_path(struct tk_arena *a, const char *const *keys, size_t n)
 static char *pg_path(struct tk_arena *a, const char *const *keys, size_t n)
 {
     struct tk_buf b;
-    tk_buf_init(&b, 64 * 1024);
+    tk_buf_init(&b, TK_MAX_TEXT_BYTES);
     tk_buf_putc(&b, '{');
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -372,8 +372,8 @@ int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t 
                          char uuid[37])
 {
     struct tk_buf ufold, sfold;
-    tk_buf_init(&ufold, 4096);
-    tk_buf_init(&sfold, 1 << 20);
+    tk_buf_init(&ufold, TK_MAX_TEXT_BYTES);
+    tk_buf_init(&sfold, TK_MAX_FOLD_BYTES);
     tk_uuid4(uuid);
     tk_utf8_fold(u->username, strlen(u->username), &ufold);
     int rc = user_fold(u, uuid, &sfold);
@@ -418,14 +418,14 @@ int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t 
 
 int tk_store_user_update(struct tk_db *db, int64_t id, const struct tk_user_new *u)
 {
-    struct tk_arena *a = tk_arena_new(1 << 20);
+    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
     if (a == NULL)
         return TK_ERR_NOMEM;
     struct tk_user *cur;
     int rc = tk_store_user_get(db, id, a, &cur);
     struct tk_buf ufold, sfold;
-    tk_buf_init(&ufold, 4096);
-    tk_buf_init(&sfold, 1 << 20);
+    tk_buf_init(&ufold, TK_MAX_TEXT_BYTES);
+    tk_buf_init(&sfold, TK_MAX_FOLD_BYTES);
     if (rc == 0) {
         tk_utf8_fold(u->username, strlen(u->username), &ufold);
         rc = user_fold(u, cur->uuid, &sfold);
@@ -902,7 +902,7 @@ int tk_store_group_insert(struct tk_db *db, const struct tk_group_write *g, int6
 {
     tk_uuid4(uuid);
     struct tk_buf fold;
-    tk_buf_init(&fold, 1 << 20);
+    tk_buf_init(&fold, TK_MAX_FOLD_BYTES);
     int rc = group_fold(g->name, g->is_superuser, &fold);
     struct tk_db_stmt *st = NULL;
     if (rc == 0)
@@ -947,7 +947,7 @@ int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_
 int tk_store_group_update(struct tk_db *db, int64_t id, const struct tk_group_write *g)
 {
     struct tk_buf fold;
-    tk_buf_init(&fold, 1 << 20);
+    tk_buf_init(&fold, TK_MAX_FOLD_BYTES);
     int rc = group_fold(g->name, g->is_superuser, &fold);
     struct tk_db_stmt *st = NULL;
     if (rc == 0)

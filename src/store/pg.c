@@ -11,6 +11,7 @@
 
 #include "store/db.h"
 #include "util/alloc.h"
+#include "util/hash.h"
 
 #define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
@@ -130,8 +131,10 @@ static int map_result(struct pg_db *d, PGresult *r)
 /* '?' -> '$n' outside quotes and comments. */
 static char *rewrite(const char *sql, int *n_params)
 {
-    size_t len = strlen(sql);
-    char *out = tk_malloc(len * 4 + 16);
+    size_t len = strlen(sql), cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += sql[i] == '?' ? 11 : 1; /* '$' and up to 10 digits */
+    char *out = tk_malloc(cap);
     if (out == NULL)
         return NULL;
     size_t o = 0;
@@ -149,7 +152,7 @@ static char *rewrite(const char *sql, int *n_params)
             quote = c;
             out[o++] = c;
         } else if (c == '?') {
-            o += (size_t)sprintf(out + o, "$%d", ++n);
+            o += (size_t)snprintf(out + o, cap - o, "$%d", ++n);
         } else {
             out[o++] = c;
         }
@@ -185,14 +188,6 @@ static void free_stmt(struct tk_db_stmt *st)
     free(st->sql);
     free(st->blob);
     memset(st, 0, sizeof(*st));
-}
-
-static uint32_t hash_sql(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
 }
 
 static int init_stmt(struct pg_db *d, struct tk_db_stmt *st, const char *sql)
@@ -236,7 +231,7 @@ static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
     if (rc)
         return rc;
     /* Two-way set associative, as the SQLite driver's cache: a miss here is a round trip. */
-    struct tk_db_stmt *pair = &d->cache[(hash_sql(sql) % STMT_CACHE_SLOTS) & ~1u];
+    struct tk_db_stmt *pair = &d->cache[tk_hash_pair(tk_fnv1a_str(sql), STMT_CACHE_SLOTS)];
     for (int way = 0; way < 2; way++) {
         struct tk_db_stmt *s = &pair[way];
         if (s->sql != NULL && !s->busy && s->generation == d->generation &&

@@ -7,7 +7,7 @@
 int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a)
 {
     q->dialect = d;
-    tk_buf_init(&q->text, 64 * 1024);
+    tk_buf_init(&q->text, TK_MAX_SQL_BYTES);
     q->n_params = 0;
     q->cap_params = 16;
     q->err = 0;

@@ -10,8 +10,7 @@
 #include "store/db.h"
 #include "util/arena.h"
 #include "util/buf.h"
-
-#define TK_SQL_MAX_PARAMS 2048
+#include "util/limits.h" /* TK_SQL_MAX_PARAMS */
 
 struct tk_sql_param {
     enum { TK_SQLP_INT, TK_SQLP_TEXT } type;

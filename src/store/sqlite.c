@@ -10,6 +10,7 @@
 #include "store/db.h"
 #include "store/sqlite_file.h"
 #include "util/alloc.h"
+#include "util/hash.h"
 
 #define STMT_CACHE_SLOTS 256
 #define BUSY_TIMEOUT_MS 5000
@@ -72,21 +73,13 @@ static int sq_progress(void *p)
     return 1;
 }
 
-static uint32_t hash_sql(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
 /* The cache is two-way set associative: a statement lives in either slot of its pair, so two
  * statements of one request that hash alike (BEGIN and a page's users query did) do not evict
  * each other and get parsed again on every request. */
 static int sq_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out)
 {
     struct sq_db *d = (struct sq_db *)db;
-    struct tk_db_stmt *pair = &d->cache[(hash_sql(sql) % STMT_CACHE_SLOTS) & ~1u];
+    struct tk_db_stmt *pair = &d->cache[tk_hash_pair(tk_fnv1a_str(sql), STMT_CACHE_SLOTS)];
     for (int way = 0; way < 2; way++) {
         struct tk_db_stmt *slot = &pair[way];
         if (slot->st != NULL && !slot->busy && strcmp(slot->sql, sql) == 0) {

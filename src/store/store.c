@@ -1401,7 +1401,7 @@ int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now, int64_t *id)
 {
     struct tk_buf fold;
-    tk_buf_init(&fold, 4 * 1024 * 1024);
+    tk_buf_init(&fold, TK_MAX_TOKEN_FOLD_BYTES);
     int rc = tk_st_token_fold(db, t->identifier, t->intent, t->user_id, t->description, &fold);
     if (rc) {
         tk_buf_free(&fold);
@@ -1623,7 +1623,7 @@ int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *inten
 
 int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id)
 {
-    struct tk_arena *a = tk_arena_new(64u * 1024 * 1024);
+    struct tk_arena *a = tk_arena_new(TK_REFOLD_ARENA_BYTES);
     if (a == NULL)
         return TK_ERR_NOMEM;
     struct tk_token *tokens;
@@ -1638,7 +1638,7 @@ int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id)
 int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
 {
     struct tk_buf fold;
-    tk_buf_init(&fold, 4 * 1024 * 1024);
+    tk_buf_init(&fold, TK_MAX_TOKEN_FOLD_BYTES);
     int rc = tk_st_token_fold(db, t->identifier, t->intent, t->user_id, t->description, &fold);
     struct tk_db_stmt *st = NULL;
     if (rc == 0)
@@ -1829,7 +1829,7 @@ int tk_store_events_insert(struct tk_db *db, const struct tk_event *ev, size_t n
     while (rc == 0 && n > 0) {
         size_t rows = events_chunk(n);
         struct tk_buf sql;
-        tk_buf_init(&sql, 64 * 1024);
+        tk_buf_init(&sql, TK_MAX_SQL_BYTES);
         struct tk_db_stmt *st = NULL;
         rc = events_insert_sql(rows, &sql);
         if (rc == 0)

@@ -21,7 +21,7 @@ struct tk_arena {
     size_t total, max;
 };
 
-#define ARENA_FIRST_CHUNK 8192
+#define ARENA_FIRST_CHUNK 8192 /* checksrc: allow the first allocation, not a limit */
 #define ALIGN (sizeof(max_align_t))
 
 struct tk_arena *tk_arena_new(size_t max_bytes)

@@ -30,6 +30,26 @@
 #define TK_MAX_GROUP_DEPTH 20                     /* group ancestry levels, API.md §4.1 */
 #define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)    /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES (32u * 1024 * 1024) /* one response body */
+/* Working memory: the hard caps of tk_buf and tk_arena (util/buf.h, util/arena.h). Storage grows
+ * only as far as it is used; an append past the cap fails and the operation answers
+ * TK_ERR_TOOBIG or TK_ERR_NOMEM instead of growing without bound. */
+#define TK_MAX_TEXT_BYTES (64 * 1024)             /* a name, message, slug or path being built */
+#define TK_MAX_FOLD_BYTES (1024 * 1024)           /* a user's or group's search fold, an email's */
+#define TK_MAX_LIST_TEXT_BYTES (1024 * 1024)      /* joined from a list: a user's group names */
+#define TK_MAX_TOKEN_FOLD_BYTES (4 * 1024 * 1024) /* a token's search fold, description too */
+#define TK_MAX_FIELD_ERRORS_BYTES (1024 * 1024)   /* one 400 answer's field errors */
+#define TK_MAX_AVATAR_BYTES (1024 * 1024)         /* an avatar (data URI) and the name it draws */
+#define TK_MAX_EVENT_CONTEXT_BYTES (256 * 1024)   /* an audit event's context, with http_request */
+#define TK_MAX_SQL_BYTES (64 * 1024)              /* one statement's text */
+#define TK_SQL_MAX_PARAMS 2048                    /* parameters bound to one statement */
+#define TK_MAX_LOG_LINE_BYTES (64 * 1024)         /* one log line */
+#define TK_MAX_LOG_TARGET_BYTES 1024              /* request target kept in the request log */
+#define TK_MAX_LOG_AGENT_BYTES 256                /* User-Agent kept in the request log */
+#define TK_SMALL_ARENA_BYTES (4 * 1024)           /* reads one setting */
+#define TK_ROW_ARENA_BYTES (1024 * 1024)          /* reads a few rows: a user, a token */
+#define TK_SWEEP_ARENA_BYTES (16u * 1024 * 1024)  /* one sweeper batch of expired tokens */
+#define TK_REFOLD_ARENA_BYTES (64u * 1024 * 1024) /* a renamed user's tokens, folded again */
+#define TK_LISTEN_BACKLOG 1024                    /* connections waiting for accept(2) */
 #define TK_KEY_LENGTH_DEFAULT 60                  /* API.md §13 */
 #define TK_KEY_LENGTH_MAX 1024                    /* generated keys (TOKEND_KEY_LENGTH) */
 #define TK_SET_KEY_MAX_BYTES TK_MAX_BODY_BYTES    /* set_key: no limit but the body's (§7.8) */

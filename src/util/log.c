@@ -6,22 +6,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "util/limits.h"
 #include "util/time.h"
 #include "json/writer.h"
-
-#define LINE_MAX_BYTES (64 * 1024)
-#define PATH_MAX_BYTES 4096
 
 static atomic_int g_level = TK_LOG_INFO;
 static enum tk_log_format g_format = TK_LOG_PLAIN;
 static int g_fd = STDERR_FILENO;
-static char g_path[PATH_MAX_BYTES];
+static char g_path[PATH_MAX];
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
@@ -61,11 +60,12 @@ int tk_log_init(enum tk_log_level level, enum tk_log_format format, const char *
     g_format = format;
     if (path == NULL || *path == '\0')
         return 0;
-    if (strlen(path) >= sizeof(g_path)) {
+    size_t len = strlen(path);
+    if (len >= sizeof(g_path)) {
         errno = ENAMETOOLONG;
         return TK_ERR_IO;
     }
-    strcpy(g_path, path);
+    memcpy(g_path, path, len + 1);
     int fd = open_log();
     if (fd < 0)
         return TK_ERR_IO;
@@ -178,7 +178,7 @@ bool tk_log_begin(struct tk_log_line *l, enum tk_log_level level, const char *lo
     if (!tk_log_enabled(level))
         return false;
     l->format = g_format;
-    tk_buf_init(&l->buf, LINE_MAX_BYTES);
+    tk_buf_init(&l->buf, TK_MAX_LOG_LINE_BYTES);
     /* one allocation for a typical request line */
     if (tk_buf_extend(&l->buf, 768) != NULL)
         l->buf.len = 0;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/limits.h"
+
 #define N_BUCKETS 16
 #define ROUTE_MAX_BYTES 128
 
@@ -241,7 +243,7 @@ int tk_metrics_render(struct tk_buf *b)
     family(b, "tokend_http_request_duration_seconds", "histogram",
            "Time from the start of a request to its response being sent, by route and status.");
     struct tk_buf labels;
-    tk_buf_init(&labels, 1024);
+    tk_buf_init(&labels, TK_MAX_TEXT_BYTES);
     for (unsigned r = 0; r < n_routes; r++)
         for (unsigned s = 0; s < n_slots; s++) {
             if (hist_empty(&M.latency[r][s]))

@@ -4,6 +4,7 @@
  * Authorization values ADMIN and PLAIN stand for a superuser's and a plain user's valid keys.
  * Nothing may crash, leak, or answer 500. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,9 +85,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 auth = strdup("Bearer " INPROC_ADMIN_KEY);
             } else if (strcmp(auth, "PLAIN") == 0) {
                 free(auth);
-                auth = malloc(8 + strlen(plain_key));
-                strcpy(auth, "Bearer ");
-                strcat(auth, plain_key);
+                size_t n = 8 + strlen(plain_key);
+                auth = malloc(n);
+                snprintf(auth, n, "Bearer %s", plain_key);
             }
         }
         p = e ? e + 1 : end;

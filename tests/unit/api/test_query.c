@@ -128,6 +128,9 @@ static void test_search_terms_distinct(void **state)
     }
     assert_int_equal(tk_search_terms(arena, many, 1024, &t, &n), 0);
     assert_int_equal(n, 1);
+    /* the densest input (a term in every other byte, odd length) fills the room exactly */
+    assert_int_equal(tk_search_terms(arena, many, 1023, &t, &n), 0);
+    assert_int_equal(n, 1);
 }
 
 /* Up to TK_MAX_SEARCH_TERMS distinct terms; one more is TK_ERR_TOOBIG, unless a later term

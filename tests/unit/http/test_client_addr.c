@@ -203,8 +203,8 @@ static void proxy_lists(void **state)
         assert_null(p.nets);
     }
     char many[TK_MAX_TRUSTED_PROXIES * 12 + 16] = "";
-    for (int i = 0; i <= TK_MAX_TRUSTED_PROXIES; i++)
-        strcat(many, i ? ",10.0.0.1" : "10.0.0.1");
+    for (int i = 0, o = 0; i <= TK_MAX_TRUSTED_PROXIES; i++)
+        o += snprintf(many + o, sizeof(many) - (size_t)o, i ? ",10.0.0.1" : "10.0.0.1");
     assert_int_equal(tk_proxies_parse(many, "TOKEND_TRUSTED_PROXIES", &p, err, sizeof(err)),
                      TK_ERR_INVALID);
     assert_non_null(strstr(err, "at most"));
@@ -269,8 +269,8 @@ static void forwarded_for_rule(void **state)
     assert_string_equal(client("::1", "::1", XFF(" 2001:DB8::7 ")), "2001:db8::7");
     /* more trusted hops than are read: the peer */
     char chain[TK_MAX_FORWARDED_HOPS * 10 + 32] = "203.0.113.9";
-    for (int i = 0; i < TK_MAX_FORWARDED_HOPS; i++)
-        strcat(chain, ", 10.0.0.1");
+    for (int i = 0, o = (int)strlen(chain); i < TK_MAX_FORWARDED_HOPS; i++)
+        o += snprintf(chain + o, sizeof(chain) - (size_t)o, ", 10.0.0.1");
     assert_string_equal(client("127.0.0.1,10.0.0.0/8", "127.0.0.1", XFF(chain)), "127.0.0.1");
 }
 

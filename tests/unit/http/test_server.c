@@ -43,7 +43,7 @@ static void long_parameter_names_are_masked(void **state)
     (void)state;
     char t[1200] = "/?";
     memset(t + 2, 'a', 1000);
-    strcpy(t + 1002, "=v");
+    memcpy(t + 1002, "=v", 3);
     struct tk_buf b;
     tk_buf_init(&b, 1 << 16);
     tk_http_mask_target(&b, t, strlen(t), 2048);
