@@ -159,6 +159,15 @@ def test_heavy_searches_do_not_stall_other_requests(big):
 HEAVY = "to ok k- -0 00 us se er r0 ke en of"  # short terms: instr() on every row
 
 
+def retry_past_budget(request, tries=10):
+    """The first answer of request() that is not a statement-timeout 503 (or the last one)."""
+    for _ in range(tries):
+        r = request()
+        if r.status != 503:
+            break
+    return r
+
+
 def test_statement_over_budget_is_503_and_the_server_goes_on(big):
     server, client = big
     before = listing(client, HEAVY, page_size="1")
@@ -173,9 +182,12 @@ def test_statement_over_budget_is_503_and_the_server_goes_on(big):
             assert r.media_type == "application/json"
             body = r.json()
             assert list(body) == ["detail"] and "statement timeout" in body["detail"], body
-            # the same process goes on answering what fits in the budget
-            assert_status(client.get(ME), 200)
-            assert listing(client, "tok-0000042")[1] == ["tok-0000042"]
+            # the same process goes on answering what fits in the budget (on a loaded machine
+            # even a small statement may overrun 5 ms now and then: a few tries, not one)
+            assert_status(retry_past_budget(lambda: client.get(ME)), 200)
+            r = retry_past_budget(lambda: client.list({"search": "tok-0000042"}))
+            assert_status(r, 200)
+            assert [o["identifier"] for o in r.json()["results"]] == ["tok-0000042"]
         assert server.proc.pid == pid and server.alive()
     finally:
         del server.extra_env["TOKEND_STATEMENT_TIMEOUT"]
