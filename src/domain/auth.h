@@ -4,7 +4,9 @@
 #ifndef TK_DOMAIN_AUTH_H
 #define TK_DOMAIN_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum tk_auth_kind {
     TK_AUTH_NONE,        /* no credentials: "Authentication credentials were not provided." */
@@ -16,5 +18,11 @@ enum tk_auth_kind {
 /* header may be NULL (absent). The credential points into header. */
 enum tk_auth_kind tk_auth_parse(const char *header, size_t len, const char **cred,
                                 size_t *cred_len);
+
+/* Who a request is, once its credential was looked up (the store answers it). */
+struct tk_principal {
+    int64_t user_id;
+    bool is_superuser;
+};
 
 #endif

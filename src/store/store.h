@@ -12,6 +12,11 @@
 #include <jansson.h>
 
 #include "crypto/keys.h"
+#include "domain/auth.h"
+#include "domain/event.h"
+#include "domain/group.h"
+#include "domain/tokens.h"
+#include "domain/user.h"
 #include "store/db.h"
 #include "util/arena.h"
 #include "util/error.h"
@@ -43,46 +48,11 @@ const char *tk_store_installation_id(const struct tk_store *s);
 /* The SQLite database file path, or NULL for other engines / in-memory databases. */
 const char *tk_store_file_path(const struct tk_store *s);
 
-/* ---- objects (strings live in the arena passed to the call that returned them) ---- */
+/* ---- objects: the entities are domain's (domain/user.h, group.h, tokens.h, event.h); the
+ * strings of those the store returns live in the arena passed to the call. ---- */
 
-struct tk_group {
-    int64_t id;
-    char uuid[37];
-    const char *name;
-    bool is_superuser;
-    bool has_parent;
-    char parent_uuid[37];
-    const char *parent_name; /* NULL without parent */
-    const char *attributes;  /* compact JSON object */
-};
 
-struct tk_user {
-    int64_t id;
-    char uuid[37];
-    const char *username, *name, *email;
-    bool is_active;
-    bool has_last_login;
-    int64_t last_login;
-    const char *path, *type;
-    const char *attributes; /* compact JSON object */
-    bool is_superuser;      /* computed: API.md §4.1 */
-    size_t n_groups;        /* direct groups */
-    struct tk_group *groups;
-};
 
-struct tk_token {
-    int64_t id;
-    char uuid[37];
-    const char *managed; /* NULL when not managed */
-    const char *identifier;
-    const char *intent;
-    int64_t user_id;
-    const char *description;
-    bool has_expires;
-    int64_t expires;
-    bool expiring;
-    struct tk_user *user; /* filled by list/get */
-};
 
 /* ---- reads ---- */
 
@@ -99,10 +69,6 @@ struct tk_store_snapshot {
 };
 void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out);
 
-struct tk_principal {
-    int64_t user_id;
-    bool is_superuser;
-};
 
 /* Authentication (API.md §3 with §17.3): finds a non-expired token of intent api whose key
  * hash is key_hash and whose user is active, with the user's superuser status, in one query
@@ -178,43 +144,16 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids, size_t n, bool with
 
 /* ---- writes (each one transaction unless the caller holds one) ---- */
 
-struct tk_user_new {
-    const char *username, *name, *email, *path, *type;
-    const char *attributes; /* compact JSON object text; NULL: {} */
-    bool is_active;
-    bool has_last_login;
-    int64_t last_login;
-    bool set_groups; /* replace the direct groups with group_ids */
-    size_t n_groups;
-    const int64_t *group_ids;
-};
 
 int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now, int64_t *id,
                          char uuid[37]) TK_MUST_USE;
 
-struct tk_group_new {
-    const char *name;
-    bool is_superuser;
-    int64_t parent_id;      /* 0: none */
-    const char *attributes; /* NULL: {} */
-};
 
 int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now, int64_t *id,
                           char uuid[37]) TK_MUST_USE;
 int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
 int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
 
-struct tk_token_new {
-    const char *uuid;
-    const char *identifier, *intent, *description, *managed;
-    int64_t user_id;
-    bool has_expires;
-    int64_t expires;
-    bool expiring;
-    uint8_t key_hash[TK_KEY_HASH_BYTES];
-    const void *key_sealed;
-    size_t key_sealed_len;
-};
 
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
                           int64_t *id) TK_MUST_USE;
@@ -270,17 +209,6 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
 
 /* ---- events (API.md §11) ---- */
 
-struct tk_event {
-    char uuid[37];
-    const char *action, *app;
-    const char *user_json;        /* {"pk":..,"username":..,"email":..} or {} */
-    const char *username;         /* NULL without a user */
-    const char *context;          /* JSON object */
-    const char *context_model_pk; /* NULL if none */
-    const char *client_ip;        /* NULL if none */
-    const char *brand;            /* JSON object */
-    int64_t created, expires;
-};
 
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e) TK_MUST_USE;
 /* n events, up to TK_EVENT_INSERT_ROWS rows per statement (a user's deletion writes one event
