@@ -1,10 +1,27 @@
-/* Helpers shared by the store's own files (store.c, directory.c). Not for use outside
- * src/store/. */
+/* What the store's own files share (the .c files of src/store) and nothing outside src/store/ may
+ * use: the store handle's fields, column readers, one-row statement helpers, and the SQL pieces one
+ * entity's file needs from another's. Which file holds what: conn.c (connections, transactions,
+ * locks), migrate.c, settings.c, rows.c (these helpers), auth.c (authentication, superusers),
+ * users.c, groups.c, filters.c (list filters), token_list.c, tokens.c, search.c, events.c. */
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
+#include <pthread.h>
+
 #include "store/sql.h"
 #include "store/store.h"
+
+struct tk_store {
+    char *url;
+    char *replica_url; /* NULL without a replica */
+    pthread_key_t replica_key;
+    enum tk_dialect dialect;
+    pthread_key_t conn_key;
+    char installation_id[37];
+    unsigned statement_timeout_ms; /* for every connection opened, 0: none */
+};
+
+/* ---- rows.c ---- */
 
 /* Column copies into the arena ("" for NULL text; NULL for NULL with _null). */
 const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
@@ -13,30 +30,93 @@ void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]
 /* Columns id, uuid, identifier, intent, expires (0-4) into x; TK_ERR_NOMEM on a failed copy. */
 int tk_st_col_token_brief(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
                           struct tk_token *x);
+/* The group row of TK_ST_GROUP_COLUMNS, read from column c on (id, uuid, name, is_superuser,
+ * parent uuid, parent name, attributes) into g; TK_ERR_NOMEM on a failed copy. */
+int tk_st_col_group(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a,
+                    struct tk_group *g);
 /* Steps st, a query of one row, and resets it: *v gets the row's first column; TK_ERR_STORE
  * when no row comes back. */
 int tk_st_one_int(struct tk_db *db, struct tk_db_stmt *st, int64_t *v);
-/* Locks the user's row for the rest of the write transaction (tk_store_user_lock);
- * TK_ERR_NOTFOUND when the user is gone. */
-int tk_st_lock_user(struct tk_db *db, int64_t id);
 /* Steps a statement to its end and resets it. */
 int tk_st_run(struct tk_db *db, struct tk_db_stmt *st);
 /* "(?, ?, ...)" over ids. */
 void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n);
-/* SELECT of the superusers among ids (API.md §4.1). */
-void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n);
 /* Runs sql with one text parameter; *id gets the first column of the first row.
  * TK_ERR_NOTFOUND when there is no row. */
 int tk_st_find_id(struct tk_db *db, const char *sql, const char *value, int64_t *id);
 /* Runs sql with a text parameter and an id to exclude; *taken is whether a row came back. */
 int tk_st_taken(struct tk_db *db, const char *sql, const char *value, int64_t exclude_id,
                 bool *taken);
+/* Prepares q (a SELECT COUNT(*)), frees it and reads the count. */
+int tk_st_count(struct tk_db *db, struct tk_sql *q, int64_t *count);
+/* Reads a column of up to max ids from a prepared statement into the arena, and resets it. */
+int tk_st_read_ids(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a, size_t max,
+                   int64_t **ids, size_t *n);
+/* qsort order of int64_t. */
+int tk_st_cmp_i64(const void *a, const void *b);
 
-/* The search text of a token: fold(identifier) 0x1f intent 0x1f fold(owner's username) 0x1f
- * fold(description). */
+/* ---- auth.c ---- */
+
+/* SELECT of the superusers among ids (docs/api.md §4.1). */
+void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n);
+/* The ids of the groups that make their members superusers, sorted. */
+int tk_st_granting_groups(struct tk_db *db, struct tk_arena *a, int64_t **out, size_t *n_out);
+
+/* ---- users.c ---- */
+
+/* Locks the user's row for the rest of the write transaction (tk_store_user_lock);
+ * TK_ERR_NOTFOUND when the user is gone. */
+int tk_st_lock_user(struct tk_db *db, int64_t id);
+
+/* ---- groups.c ---- */
+
+/* The columns tk_st_col_group reads, with the FROM that gives them (g: the group, p: its
+ * parent). */
+#define TK_ST_GROUP_COLUMNS                                                                        \
+    "g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, g.attributes FROM groups g "            \
+    "LEFT JOIN groups p ON p.id = g.parent_id"
+/* Every row of st (TK_ST_GROUP_COLUMNS) as groups in the arena; resets st. */
+int tk_st_read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
+                      struct tk_group **out, size_t *n_out);
+
+/* ---- filters.c ---- */
+
+/* A condition: <column> at the filter's key path equals its value, in JSON terms. */
+void tk_st_sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *column,
+                           const struct tk_attr_filter *f);
+/* The two membership filters of a list (by pk and by name, both resolved to ids): each active
+ * one adds a condition keeping rows with a membership "<link> IN (ids)"; an empty set matches
+ * nothing. */
+void tk_st_sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2],
+                                 const char *link);
+/* "(?, ?, ...)" over texts. */
+void tk_st_sql_strs(struct tk_sql *q, const char *const *v, size_t n);
+
+/* ---- token_list.c ---- */
+
+/* The token list's conditions (tk_sql_where) and its ORDER BY (t.id last; reversed when
+ * reverse). */
+void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t);
+void tk_st_sql_token_order(struct tk_sql *q, const struct tk_token_query *tq, bool reverse);
+
+/* ---- search.c ---- */
+
+/* The search texts written with each row: a user's (username, name, is_active, email, uuid), a
+ * group's (name, is_superuser) and a token's (identifier, intent, owner's username,
+ * description), case-folded, fields separated by 0x1f. */
+int tk_st_user_fold(const struct tk_user_new *u, const char *uuid, struct tk_buf *fold);
+int tk_st_group_fold(const char *name, bool is_superuser, struct tk_buf *fold);
 int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,
                      const char *description, struct tk_buf *fold);
 /* Recomputes the search text of every token of a user (after a username change). */
 int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id);
+/* The FTS5 MATCH text of a token search on SQLite, NULL when no term has a part for the index;
+ * covered[i]: term i is answered by the index alone. */
+const char *tk_st_fts_match(struct tk_sql *q, const struct tk_token_query *t, bool *covered);
+/* Is this a search the FTS5 index answers (then tk_st_search_walk counts it)? */
+bool tk_st_fts_search(struct tk_db *db, const struct tk_token_query *tq);
+/* Counts a search in one walk, keeping the ids of the page tq names (store.h). */
+int tk_st_search_walk(struct tk_db *db, struct tk_token_query *tq, struct tk_arena *a,
+                      int64_t *count);
 
 #endif

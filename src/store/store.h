@@ -45,14 +45,9 @@ struct tk_db *tk_store_db(struct tk_store *s);
 void tk_store_thread_done(struct tk_store *s);
 /* The per-installation UUID (API.md §10.1 uid), valid after tk_store_migrate. */
 const char *tk_store_installation_id(const struct tk_store *s);
-/* The SQLite database file path, or NULL for other engines / in-memory databases. */
-const char *tk_store_file_path(const struct tk_store *s);
 
 /* ---- objects: the entities are domain's (domain/user.h, group.h, tokens.h, event.h); the
  * strings of those the store returns live in the arena passed to the call. ---- */
-
-
-
 
 /* ---- reads ---- */
 
@@ -68,7 +63,6 @@ struct tk_store_snapshot {
     uint64_t conn, version;
 };
 void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out);
-
 
 /* Authentication (API.md §3 with §17.3): finds a non-expired token of intent api whose key
  * hash is key_hash and whose user is active, with the user's superuser status, in one query
@@ -144,16 +138,13 @@ int tk_store_users_get(struct tk_db *db, const int64_t *ids, size_t n, bool with
 
 /* ---- writes (each one transaction unless the caller holds one) ---- */
 
-
 int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t now, int64_t *id,
                          char uuid[37]) TK_MUST_USE;
-
 
 int tk_store_group_create(struct tk_db *db, const struct tk_group_new *g, int64_t now, int64_t *id,
                           char uuid[37]) TK_MUST_USE;
 int tk_store_membership_add(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
 int tk_store_membership_remove(struct tk_db *db, int64_t user_id, int64_t group_id) TK_MUST_USE;
-
 
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now,
                           int64_t *id) TK_MUST_USE;
@@ -208,7 +199,6 @@ int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena
                                    const char ***json, size_t *n) TK_MUST_USE;
 
 /* ---- events (API.md §11) ---- */
-
 
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e) TK_MUST_USE;
 /* n events, up to TK_EVENT_INSERT_ROWS rows per statement (a user's deletion writes one event
@@ -373,7 +363,6 @@ int tk_store_group_children(struct tk_db *db, int64_t id, struct tk_arena *a,
 /* Settings (key/value): get into the arena; TK_ERR_NOTFOUND when unset. */
 int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
                          const char **value) TK_MUST_USE;
-int tk_store_setting_put(struct tk_db *db, const char *key, const char *value) TK_MUST_USE;
 /* Records that are written once and raced for by processes starting together (the secret's
  * check value, bootstrap): insert only while key is unset, replace only while the value is
  * still old. *done says whether this call wrote. On PostgreSQL a concurrent writer of the same

@@ -1,0 +1,148 @@
+/* Schema migrations (store.h, tk_store_migrate): the versioned scripts of migrations/ applied in
+ * order, each in its own transaction, once however many processes start together; then the
+ * installation id. */
+#include "store/internal.h"
+
+#include <stdio.h>
+
+#include "store/migrations.h"
+#include "util/time.h"
+#include "util/uuid.h"
+
+static int current_version(struct tk_db *db, unsigned *v)
+{
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &st);
+    if (rc)
+        return rc;
+    int64_t n = 0;
+    rc = tk_st_one_int(db, st, &n);
+    *v = (unsigned)n;
+    return rc;
+}
+
+static int ensure_installation_id(struct tk_store *s, struct tk_db *db)
+{
+    char fresh[37];
+    tk_uuid4(fresh);
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "INSERT INTO settings (key, value) SELECT 'installation_id', "
+                           "CAST(? AS TEXT) WHERE NOT EXISTS (SELECT 1 FROM settings "
+                           "WHERE key = 'installation_id')",
+                           &st);
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, fresh);
+    if ((rc = tk_st_run(db, st)) != 0)
+        return rc;
+    rc = tk_db_prepare(db, "SELECT value FROM settings WHERE key = 'installation_id'", &st);
+    if (rc)
+        return rc;
+    rc = tk_db_step(db, st);
+    if (rc == 1) {
+        tk_st_col_uuid(db, st, 0, s->installation_id);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = TK_ERR_STORE;
+    }
+    tk_db_reset(db, st);
+    return rc;
+}
+
+static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_migration *migs,
+                       unsigned n_migs, char *err, size_t err_len);
+
+int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
+{
+    struct tk_db *db = tk_store_db(s);
+    if (db == NULL) {
+        snprintf(err, err_len, "cannot open the database");
+        return TK_ERR_IO;
+    }
+    bool pg = s->dialect == TK_DIALECT_PG;
+    const struct tk_migration *migs = pg ? tk_migrations_pg : tk_migrations_sqlite;
+    unsigned n_migs = pg ? tk_n_migrations_pg : tk_n_migrations_sqlite;
+    /* Several processes starting at once on one PostgreSQL migrate one after the other:
+     * a session advisory lock around the whole run (SQLite's BEGIN IMMEDIATE does the same). */
+    int rc = pg ? tk_db_exec(db, "SELECT pg_advisory_lock(7206314)") : 0;
+    if (rc == 0)
+        rc = tk_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            " version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+                            " applied BIGINT NOT NULL)");
+    if (rc) {
+        snprintf(err, err_len, "cannot create schema_migrations: %s", db->ops->errmsg(db));
+        if (pg)
+            (void)tk_db_exec(db, "SELECT pg_advisory_unlock(7206314)");
+        return rc;
+    }
+    rc = migrate_all(s, db, migs, n_migs, err, err_len);
+    if (pg) {
+        /* Trigram indexes make substring search use an index (same answers without them). */
+        if (rc == 0 && tk_db_exec(db, "CREATE EXTENSION IF NOT EXISTS pg_trgm") == 0) {
+            (void)tk_db_exec(db, "CREATE INDEX IF NOT EXISTS tokens_search_trgm ON tokens "
+                                 "USING gin (search_fold gin_trgm_ops)");
+            (void)tk_db_exec(db, "CREATE INDEX IF NOT EXISTS users_search_trgm ON users "
+                                 "USING gin (search_fold gin_trgm_ops)");
+        }
+        (void)tk_db_exec(db, "SELECT pg_advisory_unlock(7206314)");
+    }
+    return rc;
+}
+
+static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_migration *migs,
+                       unsigned n_migs, char *err, size_t err_len)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < n_migs; i++) {
+        /* Each migration in its own write transaction; the version is re-read inside it so
+         * that processes starting together apply each migration exactly once. */
+        if ((rc = tk_db_begin(db, true)) != 0)
+            break;
+        unsigned have = 0;
+        if ((rc = current_version(db, &have)) != 0) {
+            tk_db_rollback(db);
+            break;
+        }
+        if (migs[i].version <= have) {
+            tk_db_rollback(db);
+            continue;
+        }
+        rc = tk_db_exec(db, migs[i].sql);
+        if (rc == 0) {
+            struct tk_db_stmt *st;
+            rc = tk_db_prepare(db,
+                               "INSERT INTO schema_migrations (version, name, applied) "
+                               "VALUES (?, ?, ?)",
+                               &st);
+            if (rc == 0) {
+                tk_db_bind_int(db, st, 1, migs[i].version);
+                tk_db_bind_cstr(db, st, 2, migs[i].name);
+                tk_db_bind_int(db, st, 3, tk_now_us() / 1000000);
+                rc = tk_st_run(db, st);
+            }
+        }
+        if (rc == 0)
+            rc = tk_db_commit(db);
+        if (rc) {
+            snprintf(err, err_len, "migration %s failed: %s", migs[i].name, db->ops->errmsg(db));
+            tk_db_rollback(db);
+            return rc;
+        }
+    }
+    if (rc == 0) {
+        unsigned have = 0;
+        rc = current_version(db, &have);
+        if (rc == 0 && n_migs > 0 && have > migs[n_migs - 1].version) {
+            snprintf(err, err_len,
+                     "the database schema (version %u) is newer than this tokend (version %u)",
+                     have, migs[n_migs - 1].version);
+            return TK_ERR_INVALID;
+        }
+    }
+    if (rc == 0)
+        rc = ensure_installation_id(s, db);
+    if (rc && err[0] == '\0')
+        snprintf(err, err_len, "cannot migrate: %s", tk_strerror(rc));
+    return rc;
+}
