@@ -332,7 +332,7 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
         return TK_ERR_INVALID;
     }
     bool pg = tk_db_url_is_pg(c->database);
-    if (!pg && strncmp(c->database, "sqlite:", 7) != 0) {
+    if (!pg && tk_db_sqlite_path(c->database) == NULL) {
         char shown[512];
         tk_config_mask_url(c->database, shown, sizeof(shown));
         snprintf(err, err_len,
@@ -341,7 +341,7 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  shown);
         return TK_ERR_INVALID;
     }
-    if (!pg && (strcmp(c->database, "sqlite:") == 0 || strcmp(c->database, "sqlite://") == 0)) {
+    if (!pg && *tk_db_sqlite_path(c->database) == '\0') {
         snprintf(err, err_len, "TOKEND_DATABASE needs a file path after sqlite:");
         return TK_ERR_INVALID;
     }
@@ -368,9 +368,7 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                      "(every tokend process on the database must use the same secret)");
             return TK_ERR_INVALID;
         }
-        const char *p = c->database + 7;
-        if (strncmp(p, "//", 2) == 0)
-            p += 2;
+        const char *p = tk_db_sqlite_path(c->database);
         if (strcmp(p, ":memory:") == 0) {
             snprintf(err, err_len,
                      "TOKEND_SECRET_KEY or TOKEND_SECRET_KEY_FILE is needed with an in-memory "

@@ -317,11 +317,8 @@ int main(int argc, char **argv)
         /* usage needs no database */
         return tk_cli_admin(&cli, argc - i, argv + i);
     }
-    const char *path = cfg.database + 7;
-    if (strncmp(path, "//", 2) == 0)
-        path += 2;
-    if (admin && !tk_db_url_is_pg(cfg.database) && strcmp(path, ":memory:") != 0 &&
-        access(path, F_OK) != 0) {
+    const char *path = tk_db_sqlite_path(cfg.database);
+    if (admin && path != NULL && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
         /* administration never creates a database: a typo in TOKEND_DATABASE must not pass */
         fprintf(stderr,
                 "tokend: database %s does not exist (set TOKEND_DATABASE, or create it with "

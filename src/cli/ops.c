@@ -150,10 +150,8 @@ static const char *sqlite_file(const struct tk_config *cfg, const char *cmd)
                             "PostgreSQL: restore a pg_dump with pg_restore (or psql)\n");
         return NULL;
     }
-    const char *p = cfg->database + 7;
-    if (strncmp(p, "//", 2) == 0)
-        p += 2;
-    if (strcmp(p, ":memory:") == 0) {
+    const char *p = tk_db_sqlite_path(cfg->database);
+    if (p == NULL || strcmp(p, ":memory:") == 0) {
         fprintf(stderr, "tokend: %s: TOKEND_DATABASE is an in-memory database\n", cmd);
         return NULL;
     }

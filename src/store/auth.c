@@ -56,9 +56,12 @@ int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_B
 void tk_st_sql_superusers(struct tk_sql *q, const int64_t *ids, size_t n)
 {
     tk_sql_add(q, GRANTING_CTE);
-    tk_sql_add(q, "SELECT DISTINCT m.user_id FROM memberships m WHERE m.user_id IN ");
+    tk_sql_add(q, "SELECT DISTINCT m.user_id FROM memberships m");
+    tk_sql_where(q);
+    tk_sql_add(q, "m.user_id IN ");
     tk_st_sql_id_list(q, ids, n);
-    tk_sql_add(q, " AND m.group_id IN (SELECT id FROM granting)");
+    tk_sql_where(q);
+    tk_sql_add(q, "m.group_id IN (SELECT id FROM granting)");
 }
 
 /* The groups that make their members superusers (tk_st_sql_superusers), sorted by id. */

@@ -1,5 +1,6 @@
-/* The thin driver interface under the store: one connection, prepared statements, rows.
- * store.c writes its SQL once against this; sqlite.c (and later pg.c) implement it. SQL uses
+/* The thin driver interface under the store: one connection, prepared statements, rows. The
+ * store's entity files (internal.h lists them) write their SQL once against this; sqlite.c and
+ * pg.c implement it. SQL uses
  * '?' placeholders; a driver rewrites them for its engine. A connection is used by one thread
  * at a time. Statements returned by tk_db_prepare belong to the connection's cache: reset them
  * (tk_db_reset) when done, never free them. */
@@ -51,6 +52,7 @@ struct tk_db {
     enum tk_dialect dialect;
     uint64_t id;        /* unique among the process's connections, never 0 */
     int64_t stmt_t0_ns; /* first step of the statement being run, for the store latency metric */
+    int bind_err;       /* the first failed bind since the last prepare (see tk_db_bind_int) */
 };
 
 /* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns
@@ -63,30 +65,42 @@ int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len
 int tk_db_pg_open_lazy(const char *url, struct tk_db **out) TK_MUST_USE;
 /* Is this database URL one for PostgreSQL? */
 bool tk_db_url_is_pg(const char *url);
+/* The path of a SQLite URL: what follows "sqlite:" (and "//" if present: sqlite:///abs/path and
+ * sqlite://rel are accepted as well as sqlite:path), possibly "" or ":memory:"; NULL when url is
+ * not a SQLite URL. Points into url. */
+const char *tk_db_sqlite_path(const char *url);
 
 /* Convenience wrappers over the ops. */
 static inline int tk_db_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **st)
 {
+    db->bind_err = 0;
     return db->ops->prepare(db, sql, st);
 }
-int tk_db_bind_null(struct tk_db *db, struct tk_db_stmt *st, int idx);
-int tk_db_bind_int(struct tk_db *db, struct tk_db_stmt *st, int idx, int64_t v);
-int tk_db_bind_text(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s, size_t len);
-int tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s);
+/* Binds parameter idx (1-based) of a statement just prepared. A bind cannot be forgotten to be
+ * checked: these return nothing, and the first failure among a statement's binds is kept on the
+ * connection and answered by its next tk_db_step, which then does not run the statement (a
+ * statement with a parameter missing must not run with it NULL). tk_db_prepare and tk_db_reset
+ * clear it. */
+void tk_db_bind_int(struct tk_db *db, struct tk_db_stmt *st, int idx, int64_t v);
+void tk_db_bind_text(struct tk_db *db, struct tk_db_stmt *st, int idx, const char *s, size_t len);
+void tk_db_bind_cstr(struct tk_db *db, struct tk_db_stmt *st, int idx,
+                     const char *s); /* NULL: null */
 /* v when has, else null (nullable times and ids). */
-int tk_db_bind_opt_int(struct tk_db *db, struct tk_db_stmt *st, int idx, bool has,
-                       int64_t v); /* NULL: null */
-int tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void *p, size_t len);
+void tk_db_bind_opt_int(struct tk_db *db, struct tk_db_stmt *st, int idx, bool has, int64_t v);
+void tk_db_bind_blob(struct tk_db *db, struct tk_db_stmt *st, int idx, const void *p, size_t len);
 /* A statement's latency runs from its first step to its reset (both ends go through these
  * wrappers); nested statements on one connection count as one. */
 static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st)
 {
+    if (db->bind_err != 0)
+        return db->bind_err; /* a bind failed: the statement does not run */
     if (db->stmt_t0_ns == 0)
         db->stmt_t0_ns = tk_metrics_now_ns();
     return db->ops->step(st);
 }
 static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st)
 {
+    db->bind_err = 0;
     db->ops->reset(st);
     if (db->stmt_t0_ns != 0) {
         tk_metrics_store_query(tk_metrics_now_ns() - db->stmt_t0_ns);

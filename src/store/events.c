@@ -67,21 +67,24 @@ int tk_store_event_insert(struct tk_db *db, const struct tk_event *e)
 
 static void sql_event_where(struct tk_sql *q, const struct tk_event_query *e)
 {
-    tk_sql_add(q, " WHERE 1 = 1");
     if (e->action) {
-        tk_sql_add(q, " AND action = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "action = ");
         tk_sql_cstr(q, e->action);
     }
     if (e->username) {
-        tk_sql_add(q, " AND username = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "username = ");
         tk_sql_cstr(q, e->username);
     }
     if (e->context_model_pk) {
-        tk_sql_add(q, " AND context_model_pk = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "context_model_pk = ");
         tk_sql_cstr(q, e->context_model_pk);
     }
     if (e->client_ip) {
-        tk_sql_add(q, " AND client_ip = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "client_ip = ");
         tk_sql_cstr(q, e->client_ip);
     }
 }

@@ -57,7 +57,7 @@ static void sql_attr_filter_pg(struct tk_sql *q, struct tk_arena *a, const char 
     const json_t *v = f->value;
     /* jsonb equality: numbers by value, objects regardless of key order */
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    tk_sql_add(q, " AND ");
+    tk_sql_where(q);
     tk_sql_add(q, node);
     tk_sql_cstr(q, path ? path : "{}");
     tk_sql_add(q, " AS text[])) = CAST(");
@@ -74,14 +74,14 @@ void tk_st_sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *col
         return;
     }
     char *path = json_path(a, f->keys, f->n_keys);
+    tk_sql_where(q);
     if (path == NULL) {
-        tk_sql_add(q, " AND 0 = 1");
+        tk_sql_add(q, "0 = 1");
         return;
     }
     char expr_type[256], expr_val[256];
     snprintf(expr_type, sizeof(expr_type), "json_type(%s, ", column);
     snprintf(expr_val, sizeof(expr_val), "json_extract(%s, ", column);
-    tk_sql_add(q, " AND ");
     tk_sql_add(q, expr_type);
     tk_sql_cstr(q, path);
     const json_t *v = f->value;
@@ -125,7 +125,6 @@ void tk_st_sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *col
     }
 }
 
-/* AND <column> at keys equals value, in JSON terms. */
 /* The two membership filters of a list (by pk and by name, both resolved to ids): each active
  * one keeps rows with a membership "<link> IN (ids)"; an empty set matches nothing. */
 void tk_st_sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2], const char *link)
@@ -133,11 +132,12 @@ void tk_st_sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2
     for (int k = 0; k < 2; k++) {
         if (!sets[k].active)
             continue;
+        tk_sql_where(q);
         if (sets[k].n == 0) {
-            tk_sql_add(q, " AND 0 = 1");
+            tk_sql_add(q, "0 = 1");
             continue;
         }
-        tk_sql_add(q, " AND EXISTS (SELECT 1 FROM memberships m WHERE ");
+        tk_sql_add(q, "EXISTS (SELECT 1 FROM memberships m WHERE ");
         tk_sql_add(q, link);
         tk_sql_add(q, " IN ");
         tk_st_sql_id_list(q, sets[k].ids, sets[k].n);

@@ -12,10 +12,26 @@ int tk_store_group_find(struct tk_db *db, const char *name, int64_t *id)
     return tk_st_find_id(db, "SELECT id FROM groups WHERE name = ?", name, id);
 }
 
+int tk_st_col_group(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a,
+                    struct tk_group *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->id = tk_db_col_int(db, st, c);
+    tk_st_col_uuid(db, st, c + 1, g->uuid);
+    g->name = tk_st_col_dup(db, st, c + 2, a);
+    g->is_superuser = tk_db_col_int(db, st, c + 3) != 0;
+    g->has_parent = !tk_db_col_null(db, st, c + 4);
+    if (g->has_parent) {
+        tk_st_col_uuid(db, st, c + 4, g->parent_uuid);
+        g->parent_name = tk_st_col_dup(db, st, c + 5, a);
+    }
+    g->attributes = tk_st_col_dup(db, st, c + 6, a);
+    return g->name && g->attributes && (!g->has_parent || g->parent_name) ? 0 : TK_ERR_NOMEM;
+}
+
 int tk_st_read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
                       struct tk_group **out, size_t *n_out)
 {
-    /* columns: id, uuid, name, is_superuser, parent uuid, parent name, attributes */
     size_t cap = 0, n = 0;
     struct tk_group *g = tk_arena_reserve(a, NULL, 0, &cap, sizeof(*g));
     int rc = g ? 0 : TK_ERR_NOMEM;
@@ -26,18 +42,7 @@ int tk_st_read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *
             break;
         }
         g = room;
-        struct tk_group *x = &g[n++];
-        x->id = tk_db_col_int(db, st, 0);
-        tk_st_col_uuid(db, st, 1, x->uuid);
-        x->name = tk_st_col_dup(db, st, 2, a);
-        x->is_superuser = tk_db_col_int(db, st, 3) != 0;
-        x->has_parent = !tk_db_col_null(db, st, 4);
-        if (x->has_parent) {
-            tk_st_col_uuid(db, st, 4, x->parent_uuid);
-            x->parent_name = tk_st_col_dup(db, st, 5, a);
-        }
-        x->attributes = tk_st_col_dup(db, st, 6, a);
-        rc = x->name && x->attributes && (!x->has_parent || x->parent_name) ? 0 : TK_ERR_NOMEM;
+        rc = tk_st_col_group(db, st, 0, a, &g[n++]);
     }
     tk_db_reset(db, st);
     if (rc < 0)
@@ -49,20 +54,21 @@ int tk_st_read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *
 
 static void sql_group_where(struct tk_sql *q, struct tk_arena *a, const struct tk_group_query *g)
 {
-    tk_sql_add(q, " WHERE 1 = 1");
     if (g->name) {
-        tk_sql_add(q, " AND g.name = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "g.name = ");
         tk_sql_cstr(q, g->name);
     }
     if (g->is_superuser >= 0) {
-        tk_sql_add(q, " AND g.is_superuser = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "g.is_superuser = ");
         tk_sql_int(q, g->is_superuser);
     }
     tk_st_sql_membership_filter(q, g->member_sets, "m.group_id = g.id AND m.user_id");
     for (size_t i = 0; i < g->n_attrs; i++)
         tk_st_sql_attr_filter(q, a, "g.attributes", &g->attrs[i]);
     for (size_t i = 0; i < g->n_terms; i++) {
-        tk_sql_add(q, " AND ");
+        tk_sql_where(q);
         tk_sql_contains(q, "g.search_fold", g->terms[i]);
     }
 }

@@ -128,7 +128,8 @@ static int map_result(struct pg_db *d, PGresult *r)
     return TK_ERR_STORE;
 }
 
-/* '?' -> '$n' outside quotes and comments. */
+/* '?' -> '$n' outside quoted text ('...' and "..."). The store writes no SQL comments, so a
+ * '?' inside one is not looked for. */
 static char *rewrite(const char *sql, int *n_params)
 {
     size_t len = strlen(sql), cap = 1;

@@ -1,5 +1,7 @@
-/* SQL builder (sql.h). The only place that knows how the two dialects differ in the queries
- * tokend builds at run time. */
+/* The SQL text builder (sql.h), with substring containment, the one expression every list's
+ * search writes differently per dialect (instr, or LIKE for pg_trgm's index). The other
+ * dialect-specific pieces stay with their queries (the attribute filters in filters.c, FTS5 in
+ * search.c, row locks in conn.c). */
 #include "store/sql.h"
 
 #include <string.h>
@@ -11,6 +13,7 @@ int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a)
     q->n_params = 0;
     q->cap_params = 16;
     q->err = 0;
+    q->in_where = false;
     q->arena = a;
     q->params = tk_arena_alloc(a, q->cap_params * sizeof(*q->params));
     return q->params ? 0 : TK_ERR_NOMEM;
@@ -24,6 +27,12 @@ void tk_sql_free(struct tk_sql *q)
 void tk_sql_add(struct tk_sql *q, const char *text)
 {
     tk_buf_puts(&q->text, text);
+}
+
+void tk_sql_where(struct tk_sql *q)
+{
+    tk_buf_puts(&q->text, q->in_where ? " AND " : " WHERE ");
+    q->in_where = true;
 }
 
 static struct tk_sql_param *new_param(struct tk_sql *q)
@@ -134,14 +143,12 @@ int tk_sql_prepare(struct tk_db *db, struct tk_sql *q, struct tk_db_stmt **st)
     int rc = tk_db_prepare(db, q->text.data, st);
     if (rc)
         return rc;
-    for (size_t i = 0; i < q->n_params && rc == 0; i++) {
+    for (size_t i = 0; i < q->n_params; i++) { /* a failure is answered by the first step */
         const struct tk_sql_param *p = &q->params[i];
         if (p->type == TK_SQLP_INT)
-            rc = tk_db_bind_int(db, *st, (int)i + 1, p->i);
+            tk_db_bind_int(db, *st, (int)i + 1, p->i);
         else
-            rc = tk_db_bind_text(db, *st, (int)i + 1, p->s, p->len);
+            tk_db_bind_text(db, *st, (int)i + 1, p->s, p->len);
     }
-    if (rc)
-        tk_db_reset(db, *st);
-    return rc;
+    return 0;
 }

@@ -1,6 +1,9 @@
-/* SQL text builder: the token list's WHERE, ORDER BY and paging are written here once and
- * rendered for either dialect. Parameters are collected in order and bound in one call.
- * Errors are sticky (q->err) and checked when binding. */
+/* The SQL text builder the store's files build their run-time queries with: text and '?'
+ * parameters collected in order (bound in one call by tk_sql_prepare), WHERE conditions added
+ * one way (tk_sql_where), subqueries spliced in, and substring containment, written per dialect
+ * (tk_sql_contains). The queries themselves live in the
+ * entity files (token_list.c, users.c, groups.c, events.c ...). Errors are sticky (q->err) and
+ * answered by tk_sql_prepare. */
 #ifndef TK_STORE_SQL_H
 #define TK_STORE_SQL_H
 
@@ -26,11 +29,16 @@ struct tk_sql {
     struct tk_sql_param *params; /* arena-allocated, grows to TK_SQL_MAX_PARAMS */
     struct tk_arena *arena;
     int err;
+    bool in_where; /* a condition was added (tk_sql_where) */
 };
 
 int tk_sql_init(struct tk_sql *q, enum tk_dialect d, struct tk_arena *a) TK_MUST_USE;
 void tk_sql_free(struct tk_sql *q);
 void tk_sql_add(struct tk_sql *q, const char *text);
+/* Starts a condition of the WHERE clause being built: " WHERE " before the first, " AND "
+ * before each other one. Every WHERE of the store is written this way, so a query without
+ * conditions has no WHERE at all (SQLite then counts from the b-tree's pages). */
+void tk_sql_where(struct tk_sql *q);
 void tk_sql_int(struct tk_sql *q, int64_t v);                  /* appends a placeholder */
 void tk_sql_text(struct tk_sql *q, const char *s, size_t len); /* appends a placeholder */
 void tk_sql_cstr(struct tk_sql *q, const char *s);

@@ -1,5 +1,6 @@
 /* The store: everything tokend keeps, behind one interface. Callers (api/, cli/) never see
- * SQL or know which engine answers; the SQL is written once (sql.c) over thin drivers (db.h).
+ * SQL or know which engine answers; the SQL is written once for both engines, in one file per
+ * entity (internal.h lists them), with the builder of sql.h, over thin drivers (db.h).
  * Objects returned are allocated in the caller's arena. Thread-safety: struct tk_store is
  * shared; each thread gets its own connection from tk_store_db(). */
 #ifndef TK_STORE_STORE_H

@@ -9,51 +9,48 @@
 
 void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
 {
-    /* no WHERE at all when nothing filters: SQLite then counts from the b-tree's pages */
-    bool first = true;
-#define AND() (tk_sql_add(q, first ? " WHERE " : " AND "), first = false)
     if (t->owner_id > 0) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.user_id = ");
         tk_sql_int(q, t->owner_id);
     }
     if (t->id > 0) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.id = ");
         tk_sql_int(q, t->id);
     }
     if (t->identifier) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.identifier = ");
         tk_sql_cstr(q, t->identifier);
     }
     if (t->intent) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.intent = ");
         tk_sql_cstr(q, t->intent);
     }
     if (t->managed) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.managed = ");
         tk_sql_cstr(q, t->managed);
     }
     if (t->username) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "u.username = ");
         tk_sql_cstr(q, t->username);
     }
     if (t->description) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.description = ");
         tk_sql_cstr(q, t->description);
     }
     if (t->has_expires) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.expires = ");
         tk_sql_int(q, t->expires);
     }
     if (t->expiring >= 0) {
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.expiring = ");
         tk_sql_int(q, t->expiring ? 1 : 0);
     }
@@ -65,7 +62,7 @@ void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
     if (match != NULL) {
         /* the terms the FTS5 trigram index can answer, as one MATCH: one lookup, however many
          * terms (one subquery per term made SQLite build and probe a list per term) */
-        AND();
+        tk_sql_where(q);
         tk_sql_add(q, "t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH ");
         tk_sql_cstr(q, match);
         tk_sql_add(q, ")");
@@ -73,12 +70,10 @@ void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
     for (size_t i = 0; i < t->n_terms; i++) {
         if (match != NULL && covered[i])
             continue;
-        AND();
+        tk_sql_where(q);
         tk_sql_contains(q, "t.search_fold", t->terms[i]);
     }
 }
-
-#undef AND
 
 static const char *order_column(enum tk_token_field f)
 {

@@ -59,6 +59,7 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
         return rc;
     /* No ORDER BY: the rows are few, and sorting them here spares SQLite a sorter (about
      * half of this query's work). */
+    /* the columns of TK_ST_GROUP_COLUMNS after the owner's id (tk_st_col_group) */
     tk_sql_add(&q, "SELECT m.user_id, g.id, g.uuid, g.name, g.is_superuser, p.uuid, p.name, "
                    "g.attributes FROM memberships m JOIN groups g ON g.id = m.group_id "
                    "LEFT JOIN groups p ON p.id = g.parent_id WHERE m.user_id IN ");
@@ -78,23 +79,9 @@ static int load_groups(struct tk_db *db, struct tk_arena *a, struct tk_user *use
         }
         rows = grown;
         struct owned_group *r = &rows[used];
-        struct tk_group *g = &r->g;
-        memset(r, 0, sizeof(*r));
         r->owner = tk_db_col_int(db, st, 0);
-        g->id = tk_db_col_int(db, st, 1);
-        tk_st_col_uuid(db, st, 2, g->uuid);
-        g->name = tk_st_col_dup(db, st, 3, a);
-        g->is_superuser = tk_db_col_int(db, st, 4) != 0;
-        g->has_parent = !tk_db_col_null(db, st, 5);
-        if (g->has_parent) {
-            tk_st_col_uuid(db, st, 5, g->parent_uuid);
-            g->parent_name = tk_st_col_dup(db, st, 6, a);
-        }
-        g->attributes = tk_st_col_dup(db, st, 7, a);
-        if (g->name == NULL || g->attributes == NULL || (g->has_parent && !g->parent_name)) {
-            rc = TK_ERR_NOMEM;
+        if ((rc = tk_st_col_group(db, st, 1, a, &r->g)) != 0)
             break;
-        }
         used++;
     }
     tk_db_reset(db, st);
@@ -263,49 +250,23 @@ int tk_store_user_attributes(struct tk_db *db, int64_t id, struct tk_arena *a, c
 int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena *a,
                                    const char ***json, size_t *n)
 {
-    char depth[16];
-    snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
-    struct tk_sql q;
-    int rc = tk_sql_init(&q, db->dialect, a);
+    struct tk_group *groups;
+    size_t n_groups;
+    int rc = tk_store_user_effective_groups(db, id, a, &groups, &n_groups);
     if (rc)
         return rc;
-    tk_sql_add(&q, "WITH RECURSIVE anc(group_id, depth) AS ("
-                   "SELECT m.group_id, 0 FROM memberships m WHERE m.user_id = ");
-    tk_sql_int(&q, id);
-    tk_sql_add(&q, " UNION SELECT g.parent_id, anc.depth + 1 FROM anc "
-                   "JOIN groups g ON g.id = anc.group_id "
-                   "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
-    tk_sql_add(&q, depth);
-    tk_sql_add(&q, ") SELECT g.attributes FROM groups g WHERE g.id IN "
-                   "(SELECT group_id FROM anc) ORDER BY g.name, g.id");
-    struct tk_db_stmt *st;
-    rc = tk_sql_prepare(db, &q, &st);
-    tk_sql_free(&q);
-    if (rc)
-        return rc;
-    size_t cap = 0, used = 0;
-    const char **out = tk_arena_reserve(a, NULL, 0, &cap, sizeof(*out));
-    while (out != NULL && (rc = tk_db_step(db, st)) == 1) {
-        if ((out = tk_arena_reserve(a, out, used, &cap, sizeof(*out))) == NULL)
-            break;
-        if ((out[used++] = tk_st_col_dup(db, st, 0, a)) == NULL) {
-            out = NULL;
-            break;
-        }
-    }
-    tk_db_reset(db, st);
+    const char **out = tk_arena_calloc(a, n_groups ? n_groups : 1, sizeof(*out));
     if (out == NULL)
         return TK_ERR_NOMEM;
-    if (rc < 0)
-        return rc;
+    for (size_t i = 0; i < n_groups; i++)
+        out[i] = groups[i].attributes;
     *json = out;
-    *n = used;
+    *n = n_groups;
     return 0;
 }
 
 static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk_user_query *u)
 {
-    tk_sql_add(q, " WHERE 1 = 1");
     const struct {
         const char *col, *val;
     } eq[] = {{"u.username", u->username},
@@ -316,37 +277,41 @@ static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk
     for (size_t i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
         if (eq[i].val == NULL)
             continue;
-        tk_sql_add(q, " AND ");
+        tk_sql_where(q);
         tk_sql_add(q, eq[i].col);
         tk_sql_add(q, " = ");
         tk_sql_cstr(q, eq[i].val);
     }
     if (u->path_startswith) {
         /* a prefix test without LIKE, so '%' and '_' are literal */
-        tk_sql_add(q, " AND substr(u.path, 1, length(CAST(");
+        tk_sql_where(q);
+        tk_sql_add(q, "substr(u.path, 1, length(CAST(");
         tk_sql_cstr(q, u->path_startswith);
         tk_sql_add(q, " AS TEXT))) = ");
         tk_sql_cstr(q, u->path_startswith);
     }
     if (u->is_active >= 0) {
-        tk_sql_add(q, " AND u.is_active = ");
+        tk_sql_where(q);
+        tk_sql_add(q, "u.is_active = ");
         tk_sql_int(q, u->is_active);
     }
     if (u->is_superuser >= 0) {
         /* authentik evaluates this on the direct groups only */
-        tk_sql_add(q, u->is_superuser ? " AND" : " AND NOT");
-        tk_sql_add(q, " EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id "
+        tk_sql_where(q);
+        tk_sql_add(q, u->is_superuser ? "EXISTS" : "NOT EXISTS");
+        tk_sql_add(q, " (SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id "
                       "WHERE m.user_id = u.id AND g.is_superuser = 1)");
     }
     if (u->n_types > 0) {
-        tk_sql_add(q, " AND u.type IN ");
+        tk_sql_where(q);
+        tk_sql_add(q, "u.type IN ");
         tk_st_sql_strs(q, u->types, u->n_types);
     }
     tk_st_sql_membership_filter(q, u->group_sets, "m.user_id = u.id AND m.group_id");
     for (size_t i = 0; i < u->n_attrs; i++)
         tk_st_sql_attr_filter(q, a, "u.attributes", &u->attrs[i]);
     for (size_t i = 0; i < u->n_terms; i++) {
-        tk_sql_add(q, " AND ");
+        tk_sql_where(q);
         tk_sql_contains(q, "u.search_fold", u->terms[i]);
     }
 }
@@ -677,8 +642,8 @@ int tk_store_username_taken(struct tk_db *db, const char *username, int64_t excl
 int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena *a,
                                    struct tk_group **groups, size_t *n)
 {
-    char depth[16];
-    snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
+    /* The one walk up a user's group ancestry: from the direct groups through their parents,
+     * TK_MAX_GROUP_DEPTH levels at most (UNION, not UNION ALL: a cycle ends it too). */
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
@@ -689,7 +654,7 @@ int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena
     tk_sql_add(&q, " UNION SELECT g.parent_id, anc.depth + 1 FROM anc "
                    "JOIN groups g ON g.id = anc.group_id "
                    "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
-    tk_sql_add(&q, depth);
+    tk_sql_int(&q, TK_MAX_GROUP_DEPTH);
     tk_sql_add(&q, ") SELECT " TK_ST_GROUP_COLUMNS " WHERE g.id IN (SELECT group_id FROM anc) "
                    "ORDER BY g.name, g.id");
     struct tk_db_stmt *st;
