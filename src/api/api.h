@@ -48,50 +48,6 @@ void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void
 void tk_api_health_live(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_ready(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx);
-/* The admission step of authenticated routes (http.h's tk_admit_fn; ctx is the struct tk_api):
- * tk_api_begin's authentication, from the headers alone (common.c). */
-bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx);
-
-/* ---- shared by the resource files (common.c) ---- */
-
-/* Everything a handler needs once the request passed authentication. */
-struct tk_ctx {
-    struct tk_api *api;
-    struct tk_request *req;
-    struct tk_response *res;
-    struct tk_db *db;
-    struct tk_principal who;
-    /* db's snapshot, read at authentication before any of the request's reads: caches of
-     * derived data may file what the request reads on db under it (tk_store_snapshot) */
-    struct tk_store_snapshot snap;
-    int64_t now;
-    char request_id[TK_REQUEST_ID_MAX + 1]; /* the request's X-Request-Id, for the audit log */
-    struct tk_db *rdb; /* connection for replica-served reads, see tk_api_rdb */
-};
-
-/* The connection for a read that a replica may serve (lists, retrieve); the primary's when no
- * replica is configured or after tk_api_rdb_failed. */
-struct tk_db *tk_api_rdb(struct tk_ctx *c);
-/* After a read on tk_api_rdb failed with rc: true (and the primary is used from now on) when
- * the read should be retried. */
-bool tk_api_rdb_failed(struct tk_ctx *c, int rc);
-
-/* DRF's APIView.initial, then method dispatch: authenticates (403 with authentik's messages),
- * answers OPTIONS, and 405 for methods not in allowed (a mask of enum tk_method; HEAD is
- * allowed wherever GET is). Returns true when the handler should go on. */
-bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
-                  unsigned allowed, struct tk_ctx *ctx);
-
-/* tk_api_begin for endpoints that only superusers may use (API.md §14: 403 before 405). */
-bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_response *res,
-                     unsigned allowed, bool superuser_only, struct tk_ctx *ctx);
-
-/* include_groups / include_users (API.md §7.1, §14): true unless present and not "true". */
-bool tk_include_groups_param(const struct tk_request *req, const char *name);
-
-/* Maps a program error to a response (api/errors.c). Never a 500. */
-void tk_api_error(struct tk_response *res, int err);
-
 /* 400 body {"<field>": [msg]} builder, fields in the order added. */
 struct tk_field_errors {
     struct tk_buf buf;
@@ -108,8 +64,83 @@ static inline bool tk_field_errors_any(const struct tk_field_errors *fe)
 void tk_field_errors_add(struct tk_field_errors *fe, const char *field, const char *msg);
 void tk_field_errors_add_n(struct tk_field_errors *fe, const char *field, const char *msg,
                            size_t len);
-/* Writes the 400 response if any error was added (503 if validation ran out of memory);
- * returns true if it did. Frees fe. */
-bool tk_field_errors_respond(struct tk_field_errors *fe, struct tk_response *res);
+void tk_field_errors_free(struct tk_field_errors *fe);
+
+/* ---- the handler contract (common.c, errors.c) ----
+ *
+ * Every route's entry point above is one call of tk_api_run, naming the methods the route takes
+ * and its handler. tk_api_run authenticates the request, answers OPTIONS, refuses other methods
+ * (405, DRF's order: authentication first) and then runs the handler, which returns what
+ * happened:
+ *   0              success: the handler has put its answer in c->res (status, body, or an empty
+ *                  body), as its last act;
+ *   TK_ERR_FIELDS  validation failed: the field errors are in c->fe, answered 400 together;
+ *   TK_ERR_ANSWER  a refusal the handler described with tk_api_refuse (c->answer: a status with
+ *                  {"detail": ...}, or one of the other bodies authentik gives);
+ *   other TK_ERR_* a program or store error, answered from tk_api_error's table (503 ...).
+ * A handler never writes an error into c->res and never goes on after deciding one:
+ * tk_api_respond is the one place that turns an outcome into the response, and it replaces
+ * whatever a failing handler had begun to write. The HTTP layer then finishes the response
+ * (tk_response_finish) on its way out. */
+
+/* Everything a handler needs once the request passed authentication. */
+struct tk_ctx {
+    struct tk_api *api;
+    struct tk_request *req;
+    struct tk_response *res;
+    struct tk_db *db;
+    struct tk_principal who;
+    /* db's snapshot, read at authentication before any of the request's reads: caches of
+     * derived data may file what the request reads on db under it (tk_store_snapshot) */
+    struct tk_store_snapshot snap;
+    int64_t now;
+    char request_id[TK_REQUEST_ID_MAX + 1]; /* the request's X-Request-Id, for the audit log */
+    struct tk_db *rdb;         /* connection for replica-served reads, see tk_api_rdb */
+    struct tk_field_errors fe; /* TK_ERR_FIELDS: the 400's fields, in the order added */
+    struct tk_answer {         /* TK_ERR_ANSWER (tk_api_refuse) */
+        int status;
+        const char *detail; /* {"detail": detail}, unless body or empty */
+        const char *body;   /* a JSON body of another shape */
+        bool empty;         /* no body at all */
+        unsigned retry_after;
+    } answer;
+};
+
+typedef int (*tk_api_handler_fn)(struct tk_ctx *c);
+
+/* Flags of tk_api_run. */
+enum {
+    TK_API_SUPERUSER = 1 << 0, /* superusers only: 403 for anyone else, before 405 (authentik's
+                                * RBAC answers so for users without permissions) */
+};
+
+/* Runs one request through the contract above; api is the struct tk_api. allowed: a mask of
+ * enum tk_method (HEAD goes wherever GET does, OPTIONS everywhere). */
+void tk_api_run(void *api, struct tk_request *req, struct tk_response *res, unsigned allowed,
+                unsigned flags, tk_api_handler_fn fn);
+
+/* Records a refusal and returns TK_ERR_ANSWER, for "return tk_api_refuse(c, 404, ...)".
+ * detail is kept as given (static or in the request's arena). */
+int tk_api_refuse(struct tk_ctx *c, int status, const char *detail);
+/* The same with a JSON body of another shape (authentik's bare lists and strings), or with no
+ * body at all when body is NULL. */
+int tk_api_refuse_body(struct tk_ctx *c, int status, const char *body);
+
+/* Turns a handler's outcome into c->res (above). Frees c->fe. */
+void tk_api_respond(struct tk_ctx *c, int rc);
+
+/* The connection for a read that a replica may serve (lists, retrieve); the primary's when no
+ * replica is configured or after tk_api_rdb_failed. */
+struct tk_db *tk_api_rdb(struct tk_ctx *c);
+/* After a read on tk_api_rdb failed with rc: true (and the primary is used from now on) when
+ * the read should be retried. */
+bool tk_api_rdb_failed(struct tk_ctx *c, int rc);
+
+/* Before a body is read (routes.c, http.h's tk_admit_fn): the authentication of tk_api_run
+ * from the headers alone; false with the refusal in res. */
+bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx);
+
+/* include_groups / include_users (API.md §7.1, §14): true unless present and not "true". */
+bool tk_include_groups_param(const struct tk_request *req, const char *name);
 
 #endif

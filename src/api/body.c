@@ -40,11 +40,19 @@ static unsigned json_depth(const char *s, size_t len)
     return max;
 }
 
-static void parse_error(struct tk_response *res, const char *why)
+/* A refusal whose detail is built here: copied into the request's arena, where the answer
+ * will read it. */
+static int refuse_copy(struct tk_ctx *c, int status, const char *detail)
+{
+    const char *kept = tk_arena_strdup(c->req->arena, detail);
+    return kept ? tk_api_refuse(c, status, kept) : TK_ERR_NOMEM;
+}
+
+static int parse_error(struct tk_ctx *c, const char *why)
 {
     char msg[256];
     snprintf(msg, sizeof(msg), "JSON parse error - %s", why);
-    tk_response_detail(res, 400, msg);
+    return refuse_copy(c, 400, msg);
 }
 
 static bool is_json_type(const char *ct)
@@ -58,12 +66,14 @@ static bool is_json_type(const char *ct)
     return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
-json_t *tk_body_object(struct tk_ctx *c)
+int tk_body_object(struct tk_ctx *c, json_t **out)
 {
     struct tk_request *req = c->req;
-    struct tk_response *res = c->res;
-    if (req->body_len == 0)
-        return json_object(); /* DRF: no body is empty data, whatever the media type */
+    *out = NULL;
+    if (req->body_len == 0) {
+        *out = json_object(); /* DRF: no body is empty data, whatever the media type */
+        return *out ? 0 : TK_ERR_NOMEM;
+    }
     const char *ct = req->content_type ? req->content_type : "";
     if (!is_json_type(ct)) {
         struct tk_buf m;
@@ -71,17 +81,12 @@ json_t *tk_body_object(struct tk_ctx *c)
         tk_buf_puts(&m, "Unsupported media type \"");
         tk_buf_puts(&m, ct);
         tk_buf_puts(&m, "\" in request.");
-        if (m.err == 0)
-            tk_response_detail(res, 415, m.data);
-        else
-            tk_response_detail(res, 415, "Unsupported media type in request.");
+        int rc = refuse_copy(c, 415, m.err == 0 ? m.data : "Unsupported media type in request.");
         tk_buf_free(&m);
-        return NULL;
+        return rc;
     }
-    if (json_depth(req->body, req->body_len) > TK_MAX_JSON_DEPTH) {
-        parse_error(res, "nesting deeper than 64 levels");
-        return NULL;
-    }
+    if (json_depth(req->body, req->body_len) > TK_MAX_JSON_DEPTH)
+        return parse_error(c, "nesting deeper than 64 levels");
     json_error_t err;
     size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
     json_t *v = json_loadb(req->body, req->body_len, flags, &err);
@@ -99,19 +104,15 @@ json_t *tk_body_object(struct tk_ctx *c)
             v = json_loadb(req->body, req->body_len, flags | JSON_DECODE_INT_AS_REAL, &again);
         if (v == NULL &&
             (json_error_code(&again) == json_error_out_of_memory || again.text[0] == '\0' ||
-             strcmp(again.text, err.text) != 0 || again.position != err.position)) {
-            tk_api_error(res, TK_ERR_NOMEM);
-            return NULL;
-        }
-        if (v == NULL) {
-            parse_error(res, again.text);
-            return NULL;
-        }
+             strcmp(again.text, err.text) != 0 || again.position != err.position))
+            return TK_ERR_NOMEM;
+        if (v == NULL)
+            return parse_error(c, again.text);
     }
-    if (json_is_object(v))
-        return v;
-    struct tk_field_errors fe;
-    tk_field_errors_init(&fe);
+    if (json_is_object(v)) {
+        *out = v;
+        return 0;
+    }
     const char *type = "NoneType";
     switch (json_typeof(v)) {
     case JSON_ARRAY: type = "list"; break;
@@ -123,15 +124,14 @@ json_t *tk_body_object(struct tk_ctx *c)
     default: break;
     }
     if (json_is_null(v)) {
-        tk_field_errors_add(&fe, "non_field_errors", "No data provided");
+        tk_field_errors_add(&c->fe, "non_field_errors", "No data provided");
     } else {
         char msg[96];
         snprintf(msg, sizeof(msg), "Invalid data. Expected a dictionary, but got %s.", type);
-        tk_field_errors_add(&fe, "non_field_errors", msg);
+        tk_field_errors_add(&c->fe, "non_field_errors", msg);
     }
-    tk_field_errors_respond(&fe, res);
     json_decref(v);
-    return NULL;
+    return TK_ERR_FIELDS;
 }
 
 void tk_py_float_repr(double d, char out[32])

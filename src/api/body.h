@@ -9,9 +9,9 @@
 
 #include "api/api.h"
 
-/* The body as a JSON object (an empty body is {}). On failure the response (415/400) is
- * written and NULL returned. Caller json_decref()s the result. */
-json_t *tk_body_object(struct tk_ctx *c);
+/* The body as a JSON object in *out (an empty body is {}), which the caller json_decref()s;
+ * or a refusal (415, 400 parse error: TK_ERR_ANSWER; not an object: TK_ERR_FIELDS) and NULL. */
+int tk_body_object(struct tk_ctx *c, json_t **out) TK_MUST_USE;
 
 enum tk_field_state { TK_FIELD_ABSENT, TK_FIELD_NULL, TK_FIELD_SET, TK_FIELD_INVALID };
 

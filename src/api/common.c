@@ -1,5 +1,6 @@
-/* What every endpoint does before its own work (api.h): DRF's authentication, OPTIONS and 405
- * handling, in DRF's order (authentication before method dispatch). */
+/* The handler contract of api.h: what every endpoint does before its own work (DRF's
+ * authentication, OPTIONS and 405, in DRF's order) and the refusals handlers describe. The one
+ * place turning outcomes into responses is tk_api_respond (errors.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,93 +16,95 @@
 static const char *const method_names[] = {"GET",   "HEAD",   "POST",   "PUT",
                                            "PATCH", "DELETE", "OPTIONS"};
 
-bool tk_api_begin(struct tk_api *api, struct tk_request *req, struct tk_response *res,
-                  unsigned allowed, struct tk_ctx *ctx)
+int tk_api_refuse(struct tk_ctx *c, int status, const char *detail)
 {
-    return tk_api_begin_ex(api, req, res, allowed, false, ctx);
+    c->answer = (struct tk_answer){.status = status, .detail = detail};
+    return TK_ERR_ANSWER;
+}
+
+int tk_api_refuse_body(struct tk_ctx *c, int status, const char *body)
+{
+    c->answer = (struct tk_answer){.status = status, .body = body, .empty = body == NULL};
+    return TK_ERR_ANSWER;
 }
 
 /* A failed authentication: the given 403, or 429 once the client's address has used up its
  * failures (throttle.h). Decided after the credential was looked at, never before: a valid key
  * is answered whatever others did from its address. */
-static bool failed(struct tk_api *api, struct tk_ctx *ctx, enum tk_auth_failure why,
-                   const char *msg)
+static int failed(struct tk_ctx *c, enum tk_auth_failure why, const char *msg)
 {
     unsigned wait = 0;
-    if (tk_throttle_fail(api->throttle, ctx->req->client_ip, ctx->now, &wait)) {
+    if (tk_throttle_fail(c->api->throttle, c->req->client_ip, c->now, &wait)) {
         tk_metrics_auth_failure(TK_AUTHF_THROTTLED);
-        tk_response_detail(ctx->res, 429, "Request was throttled.");
-        ctx->res->retry_after = wait;
-        return false;
+        tk_api_refuse(c, 429, "Request was throttled.");
+        c->answer.retry_after = wait;
+        return TK_ERR_ANSWER;
     }
     tk_metrics_auth_failure(why);
-    tk_response_detail(ctx->res, 403, msg);
-    return false;
+    return tk_api_refuse(c, 403, msg);
 }
 
-/* DRF's authentication: fills ctx and ctx->who, or answers (403, 400, 429, 503). */
-static bool authenticate(struct tk_api *api, struct tk_request *req, struct tk_response *res,
-                         struct tk_ctx *ctx)
+static void init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
+                 struct tk_response *res)
 {
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->api = api;
-    ctx->req = req;
-    ctx->res = res;
-    ctx->now = tk_now_us();
+    memset(c, 0, sizeof(*c));
+    c->api = api;
+    c->req = req;
+    c->res = res;
+    c->now = tk_now_us();
+    tk_field_errors_init(&c->fe);
     if (req->request_id != NULL) {
         /* the id the log line and the X-Request-Id header carry (http layer) */
-        snprintf(ctx->request_id, sizeof(ctx->request_id), "%s", req->request_id);
+        snprintf(c->request_id, sizeof(c->request_id), "%s", req->request_id);
     } else {
         uint8_t rid[16];
         randombytes_buf(rid, sizeof(rid));
-        sodium_bin2hex(ctx->request_id, sizeof(ctx->request_id), rid, sizeof(rid));
+        sodium_bin2hex(c->request_id, sizeof(c->request_id), rid, sizeof(rid));
     }
+}
 
+/* DRF's authentication: fills c->db and c->who, or refuses (403, 400, 429, 503). */
+static int authenticate(struct tk_ctx *c)
+{
     const char *cred = NULL;
     size_t cred_len = 0;
-    switch (tk_auth_parse(req->authorization, req->authorization_len, &cred, &cred_len)) {
+    switch (tk_auth_parse(c->req->authorization, c->req->authorization_len, &cred, &cred_len)) {
     case TK_AUTH_NONE:
         /* never throttled: without a credential there is nothing to learn */
         tk_metrics_auth_failure(TK_AUTHF_MISSING);
-        tk_response_detail(res, 403, "Authentication credentials were not provided.");
-        return false;
+        return tk_api_refuse(c, 403, "Authentication credentials were not provided.");
     case TK_AUTH_UNSUPPORTED:
-        return failed(api, ctx, TK_AUTHF_UNSUPPORTED, "Unsupported authentication type");
+        return failed(c, TK_AUTHF_UNSUPPORTED, "Unsupported authentication type");
     case TK_AUTH_MALFORMED:
         tk_metrics_auth_failure(TK_AUTHF_MALFORMED);
-        tk_response_detail(res, 400, "Invalid Authorization header.");
-        return false;
+        return tk_api_refuse(c, 400, "Invalid Authorization header.");
     case TK_AUTH_BEARER: break;
     }
-    ctx->db = tk_store_db(api->store);
-    if (ctx->db == NULL) {
-        tk_api_error(res, TK_ERR_BUSY);
-        return false;
-    }
+    c->db = tk_store_db(c->api->store);
+    if (c->db == NULL)
+        return TK_ERR_BUSY;
     uint8_t hash[TK_KEY_HASH_BYTES];
-    tk_key_hash(&api->secret, cred, cred_len, hash);
+    tk_key_hash(&c->api->secret, cred, cred_len, hash);
     /* The snapshot is read before the lookup: an answer kept under it can only be older
      * data's if nothing committed in between, when it is the same answer. */
-    tk_store_snapshot(ctx->db, &ctx->snap);
+    tk_store_snapshot(c->db, &c->snap);
     int rc = 0;
-    if (!tk_principal_cache_get(&ctx->snap, hash, ctx->now, &ctx->who)) {
+    if (!tk_principal_cache_get(&c->snap, hash, c->now, &c->who)) {
         int64_t valid_until;
-        rc = tk_store_authenticate(ctx->db, hash, ctx->now, &ctx->who, &valid_until);
+        rc = tk_store_authenticate(c->db, hash, c->now, &c->who, &valid_until);
         if (rc == 0)
-            tk_principal_cache_put(&ctx->snap, hash, &ctx->who, valid_until);
+            tk_principal_cache_put(&c->snap, hash, &c->who, valid_until);
     }
     if (rc == TK_ERR_NOTFOUND)
-        return failed(api, ctx, TK_AUTHF_INVALID, "Token invalid/expired");
-    if (rc) {
-        tk_api_error(res, rc);
-        return false;
-    }
-    res->user_id = ctx->who.user_id;
-    return true;
+        return failed(c, TK_AUTHF_INVALID, "Token invalid/expired");
+    if (rc)
+        return rc;
+    c->res->user_id = c->who.user_id;
+    return 0;
 }
 
 /* Before the body of an authenticated route is read (routes.c, http.h's tk_admit_fn): the same
- * authentication as tk_api_begin, so a missing or bad credential is answered at once and its
+ * authentication as tk_api_run, so a missing or bad credential is answered at once and its
  * body never buffered. The handler authenticates again once the body is in, so the request is
  * decided on the state of the moment it is complete, as without this step: on SQLite that is a
  * principal-cache hit (a keyed hash and a table probe) unless something committed meanwhile; on
@@ -112,41 +115,51 @@ static bool authenticate(struct tk_api *api, struct tk_request *req, struct tk_r
 bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx)
 {
     struct tk_ctx c;
-    return authenticate(ctx, req, res, &c);
+    init(&c, ctx, req, res);
+    int rc = authenticate(&c);
+    tk_api_respond(&c, rc);
+    return rc == 0;
 }
 
-bool tk_api_begin_ex(struct tk_api *api, struct tk_request *req, struct tk_response *res,
-                     unsigned allowed, bool superuser_only, struct tk_ctx *ctx)
+/* DRF's APIView.initial and method dispatch, after authentication: the superuser rule of the
+ * route (403 before 405), OPTIONS, HEAD as GET, 405. 0: run the handler. */
+static int dispatch(struct tk_ctx *c, unsigned allowed, unsigned flags)
 {
-    if (!authenticate(api, req, res, ctx))
-        return false;
-
-    if (superuser_only && !ctx->who.is_superuser) {
-        /* authentik's RBAC: without permissions nothing is visible, every request is 403 */
-        tk_response_detail(res, 403, "You do not have permission to perform this action.");
-        return false;
-    }
-    unsigned m = req->method;
+    if ((flags & TK_API_SUPERUSER) && !c->who.is_superuser)
+        return tk_api_refuse(c, 403, "You do not have permission to perform this action.");
+    unsigned m = c->req->method;
     if (m == TK_M_HEAD && (allowed & TK_M_GET))
-        return true;
-    if (m == TK_M_OPTIONS) {
-        res->status = 200;
-        tk_buf_puts(&res->body, "{\"renders\":[\"application/json\"],"
-                                "\"parses\":[\"application/json\"]}");
-        return false;
-    }
+        return 0;
+    if (m == TK_M_OPTIONS)
+        return tk_api_refuse_body(c, 200,
+                                  "{\"renders\":[\"application/json\"],"
+                                  "\"parses\":[\"application/json\"]}");
     if (!(m & allowed)) {
-        char msg[96];
-        const char *name = req->method_name;
+        const char *name = c->req->method_name;
         for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
             if ((1u << i) == m)
                 name = method_names[i];
         /* The method token is at most a short ASCII word (libmicrohttpd checked it). */
-        snprintf(msg, sizeof(msg), "Method \"%.40s\" not allowed.", name);
-        tk_response_detail(res, 405, msg);
-        return false;
+        char *msg = tk_arena_alloc(c->req->arena, 96);
+        if (msg == NULL)
+            return TK_ERR_NOMEM;
+        snprintf(msg, 96, "Method \"%.40s\" not allowed.", name);
+        return tk_api_refuse(c, 405, msg);
     }
-    return true;
+    return 0;
+}
+
+void tk_api_run(void *api, struct tk_request *req, struct tk_response *res, unsigned allowed,
+                unsigned flags, tk_api_handler_fn fn)
+{
+    struct tk_ctx c;
+    init(&c, api, req, res);
+    int rc = authenticate(&c);
+    if (rc == 0)
+        rc = dispatch(&c, allowed, flags);
+    if (rc == 0)
+        rc = fn(&c);
+    tk_api_respond(&c, rc);
 }
 
 struct tk_db *tk_api_rdb(struct tk_ctx *c)

@@ -1,12 +1,14 @@
-/* The one place where program errors become HTTP answers (style.md). Storage trouble is a 503
- * with a detail, never a 500 (API.md §17.2). */
+/* The one place where handlers' outcomes become HTTP answers (api.h's handler contract):
+ * program errors by a table (storage trouble is a 503 with a detail, never a 500, API.md §17.2),
+ * field errors as one 400, refusals as the handler described them. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "json/writer.h"
 
-void tk_api_error(struct tk_response *res, int err)
+/* A program error's answer (the table of the handler contract). Never a 500. */
+static void program_error(struct tk_response *res, int err)
 {
     switch (err) {
     case TK_ERR_NOTFOUND: tk_response_detail(res, 404, "Not found."); break;
@@ -66,25 +68,57 @@ void tk_field_errors_add_n(struct tk_field_errors *fe, const char *field, const 
     tk_buf_putc(&fe->buf, '"');
 }
 
-bool tk_field_errors_respond(struct tk_field_errors *fe, struct tk_response *res)
+void tk_field_errors_free(struct tk_field_errors *fe)
 {
-    if (fe->nomem) {
-        tk_buf_free(&fe->buf);
-        tk_api_error(res, TK_ERR_NOMEM);
-        return true;
-    }
-    if (fe->n_fields == 0) {
-        tk_buf_free(&fe->buf);
-        return false;
+    tk_buf_free(&fe->buf);
+    fe->n_fields = 0;
+    fe->open_field = NULL;
+}
+
+/* The answer of TK_ERR_FIELDS: every field's messages in one 400 (503 if validation itself ran
+ * out of memory). */
+static void answer_fields(struct tk_response *res, struct tk_field_errors *fe)
+{
+    if (fe->nomem || fe->n_fields == 0) { /* no field: a handler's slip, never an empty 400 */
+        program_error(res, TK_ERR_NOMEM);
+        return;
     }
     tk_buf_puts(&fe->buf, "]}");
+    if (fe->buf.err) {
+        program_error(res, fe->buf.err);
+        return;
+    }
     res->status = 400;
-    res->empty = false;
-    tk_buf_reset(&res->body);
-    if (fe->buf.err)
-        tk_api_error(res, fe->buf.err);
-    else
-        tk_buf_append(&res->body, fe->buf.data, fe->buf.len);
-    tk_buf_free(&fe->buf);
-    return true;
+    tk_buf_append(&res->body, fe->buf.data, fe->buf.len);
+}
+
+static void answer(struct tk_response *res, const struct tk_answer *a)
+{
+    if (a->body == NULL && !a->empty) {
+        tk_response_detail(res, a->status, a->detail);
+    } else {
+        res->status = a->status;
+        res->empty = a->empty;
+        if (a->body != NULL)
+            tk_buf_puts(&res->body, a->body);
+    }
+    res->retry_after = a->retry_after;
+}
+
+void tk_api_respond(struct tk_ctx *c, int rc)
+{
+    struct tk_response *res = c->res;
+    if (rc != 0) {
+        /* whatever the handler had begun to write goes: one answer, this one */
+        tk_buf_reset(&res->body);
+        res->empty = false;
+        res->content_type = NULL;
+        if (rc == TK_ERR_FIELDS)
+            answer_fields(res, &c->fe);
+        else if (rc == TK_ERR_ANSWER)
+            answer(res, &c->answer);
+        else
+            program_error(res, rc);
+    }
+    tk_field_errors_free(&c->fe);
 }

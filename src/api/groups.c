@@ -115,36 +115,33 @@ static int member_by_username(struct tk_ctx *c, const char *v, size_t len, int64
     return tk_store_user_find(c->db, v, id);
 }
 
-static void groups_list(struct tk_ctx *c)
+static int groups_list(struct tk_ctx *c)
 {
     struct tk_request *req = c->req;
     struct tk_query q;
     int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     struct tk_group_query gq;
     memset(&gq, 0, sizeof(gq));
-    struct tk_field_errors fe;
-    tk_field_errors_init(&fe);
-    gq.name = tk_list_text(c, &q, "name", &fe);
+    struct tk_field_errors *fe = &c->fe;
+    gq.name = tk_list_text(c, &q, "name", fe);
     gq.is_superuser = tk_list_bool(&q, "is_superuser");
     if ((rc = tk_list_id_set(c, &q, "members_by_pk", member_by_pk, "is not a valid value.",
-                             &gq.member_sets[0], &fe)) != 0 ||
+                             &gq.member_sets[0], fe)) != 0 ||
         (rc = tk_list_id_set(c, &q, "members_by_username", member_by_username, "",
-                             &gq.member_sets[1], &fe)) != 0)
-        goto fail;
-    if (tk_field_errors_respond(&fe, c->res))
-        return;
+                             &gq.member_sets[1], fe)) != 0)
+        return rc;
+    if (tk_field_errors_any(fe))
+        return TK_ERR_FIELDS;
     json_t *attrs_root = NULL;
     struct tk_attr_filter *attrs;
-    if (!tk_list_attributes(c, &q, &attrs, &gq.n_attrs, &attrs_root))
-        return;
+    if ((rc = tk_list_attributes(c, &q, &attrs, &gq.n_attrs, &attrs_root)) != 0)
+        return rc;
     gq.attrs = attrs;
-    if (!tk_list_search(c, &q, &gq.terms, &gq.n_terms)) {
+    if ((rc = tk_list_search(c, &q, &gq.terms, &gq.n_terms)) != 0) {
         json_decref(attrs_root);
-        return;
+        return rc;
     }
     const struct tk_field_order def[] = {{TK_GF_NAME, false}};
     gq.n_order = tk_list_ordering(&q, group_order, sizeof(group_order) / sizeof(group_order[0]),
@@ -159,21 +156,20 @@ static void groups_list(struct tk_ctx *c)
     size_t n = 0;
     if ((rc = tk_store_read_begin(c->db)) != 0) {
         json_decref(attrs_root);
-        goto fail;
+        return rc;
     }
     rc = tk_store_group_count(c->db, &gq, req->arena, &count);
     if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
         tk_store_read_end(c->db);
         json_decref(attrs_root);
-        tk_response_detail(c->res, 404, "Invalid page.");
-        return;
+        return tk_api_refuse(c, 404, "Invalid page.");
     }
     if (rc == 0)
         rc = tk_store_group_list(c->db, &gq, pg.offset, pg.page_size, req->arena, &groups, &n);
     tk_store_read_end(c->db);
     json_decref(attrs_root);
     if (rc)
-        goto fail;
+        return rc;
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
     tk_json_page_begin(&w, &pg);
@@ -181,10 +177,7 @@ static void groups_list(struct tk_ctx *c)
         group_json(&w, c->api, &groups[i], include_users);
     tk_json_page_end(&w);
     c->res->status = 200;
-    return;
-fail:
-    tk_buf_free(&fe.buf);
-    tk_api_error(c->res, rc);
+    return 0;
 }
 
 /* ---- validation (GroupSerializer) ---- */
@@ -414,15 +407,14 @@ struct group_tx {
     bool put;
     int64_t id;
     char uuid[37];
-    struct tk_field_errors fe;
 };
 
 static int group_create_tx(struct tk_db *db, void *arg)
 {
     struct group_tx *x = arg;
     struct group_input in;
-    int rc = parse_group(x->c, x->body, true, NULL, &in, &x->fe);
-    if (rc || tk_field_errors_any(&x->fe))
+    int rc = parse_group(x->c, x->body, true, NULL, &in, &x->c->fe);
+    if (rc || tk_field_errors_any(&x->c->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_group_write w = {.attributes = "{}"};
     apply_group(&in, &w);
@@ -442,8 +434,8 @@ static int group_update_tx(struct tk_db *db, void *arg)
     if (rc)
         return rc;
     struct group_input in;
-    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 ||
-        tk_field_errors_any(&x->fe))
+    if ((rc = parse_group(x->c, x->body, x->put, cur, &in, &x->c->fe)) != 0 ||
+        tk_field_errors_any(&x->c->fe))
         return rc ? rc : TK_ERR_INVALID;
     int64_t parent_id = 0;
     if (cur->g.has_parent && (rc = tk_store_group_find_uuid(db, cur->g.parent_uuid, &parent_id)))
@@ -462,72 +454,60 @@ static bool url_group_uuid(const struct tk_request *req, char out[37])
     return tk_uuid_parse(req->params[0], strlen(req->params[0]), out);
 }
 
-static void respond_group(struct tk_ctx *c, const char *uuid, int status)
+static int respond_group(struct tk_ctx *c, const char *uuid, int status)
 {
     struct tk_group_full *g;
     int rc = tk_store_group_get(c->db, uuid, c->req->arena, &g);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
     group_json(&w, c->api, g, tk_include_groups_param(c->req, "include_users"));
     c->res->status = status;
+    return 0;
 }
 
-static void finish_write(struct tk_ctx *c, struct group_tx *x, int rc, int status)
+/* The outcome of a create or update transaction: its field errors, a name taken by a
+ * concurrent write between check and write, or the group as it is now. */
+static int finish_write(struct tk_ctx *c, struct group_tx *x, int rc, int status)
 {
-    if (tk_field_errors_any(&x->fe)) {
-        tk_field_errors_respond(&x->fe, c->res);
-        return;
-    }
-    tk_buf_free(&x->fe.buf);
+    if (tk_field_errors_any(&c->fe))
+        return TK_ERR_FIELDS;
     if (rc == TK_ERR_CONFLICT) {
-        tk_field_errors_init(&x->fe);
-        tk_field_errors_add(&x->fe, "name", "Group with this name already exists.");
-        tk_field_errors_respond(&x->fe, c->res);
-        return;
+        tk_field_errors_add(&c->fe, "name", "Group with this name already exists.");
+        return TK_ERR_FIELDS;
     }
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
-    respond_group(c, x->uuid, status);
+    return rc ? rc : respond_group(c, x->uuid, status);
 }
 
-static void groups_create(struct tk_ctx *c)
+static int groups_create(struct tk_ctx *c)
 {
-    json_t *body = tk_body_object(c);
-    if (body == NULL)
-        return;
+    json_t *body;
+    int rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
     struct group_tx x = {.c = c, .body = body};
-    tk_field_errors_init(&x.fe);
-    int rc = tk_store_write_tx(c->db, group_create_tx, &x);
+    rc = tk_store_write_tx(c->db, group_create_tx, &x);
     json_decref(body);
-    finish_write(c, &x, rc, 201);
+    return finish_write(c, &x, rc, 201);
 }
 
-static void groups_update(struct tk_ctx *c, bool put)
+static int groups_update(struct tk_ctx *c, bool put)
 {
     struct group_tx x = {.c = c, .put = put};
     int64_t id;
     int rc = url_group_uuid(c->req, x.uuid) ? tk_store_group_find_uuid(c->db, x.uuid, &id)
                                             : TK_ERR_NOTFOUND;
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
-    x.body = tk_body_object(c);
-    if (x.body == NULL)
-        return;
-    tk_field_errors_init(&x.fe);
+    if (rc == 0)
+        rc = tk_body_object(c, &x.body);
+    if (rc)
+        return rc;
     rc = tk_store_write_tx(c->db, group_update_tx, &x);
     json_decref(x.body);
-    finish_write(c, &x, rc, 200);
+    return finish_write(c, &x, rc, 200);
 }
 
-static void groups_delete(struct tk_ctx *c)
+static int groups_delete(struct tk_ctx *c)
 {
     char uuid[37];
     int64_t id;
@@ -535,60 +515,51 @@ static void groups_delete(struct tk_ctx *c)
         url_group_uuid(c->req, uuid) ? tk_store_group_find_uuid(c->db, uuid, &id) : TK_ERR_NOTFOUND;
     if (rc == 0)
         rc = tk_store_group_delete(c->db, id);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     c->res->status = 204;
     c->res->empty = true;
+    return 0;
+}
+
+static int groups_collection(struct tk_ctx *c)
+{
+    return c->req->method == TK_M_POST ? groups_create(c) : groups_list(c);
+}
+
+static int groups_detail(struct tk_ctx *c)
+{
+    char uuid[37];
+    switch (c->req->method) {
+    case TK_M_PUT: return groups_update(c, true);
+    case TK_M_PATCH: return groups_update(c, false);
+    case TK_M_DELETE: return groups_delete(c);
+    default: return url_group_uuid(c->req, uuid) ? respond_group(c, uuid, 200) : TK_ERR_NOTFOUND;
+    }
 }
 
 void tk_api_groups_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_POST, true, &c))
-        return;
-    if (req->method == TK_M_POST)
-        groups_create(&c);
-    else
-        groups_list(&c);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TK_API_SUPERUSER, groups_collection);
 }
 
 void tk_api_groups_detail(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, true, &c))
-        return;
-    char uuid[37];
-    switch (req->method) {
-    case TK_M_PUT: groups_update(&c, true); break;
-    case TK_M_PATCH: groups_update(&c, false); break;
-    case TK_M_DELETE: groups_delete(&c); break;
-    default:
-        if (url_group_uuid(req, uuid))
-            respond_group(&c, uuid, 200);
-        else
-            tk_api_error(res, TK_ERR_NOTFOUND);
-        break;
-    }
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, TK_API_SUPERUSER,
+               groups_detail);
 }
 
-static void membership(struct tk_request *req, struct tk_response *res, void *ctx, bool add)
+static int membership(struct tk_ctx *c, bool add)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_POST, true, &c))
-        return;
     char uuid[37];
     int64_t gid, uid = 0;
-    int rc =
-        url_group_uuid(req, uuid) ? tk_store_group_find_uuid(c.db, uuid, &gid) : TK_ERR_NOTFOUND;
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
-    json_t *body = tk_body_object(&c);
-    if (body == NULL)
-        return;
+    int rc = url_group_uuid(c->req, uuid) ? tk_store_group_find_uuid(c->db, uuid, &gid)
+                                          : TK_ERR_NOTFOUND;
+    json_t *body;
+    if (rc == 0)
+        rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
     json_t *pv = json_object_get(body, "pk");
     bool ok = false, exists = false;
     if (json_is_integer(pv)) {
@@ -598,50 +569,53 @@ static void membership(struct tk_request *req, struct tk_response *res, void *ct
         ok = parse_id(json_string_value(pv), json_string_length(pv), &uid);
     }
     json_decref(body);
-    if (ok && uid > 0 && (rc = tk_store_user_exists(c.db, uid, &exists)) != 0) {
-        tk_api_error(res, rc);
-        return;
-    }
-    if (!exists) {
-        tk_api_error(res, TK_ERR_NOTFOUND); /* authentik: Http404 for an unknown user */
-        return;
-    }
-    rc = add ? tk_store_membership_add(c.db, uid, gid) : tk_store_membership_remove(c.db, uid, gid);
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
-    res->status = 204;
-    res->empty = true;
+    if (ok && uid > 0 && (rc = tk_store_user_exists(c->db, uid, &exists)) != 0)
+        return rc;
+    if (!exists)
+        return TK_ERR_NOTFOUND; /* authentik: Http404 for an unknown user */
+    rc = add ? tk_store_membership_add(c->db, uid, gid)
+             : tk_store_membership_remove(c->db, uid, gid);
+    if (rc)
+        return rc;
+    c->res->status = 204;
+    c->res->empty = true;
+    return 0;
+}
+
+static int add_user(struct tk_ctx *c)
+{
+    return membership(c, true);
+}
+
+static int remove_user(struct tk_ctx *c)
+{
+    return membership(c, false);
 }
 
 void tk_api_groups_add_user(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    membership(req, res, ctx, true);
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, add_user);
 }
 
 void tk_api_groups_remove_user(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    membership(req, res, ctx, false);
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, remove_user);
 }
 
-void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+static int groups_used_by(struct tk_ctx *c)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET, true, &c))
-        return;
+    struct tk_request *req = c->req;
+    struct tk_response *res = c->res;
     char uuid[37];
     struct tk_group_full *g;
     struct tk_group *children = NULL;
     size_t n_children = 0;
-    int rc = url_group_uuid(req, uuid) ? tk_store_group_get(c.db, uuid, req->arena, &g)
+    int rc = url_group_uuid(req, uuid) ? tk_store_group_get(c->db, uuid, req->arena, &g)
                                        : TK_ERR_NOTFOUND;
     if (rc == 0)
-        rc = tk_store_group_children(c.db, g->g.id, req->arena, &children, &n_children);
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
+        rc = tk_store_group_children(c->db, g->g.id, req->arena, &children, &n_children);
+    if (rc)
+        return rc;
     /* what refers to this group: child groups (their parent is cleared on delete) and members
      * (the membership goes with the group) */
     struct tk_jw w;
@@ -679,4 +653,10 @@ void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void
     }
     tk_jw_arr_end(&w);
     res->status = 200;
+    return 0;
+}
+
+void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SUPERUSER, groups_used_by);
 }

@@ -8,42 +8,35 @@
 #include "util/utf8.h"
 #include "json/writer.h"
 
-static void bare_list_error(struct tk_response *res, const char *msg)
+/* authentik's answer to a bad attributes filter: a bare JSON list of one message (the messages
+ * here need no escaping). */
+static int bare_list_error(struct tk_ctx *c, const char *list)
 {
-    res->status = 400;
-    res->empty = false;
-    tk_buf_reset(&res->body);
-    tk_buf_puts(&res->body, "[\"");
-    tk_json_escape(&res->body, msg, strlen(msg));
-    tk_buf_puts(&res->body, "\"]");
+    return tk_api_refuse_body(c, 400, list);
 }
 
-bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_attr_filter **out,
-                        size_t *n, json_t **root)
+int tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_attr_filter **out,
+                       size_t *n, json_t **root)
 {
     *out = NULL;
     *n = 0;
     *root = NULL;
     const struct tk_qparam *p = tk_query_get(q, "attributes");
     if (p == NULL || p->val_len == 0)
-        return true;
+        return 0;
     json_error_t err;
     json_t *v = json_loadb(p->val, p->val_len, JSON_DECODE_ANY, &err);
-    if (v == NULL) {
-        bare_list_error(c->res, "filter: failed to parse JSON");
-        return false;
-    }
+    if (v == NULL)
+        return bare_list_error(c, "[\"filter: failed to parse JSON\"]");
     if (!json_is_object(v)) {
         json_decref(v);
-        bare_list_error(c->res, "filter: value must be key:value mapping");
-        return false;
+        return bare_list_error(c, "[\"filter: value must be key:value mapping\"]");
     }
     size_t count = json_object_size(v), k = 0;
     struct tk_attr_filter *f = tk_arena_calloc(c->req->arena, count ? count : 1, sizeof(*f));
     if (f == NULL) {
         json_decref(v);
-        tk_api_error(c->res, TK_ERR_NOMEM);
-        return false;
+        return TK_ERR_NOMEM;
     }
     const char *key;
     json_t *val;
@@ -56,8 +49,7 @@ bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_at
         const char **keys = tk_arena_calloc(c->req->arena, parts, sizeof(*keys));
         if (keys == NULL) {
             json_decref(v);
-            tk_api_error(c->res, TK_ERR_NOMEM);
-            return false;
+            return TK_ERR_NOMEM;
         }
         size_t i = 0;
         const char *s = key;
@@ -77,7 +69,7 @@ bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_at
     *out = f;
     *n = k;
     *root = v;
-    return true;
+    return 0;
 }
 
 size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
@@ -118,38 +110,30 @@ size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *na
     return n;
 }
 
-bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n)
+int tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n)
 {
     *terms = NULL;
     *n = 0;
     const struct tk_qparam *p = tk_query_get(q, "search");
     if (p == NULL)
-        return true;
+        return 0;
+    char msg[64];
     if (tk_utf8_length(p->val, p->val_len) > TK_MAX_SEARCH_CHARS) {
-        struct tk_field_errors fe;
-        tk_field_errors_init(&fe);
-        tk_field_errors_add(&fe, "search", "Ensure this field has no more than 1024 characters.");
-        tk_field_errors_respond(&fe, c->res);
-        return false;
+        snprintf(msg, sizeof(msg), "Ensure this field has no more than %d characters.",
+                 TK_MAX_SEARCH_CHARS);
+        tk_field_errors_add(&c->fe, "search", msg);
+        return TK_ERR_FIELDS;
     }
     int rc = tk_search_terms(c->req->arena, p->val, p->val_len, terms, n);
     if (rc == TK_ERR_TOOBIG) {
         /* counted after repeats and contained terms are dropped (README, "Limits"): a term
          * given again adds no work, so it is not refused either */
-        char msg[64];
         snprintf(msg, sizeof(msg), "Ensure this field has no more than %d distinct terms.",
                  TK_MAX_SEARCH_TERMS);
-        struct tk_field_errors fe;
-        tk_field_errors_init(&fe);
-        tk_field_errors_add(&fe, "search", msg);
-        tk_field_errors_respond(&fe, c->res);
-        return false;
+        tk_field_errors_add(&c->fe, "search", msg);
+        return TK_ERR_FIELDS;
     }
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return false;
-    }
-    return true;
+    return rc;
 }
 
 void tk_list_page(const struct tk_query *q, struct tk_page_request *pr, int64_t *page_size)

@@ -14,18 +14,20 @@ struct tk_order_name {
     int field;
 };
 
-/* attributes={"k": v, "a__b": v}: on a bad value writes authentik's bare-list 400 and returns
- * false. *root keeps the parsed JSON alive (json_decref it when done). */
-bool tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_attr_filter **out,
-                        size_t *n, json_t **root);
+/* attributes={"k": v, "a__b": v}: a bad value is refused with authentik's bare-list 400
+ * (TK_ERR_ANSWER). *root keeps the parsed JSON alive (json_decref it when done). */
+int tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_attr_filter **out,
+                       size_t *n, json_t **root);
 
 /* DRF OrderingFilter over names; none valid: *out gets def (n_def entries). Returns count. */
 size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
                         const struct tk_field_order *def, size_t n_def, struct tk_field_order *out);
 
-/* search terms (tk_search_terms), or writes a 400 and returns false: over TK_MAX_SEARCH_CHARS
- * characters, or over TK_MAX_SEARCH_TERMS distinct terms. Every list's search goes through it. */
-bool tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n);
+/* search terms (tk_search_terms), or a search field error (TK_ERR_FIELDS): over
+ * TK_MAX_SEARCH_CHARS characters, or over TK_MAX_SEARCH_TERMS distinct terms. Every list's
+ * search goes through it. */
+int tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms,
+                   size_t *n) TK_MUST_USE;
 
 /* page and page_size. */
 void tk_list_page(const struct tk_query *q, struct tk_page_request *pr, int64_t *page_size);

@@ -12,11 +12,6 @@
 #include "util/limits.h"
 #include "json/writer.h"
 
-static void forbidden(struct tk_response *res)
-{
-    tk_response_detail(res, 403, "You do not have permission to perform this action.");
-}
-
 static int view_key_tx(struct tk_db *db, void *arg)
 {
     struct tk_ctx *c = arg;
@@ -60,13 +55,12 @@ static int view_key_tx(struct tk_db *db, void *arg)
     return rc;
 }
 
-void tk_tokens_view_key(struct tk_ctx *c)
+int tk_tokens_view_key(struct tk_ctx *c)
 {
     int rc = tk_store_write_tx(c->db, view_key_tx, c);
     if (rc == TK_ERR_CRYPTO)
-        tk_response_detail(c->res, 503, "The key cannot be opened: the server secret has changed.");
-    else if (rc)
-        tk_api_error(c->res, rc);
+        return tk_api_refuse(c, 503, "The key cannot be opened: the server secret has changed.");
+    return rc;
 }
 
 struct set_key_tx {
@@ -109,63 +103,52 @@ static bool falsy(const json_t *v)
     return false;
 }
 
-void tk_tokens_set_key(struct tk_ctx *c)
+int tk_tokens_set_key(struct tk_ctx *c)
 {
     struct tk_token *t;
     int rc;
     if (!c->who.is_superuser) {
         /* set_token_key is held by superusers only: 404 when not visible, else 403. */
         rc = tk_tokens_lookup(c, &t);
-        if (rc)
-            tk_api_error(c->res, rc);
-        else
-            forbidden(c->res);
-        return;
+        return rc ? rc : TK_ERR_FORBIDDEN;
     }
-    json_t *body = tk_body_object(c);
-    if (body == NULL)
-        return;
+    json_t *body;
+    if ((rc = tk_body_object(c, &body)) != 0)
+        return rc;
     json_t *v = json_object_get(body, "key");
-    struct tk_field_errors fe;
-    tk_field_errors_init(&fe);
     if (falsy(v)) {
-        /* SEED: a bare 400 (§7.8, §17.9) */
-        c->res->status = 400;
-        c->res->empty = true;
+        rc = tk_api_refuse_body(c, 400, NULL); /* SEED: a bare 400 (§7.8, §17.9) */
     } else if (!json_is_string(v)) {
-        tk_field_errors_add(&fe, "key", "Not a valid string.");
+        tk_field_errors_add(&c->fe, "key", "Not a valid string.");
+        rc = TK_ERR_FIELDS;
     } else if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
-        tk_field_errors_add(&fe, "key", "Null characters are not allowed.");
+        tk_field_errors_add(&c->fe, "key", "Null characters are not allowed.");
+        rc = TK_ERR_FIELDS;
     } else {
         /* stored verbatim: no trimming, no charset check (§7.8) */
         struct set_key_tx x = {c, json_string_value(v), json_string_length(v)};
         rc = tk_store_write_tx(c->db, set_key_tx, &x);
-        if (rc) {
-            tk_api_error(c->res, rc);
-        } else {
+        if (rc == 0) {
             c->res->status = 204;
             c->res->empty = true;
         }
     }
-    tk_field_errors_respond(&fe, c->res);
     json_decref(body);
+    return rc;
 }
 
-void tk_tokens_used_by(struct tk_ctx *c)
+int tk_tokens_used_by(struct tk_ctx *c)
 {
-    if (!c->who.is_superuser) {
-        forbidden(c->res); /* CVE-2024-42490 fix: every identifier, own ones included */
-        return;
-    }
+    if (!c->who.is_superuser)
+        return TK_ERR_FORBIDDEN; /* CVE-2024-42490 fix: every identifier, own ones included */
     struct tk_token *t;
     int rc = tk_tokens_lookup(c, &t);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     /* Parity stub, on purpose: authentik lists the objects that refer to the token by a foreign
      * key; a user's API or app-password token has none, and tokend stores nothing else that
      * could refer to one, so the answer is always [] (docs/api.md). */
     tk_buf_puts(&c->res->body, "[]");
     c->res->status = 200;
+    return 0;
 }

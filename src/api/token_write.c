@@ -322,7 +322,6 @@ static int check_quota(struct tk_ctx *c, struct tk_db *db, int64_t owner,
 struct create_tx {
     struct tk_ctx *c;
     json_t *body;
-    struct tk_field_errors fe;
     int64_t id;
 };
 
@@ -332,8 +331,8 @@ static int create_tx(struct tk_db *db, void *arg)
     struct tk_ctx *c = x->c;
     struct token_input in;
     memset(&in, 0, sizeof(in));
-    int rc = parse_fields(c, x->body, true, NULL, &in, &x->fe);
-    if (rc || tk_field_errors_any(&x->fe))
+    int rc = parse_fields(c, x->body, true, NULL, &in, &c->fe);
+    if (rc || tk_field_errors_any(&c->fe))
         return rc ? rc : TK_ERR_INVALID;
 
     char uuid[37];
@@ -359,9 +358,9 @@ static int create_tx(struct tk_db *db, void *arg)
         t.user_id = c->who.user_id;
         t.expiring = tk_attributes_token_expiring(own);
     }
-    if ((rc = object_rules(c, &in, &t, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+    if ((rc = object_rules(c, &in, &t, &c->fe)) != 0 || tk_field_errors_any(&c->fe))
         return rc ? rc : TK_ERR_INVALID;
-    if ((rc = check_quota(c, db, t.user_id, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+    if ((rc = check_quota(c, db, t.user_id, &c->fe)) != 0 || tk_field_errors_any(&c->fe))
         return rc ? rc : TK_ERR_INVALID;
 
     char key[TK_KEY_LENGTH_MAX + 1];
@@ -392,43 +391,36 @@ static int create_tx(struct tk_db *db, void *arg)
     return respond_token(c, db, x->id, 201);
 }
 
-/* The answer to a create or update transaction that returned rc: its field errors (400), a
+/* The outcome of a create or update transaction that returned rc: its field errors (400), a
  * conflict (a concurrent write took the identifier or managed value between check and write),
  * or the token the transaction wrote (respond_token, already in the body). */
-static void respond_write(struct tk_ctx *c, int rc, struct tk_field_errors *fe)
+static int write_outcome(struct tk_ctx *c, int rc)
 {
-    if (tk_field_errors_any(fe)) {
-        tk_field_errors_respond(fe, c->res);
-        return;
-    }
-    tk_buf_free(&fe->buf);
+    if (tk_field_errors_any(&c->fe))
+        return TK_ERR_FIELDS;
     if (rc == TK_ERR_CONFLICT) {
-        tk_field_errors_init(fe);
-        tk_field_errors_add(fe, "identifier", "Token with this identifier already exists.");
-        tk_field_errors_respond(fe, c->res);
-        return;
+        tk_field_errors_add(&c->fe, "identifier", "Token with this identifier already exists.");
+        return TK_ERR_FIELDS;
     }
-    if (rc)
-        tk_api_error(c->res, rc);
+    return rc;
 }
 
-void tk_tokens_create(struct tk_ctx *c)
+int tk_tokens_create(struct tk_ctx *c)
 {
-    json_t *body = tk_body_object(c);
-    if (body == NULL)
-        return;
+    json_t *body;
+    int rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
     struct create_tx x = {.c = c, .body = body};
-    tk_field_errors_init(&x.fe);
-    int rc = tk_store_write_tx(c->db, create_tx, &x);
+    rc = tk_store_write_tx(c->db, create_tx, &x);
     json_decref(body);
-    respond_write(c, rc, &x.fe);
+    return write_outcome(c, rc);
 }
 
 struct update_tx {
     struct tk_ctx *c;
     json_t *body;
     bool put;
-    struct tk_field_errors fe;
 };
 
 static int update_tx(struct tk_db *db, void *arg)
@@ -446,11 +438,11 @@ static int update_tx(struct tk_db *db, void *arg)
         return rc;
     struct token_input in;
     memset(&in, 0, sizeof(in));
-    if ((rc = parse_fields(c, x->body, x->put, t, &in, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+    if ((rc = parse_fields(c, x->body, x->put, t, &in, &c->fe)) != 0 || tk_field_errors_any(&c->fe))
         return rc ? rc : TK_ERR_INVALID;
     /* §17.1: what was not sent keeps its stored value (owner and intent included). */
     apply_fields(&in, t);
-    if ((rc = object_rules(c, &in, t, &x->fe)) != 0 || tk_field_errors_any(&x->fe))
+    if ((rc = object_rules(c, &in, t, &c->fe)) != 0 || tk_field_errors_any(&c->fe))
         return rc ? rc : TK_ERR_INVALID;
     if ((rc = tk_store_token_update(db, t)) != 0)
         return rc;
@@ -459,23 +451,20 @@ static int update_tx(struct tk_db *db, void *arg)
     return respond_token(c, db, t->id, 200);
 }
 
-void tk_tokens_update(struct tk_ctx *c, bool put)
+int tk_tokens_update(struct tk_ctx *c, bool put)
 {
     /* The object is looked up first (404 before any body error), as DRF's get_object. */
     struct tk_token *t;
+    json_t *body;
     int rc = tk_tokens_lookup(c, &t);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
-    json_t *body = tk_body_object(c);
-    if (body == NULL)
-        return;
+    if (rc == 0)
+        rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
     struct update_tx x = {.c = c, .body = body, .put = put};
-    tk_field_errors_init(&x.fe);
     rc = tk_store_write_tx(c->db, update_tx, &x);
     json_decref(body);
-    respond_write(c, rc, &x.fe);
+    return write_outcome(c, rc);
 }
 
 static int delete_tx(struct tk_db *db, void *arg)
@@ -490,13 +479,12 @@ static int delete_tx(struct tk_db *db, void *arg)
     return rc;
 }
 
-void tk_tokens_delete(struct tk_ctx *c)
+int tk_tokens_delete(struct tk_ctx *c)
 {
     int rc = tk_store_write_tx(c->db, delete_tx, c);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     c->res->status = 204;
     c->res->empty = true;
+    return 0;
 }

@@ -15,16 +15,16 @@
 
 static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
 
-static void intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_token_query *tq,
-                          struct tk_field_errors *fe)
+/* The intent filter: one of the four intents, or a field error (0) for anything else. */
+static int intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_token_query *tq)
 {
     const struct tk_qparam *p = tk_query_get(q, "intent");
     if (p == NULL || p->val_len == 0)
-        return;
+        return 0;
     for (size_t i = 0; i < sizeof(intents) / sizeof(intents[0]); i++) {
         if (strlen(intents[i]) == p->val_len && memcmp(intents[i], p->val, p->val_len) == 0) {
             tq->intent = intents[i];
-            return;
+            return 0;
         }
     }
     struct tk_buf msg;
@@ -36,10 +36,10 @@ static void intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_
     size_t mlen = msg.len;
     char *m = msg.err ? NULL : tk_arena_strndup(c->req->arena, msg.data, mlen);
     tk_buf_free(&msg);
-    if (m != NULL)
-        tk_field_errors_add_n(fe, "intent", m, mlen);
-    else
-        tk_api_error(c->res, TK_ERR_NOMEM);
+    if (m == NULL)
+        return TK_ERR_NOMEM;
+    tk_field_errors_add_n(&c->fe, "intent", m, mlen);
+    return 0;
 }
 
 static enum tk_rendering rendering(bool groups)
@@ -120,27 +120,25 @@ static void write_tokens(struct tk_ctx *c, struct tk_jw *w, const struct tk_stor
                               owners[i].len);
 }
 
-static void tokens_list(struct tk_ctx *c)
+static int tokens_list(struct tk_ctx *c)
 {
     struct tk_request *req = c->req;
     struct tk_response *res = c->res;
     struct tk_query q;
     int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     struct tk_token_query tq;
     memset(&tq, 0, sizeof(tq));
     tq.expiring = -1;
 
     /* Filters in the FilterSet's field order, all errors in one body (API.md §8). */
-    struct tk_field_errors fe;
-    tk_field_errors_init(&fe);
-    tq.identifier = tk_list_text(c, &q, "identifier", &fe);
-    intent_filter(c, &q, &tq, &fe);
-    tq.username = tk_list_text(c, &q, "user__username", &fe);
-    tq.description = tk_list_text(c, &q, "description", &fe);
+    struct tk_field_errors *fe = &c->fe;
+    tq.identifier = tk_list_text(c, &q, "identifier", fe);
+    if ((rc = intent_filter(c, &q, &tq)) != 0)
+        return rc;
+    tq.username = tk_list_text(c, &q, "user__username", fe);
+    tq.description = tk_list_text(c, &q, "description", fe);
     const struct tk_qparam *p = tk_query_get(&q, "expires");
     if (p != NULL) {
         size_t st, len;
@@ -149,18 +147,18 @@ static void tokens_list(struct tk_ctx *c)
             if (tk_time_parse(p->val + st, len, &tq.expires) == 0)
                 tq.has_expires = true;
             else
-                tk_field_errors_add(&fe, "expires", "Enter a valid date/time.");
+                tk_field_errors_add(fe, "expires", "Enter a valid date/time.");
         }
     }
     p = tk_query_get(&q, "expiring");
     if (p != NULL)
         tq.expiring = tk_query_bool(p->val, p->val_len);
-    tq.managed = tk_list_text(c, &q, "managed", &fe);
-    if (tk_field_errors_respond(&fe, res))
-        return;
+    tq.managed = tk_list_text(c, &q, "managed", fe);
+    if (tk_field_errors_any(fe))
+        return TK_ERR_FIELDS;
 
-    if (!tk_list_search(c, &q, &tq.terms, &tq.n_terms))
-        return;
+    if ((rc = tk_list_search(c, &q, &tq.terms, &tq.n_terms)) != 0)
+        return rc;
     p = tk_query_get(&q, "ordering");
     tk_token_ordering(p ? p->val : NULL, p ? p->val_len : 0, &tq);
 
@@ -195,8 +193,7 @@ static void tokens_list(struct tk_ctx *c)
             rc = tk_store_token_count(db, &tq, req->arena, &count);
             if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
                 tk_store_read_end(db);
-                tk_response_detail(res, 404, "Invalid page.");
-                return;
+                return tk_api_refuse(c, 404, "Invalid page.");
             }
             if (rc == 0) {
                 tk_store_snapshot(db, &snap); /* after the read's first query */
@@ -218,10 +215,8 @@ static void tokens_list(struct tk_ctx *c)
         if (rc == 0 || !tk_api_rdb_failed(c, rc))
             break;
     }
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
 
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
@@ -229,6 +224,7 @@ static void tokens_list(struct tk_ctx *c)
     write_tokens(c, &w, &snap, tokens, n, include_groups, owners);
     tk_json_page_end(&w);
     res->status = 200;
+    return 0;
 }
 
 bool tk_include_groups_param(const struct tk_request *req, const char *name)
@@ -251,7 +247,7 @@ int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t)
     return tk_store_token_get(c->db, c->req->params[0], owner, c->req->arena, t);
 }
 
-static void tokens_retrieve(struct tk_ctx *c)
+static int tokens_retrieve(struct tk_ctx *c)
 {
     struct tk_token_query tq;
     memset(&tq, 0, sizeof(tq));
@@ -281,57 +277,51 @@ static void tokens_retrieve(struct tk_ctx *c)
     }
     if (rc == 0 && n == 0)
         rc = TK_ERR_NOTFOUND;
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
     write_tokens(c, &w, &snap, t, 1, groups, &owner);
     c->res->status = 200;
+    return 0;
+}
+
+static int tokens_collection(struct tk_ctx *c)
+{
+    return c->req->method == TK_M_POST ? tk_tokens_create(c) : tokens_list(c);
+}
+
+static int tokens_detail(struct tk_ctx *c)
+{
+    switch (c->req->method) {
+    case TK_M_PUT: return tk_tokens_update(c, true);
+    case TK_M_PATCH: return tk_tokens_update(c, false);
+    case TK_M_DELETE: return tk_tokens_delete(c);
+    default: return tokens_retrieve(c);
+    }
 }
 
 void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin(ctx, req, res, TK_M_GET | TK_M_POST, &c))
-        return;
-    if (req->method == TK_M_POST)
-        tk_tokens_create(&c);
-    else
-        tokens_list(&c);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, 0, tokens_collection);
 }
 
 void tk_api_tokens_detail(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, &c))
-        return;
-    switch (req->method) {
-    case TK_M_PUT: tk_tokens_update(&c, true); break;
-    case TK_M_PATCH: tk_tokens_update(&c, false); break;
-    case TK_M_DELETE: tk_tokens_delete(&c); break;
-    default: tokens_retrieve(&c); break;
-    }
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, 0, tokens_detail);
 }
 
 void tk_api_tokens_view_key(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (tk_api_begin(ctx, req, res, TK_M_GET, &c))
-        tk_tokens_view_key(&c);
+    tk_api_run(ctx, req, res, TK_M_GET, 0, tk_tokens_view_key);
 }
 
 void tk_api_tokens_set_key(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (tk_api_begin(ctx, req, res, TK_M_POST, &c))
-        tk_tokens_set_key(&c);
+    tk_api_run(ctx, req, res, TK_M_POST, 0, tk_tokens_set_key);
 }
 
 void tk_api_tokens_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (tk_api_begin(ctx, req, res, TK_M_GET, &c))
-        tk_tokens_used_by(&c);
+    tk_api_run(ctx, req, res, TK_M_GET, 0, tk_tokens_used_by);
 }

@@ -12,11 +12,12 @@ int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t) TK_MUST_USE;
 /* include_groups (API.md §7.1, §17.11): true unless present and not "true". */
 bool tk_include_groups(const struct tk_request *req);
 
-void tk_tokens_create(struct tk_ctx *c);
-void tk_tokens_update(struct tk_ctx *c, bool put);
-void tk_tokens_delete(struct tk_ctx *c);
-void tk_tokens_view_key(struct tk_ctx *c);
-void tk_tokens_set_key(struct tk_ctx *c);
-void tk_tokens_used_by(struct tk_ctx *c);
+/* Handlers (api.h's contract). */
+int tk_tokens_create(struct tk_ctx *c);
+int tk_tokens_update(struct tk_ctx *c, bool put);
+int tk_tokens_delete(struct tk_ctx *c);
+int tk_tokens_view_key(struct tk_ctx *c);
+int tk_tokens_set_key(struct tk_ctx *c);
+int tk_tokens_used_by(struct tk_ctx *c);
 
 #endif

@@ -58,32 +58,29 @@ static const struct tk_order_name user_order[] = {
     {"attributes", TK_UF_ATTRIBUTES},
 };
 
-static void users_list(struct tk_ctx *c)
+static int users_list(struct tk_ctx *c)
 {
     struct tk_request *req = c->req;
     struct tk_query q;
     int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     struct tk_user_query uq;
     memset(&uq, 0, sizeof(uq));
-    struct tk_field_errors fe;
-    tk_field_errors_init(&fe);
-    uq.username = tk_list_text(c, &q, "username", &fe);
-    uq.email = tk_list_text(c, &q, "email", &fe);
-    uq.name = tk_list_text(c, &q, "name", &fe);
+    struct tk_field_errors *fe = &c->fe;
+    uq.username = tk_list_text(c, &q, "username", fe);
+    uq.email = tk_list_text(c, &q, "email", fe);
+    uq.name = tk_list_text(c, &q, "name", fe);
     uq.is_active = tk_list_bool(&q, "is_active");
     uq.is_superuser = tk_list_bool(&q, "is_superuser");
 
     /* groups_by_name / groups_by_pk: users in any of the named groups; each must exist; the
      * two filters are ANDed */
-    if ((rc = tk_list_id_set(c, &q, "groups_by_name", group_by_name, "", &uq.group_sets[0], &fe)) !=
+    if ((rc = tk_list_id_set(c, &q, "groups_by_name", group_by_name, "", &uq.group_sets[0], fe)) !=
             0 ||
         (rc = tk_list_id_set(c, &q, "groups_by_pk", group_by_uuid, "is not a valid UUID.",
-                             &uq.group_sets[1], &fe)) != 0)
-        goto fail;
+                             &uq.group_sets[1], fe)) != 0)
+        return rc;
 
     const struct tk_qparam *p = tk_query_get(&q, "uuid");
     char uuid[37];
@@ -93,39 +90,37 @@ static void users_list(struct tk_ctx *c)
         if (tk_uuid_parse(p->val + st, len, uuid))
             uq.uuid = uuid;
         else
-            tk_field_errors_add(&fe, "uuid", "Enter a valid UUID.");
+            tk_field_errors_add(fe, "uuid", "Enter a valid UUID.");
     }
-    uq.path = tk_list_text(c, &q, "path", &fe);
-    uq.path_startswith = tk_list_text(c, &q, "path_startswith", &fe);
+    uq.path = tk_list_text(c, &q, "path", fe);
+    uq.path_startswith = tk_list_text(c, &q, "path_startswith", fe);
     const struct tk_qparam **vals;
     size_t nv;
     if ((rc = tk_query_get_all(&q, "type", req->arena, &vals, &nv)) != 0)
-        goto fail;
+        return rc;
     const char **types = tk_arena_calloc(req->arena, nv + 1, sizeof(*types));
-    if (types == NULL) {
-        rc = TK_ERR_NOMEM;
-        goto fail;
-    }
+    if (types == NULL)
+        return TK_ERR_NOMEM;
     for (size_t i = 0; i < nv; i++) {
         if (vals[i]->val_len == 0)
             continue;
         if (strlen(vals[i]->val) == vals[i]->val_len && user_type_valid(vals[i]->val))
             types[uq.n_types++] = vals[i]->val;
         else
-            tk_list_choice_error(&fe, "type", vals[i]->val);
+            tk_list_choice_error(fe, "type", vals[i]->val);
     }
     uq.types = types;
-    if (tk_field_errors_respond(&fe, c->res))
-        return;
+    if (tk_field_errors_any(fe))
+        return TK_ERR_FIELDS;
 
     json_t *attrs_root = NULL;
     struct tk_attr_filter *attrs;
-    if (!tk_list_attributes(c, &q, &attrs, &uq.n_attrs, &attrs_root))
-        return;
+    if ((rc = tk_list_attributes(c, &q, &attrs, &uq.n_attrs, &attrs_root)) != 0)
+        return rc;
     uq.attrs = attrs;
-    if (!tk_list_search(c, &q, &uq.terms, &uq.n_terms)) {
+    if ((rc = tk_list_search(c, &q, &uq.terms, &uq.n_terms)) != 0) {
         json_decref(attrs_root);
-        return;
+        return rc;
     }
     const struct tk_field_order def[] = {{TK_UF_USERNAME, false}};
     uq.n_order = tk_list_ordering(&q, user_order, sizeof(user_order) / sizeof(user_order[0]), def,
@@ -141,21 +136,20 @@ static void users_list(struct tk_ctx *c)
     size_t n = 0;
     if ((rc = tk_store_read_begin(c->db)) != 0) {
         json_decref(attrs_root);
-        goto fail;
+        return rc;
     }
     rc = tk_store_user_count(c->db, &uq, req->arena, &count);
     if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
         tk_store_read_end(c->db);
         json_decref(attrs_root);
-        tk_response_detail(c->res, 404, "Invalid page.");
-        return;
+        return tk_api_refuse(c, 404, "Invalid page.");
     }
     if (rc == 0)
         rc = tk_store_user_list(c->db, &uq, pg.offset, pg.page_size, req->arena, &users, &n);
     tk_store_read_end(c->db);
     json_decref(attrs_root);
     if (rc)
-        goto fail;
+        return rc;
     struct tk_jw w;
     tk_jw_init(&w, &c->res->body);
     tk_json_page_begin(&w, &pg);
@@ -163,10 +157,7 @@ static void users_list(struct tk_ctx *c)
         tk_json_user(&w, c->api, &users[i], include_groups);
     tk_json_page_end(&w);
     c->res->status = 200;
-    return;
-fail:
-    tk_buf_free(&fe.buf);
-    tk_api_error(c->res, rc);
+    return 0;
 }
 
 /* ---- validation (UserSerializer) ---- */
@@ -490,15 +481,14 @@ struct user_tx {
     json_t *body;
     bool put;
     int64_t id; /* 0 on create */
-    struct tk_field_errors fe;
 };
 
 static int user_create_tx(struct tk_db *db, void *arg)
 {
     struct user_tx *x = arg;
     struct user_input in;
-    int rc = parse_user(x->c, x->body, true, NULL, &in, &x->fe);
-    if (rc || tk_field_errors_any(&x->fe))
+    int rc = parse_user(x->c, x->body, true, NULL, &in, &x->c->fe);
+    if (rc || tk_field_errors_any(&x->c->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_user_new u = {.name = "", .email = "", .is_active = true};
     apply_user(&in, &u);
@@ -521,8 +511,8 @@ static int user_update_tx(struct tk_db *db, void *arg)
     if (rc)
         return rc;
     struct user_input in;
-    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->fe)) != 0 ||
-        tk_field_errors_any(&x->fe))
+    if ((rc = parse_user(x->c, x->body, x->put, cur, &in, &x->c->fe)) != 0 ||
+        tk_field_errors_any(&x->c->fe))
         return rc ? rc : TK_ERR_INVALID;
     struct tk_user_new u = {.username = cur->username,
                             .name = cur->name,
@@ -540,35 +530,29 @@ static int user_update_tx(struct tk_db *db, void *arg)
     return rc;
 }
 
-static void finish_write(struct tk_ctx *c, struct user_tx *x, int rc, int status)
+/* The outcome of a create or update transaction: its field errors, a username taken by a
+ * concurrent write between check and write, or the user as it is now. */
+static int finish_write(struct tk_ctx *c, struct user_tx *x, int rc, int status)
 {
-    if (tk_field_errors_any(&x->fe)) {
-        tk_field_errors_respond(&x->fe, c->res);
-        return;
-    }
-    tk_buf_free(&x->fe.buf);
+    if (tk_field_errors_any(&c->fe))
+        return TK_ERR_FIELDS;
     if (rc == TK_ERR_CONFLICT) {
-        tk_field_errors_init(&x->fe);
-        tk_field_errors_add(&x->fe, "username", "This field must be unique.");
-        tk_field_errors_respond(&x->fe, c->res);
-        return;
+        tk_field_errors_add(&c->fe, "username", "This field must be unique.");
+        return TK_ERR_FIELDS;
     }
-    if (rc == 0)
-        rc = respond_user(c, x->id, status);
-    if (rc)
-        tk_api_error(c->res, rc);
+    return rc ? rc : respond_user(c, x->id, status);
 }
 
-static void users_create(struct tk_ctx *c)
+static int users_create(struct tk_ctx *c)
 {
-    json_t *body = tk_body_object(c);
-    if (body == NULL)
-        return;
+    json_t *body;
+    int rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
     struct user_tx x = {.c = c, .body = body};
-    tk_field_errors_init(&x.fe);
-    int rc = tk_store_write_tx(c->db, user_create_tx, &x);
+    rc = tk_store_write_tx(c->db, user_create_tx, &x);
     json_decref(body);
-    finish_write(c, &x, rc, 201);
+    return finish_write(c, &x, rc, 201);
 }
 
 /* The {id} of the URL as a user id; 0 when it is not an integer (then: 404). */
@@ -586,23 +570,20 @@ static int64_t url_user_id(const struct tk_request *req)
     return v;
 }
 
-static void users_update(struct tk_ctx *c, bool put)
+static int users_update(struct tk_ctx *c, bool put)
 {
     int64_t id = url_user_id(c->req);
     struct tk_user *cur;
+    json_t *body;
     int rc = id ? tk_store_user_get(c->db, id, c->req->arena, &cur) : TK_ERR_NOTFOUND;
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
-    json_t *body = tk_body_object(c);
-    if (body == NULL)
-        return;
+    if (rc == 0)
+        rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
     struct user_tx x = {.c = c, .body = body, .put = put, .id = id};
-    tk_field_errors_init(&x.fe);
     rc = tk_store_write_tx(c->db, user_update_tx, &x);
     json_decref(body);
-    finish_write(c, &x, rc, 200);
+    return finish_write(c, &x, rc, 200);
 }
 
 struct delete_audit {
@@ -638,47 +619,46 @@ static int user_delete_tx(struct tk_db *db, void *arg)
     return rc ? rc : tk_store_user_delete(db, id, audit_deleted_tokens, &d);
 }
 
-static void users_delete(struct tk_ctx *c)
+static int users_delete(struct tk_ctx *c)
 {
     int rc = tk_store_write_tx(c->db, user_delete_tx, c);
-    if (rc) {
-        tk_api_error(c->res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     c->res->status = 204;
     c->res->empty = true;
+    return 0;
 }
 
-static void users_retrieve(struct tk_ctx *c)
+static int users_retrieve(struct tk_ctx *c)
 {
     int64_t id = url_user_id(c->req);
-    int rc = id ? respond_user(c, id, 200) : TK_ERR_NOTFOUND;
-    if (rc)
-        tk_api_error(c->res, rc);
+    return id ? respond_user(c, id, 200) : TK_ERR_NOTFOUND;
+}
+
+static int users_collection(struct tk_ctx *c)
+{
+    return c->req->method == TK_M_POST ? users_create(c) : users_list(c);
+}
+
+static int users_detail(struct tk_ctx *c)
+{
+    switch (c->req->method) {
+    case TK_M_PUT: return users_update(c, true);
+    case TK_M_PATCH: return users_update(c, false);
+    case TK_M_DELETE: return users_delete(c);
+    default: return users_retrieve(c);
+    }
 }
 
 void tk_api_users_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_POST, true, &c))
-        return;
-    if (req->method == TK_M_POST)
-        users_create(&c);
-    else
-        users_list(&c);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TK_API_SUPERUSER, users_collection);
 }
 
 void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, true, &c))
-        return;
-    switch (req->method) {
-    case TK_M_PUT: users_update(&c, true); break;
-    case TK_M_PATCH: users_update(&c, false); break;
-    case TK_M_DELETE: users_delete(&c); break;
-    default: users_retrieve(&c); break;
-    }
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, TK_API_SUPERUSER,
+               users_detail);
 }
 
 /* ---- me/ ---- */
@@ -699,41 +679,36 @@ static const char *const superuser_permissions[] = {
     "view_system_settings",
 };
 
-void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
+static int users_me(struct tk_ctx *c)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin(ctx, req, res, TK_M_GET, &c))
-        return;
+    struct tk_request *req = c->req;
+    struct tk_response *res = c->res;
     /* The whole body is kept per thread for the snapshot read at authentication, before the
      * reads below (user_cache.h). */
-    const struct tk_store_snapshot *snap = &c.snap;
+    const struct tk_store_snapshot *snap = &c->snap;
     size_t cached_len;
-    const char *cached = tk_user_cache_get(snap, c.who.user_id, TK_RENDER_ME, &cached_len);
+    const char *cached = tk_user_cache_get(snap, c->who.user_id, TK_RENDER_ME, &cached_len);
     if (cached != NULL) {
         tk_buf_append(&res->body, cached, cached_len);
         res->status = 200;
-        return;
+        return 0;
     }
     struct tk_user *u;
     struct tk_group *groups;
     size_t n_groups;
-    int rc = tk_store_read_begin(c.db);
+    int rc = tk_store_read_begin(c->db);
     if (rc == 0) {
-        rc = tk_store_user_get(c.db, c.who.user_id, req->arena, &u);
+        rc = tk_store_user_get(c->db, c->who.user_id, req->arena, &u);
         if (rc == 0)
-            rc = tk_store_user_effective_groups(c.db, u->id, req->arena, &groups, &n_groups);
-        tk_store_read_end(c.db);
+            rc = tk_store_user_effective_groups(c->db, u->id, req->arena, &groups, &n_groups);
+        tk_store_read_end(c->db);
     }
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
+    if (rc)
+        return rc;
     /* settings: the "settings" object of the merged attributes (groups by name, then own) */
     const char **texts = tk_arena_calloc(req->arena, n_groups + 1, sizeof(*texts));
-    if (texts == NULL) {
-        tk_api_error(res, TK_ERR_NOMEM);
-        return;
-    }
+    if (texts == NULL)
+        return TK_ERR_NOMEM;
     for (size_t i = 0; i < n_groups; i++)
         texts[i] = groups[i].attributes;
     texts[n_groups] = u->attributes;
@@ -773,14 +748,14 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     tk_jw_key(&w, "avatar");
     struct tk_buf av;
     tk_buf_init(&av, TK_MAX_AVATAR_BYTES);
-    if (tk_user_avatar(u, c.api->avatars, &av) == 0 && av.data)
+    if (tk_user_avatar(u, c->api->avatars, &av) == 0 && av.data)
         tk_jw_str(&w, av.data, av.len);
     else
         tk_jw_cstr(&w, TK_AVATAR_DEFAULT);
     tk_buf_free(&av);
     tk_jw_key(&w, "uid");
     char uid[65];
-    tk_user_uid(u->id, tk_store_installation_id(c.api->store), uid);
+    tk_user_uid(u->id, tk_store_installation_id(c->api->store), uid);
     tk_jw_cstr(&w, uid);
     tk_jw_key(&w, "settings");
     if (settings_text)
@@ -802,7 +777,13 @@ void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
     json_decref(merged);
     res->status = 200;
     if (res->body.err == 0)
-        tk_user_cache_put(snap, c.who.user_id, TK_RENDER_ME, res->body.data, res->body.len);
+        tk_user_cache_put(snap, c->who.user_id, TK_RENDER_ME, res->body.data, res->body.len);
+    return 0;
+}
+
+void tk_api_users_me(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    tk_api_run(ctx, req, res, TK_M_GET, 0, users_me);
 }
 
 /* ---- service_account/ ---- */
@@ -953,54 +934,44 @@ static int sa_tx(struct tk_db *db, void *arg)
     return tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t);
 }
 
-void tk_api_users_service_account(struct tk_request *req, struct tk_response *res, void *ctx)
+static int users_service_account(struct tk_ctx *c)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_POST, true, &c))
-        return;
-    json_t *body = tk_body_object(&c);
-    if (body == NULL)
-        return;
-    struct tk_field_errors fe;
-    tk_field_errors_init(&fe);
-    struct sa_tx x = {.c = &c, .expiring = true, .expires = c.now + 360LL * 86400 * 1000000};
+    struct tk_response *res = c->res;
+    json_t *body;
+    int rc = tk_body_object(c, &body);
+    if (rc)
+        return rc;
+    struct tk_field_errors *fe = &c->fe;
+    struct sa_tx x = {.c = c, .expiring = true, .expires = c->now + 360LL * 86400 * 1000000};
     const struct tk_char_opts no = {.required = true, .max_length = 150};
-    enum tk_field_state ns = tk_field_char(&c, body, "name", &no, &fe, &x.name);
-    int rc = 0;
+    enum tk_field_state ns = tk_field_char(c, body, "name", &no, fe, &x.name);
     if (ns == TK_FIELD_SET) {
         bool taken = false;
-        rc = tk_store_username_taken(c.db, x.name, 0, &taken);
+        rc = tk_store_username_taken(c->db, x.name, 0, &taken);
         if (rc == 0 && taken)
-            tk_field_errors_add(&fe, "name", "This field must be unique.");
+            tk_field_errors_add(fe, "name", "This field must be unique.");
     }
     if (rc == 0) {
-        (void)tk_field_bool(body, "create_group", false, &fe, &x.create_group);
-        (void)tk_field_bool(body, "expiring", false, &fe, &x.expiring);
-        (void)tk_field_datetime(body, "expires", false, &fe, &x.expires);
+        (void)tk_field_bool(body, "create_group", false, fe, &x.create_group);
+        (void)tk_field_bool(body, "expiring", false, fe, &x.expiring);
+        (void)tk_field_datetime(body, "expires", false, fe, &x.expires);
     }
     json_decref(body);
-    if (rc) {
-        tk_buf_free(&fe.buf);
-        tk_api_error(res, rc);
-        return;
-    }
-    if (tk_field_errors_respond(&fe, res))
-        return;
-    rc = tk_store_write_tx(c.db, sa_tx, &x);
-    if (rc == TK_ERR_CONFLICT && x.conflict != NULL) {
-        tk_field_errors_init(&fe);
-        tk_field_errors_add(&fe, "non_field_errors", x.conflict);
-        tk_field_errors_respond(&fe, res);
-        sodium_memzero(x.key, sizeof(x.key));
-        return;
-    }
+    if (rc)
+        return rc;
+    if (tk_field_errors_any(fe))
+        return TK_ERR_FIELDS;
+    rc = tk_store_write_tx(c->db, sa_tx, &x);
     if (rc) {
         sodium_memzero(x.key, sizeof(x.key));
-        tk_api_error(res, rc);
-        return;
+        if (rc == TK_ERR_CONFLICT && x.conflict != NULL) {
+            tk_field_errors_add(fe, "non_field_errors", x.conflict);
+            return TK_ERR_FIELDS;
+        }
+        return rc;
     }
     char uid[65];
-    tk_user_uid(x.user_id, tk_store_installation_id(c.api->store), uid);
+    tk_user_uid(x.user_id, tk_store_installation_id(c->api->store), uid);
     res->body.wipe = true; /* the answer holds the new key: zeroed when freed */
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
@@ -1020,45 +991,47 @@ void tk_api_users_service_account(struct tk_request *req, struct tk_response *re
     tk_jw_obj_end(&w);
     sodium_memzero(x.key, sizeof(x.key));
     res->status = 200;
+    return 0;
+}
+
+void tk_api_users_service_account(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, users_service_account);
 }
 
 /* ---- {id}/recovery/ and {id}/used_by/ ---- */
 
-void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void *ctx)
+static int users_recovery(struct tk_ctx *c)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_POST, true, &c))
-        return;
-    int64_t id = url_user_id(req);
+    int64_t id = url_user_id(c->req);
     struct tk_user *u;
-    int rc = id ? tk_store_user_get(c.db, id, req->arena, &u) : TK_ERR_NOTFOUND;
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
+    int rc = id ? tk_store_user_get(c->db, id, c->req->arena, &u) : TK_ERR_NOTFOUND;
+    if (rc)
+        return rc;
     /* Parity stub, on purpose: tokend has no flows, and authentik with no recovery flow set on
      * the brand answers exactly this (the value a bare string, not a list). A client gets what
      * authentik would tell it, and no recovery token is ever made (docs/api.md). */
-    res->status = 400;
-    tk_buf_puts(&res->body, "{\"non_field_errors\":\"No recovery flow set.\"}");
+    return tk_api_refuse_body(c, 400, "{\"non_field_errors\":\"No recovery flow set.\"}");
 }
 
-void tk_api_users_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    struct tk_ctx c;
-    if (!tk_api_begin_ex(ctx, req, res, TK_M_GET, true, &c))
-        return;
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, users_recovery);
+}
+
+static int users_used_by(struct tk_ctx *c)
+{
+    struct tk_request *req = c->req;
+    struct tk_response *res = c->res;
     int64_t id = url_user_id(req);
     struct tk_user *u;
     struct tk_token *tokens = NULL;
     size_t n = 0;
-    int rc = id ? tk_store_user_get(c.db, id, req->arena, &u) : TK_ERR_NOTFOUND;
+    int rc = id ? tk_store_user_get(c->db, id, req->arena, &u) : TK_ERR_NOTFOUND;
     if (rc == 0)
-        rc = tk_store_user_tokens(c.db, id, req->arena, &tokens, &n);
-    if (rc) {
-        tk_api_error(res, rc);
-        return;
-    }
+        rc = tk_store_user_tokens(c->db, id, req->arena, &tokens, &n);
+    if (rc)
+        return rc;
     struct tk_jw w;
     tk_jw_init(&w, &res->body);
     tk_jw_arr_begin(&w);
@@ -1066,4 +1039,10 @@ void tk_api_users_used_by(struct tk_request *req, struct tk_response *res, void 
         tk_json_used_by_token(&w, &tokens[i]);
     tk_jw_arr_end(&w);
     res->status = 200;
+    return 0;
+}
+
+void tk_api_users_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
+{
+    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SUPERUSER, users_used_by);
 }

@@ -129,5 +129,9 @@ void tk_http_stop(struct tk_http *h, unsigned grace_ms);
 
 /* Sets a JSON body {"detail": msg} and status. */
 void tk_response_detail(struct tk_response *res, int status, const char *msg);
+/* The last step of every response before it is sent, by the server and by the in-process test
+ * harness alike: a body that could not be built whole (memory, the response cap) is replaced
+ * by a short 503. */
+void tk_response_finish(struct tk_response *res);
 
 #endif

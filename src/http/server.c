@@ -121,6 +121,19 @@ void tk_response_detail(struct tk_response *res, int status, const char *msg)
     tk_jw_obj_end(&w);
 }
 
+void tk_response_finish(struct tk_response *res)
+{
+    if (res->body.err) {
+        /* The answer could not be built (memory or the response cap): say so, briefly. */
+        bool wipe = res->body.wipe;
+        tk_buf_free(&res->body);
+        tk_buf_init(&res->body, TK_MAX_TEXT_BYTES);
+        res->body.wipe = wipe;
+        res->content_type = NULL;
+        tk_response_detail(res, 503, "The server cannot build this response now.");
+    }
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -301,12 +314,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
 {
     size_t len = 0;
     char *data = NULL;
-    if (res->body.err) {
-        /* The answer could not be built (memory or the response cap): say so, briefly. */
-        tk_buf_free(&res->body);
-        tk_buf_init(&res->body, TK_MAX_TEXT_BYTES);
-        tk_response_detail(res, 503, "The server cannot build this response now.");
-    }
+    tk_response_finish(res);
     bool wipe = res->body.wipe; /* a body that holds a key (view_key) */
     if (!res->empty)
         data = tk_buf_take(&res->body, &len);

@@ -17,6 +17,8 @@ const char *tk_strerror(int err)
     case TK_ERR_CRYPTO: return "cryptographic failure";
     case TK_ERR_RETRY: return "transaction conflict";
     case TK_ERR_TIMEOUT: return "statement timeout";
+    case TK_ERR_FIELDS: return "invalid fields";
+    case TK_ERR_ANSWER: return "refused";
     }
     return "unknown error";
 }

@@ -19,6 +19,9 @@ enum tk_err {
     TK_ERR_CRYPTO = -10,   /* sealing/opening failed (wrong secret, corrupt data) */
     TK_ERR_RETRY = -11,    /* a transaction lost a deadlock or serialization race: rerun it */
     TK_ERR_TIMEOUT = -12,  /* a statement ran past its time budget (TOKEND_STATEMENT_TIMEOUT) */
+    /* Outcomes of an API handler that are not program errors (api.h's handler contract): */
+    TK_ERR_FIELDS = -13, /* request validation failed; the field errors are in the context */
+    TK_ERR_ANSWER = -14, /* refused with an answer the handler described (tk_api_refuse) */
 };
 
 /* Static, human readable name of an error code; never NULL. */

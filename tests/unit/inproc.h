@@ -1,5 +1,6 @@
 /* In-process request path for unit tests and fuzz targets: an in-memory SQLite store with the
- * bootstrap admin, the real router and handlers, requests built without a socket. */
+ * bootstrap admin, the real router and handlers, requests built without a socket, and the
+ * response finished as the server finishes it (tk_response_finish) before it is read. */
 #ifndef TK_TESTS_INPROC_H
 #define TK_TESTS_INPROC_H
 
@@ -109,6 +110,7 @@ static inline struct inproc_res inproc_call(struct inproc *p, const char *method
         tk_response_detail(&res, 404, "Not found.");
     else if (!req.has_body || tk_route_admit(route, &req, &res))
         tk_route_call(route, &req, &res);
+    tk_response_finish(&res); /* as the server's queue() does before sending */
     out.status = res.status;
     out.allow = res.allow;
     out.body = strdup(res.body.data && !res.empty ? res.body.data : "");
