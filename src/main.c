@@ -83,13 +83,23 @@ static struct tk_api api_of(const struct tk_cli *cli)
                            .event_retention_us = cfg->event_retention_us};
 }
 
+/* What the sweeper takes from the configuration. */
+static struct tk_sweep_config sweep_config_of(const struct tk_cli *cli)
+{
+    const struct tk_config *cfg = cli->cfg;
+    return (struct tk_sweep_config){.store = cli->store,
+                                    .secret = &cli->secret,
+                                    .key_length = cfg->key_length,
+                                    .token_duration_us = cfg->default_token_duration_us,
+                                    .event_retention_us = cfg->event_retention_us};
+}
+
 static int sweep(struct tk_cli *cli)
 {
-    struct tk_api api = api_of(cli);
+    struct tk_sweep_config sc = sweep_config_of(cli);
     struct tk_db *db = tk_store_db(cli->store);
     struct tk_sweep_stats st;
-    int rc = db ? tk_sweep_once(&api, db, tk_now_us(), &st) : TK_ERR_IO;
-    tk_secret_wipe(&api.secret);
+    int rc = db ? tk_sweep_once(&sc, db, tk_now_us(), &st) : TK_ERR_IO;
     if (rc) {
         fprintf(stderr, "tokend: sweep failed: %s\n", tk_strerror(rc));
         return 1;
@@ -184,7 +194,8 @@ static int serve(struct tk_cli *cli)
         return 1;
     }
     struct tk_sweeper *sweeper = NULL;
-    if (tk_sweeper_start(&api, cfg->sweep_interval_us, &sweeper) != 0) {
+    struct tk_sweep_config sc = sweep_config_of(cli);
+    if (tk_sweeper_start(&sc, cfg->sweep_interval_us, &sweeper) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "cannot start the expiry sweeper");
         tk_http_stop(http, 0);
         tk_http_stop(metrics, 0);

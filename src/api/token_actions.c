@@ -37,7 +37,7 @@ static int view_key_tx(struct tk_db *db, void *arg)
     if ((rc = tk_store_token_sealed_key(db, t->id, c->req->arena, uuid, &sealed, &len)) != 0)
         return rc;
     struct tk_buf key;
-    tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
+    tk_buf_init(&key, TK_OPENED_KEY_MAX_BYTES);
     key.wipe = true;
     rc = tk_key_open(&c->api->secret, uuid, sealed, len, &key);
     if (rc == 0)
@@ -79,8 +79,7 @@ static int set_key_tx(struct tk_db *db, void *arg)
         return rc;
     struct tk_token_new tn = {.uuid = t->uuid};
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
-    rc = tk_token_set_key(&c->api->secret, &tn, x->key, x->key_len, &sealed);
+    rc = tk_token_mint(&c->api->secret, 0, x->key, x->key_len, &tn, &sealed, NULL);
     if (rc == 0)
         rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
     tk_buf_free(&sealed);

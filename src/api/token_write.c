@@ -14,6 +14,7 @@
 #include "api/tokens.h"
 #include "domain/attributes.h"
 #include "domain/tokens.h"
+#include "domain/validate.h"
 #include "util/limits.h"
 #include "util/time.h"
 
@@ -24,19 +25,6 @@ struct token_input {
     int64_t user_id, expires;
     bool expiring;
 };
-
-static bool is_slug(const char *s)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s; s++) {
-        char ch = *s;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_'))
-            return false;
-    }
-    return true;
-}
 
 /* PrimaryKeyRelatedField(queryset=User.objects.all()) */
 static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
@@ -158,7 +146,7 @@ static int parse_fields(struct tk_ctx *c, json_t *obj, bool identifier_required,
     json_t *iv0 = json_object_get(obj, "identifier");
     bool has_nul = json_is_string(iv0) &&
                    memchr(json_string_value(iv0), '\0', json_string_length(iv0)) != NULL;
-    if (in->identifier != NULL && (has_nul || !is_slug(in->identifier))) {
+    if (in->identifier != NULL && (has_nul || !tk_is_slug(in->identifier))) {
         tk_field_errors_add(fe, "identifier",
                             "Enter a valid \"slug\" consisting of letters, numbers, underscores "
                             "or hyphens.");
@@ -363,8 +351,6 @@ static int create_tx(struct tk_db *db, void *arg)
     if ((rc = check_quota(c, db, t.user_id, &c->fe)) != 0 || tk_field_errors_any(&c->fe))
         return rc ? rc : TK_ERR_INVALID;
 
-    char key[TK_KEY_LENGTH_MAX + 1];
-    tk_key_generate(key, c->api->key_length);
     struct tk_token_new tn = {.uuid = t.uuid,
                               .identifier = t.identifier,
                               .intent = t.intent,
@@ -374,10 +360,8 @@ static int create_tx(struct tk_db *db, void *arg)
                               .has_expires = t.has_expires,
                               .expires = t.expires,
                               .expiring = t.expiring};
-    struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
-    rc = tk_token_set_key(&c->api->secret, &tn, key, strlen(key), &sealed);
-    sodium_memzero(key, sizeof(key));
+    struct tk_buf sealed; /* the key itself is not kept: view_key opens the sealed copy */
+    rc = tk_token_mint(&c->api->secret, c->api->key_length, NULL, 0, &tn, &sealed, NULL);
     if (rc == 0)
         rc = tk_store_token_insert(db, &tn, c->now, &x->id);
     tk_buf_free(&sealed);

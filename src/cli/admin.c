@@ -20,20 +20,14 @@
 int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_new *t,
                         const char *key, char *key_out, int64_t now)
 {
-    char generated[TK_KEY_LENGTH_MAX + 1];
-    if (key == NULL) {
-        tk_key_generate(generated, cli->cfg->key_length);
-        key = generated;
-    }
     struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
-    int rc = tk_token_set_key(&cli->secret, t, key, strlen(key), &sealed);
+    int rc = tk_token_mint(&cli->secret, cli->cfg->key_length, key, key ? strlen(key) : 0, t,
+                           &sealed, key_out);
     int64_t id = 0;
     if (rc == 0)
         rc = tk_store_token_insert(db, t, now, &id);
-    if (rc == 0 && key_out != NULL)
+    if (rc == 0 && key != NULL && key_out != NULL) /* a given key is shown as given */
         memcpy(key_out, key, strlen(key) + 1);
-    sodium_memzero(generated, sizeof(generated));
     tk_buf_free(&sealed);
     return rc;
 }
@@ -367,7 +361,7 @@ static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char *
         rc = tk_store_token_sealed_key(db, t->id, a, uuid, &sealed, &len);
     if (rc == 0) {
         struct tk_buf key;
-        tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
+        tk_buf_init(&key, TK_OPENED_KEY_MAX_BYTES);
         rc = tk_key_open(&cli->secret, uuid, sealed, len, &key);
         if (rc == 0)
             printf("%s\n", key.data);

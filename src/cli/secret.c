@@ -81,7 +81,7 @@ static const char *setting(const struct tk_config *c, char *buf, size_t n)
 static bool opens_oldest(const struct tk_secret *s, const struct recorded *r)
 {
     struct tk_buf key;
-    tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
+    tk_buf_init(&key, TK_OPENED_KEY_MAX_BYTES);
     bool ok = tk_key_open(s, r->oldest.uuid, r->oldest.sealed, r->oldest.sealed_len, &key) == 0;
     if (key.data)
         sodium_memzero(key.data, key.cap);
@@ -145,8 +145,8 @@ static int rekey_page(struct tk_db *db, struct rekey_ctx *c, struct tk_arena *a,
     int rc = tk_store_token_keys(db, *after, REKEY_PAGE, a, &keys, &n);
     *more = rc == 0 && n == REKEY_PAGE;
     struct tk_buf key, sealed;
-    tk_buf_init(&key, TK_SET_KEY_MAX_BYTES + 1);
-    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
+    tk_buf_init(&key, TK_OPENED_KEY_MAX_BYTES);
+    tk_buf_init(&sealed, TK_SEALED_KEY_MAX_BYTES);
     for (size_t i = 0; i < n && rc == 0; i++) {
         *after = keys[i].id;
         tk_buf_reset(&key);

@@ -317,6 +317,16 @@ int tk_key_open(const struct tk_secret *s, const char *token_uuid, const uint8_t
     return 0;
 }
 
+_Static_assert(TK_PASSWORD_HASH_BYTES == crypto_pwhash_STRBYTES, "crypto_pwhash_STRBYTES");
+
+int tk_password_hash(const char *password, char out[TK_PASSWORD_HASH_BYTES])
+{
+    if (crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return TK_ERR_NOMEM;
+    return 0;
+}
+
 void tk_uuid4(char out[37])
 {
     uint8_t b[16];

@@ -91,6 +91,12 @@ int tk_key_seal(const struct tk_secret *s, const char *token_uuid, const char *k
 int tk_key_open(const struct tk_secret *s, const char *token_uuid, const uint8_t *sealed,
                 size_t sealed_len, struct tk_buf *out) TK_MUST_USE;
 
+/* A user's password hashed for storage, libsodium's crypto_pwhash_str (Argon2id at the
+ * INTERACTIVE costs) into out. tokend has no password logins: it keeps the hash for parity with
+ * authentik's user model. TK_ERR_NOMEM when the hash cannot be computed. */
+#define TK_PASSWORD_HASH_BYTES 128 /* crypto_pwhash_STRBYTES */
+int tk_password_hash(const char *password, char out[TK_PASSWORD_HASH_BYTES]) TK_MUST_USE;
+
 /* Random UUID v4, lowercase canonical form, into out (37 bytes). */
 void tk_uuid4(char out[37]);
 

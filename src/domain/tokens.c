@@ -1,7 +1,11 @@
-/* Token rules without I/O (tokens.h). */
+/* Token rules without I/O (tokens.h): intents, and minting a key into what the store keeps. */
 #include "domain/tokens.h"
 
 #include <string.h>
+
+#include <sodium.h>
+
+#include "util/limits.h"
 
 bool tk_intent_valid(const char *s, size_t len)
 {
@@ -10,6 +14,25 @@ bool tk_intent_valid(const char *s, size_t len)
         if (strlen(intents[i]) == len && memcmp(intents[i], s, len) == 0)
             return true;
     return false;
+}
+
+int tk_token_mint(const struct tk_secret *s, unsigned key_length, const char *key, size_t key_len,
+                  struct tk_token_new *t, struct tk_buf *sealed, char *key_out)
+{
+    char fresh[TK_KEY_LENGTH_MAX + 1];
+    tk_buf_init(sealed, TK_SEALED_KEY_MAX_BYTES);
+    if (key == NULL) {
+        if (key_length > TK_KEY_LENGTH_MAX)
+            return TK_ERR_INVALID;
+        tk_key_generate(fresh, key_length);
+        key = fresh;
+        key_len = key_length;
+    }
+    int rc = tk_token_set_key(s, t, key, key_len, sealed);
+    if (rc == 0 && key_out != NULL && key == fresh)
+        memcpy(key_out, fresh, key_len + 1);
+    sodium_memzero(fresh, sizeof(fresh));
+    return rc;
 }
 
 int tk_token_set_key(const struct tk_secret *s, struct tk_token_new *t, const char *key, size_t len,

@@ -39,8 +39,18 @@ struct tk_token_new {
 /* True for api, app_password, recovery, verification. */
 bool tk_intent_valid(const char *s, size_t len);
 
+/* Mints a token's key, the one way every token gets one (API and command-line creates, service
+ * accounts, the bootstrap token, set_key, the sweeper's rotation): key (key_len bytes) when
+ * given, else a fresh one of key_length characters from the CSPRNG; its keyed hash and its
+ * sealed copy, bound to t->uuid, go into t (tk_token_set_key). sealed is initialised here and
+ * holds the sealed copy: tk_buf_free it once the store has taken t. key_out (NULL, or
+ * TK_KEY_LENGTH_MAX + 1 bytes) receives a generated key for the one answer that shows it; no
+ * other copy is left behind. */
+int tk_token_mint(const struct tk_secret *s, unsigned key_length, const char *key, size_t key_len,
+                  struct tk_token_new *t, struct tk_buf *sealed, char *key_out) TK_MUST_USE;
+
 /* Fills t->key_hash and t->key_sealed (pointing into sealed, which the caller frees) for key,
- * bound to t->uuid. */
+ * bound to t->uuid: a key already known (tk_token_mint; re-sealing under a new secret). */
 int tk_token_set_key(const struct tk_secret *s, struct tk_token_new *t, const char *key, size_t len,
                      struct tk_buf *sealed) TK_MUST_USE;
 

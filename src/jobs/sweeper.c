@@ -20,7 +20,7 @@
 #define SWEEP_BATCH 500
 
 struct batch {
-    struct tk_api *api;
+    const struct tk_sweep_config *cfg;
     int64_t now;
     struct tk_sweep_stats *stats;
     size_t n; /* tokens handled in this batch */
@@ -28,18 +28,14 @@ struct batch {
 
 static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
 {
-    char key[TK_KEY_LENGTH_MAX + 1];
-    tk_key_generate(key, b->api->key_length);
     struct tk_token_new tn = {.uuid = t->uuid};
-    struct tk_buf sealed;
-    tk_buf_init(&sealed, TK_SET_KEY_MAX_BYTES + 256);
-    int rc = tk_token_set_key(&b->api->secret, &tn, key, strlen(key), &sealed);
-    sodium_memzero(key, sizeof(key));
+    struct tk_buf sealed; /* nobody sees the new key: a new view_key shows it */
+    int rc = tk_token_mint(b->cfg->secret, b->cfg->key_length, NULL, 0, &tn, &sealed, NULL);
     if (rc == 0)
         rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
     tk_buf_free(&sealed);
     t->has_expires = true;
-    t->expires = b->now + b->api->default_token_duration_us;
+    t->expires = b->now + b->cfg->token_duration_us;
     if (rc == 0)
         rc = tk_store_token_set_expires(db, t->id, t->expires);
     if (rc)
@@ -62,7 +58,7 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
     char hex[33];
     tk_audit_uuid_hex(t->uuid, hex);
     rc = ctx.err ? ctx.err
-                 : tk_audit_system(db, b->now, b->api->event_retention_us, "secret_rotate",
+                 : tk_audit_system(db, b->now, b->cfg->event_retention_us, "secret_rotate",
                                    TK_APP_MODELS, ctx.data, hex);
     tk_buf_free(&ctx);
     if (rc == 0)
@@ -102,10 +98,11 @@ static int events_tx(struct tk_db *db, void *arg)
 
 #define SWEEP_LOCK 7206315
 
-int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now, struct tk_sweep_stats *stats)
+int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t now,
+                  struct tk_sweep_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
-    struct batch b = {.api = api, .now = now, .stats = stats};
+    struct batch b = {.cfg = cfg, .now = now, .stats = stats};
     /* one sweeper at a time across every process on the database */
     bool got = false;
     int rc = tk_store_try_lock(db, SWEEP_LOCK, &got);
@@ -131,7 +128,7 @@ int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now, struct tk_s
 }
 
 struct tk_sweeper {
-    struct tk_api *api;
+    struct tk_sweep_config cfg;
     int64_t interval_us;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -154,9 +151,9 @@ static void *sweeper_main(void *arg)
         if (s->stop)
             break;
         pthread_mutex_unlock(&s->mu);
-        struct tk_db *db = tk_store_db(s->api->store);
+        struct tk_db *db = tk_store_db(s->cfg.store);
         struct tk_sweep_stats st;
-        int rc = db ? tk_sweep_once(s->api, db, tk_now_us(), &st) : TK_ERR_BUSY;
+        int rc = db ? tk_sweep_once(&s->cfg, db, tk_now_us(), &st) : TK_ERR_BUSY;
         tk_metrics_sweep(rc == 0, rc ? 0 : st.rotated, rc ? 0 : st.deleted,
                          rc ? 0 : st.events_expired);
         struct tk_log_line l;
@@ -178,16 +175,17 @@ static void *sweeper_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
-    tk_store_thread_done(s->api->store);
+    tk_store_thread_done(s->cfg.store);
     return NULL;
 }
 
-int tk_sweeper_start(struct tk_api *api, int64_t interval_us, struct tk_sweeper **out)
+int tk_sweeper_start(const struct tk_sweep_config *cfg, int64_t interval_us,
+                     struct tk_sweeper **out)
 {
     struct tk_sweeper *s = tk_calloc(1, sizeof(*s));
     if (s == NULL)
         return TK_ERR_NOMEM;
-    s->api = api;
+    s->cfg = *cfg;
     s->interval_us = interval_us;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -7,20 +7,32 @@
 
 #include <stdint.h>
 
-#include "api/api.h"
+#include "crypto/keys.h"
+#include "store/store.h"
+
+/* What the sweeper needs to know, from the configuration (not the API's context). */
+struct tk_sweep_config {
+    struct tk_store *store;
+    const struct tk_secret *secret; /* rotated keys are hashed and sealed with it */
+    unsigned key_length;            /* TOKEND_KEY_LENGTH */
+    int64_t token_duration_us;      /* a rotated api token's new lifetime */
+    int64_t event_retention_us;     /* of the secret_rotate events it records */
+};
 
 struct tk_sweep_stats {
     int64_t rotated, deleted, events_expired;
 };
 
 /* One pass over everything expired at now, on db. */
-int tk_sweep_once(struct tk_api *api, struct tk_db *db, int64_t now,
+int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t now,
                   struct tk_sweep_stats *stats) TK_MUST_USE;
 
 struct tk_sweeper;
 
-/* Starts a thread that sweeps every interval_us (first pass one interval after start). */
-int tk_sweeper_start(struct tk_api *api, int64_t interval_us, struct tk_sweeper **out) TK_MUST_USE;
+/* Starts a thread that sweeps every interval_us (first pass one interval after start); cfg is
+ * copied (its store and secret must outlive the sweeper). */
+int tk_sweeper_start(const struct tk_sweep_config *cfg, int64_t interval_us,
+                     struct tk_sweeper **out) TK_MUST_USE;
 /* Stops the thread promptly (a pass in progress finishes its batch). Accepts NULL. */
 void tk_sweeper_stop(struct tk_sweeper *s);
 

@@ -53,6 +53,8 @@
 #define TK_KEY_LENGTH_DEFAULT 60                  /* API.md §13 */
 #define TK_KEY_LENGTH_MAX 1024                    /* generated keys (TOKEND_KEY_LENGTH) */
 #define TK_SET_KEY_MAX_BYTES TK_MAX_BODY_BYTES    /* set_key: no limit but the body's (§7.8) */
+#define TK_SEALED_KEY_MAX_BYTES (TK_SET_KEY_MAX_BYTES + 256) /* a key sealed (its nonce, tag) */
+#define TK_OPENED_KEY_MAX_BYTES (TK_SET_KEY_MAX_BYTES + 1)   /* a key opened, NUL included */
 #define TK_MAX_IDENTIFIER_CHARS 255
 /* Argon2id costs of a text secret a database may record (issue 13.3; crypto/keys.h): a damaged
  * settings row must not make a start allocate without bound. 1 GiB is libsodium's SENSITIVE. */

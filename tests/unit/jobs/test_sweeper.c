@@ -74,8 +74,14 @@ static void test_selection_and_actions(void **state)
         assert_string_equal(sel[i].identifier, want[i]);
     tk_arena_free(a);
 
+    /* the sweeper takes its settings from the configuration, as main gives them */
+    const struct tk_sweep_config sc = {.store = P.cli.store,
+                                       .secret = &P.api.secret,
+                                       .key_length = P.cfg.key_length,
+                                       .token_duration_us = P.cfg.default_token_duration_us,
+                                       .event_retention_us = P.cfg.event_retention_us};
     struct tk_sweep_stats st;
-    assert_int_equal(tk_sweep_once(&P.api, db, now, &st), 0);
+    assert_int_equal(tk_sweep_once(&sc, db, now, &st), 0);
     assert_int_equal(st.rotated, 1);
     assert_int_equal(st.deleted, 3);
     assert_true(exists("api-expired"));
@@ -98,7 +104,7 @@ static void test_selection_and_actions(void **state)
     tk_arena_free(a);
 
     /* a second pass finds nothing */
-    assert_int_equal(tk_sweep_once(&P.api, db, now, &st), 0);
+    assert_int_equal(tk_sweep_once(&sc, db, now, &st), 0);
     assert_int_equal(st.rotated + st.deleted, 0);
 }
 
