@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/escape.h" /* tk_json_escape, for the callers that escape by hand */
 
 #define TK_JW_MAX_DEPTH 32
 
@@ -40,7 +41,5 @@ void tk_jw_null(struct tk_jw *w);
 void tk_jw_time(struct tk_jw *w, int64_t us);
 /* Pre-serialised JSON written verbatim (must be a valid compact JSON value). */
 void tk_jw_raw(struct tk_jw *w, const char *json, size_t len);
-/* Appends the escaped body of a JSON string (no quotes) to out. */
-int tk_json_escape(struct tk_buf *out, const char *s, size_t len);
 
 #endif

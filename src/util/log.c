@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/escape.h"
 #include "util/limits.h"
 #include "util/time.h"
-#include "json/writer.h"
 
 static atomic_int g_level = TK_LOG_INFO;
 static enum tk_log_format g_format = TK_LOG_PLAIN;
