@@ -643,7 +643,10 @@ int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena
                                    struct tk_group **groups, size_t *n)
 {
     /* The one walk up a user's group ancestry: from the direct groups through their parents,
-     * TK_MAX_GROUP_DEPTH levels at most (UNION, not UNION ALL: a cycle ends it too). */
+     * TK_MAX_GROUP_DEPTH levels at most (UNION, not UNION ALL: a cycle ends it too). The depth
+     * is text, not a parameter: the statement is users/me's and keeps its SQL. */
+    char depth[16];
+    snprintf(depth, sizeof(depth), "%d", TK_MAX_GROUP_DEPTH);
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
@@ -654,7 +657,7 @@ int tk_store_user_effective_groups(struct tk_db *db, int64_t id, struct tk_arena
     tk_sql_add(&q, " UNION SELECT g.parent_id, anc.depth + 1 FROM anc "
                    "JOIN groups g ON g.id = anc.group_id "
                    "WHERE g.parent_id IS NOT NULL AND anc.depth < ");
-    tk_sql_int(&q, TK_MAX_GROUP_DEPTH);
+    tk_sql_add(&q, depth);
     tk_sql_add(&q, ") SELECT " TK_ST_GROUP_COLUMNS " WHERE g.id IN (SELECT group_id FROM anc) "
                    "ORDER BY g.name, g.id");
     struct tk_db_stmt *st;
