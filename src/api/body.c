@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/messages.h"
 #include "api/query.h"
 #include "util/limits.h"
 #include "util/time.h"
@@ -290,7 +291,7 @@ static json_t *field_get(json_t *obj, const char *name, bool required, bool allo
     if (v == NULL) {
         *st = TK_FIELD_ABSENT;
         if (required) {
-            tk_field_errors_add(fe, name, "This field is required.");
+            tk_field_errors_add(fe, name, TK_MSG_REQUIRED);
             *st = TK_FIELD_INVALID;
         }
         return NULL;
@@ -298,7 +299,7 @@ static json_t *field_get(json_t *obj, const char *name, bool required, bool allo
     if (json_is_null(v)) {
         *st = TK_FIELD_NULL;
         if (!allow_null) {
-            tk_field_errors_add(fe, name, "This field may not be null.");
+            tk_field_errors_add(fe, name, TK_MSG_NULL);
             *st = TK_FIELD_INVALID;
         }
         return NULL;
@@ -327,13 +328,13 @@ enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *nam
         }
         len = strlen(s);
     } else {
-        tk_field_errors_add(fe, name, "Not a valid string.");
+        tk_field_errors_add(fe, name, TK_MSG_NOT_STRING);
         return TK_FIELD_INVALID;
     }
     size_t st, sl;
     tk_strip(s, len, &st, &sl);
     if (sl == 0 && !o->allow_blank) {
-        tk_field_errors_add(fe, name, "This field may not be blank.");
+        tk_field_errors_add(fe, name, TK_MSG_BLANK);
         return TK_FIELD_INVALID;
     }
     char *copy = tk_arena_strndup(c->req->arena, s + st, sl);
@@ -344,13 +345,12 @@ enum tk_field_state tk_field_char(struct tk_ctx *c, json_t *obj, const char *nam
     bool bad = false;
     if (o->max_length && tk_utf8_length(copy, sl) > o->max_length) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "Ensure this field has no more than %zu characters.",
-                 o->max_length);
+        snprintf(msg, sizeof(msg), TK_MSG_MAX_LENGTH, o->max_length);
         tk_field_errors_add(fe, name, msg);
         bad = true;
     }
     if (memchr(copy, '\0', sl) != NULL) {
-        tk_field_errors_add(fe, name, "Null characters are not allowed.");
+        tk_field_errors_add(fe, name, TK_MSG_NUL_CHARS);
         bad = true;
     }
     /* The value goes out even when a validator failed, so that callers can run the
@@ -395,7 +395,7 @@ enum tk_field_state tk_field_bool(json_t *obj, const char *name, bool allow_null
             }
         }
     }
-    tk_field_errors_add(fe, name, "Must be a valid boolean.");
+    tk_field_errors_add(fe, name, TK_MSG_BOOLEAN);
     return TK_FIELD_INVALID;
 }
 

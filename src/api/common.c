@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/messages.h"
 #include "api/principal_cache.h"
 #include "api/throttle.h"
 #include "domain/auth.h"
@@ -126,7 +127,7 @@ bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx)
 static int dispatch(struct tk_ctx *c, unsigned allowed, unsigned flags)
 {
     if ((flags & TK_API_SUPERUSER) && !c->who.is_superuser)
-        return tk_api_refuse(c, 403, "You do not have permission to perform this action.");
+        return tk_api_refuse(c, 403, TK_MSG_FORBIDDEN);
     unsigned m = c->req->method;
     if (m == TK_M_HEAD && (allowed & TK_M_GET))
         return 0;

@@ -5,16 +5,15 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/messages.h"
 #include "json/writer.h"
 
 /* A program error's answer (the table of the handler contract). Never a 500. */
 static void program_error(struct tk_response *res, int err)
 {
     switch (err) {
-    case TK_ERR_NOTFOUND: tk_response_detail(res, 404, "Not found."); break;
-    case TK_ERR_FORBIDDEN:
-        tk_response_detail(res, 403, "You do not have permission to perform this action.");
-        break;
+    case TK_ERR_NOTFOUND: tk_response_detail(res, 404, TK_MSG_NOT_FOUND); break;
+    case TK_ERR_FORBIDDEN: tk_response_detail(res, 403, TK_MSG_FORBIDDEN); break;
     case TK_ERR_TOOBIG: tk_response_detail(res, 413, "Request body too large."); break;
     case TK_ERR_BUSY: tk_response_detail(res, 503, "The database is busy, try again."); break;
     case TK_ERR_TIMEOUT:

@@ -1,9 +1,11 @@
 /* GET /api/v3/events/events/ (API.md §11): the audit log for superusers, newest first, with
  * authentik's Event shape and the filters action, username, context_model_pk, client_ip. */
+#include <stddef.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/listing.h"
+#include "api/messages.h"
 #include "api/query.h"
 #include "api/serialize.h"
 #include "domain/pagination.h"
@@ -33,71 +35,97 @@ static void event_json(struct tk_jw *w, const struct tk_event *e)
     tk_jw_obj_end(w);
 }
 
+/* The events list's query: the store's, and the ordering it reads from. */
+struct event_list_query {
+    struct tk_event_query q;
+    struct tk_order order[TK_MAX_ORDERING_FIELDS];
+    size_t n_order;
+};
+
+/* context_model_pk: the dashed uuid form is accepted too; stored as authentik stores it (hex). */
+static int model_pk_filter(struct tk_ctx *c, const struct tk_query *q, void *query)
+{
+    struct event_list_query *eq = query;
+    const char *v = tk_list_text(c, q, "context_model_pk", &c->fe);
+    if (v == NULL)
+        return 0;
+    char *hex = tk_arena_strdup(c->req->arena, v);
+    if (hex == NULL)
+        return TK_ERR_NOMEM;
+    size_t o = 0;
+    for (const char *s = v; *s; s++)
+        if (*s != '-')
+            hex[o++] = *s;
+    hex[o] = '\0';
+    eq->q.context_model_pk = hex;
+    return 0;
+}
+
+static int count_events(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count)
+{
+    struct event_list_query *eq = query;
+    eq->q.created_desc = eq->order[0].desc;
+    return tk_store_event_count(db, &eq->q, c->req->arena, count);
+}
+
+struct event_page {
+    struct tk_event *events;
+    size_t n;
+};
+
+static int fetch_events(struct tk_ctx *c, struct tk_db *db, void *query,
+                        const struct tk_pagination *pg, void *page)
+{
+    struct event_list_query *eq = query;
+    struct event_page *p = page;
+    return tk_store_event_fetch(db, &eq->q, pg->offset, pg->page_size, c->req->arena, &p->events,
+                                &p->n);
+}
+
+static void write_events(struct tk_ctx *c, struct tk_jw *w, void *query, void *page)
+{
+    struct event_page *p = page;
+    for (size_t i = 0; i < p->n; i++)
+        event_json(w, &p->events[i]);
+}
+
+#define Q(field) offsetof(struct event_list_query, field)
+static const struct tk_filter event_filters[] = {
+    {.name = "action", .kind = TK_FILTER_TEXT, .at = Q(q.action)},
+    {.name = "username", .kind = TK_FILTER_TEXT, .at = Q(q.username)},
+    {.name = "context_model_pk", .kind = TK_FILTER_OWN, .own = model_pk_filter},
+    {.name = "client_ip", .kind = TK_FILTER_TEXT, .at = Q(q.client_ip)},
+};
+
+enum { EVENT_CREATED };
+static const struct tk_order_name event_orderings[] = {{"created", EVENT_CREATED}};
+static const struct tk_order event_default_order[] = {{EVENT_CREATED, true}}; /* newest first */
+
+static const struct tk_list_spec event_list = {
+    .filters = event_filters,
+    .n_filters = sizeof(event_filters) / sizeof(event_filters[0]),
+    .orderings = event_orderings,
+    .n_orderings = 1,
+    .default_order = event_default_order,
+    .n_default_order = 1,
+    .order = Q(order),
+    .n_order = Q(n_order),
+    .count = count_events,
+    .fetch = fetch_events,
+    .write = write_events,
+};
+#undef Q
+
 static int events_list(struct tk_ctx *c)
 {
-    struct tk_request *req = c->req;
-    struct tk_response *res = c->res;
     /* after the method check, unlike the users' and groups' routes: authentik's events viewset
      * answers 405 before its permission */
     if (!c->who.is_superuser)
         return TK_ERR_FORBIDDEN;
-    struct tk_query q;
-    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc)
-        return rc;
-    struct tk_event_query eq = {.created_desc = true};
-    eq.action = tk_list_text(c, &q, "action", &c->fe);
-    eq.username = tk_list_text(c, &q, "username", &c->fe);
-    eq.context_model_pk = tk_list_text(c, &q, "context_model_pk", &c->fe);
-    eq.client_ip = tk_list_text(c, &q, "client_ip", &c->fe);
-    if (tk_field_errors_any(&c->fe))
-        return TK_ERR_FIELDS;
-    if (eq.context_model_pk != NULL) {
-        /* accept the dashed uuid form too; stored as authentik stores it (hex) */
-        char *hex = tk_arena_strdup(req->arena, eq.context_model_pk);
-        if (hex != NULL) {
-            size_t o = 0;
-            for (const char *s = eq.context_model_pk; *s; s++)
-                if (*s != '-')
-                    hex[o++] = *s;
-            hex[o] = '\0';
-            eq.context_model_pk = hex;
-        }
-    }
-    const struct tk_qparam *p = tk_query_get(&q, "ordering");
-    if (p != NULL && p->val_len == 7 && memcmp(p->val, "created", 7) == 0)
-        eq.created_desc = false;
-
-    struct tk_page_request pr;
-    p = tk_query_get(&q, "page");
-    tk_page_parse(p ? p->val : NULL, p ? p->val_len : 0, &pr);
-    p = tk_query_get(&q, "page_size");
-    int64_t page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0,
-                                           TK_DEFAULT_PAGE_SIZE, TK_MAX_PAGE_SIZE);
-    if ((rc = tk_store_read_begin(c->db)) != 0)
-        return rc;
-    int64_t count = 0;
-    struct tk_pagination pg;
-    struct tk_event *ev = NULL;
-    size_t n = 0;
-    rc = tk_store_event_count(c->db, &eq, req->arena, &count);
-    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
-        tk_store_read_end(c->db);
-        return tk_api_refuse(c, 404, "Invalid page.");
-    }
-    if (rc == 0)
-        rc = tk_store_event_fetch(c->db, &eq, pg.offset, pg.page_size, req->arena, &ev, &n);
-    tk_store_read_end(c->db);
-    if (rc)
-        return rc;
-    struct tk_jw w;
-    tk_jw_init(&w, &res->body);
-    tk_json_page_begin(&w, &pg);
-    for (size_t i = 0; i < n; i++)
-        event_json(&w, &ev[i]);
-    tk_json_page_end(&w);
-    res->status = 200;
-    return 0;
+    struct event_list_query eq;
+    memset(&eq, 0, sizeof(eq));
+    struct event_page page = {0};
+    return tk_list_run(c, &event_list, &eq, &page);
 }
 
 void tk_api_events_collection(struct tk_request *req, struct tk_response *res, void *ctx)

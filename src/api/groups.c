@@ -1,12 +1,14 @@
 /* /api/v3/core/groups/ (API.md §14.2): list, create, retrieve, update, delete, add_user/,
  * remove_user/, used_by/, by group UUID. Superusers only. The group tree never gets a cycle. */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/body.h"
 #include "api/listing.h"
+#include "api/messages.h"
 #include "api/serialize.h"
 #include "domain/user.h"
 #include "util/uuid.h"
@@ -115,69 +117,78 @@ static int member_by_username(struct tk_ctx *c, const char *v, size_t len, int64
     return tk_store_user_find(c->db, v, id);
 }
 
+static int count_groups(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count)
+{
+    return tk_store_group_count(db, query, c->req->arena, count);
+}
+
+struct group_page {
+    struct tk_group_full *groups;
+    size_t n;
+};
+
+static int fetch_groups(struct tk_ctx *c, struct tk_db *db, void *query,
+                        const struct tk_pagination *pg, void *page)
+{
+    struct group_page *p = page;
+    return tk_store_group_list(db, query, pg->offset, pg->page_size, c->req->arena, &p->groups,
+                               &p->n);
+}
+
+static void write_groups(struct tk_ctx *c, struct tk_jw *w, void *query, void *page)
+{
+    struct group_page *p = page;
+    bool include_users = tk_include_groups_param(c->req, "include_users");
+    for (size_t i = 0; i < p->n; i++)
+        group_json(w, c->api, &p->groups[i], include_users);
+}
+
+#define Q(field) offsetof(struct tk_group_query, field)
+/* authentik's GroupFilter, in its field order (docs/api.md §14.2). */
+static const struct tk_filter group_filters[] = {
+    {.name = "name", .kind = TK_FILTER_TEXT, .at = Q(name)},
+    {.name = "is_superuser", .kind = TK_FILTER_BOOL, .at = Q(is_superuser)},
+    {.name = "members_by_pk",
+     .kind = TK_FILTER_ID_SET,
+     .at = Q(member_sets[0]),
+     .resolve = member_by_pk,
+     .malformed = "is not a valid value."},
+    {.name = "members_by_username",
+     .kind = TK_FILTER_ID_SET,
+     .at = Q(member_sets[1]),
+     .resolve = member_by_username,
+     .malformed = ""},
+};
+
+static const struct tk_order group_default_order[] = {{TK_GF_NAME, false}};
+
+static const struct tk_list_spec group_list = {
+    .filters = group_filters,
+    .n_filters = sizeof(group_filters) / sizeof(group_filters[0]),
+    .attributes = true,
+    .attrs = Q(attrs),
+    .n_attrs = Q(n_attrs),
+    .search = true,
+    .terms = Q(terms),
+    .n_terms = Q(n_terms),
+    .orderings = group_order,
+    .n_orderings = sizeof(group_order) / sizeof(group_order[0]),
+    .default_order = group_default_order,
+    .n_default_order = 1,
+    .order = Q(order),
+    .n_order = Q(n_order),
+    .count = count_groups,
+    .fetch = fetch_groups,
+    .write = write_groups,
+};
+#undef Q
+
 static int groups_list(struct tk_ctx *c)
 {
-    struct tk_request *req = c->req;
-    struct tk_query q;
-    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc)
-        return rc;
     struct tk_group_query gq;
     memset(&gq, 0, sizeof(gq));
-    struct tk_field_errors *fe = &c->fe;
-    gq.name = tk_list_text(c, &q, "name", fe);
-    gq.is_superuser = tk_list_bool(&q, "is_superuser");
-    if ((rc = tk_list_id_set(c, &q, "members_by_pk", member_by_pk, "is not a valid value.",
-                             &gq.member_sets[0], fe)) != 0 ||
-        (rc = tk_list_id_set(c, &q, "members_by_username", member_by_username, "",
-                             &gq.member_sets[1], fe)) != 0)
-        return rc;
-    if (tk_field_errors_any(fe))
-        return TK_ERR_FIELDS;
-    json_t *attrs_root = NULL;
-    struct tk_attr_filter *attrs;
-    if ((rc = tk_list_attributes(c, &q, &attrs, &gq.n_attrs, &attrs_root)) != 0)
-        return rc;
-    gq.attrs = attrs;
-    if ((rc = tk_list_search(c, &q, &gq.terms, &gq.n_terms)) != 0) {
-        json_decref(attrs_root);
-        return rc;
-    }
-    const struct tk_field_order def[] = {{TK_GF_NAME, false}};
-    gq.n_order = tk_list_ordering(&q, group_order, sizeof(group_order) / sizeof(group_order[0]),
-                                  def, 1, gq.order);
-    bool include_users = tk_include_groups_param(req, "include_users");
-    struct tk_page_request pr;
-    int64_t page_size;
-    tk_list_page(&q, &pr, &page_size);
-    int64_t count = 0;
-    struct tk_pagination pg;
-    struct tk_group_full *groups = NULL;
-    size_t n = 0;
-    if ((rc = tk_store_read_begin(c->db)) != 0) {
-        json_decref(attrs_root);
-        return rc;
-    }
-    rc = tk_store_group_count(c->db, &gq, req->arena, &count);
-    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
-        tk_store_read_end(c->db);
-        json_decref(attrs_root);
-        return tk_api_refuse(c, 404, "Invalid page.");
-    }
-    if (rc == 0)
-        rc = tk_store_group_list(c->db, &gq, pg.offset, pg.page_size, req->arena, &groups, &n);
-    tk_store_read_end(c->db);
-    json_decref(attrs_root);
-    if (rc)
-        return rc;
-    struct tk_jw w;
-    tk_jw_init(&w, &c->res->body);
-    tk_json_page_begin(&w, &pg);
-    for (size_t i = 0; i < n; i++)
-        group_json(&w, c->api, &groups[i], include_users);
-    tk_json_page_end(&w);
-    c->res->status = 200;
-    return 0;
+    struct group_page page = {0};
+    return tk_list_run(c, &group_list, &gq, &page);
 }
 
 /* ---- validation (GroupSerializer) ---- */
@@ -241,7 +252,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
         char uuid[37];
         tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         if (!json_is_string(pv)) {
-            tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", py_type(pv));
+            tk_buf_printf(&m, TK_MSG_PK_TYPE, py_type(pv));
             msg(fe, "parent", &m);
         } else if (!tk_uuid_parse(json_string_value(pv), json_string_length(pv), uuid)) {
             tk_buf_puts(&m, "\xe2\x80\x9c");
@@ -250,9 +261,9 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
             msg(fe, "parent", &m);
         } else if ((rc = tk_store_group_find_uuid(c->db, uuid, &in->parent_id)) ==
                    TK_ERR_NOTFOUND) {
-            tk_buf_puts(&m, "Invalid pk \"");
+            tk_buf_puts(&m, TK_MSG_PK_MISSING_PREFIX);
             tk_buf_append(&m, json_string_value(pv), json_string_length(pv));
-            tk_buf_puts(&m, "\" - object does not exist.");
+            tk_buf_puts(&m, TK_MSG_PK_MISSING_SUFFIX);
             msg(fe, "parent", &m);
         } else if (rc) {
             tk_buf_free(&m);
@@ -283,7 +294,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
         tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         if (json_is_null(uv)) {
             tk_buf_free(&m);
-            tk_field_errors_add(fe, "users", "This field may not be null.");
+            tk_field_errors_add(fe, "users", TK_MSG_NULL);
         } else if (!json_is_array(uv)) {
             tk_buf_printf(&m, "Expected a list of items but got type \"%s\".", py_type(uv));
             msg(fe, "users", &m);
@@ -304,8 +315,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
                 else if (json_is_string(item))
                     ok = parse_id(json_string_value(item), json_string_length(item), &id);
                 if (!ok) {
-                    tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.",
-                                  py_type(item));
+                    tk_buf_printf(&m, TK_MSG_PK_TYPE, py_type(item));
                     bad = true;
                     break;
                 }
@@ -316,8 +326,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
                 }
                 if (!exists) {
                     const char *shown = tk_py_str(c->req->arena, item);
-                    tk_buf_printf(&m, "Invalid pk \"%s\" - object does not exist.",
-                                  shown ? shown : "");
+                    tk_buf_printf(&m, TK_MSG_PK_MISSING, shown ? shown : "");
                     bad = true;
                     break;
                 }
@@ -356,7 +365,7 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
         tk_buf_init(&m, TK_MAX_TEXT_BYTES);
         if (json_is_null(rv)) {
             tk_buf_free(&m);
-            tk_field_errors_add(fe, "roles", "This field may not be null.");
+            tk_field_errors_add(fe, "roles", TK_MSG_NULL);
         } else if (!json_is_array(rv)) {
             tk_buf_printf(&m, "Expected a list of items but got type \"%s\".", py_type(rv));
             msg(fe, "roles", &m);
@@ -364,15 +373,15 @@ static int parse_group(struct tk_ctx *c, json_t *obj, bool required,
             json_t *item = json_array_get(rv, 0);
             char uuid[37];
             if (!json_is_string(item)) {
-                tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", py_type(item));
+                tk_buf_printf(&m, TK_MSG_PK_TYPE, py_type(item));
             } else if (!tk_uuid_parse(json_string_value(item), json_string_length(item), uuid)) {
                 tk_buf_puts(&m, "\xe2\x80\x9c");
                 tk_buf_append(&m, json_string_value(item), json_string_length(item));
                 tk_buf_puts(&m, "\xe2\x80\x9d is not a valid UUID.");
             } else {
-                tk_buf_puts(&m, "Invalid pk \"");
+                tk_buf_puts(&m, TK_MSG_PK_MISSING_PREFIX);
                 tk_buf_append(&m, json_string_value(item), json_string_length(item));
-                tk_buf_puts(&m, "\" - object does not exist.");
+                tk_buf_puts(&m, TK_MSG_PK_MISSING_SUFFIX);
             }
             msg(fe, "roles", &m);
         } else {

@@ -1,11 +1,15 @@
-/* Shared list parameters (listing.h). */
+/* The list runner and the list parameters every list reads (listing.h). */
 #include "api/listing.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "api/messages.h"
+#include "api/serialize.h"
 #include "util/limits.h"
+#include "util/time.h"
 #include "util/utf8.h"
+#include "util/uuid.h"
 #include "json/writer.h"
 
 /* authentik's answer to a bad attributes filter: a bare JSON list of one message (the messages
@@ -73,41 +77,11 @@ int tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_att
 }
 
 size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
-                        const struct tk_field_order *def, size_t n_def, struct tk_field_order *out)
+                        const struct tk_order *def, size_t n_def, struct tk_order *out)
 {
-    size_t n = 0;
     const struct tk_qparam *p = tk_query_get(q, "ordering");
-    const char *s = p ? p->val : "";
-    size_t len = p ? p->val_len : 0, i = 0;
-    while (len > 0 && i <= len) {
-        const char *comma = memchr(s + i, ',', len - i);
-        size_t end = comma ? (size_t)(comma - s) : len;
-        size_t st, sl;
-        tk_strip(s + i, end - i, &st, &sl);
-        const char *name = s + i + st;
-        bool desc = sl > 0 && name[0] == '-';
-        if (desc) {
-            name++;
-            sl--;
-        }
-        for (size_t f = 0; f < n_names; f++) {
-            if (strlen(names[f].name) != sl || memcmp(names[f].name, name, sl) != 0)
-                continue;
-            bool seen = false;
-            for (size_t k = 0; k < n; k++)
-                seen = seen || out[k].field == names[f].field;
-            if (!seen && n < TK_MAX_LIST_ORDER)
-                out[n++] = (struct tk_field_order){names[f].field, desc};
-        }
-        if (comma == NULL)
-            break;
-        i = end + 1;
-    }
-    if (n == 0) {
-        memcpy(out, def, n_def * sizeof(*def));
-        n = n_def;
-    }
-    return n;
+    return tk_ordering_parse(p ? p->val : NULL, p ? p->val_len : 0, names, n_names, def, n_def,
+                             out);
 }
 
 int tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***terms, size_t *n)
@@ -162,7 +136,7 @@ const char *tk_list_text(struct tk_ctx *c, const struct tk_query *q, const char 
     if (len == 0)
         return NULL;
     if (memchr(p->val + st, '\0', len) != NULL) {
-        tk_field_errors_add(fe, name, "Null characters are not allowed.");
+        tk_field_errors_add(fe, name, TK_MSG_NUL_CHARS);
         return NULL;
     }
     return tk_arena_strndup(c->req->arena, p->val + st, len);
@@ -174,9 +148,9 @@ void tk_list_choice_error(struct tk_field_errors *fe, const char *field, const c
         return;
     struct tk_buf m;
     tk_buf_init(&m, TK_MAX_TEXT_BYTES);
-    tk_buf_puts(&m, "Select a valid choice. ");
+    tk_buf_puts(&m, TK_MSG_CHOICE_PREFIX);
     tk_buf_puts(&m, value);
-    tk_buf_puts(&m, " is not one of the available choices.");
+    tk_buf_puts(&m, TK_MSG_CHOICE_SUFFIX);
     tk_field_errors_add_n(fe, field, m.data ? m.data : "", m.len);
     tk_buf_free(&m);
 }
@@ -217,5 +191,118 @@ int tk_list_id_set(struct tk_ctx *c, const struct tk_query *q, const char *name,
             ids[set->n++] = id;
         }
     }
+    return 0;
+}
+
+/* ---- the list runner ---- */
+
+#define AT(query, off, type) ((type *)(void *)((char *)(query) + (off)))
+
+static int read_filter(struct tk_ctx *c, const struct tk_query *q, const struct tk_filter *f,
+                       void *query)
+{
+    const struct tk_qparam *p = NULL;
+    size_t st, len;
+    switch (f->kind) {
+    case TK_FILTER_TEXT:
+        *AT(query, f->at, const char *) = tk_list_text(c, q, f->name, &c->fe);
+        break;
+    case TK_FILTER_BOOL: *AT(query, f->at, int) = tk_list_bool(q, f->name); break;
+    case TK_FILTER_DATETIME:
+        p = tk_query_get(q, f->name);
+        if (p == NULL)
+            break;
+        tk_strip(p->val, p->val_len, &st, &len);
+        if (len == 0)
+            break;
+        if (tk_time_parse(p->val + st, len, AT(query, f->at, int64_t)) == 0)
+            *AT(query, f->has, bool) = true;
+        else
+            tk_field_errors_add(&c->fe, f->name, TK_MSG_DATETIME);
+        break;
+    case TK_FILTER_UUID: {
+        p = tk_query_get(q, f->name);
+        if (p == NULL || p->val_len == 0)
+            break;
+        tk_strip(p->val, p->val_len, &st, &len);
+        char *uuid = tk_arena_alloc(c->req->arena, 37);
+        if (uuid == NULL)
+            return TK_ERR_NOMEM;
+        if (tk_uuid_parse(p->val + st, len, uuid))
+            *AT(query, f->at, const char *) = uuid;
+        else
+            tk_field_errors_add(&c->fe, f->name, TK_MSG_UUID);
+        break;
+    }
+    case TK_FILTER_ID_SET:
+        return tk_list_id_set(c, q, f->name, f->resolve, f->malformed,
+                              AT(query, f->at, struct tk_id_set), &c->fe);
+    case TK_FILTER_OWN: return f->own(c, q, query);
+    }
+    return 0;
+}
+
+/* The read of a list: the count and, unless the page is outside the list, the page. */
+static int read_page(struct tk_ctx *c, const struct tk_list_spec *spec, void *query,
+                     const struct tk_page_request *pr, int64_t page_size, struct tk_pagination *pg,
+                     void *page)
+{
+    for (;;) {
+        struct tk_db *db = spec->replica ? tk_api_rdb(c) : c->db;
+        int64_t count = 0;
+        int rc = tk_store_read_begin(db);
+        if (rc == 0) {
+            rc = spec->count(c, db, query, &count);
+            if (rc == 0 && tk_paginate(count, pr, page_size, pg) != 0)
+                rc = tk_api_refuse(c, 404, TK_MSG_INVALID_PAGE);
+            if (rc == 0)
+                rc = spec->fetch(c, db, query, pg, page);
+            tk_store_read_end(db);
+        }
+        if (rc == 0 || !spec->replica || !tk_api_rdb_failed(c, rc))
+            return rc;
+    }
+}
+
+int tk_list_run(struct tk_ctx *c, const struct tk_list_spec *spec, void *query, void *page)
+{
+    struct tk_request *req = c->req;
+    struct tk_query q;
+    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
+    for (size_t i = 0; rc == 0 && i < spec->n_filters; i++)
+        rc = read_filter(c, &q, &spec->filters[i], query);
+    if (rc)
+        return rc;
+    if (tk_field_errors_any(&c->fe))
+        return TK_ERR_FIELDS;
+    json_t *attrs_root = NULL; /* the attributes filters' values, alive until the read is done */
+    if (spec->attributes &&
+        (rc = tk_list_attributes(c, &q, AT(query, spec->attrs, struct tk_attr_filter *),
+                                 AT(query, spec->n_attrs, size_t), &attrs_root)) != 0)
+        return rc;
+    if (spec->search)
+        rc = tk_list_search(c, &q, AT(query, spec->terms, const char **),
+                            AT(query, spec->n_terms, size_t));
+    if (rc == 0 && spec->orderings != NULL)
+        *AT(query, spec->n_order, size_t) =
+            tk_list_ordering(&q, spec->orderings, spec->n_orderings, spec->default_order,
+                             spec->n_default_order, AT(query, spec->order, struct tk_order));
+    struct tk_page_request pr;
+    int64_t page_size;
+    tk_list_page(&q, &pr, &page_size);
+    if (rc == 0 && spec->plan != NULL)
+        spec->plan(query, &pr, page_size);
+    struct tk_pagination pg;
+    if (rc == 0)
+        rc = read_page(c, spec, query, &pr, page_size, &pg, page);
+    json_decref(attrs_root);
+    if (rc)
+        return rc;
+    struct tk_jw w;
+    tk_jw_init(&w, &c->res->body);
+    tk_json_page_begin(&w, &pg);
+    spec->write(c, &w, query, page);
+    tk_json_page_end(&w);
+    c->res->status = 200;
     return 0;
 }

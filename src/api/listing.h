@@ -1,5 +1,6 @@
-/* Parameters shared by the user and group lists (API.md §14): the attributes JSON filter,
- * ordering over a table of names, paging, search terms. */
+/* The one list runner (tk_list_run) and the parameters it reads for every list, tokens, users,
+ * groups and events alike: declared filters, the attributes JSON filter, search terms,
+ * ordering over a table of names, and paging (docs/api.md §8, §9). */
 #ifndef TK_API_LISTING_H
 #define TK_API_LISTING_H
 
@@ -8,11 +9,7 @@
 #include "api/api.h"
 #include "api/query.h"
 #include "domain/pagination.h"
-
-struct tk_order_name {
-    const char *name;
-    int field;
-};
+#include "json/writer.h"
 
 /* attributes={"k": v, "a__b": v}: a bad value is refused with authentik's bare-list 400
  * (TK_ERR_ANSWER). *root keeps the parsed JSON alive (json_decref it when done). */
@@ -21,7 +18,7 @@ int tk_list_attributes(struct tk_ctx *c, const struct tk_query *q, struct tk_att
 
 /* DRF OrderingFilter over names; none valid: *out gets def (n_def entries). Returns count. */
 size_t tk_list_ordering(const struct tk_query *q, const struct tk_order_name *names, size_t n_names,
-                        const struct tk_field_order *def, size_t n_def, struct tk_field_order *out);
+                        const struct tk_order *def, size_t n_def, struct tk_order *out);
 
 /* search terms (tk_search_terms), or a search field error (TK_ERR_FIELDS): over
  * TK_MAX_SEARCH_CHARS characters, or over TK_MAX_SEARCH_TERMS distinct terms. Every list's
@@ -55,5 +52,65 @@ typedef int (*tk_list_resolve_fn)(struct tk_ctx *c, const char *value, size_t le
 int tk_list_id_set(struct tk_ctx *c, const struct tk_query *q, const char *name,
                    tk_list_resolve_fn resolve, const char *malformed, struct tk_id_set *set,
                    struct tk_field_errors *fe) TK_MUST_USE;
+
+/* ---- the list runner ----
+ *
+ * A list is declared (struct tk_list_spec): its filters in the FilterSet's field order, whether
+ * it takes attributes and search, its orderings, where each parsed value goes in the list's own
+ * query struct (offsets), and the entity's part: counting and fetching a page in one read, and
+ * writing its results. tk_list_run reads the request in DRF's order (filters, all their errors
+ * in one 400; attributes; search; ordering; page), runs the read, answers 404 "Invalid page."
+ * for a page outside the list, and writes the pagination envelope. */
+
+enum tk_filter_kind {
+    TK_FILTER_TEXT,     /* const char * at .at: stripped; NULL when absent or empty; NUL refused */
+    TK_FILTER_BOOL,     /* int at .at: 1, 0, or -1 (absent or not a boolean) */
+    TK_FILTER_DATETIME, /* int64_t at .at and bool at .has, set when given; else an error */
+    TK_FILTER_UUID,     /* const char * at .at: the canonical uuid, in the arena; else an error */
+    TK_FILTER_ID_SET,   /* struct tk_id_set at .at, its values resolved by .resolve */
+    TK_FILTER_OWN,      /* .own reads it: a filter with rules of its own */
+};
+
+struct tk_filter {
+    const char *name; /* the query parameter, and the field of its errors */
+    enum tk_filter_kind kind;
+    size_t at, has;             /* offsets into the list's query struct */
+    tk_list_resolve_fn resolve; /* ID_SET: a value to an id */
+    const char *malformed;      /* ID_SET: the message after a malformed value */
+    /* OWN: reads the parameter into query; field errors go to c->fe (0), other errors are
+     * returned */
+    int (*own)(struct tk_ctx *c, const struct tk_query *q, void *query);
+};
+
+struct tk_list_spec {
+    const struct tk_filter *filters;
+    size_t n_filters;
+    bool attributes; /* ?attributes= (struct tk_attr_filter * at attrs, size_t at n_attrs) */
+    size_t attrs, n_attrs;
+    bool search; /* ?search= (const char ** at terms, size_t at n_terms) */
+    size_t terms, n_terms;
+    /* ?ordering= over these names (struct tk_order[TK_MAX_ORDERING_FIELDS] at order, size_t at
+     * n_order), default_order when none applies; NULL: the list has no ordering */
+    const struct tk_order_name *orderings;
+    size_t n_orderings;
+    const struct tk_order *default_order;
+    size_t n_default_order;
+    size_t order, n_order;
+    bool replica; /* the read may be served by a replica (tk_api_rdb) */
+    /* Optional, before the read: the page that will be asked for (a search is then evaluated
+     * once for count and page, store.h). */
+    void (*plan)(void *query, const struct tk_page_request *pr, int64_t page_size);
+    /* In one read on db: the number of matching rows, then the page pg describes. */
+    int (*count)(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count);
+    int (*fetch)(struct tk_ctx *c, struct tk_db *db, void *query, const struct tk_pagination *pg,
+                 void *page);
+    /* The page's results, after the read. */
+    void (*write)(struct tk_ctx *c, struct tk_jw *w, void *query, void *page);
+};
+
+/* Runs the list spec declares on query (the list's zeroed query struct) and page (the entity's
+ * page of rows, filled by fetch): the handler's whole work for GET on a list. */
+int tk_list_run(struct tk_ctx *c, const struct tk_list_spec *spec, void *query,
+                void *page) TK_MUST_USE;
 
 #endif

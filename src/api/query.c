@@ -206,54 +206,56 @@ int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char **
     return 0;
 }
 
-static const struct {
-    const char *name;
-    enum tk_token_field f;
-} token_fields[] = {
-    {"pk", TK_TF_PK},           {"managed", TK_TF_MANAGED},   {"identifier", TK_TF_IDENTIFIER},
-    {"intent", TK_TF_INTENT},   {"user", TK_TF_USER},         {"description", TK_TF_DESCRIPTION},
-    {"expires", TK_TF_EXPIRES}, {"expiring", TK_TF_EXPIRING},
-};
-
-void tk_token_ordering(const char *s, size_t len, struct tk_token_query *q)
+size_t tk_ordering_parse(const char *s, size_t len, const struct tk_order_name *names,
+                         size_t n_names, const struct tk_order *def, size_t n_def,
+                         struct tk_order *out)
 {
-    q->n_order = 0;
-    size_t i = 0;
-    while (s != NULL && i <= len && len > 0) {
+    size_t n = 0, i = 0;
+    while (s != NULL && len > 0 && i <= len) {
         const char *comma = memchr(s + i, ',', len - i);
         size_t end = comma ? (size_t)(comma - s) : len;
         size_t st, sl;
         tk_strip(s + i, end - i, &st, &sl);
         const char *name = s + i + st;
-        bool desc = false;
-        if (sl > 0 && name[0] == '-') {
-            desc = true;
+        bool desc = sl > 0 && name[0] == '-';
+        if (desc) {
             name++;
             sl--;
         }
-        for (size_t f = 0; f < sizeof(token_fields) / sizeof(token_fields[0]); f++) {
-            if (strlen(token_fields[f].name) != sl || memcmp(token_fields[f].name, name, sl) != 0)
+        for (size_t f = 0; f < n_names; f++) {
+            if (strlen(names[f].name) != sl || memcmp(names[f].name, name, sl) != 0)
                 continue;
             /* A repeated field changes nothing after its first occurrence: keep the first, so
              * any number of names fits the few fields there are. */
             bool seen = false;
-            for (size_t k = 0; k < q->n_order; k++)
-                seen = seen || q->order[k].field == token_fields[f].f;
-            if (!seen && q->n_order < TK_MAX_ORDERING_FIELDS) {
-                q->order[q->n_order].field = token_fields[f].f;
-                q->order[q->n_order].desc = desc;
-                q->n_order++;
-            }
+            for (size_t k = 0; k < n; k++)
+                seen = seen || out[k].field == names[f].field;
+            if (!seen && n < TK_MAX_ORDERING_FIELDS)
+                out[n++] = (struct tk_order){names[f].field, desc};
         }
         if (comma == NULL)
             break;
         i = end + 1;
     }
-    if (q->n_order == 0) {
-        q->order[0] = (struct tk_order){TK_TF_IDENTIFIER, false};
-        q->order[1] = (struct tk_order){TK_TF_EXPIRES, false};
-        q->n_order = 2;
+    if (n == 0) {
+        memcpy(out, def, n_def * sizeof(*def));
+        n = n_def;
     }
+    return n;
+}
+
+const struct tk_order_name tk_token_orderings[TK_N_TOKEN_ORDERINGS] = {
+    {"pk", TK_TF_PK},           {"managed", TK_TF_MANAGED},   {"identifier", TK_TF_IDENTIFIER},
+    {"intent", TK_TF_INTENT},   {"user", TK_TF_USER},         {"description", TK_TF_DESCRIPTION},
+    {"expires", TK_TF_EXPIRES}, {"expiring", TK_TF_EXPIRING},
+};
+const struct tk_order tk_token_default_order[2] = {{TK_TF_IDENTIFIER, false},
+                                                   {TK_TF_EXPIRES, false}};
+
+void tk_token_ordering(const char *s, size_t len, struct tk_token_query *q)
+{
+    q->n_order = tk_ordering_parse(s, len, tk_token_orderings, TK_N_TOKEN_ORDERINGS,
+                                   tk_token_default_order, 2, q->order);
 }
 
 int tk_query_bool(const char *s, size_t len)

@@ -39,8 +39,24 @@ void tk_strip(const char *s, size_t len, size_t *start, size_t *out_len);
 int tk_search_terms(struct tk_arena *a, const char *s, size_t len, const char ***terms,
                     size_t *n) TK_MUST_USE;
 
-/* DRF OrderingFilter over the token fields: comma-separated, '-' for descending, names
- * stripped, unknown names dropped; none left -> identifier, expires. */
+/* A name of ?ordering= and the field it orders by. */
+struct tk_order_name {
+    const char *name;
+    int field;
+};
+
+/* DRF's OrderingFilter, for every list: comma-separated names, '-' for descending, names
+ * stripped, unknown names dropped, a repeated field kept once (its first); none left -> def
+ * (n_def terms). Writes at most TK_MAX_ORDERING_FIELDS terms to out; returns their count. */
+size_t tk_ordering_parse(const char *s, size_t len, const struct tk_order_name *names,
+                         size_t n_names, const struct tk_order *def, size_t n_def,
+                         struct tk_order *out);
+
+/* The token list's orderings (docs/api.md §8.3) and its default: identifier, expires. */
+#define TK_N_TOKEN_ORDERINGS 8
+extern const struct tk_order_name tk_token_orderings[TK_N_TOKEN_ORDERINGS];
+extern const struct tk_order tk_token_default_order[2];
+/* tk_ordering_parse over them, into q. */
 void tk_token_ordering(const char *s, size_t len, struct tk_token_query *q);
 
 /* django-filter BooleanWidget: "true"/"1" -> 1, "false"/"0" -> 0 (case-insensitive),

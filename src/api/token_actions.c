@@ -7,6 +7,7 @@
 
 #include "api/audit.h"
 #include "api/body.h"
+#include "api/messages.h"
 #include "api/tokens.h"
 #include "domain/tokens.h"
 #include "util/limits.h"
@@ -118,10 +119,10 @@ int tk_tokens_set_key(struct tk_ctx *c)
     if (falsy(v)) {
         rc = tk_api_refuse_body(c, 400, NULL); /* SEED: a bare 400 (§7.8, §17.9) */
     } else if (!json_is_string(v)) {
-        tk_field_errors_add(&c->fe, "key", "Not a valid string.");
+        tk_field_errors_add(&c->fe, "key", TK_MSG_NOT_STRING);
         rc = TK_ERR_FIELDS;
     } else if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
-        tk_field_errors_add(&c->fe, "key", "Null characters are not allowed.");
+        tk_field_errors_add(&c->fe, "key", TK_MSG_NUL_CHARS);
         rc = TK_ERR_FIELDS;
     } else {
         /* stored verbatim: no trimming, no charset check (§7.8) */

@@ -9,6 +9,7 @@
 
 #include "api/audit.h"
 #include "api/body.h"
+#include "api/messages.h"
 #include "api/query.h"
 #include "api/serialize.h"
 #include "api/tokens.h"
@@ -42,7 +43,7 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
     /* DRF's RelatedField takes "" for None */
     bool empty = json_is_string(v) && json_string_length(v) == 0;
     switch (empty ? JSON_NULL : json_typeof(v)) {
-    case JSON_NULL: tk_field_errors_add(fe, "user", "This field may not be null."); return 0;
+    case JSON_NULL: tk_field_errors_add(fe, "user", TK_MSG_NULL); return 0;
     case JSON_TRUE:
     case JSON_FALSE: type = "bool"; break;
     case JSON_INTEGER:
@@ -87,7 +88,7 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
     }
     if (!ok) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "Incorrect type. Expected pk value, received %s.", type);
+        snprintf(msg, sizeof(msg), TK_MSG_PK_TYPE, type);
         tk_field_errors_add(fe, "user", msg);
         return 0;
     }
@@ -99,7 +100,7 @@ static int field_user(struct tk_ctx *c, json_t *obj, struct tk_field_errors *fe,
         const char *shown = tk_py_str(c->req->arena, v);
         struct tk_buf m;
         tk_buf_init(&m, TK_MAX_TEXT_BYTES);
-        tk_buf_printf(&m, "Invalid pk \"%s\" - object does not exist.", shown ? shown : "");
+        tk_buf_printf(&m, TK_MSG_PK_MISSING, shown ? shown : "");
         tk_field_errors_add_n(fe, "user", m.data ? m.data : "", m.len);
         tk_buf_free(&m);
         return 0;
@@ -158,7 +159,7 @@ static int parse_fields(struct tk_ctx *c, json_t *obj, bool identifier_required,
     if (iv != NULL) {
         in->intent_s = TK_FIELD_INVALID;
         if (json_is_null(iv)) {
-            tk_field_errors_add(fe, "intent", "This field may not be null.");
+            tk_field_errors_add(fe, "intent", TK_MSG_NULL);
         } else {
             const char *s = tk_py_str(c->req->arena, iv);
             if (s != NULL && json_is_string(iv) &&
@@ -292,7 +293,7 @@ static int check_quota(struct tk_ctx *c, struct tk_db *db, int64_t owner,
     int rc = tk_store_token_quota(db, owner, c->api->max_tokens_per_user, &full);
     if (rc == TK_ERR_NOTFOUND) { /* deleted since the field check */
         char msg[96];
-        snprintf(msg, sizeof(msg), "Invalid pk \"%lld\" - object does not exist.",
+        snprintf(msg, sizeof(msg), TK_MSG_PK_MISSING_PREFIX "%lld" TK_MSG_PK_MISSING_SUFFIX,
                  (long long)owner);
         tk_field_errors_add(fe, "user", msg);
         return 0;

@@ -1,10 +1,12 @@
 /* /api/v3/core/tokens/ (API.md §7): the list with its filters, search, ordering and paging,
  * under the owner-or-superuser rule of §4.2 (non-superusers see only their own tokens). */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api.h"
 #include "api/listing.h"
+#include "api/messages.h"
 #include "api/query.h"
 #include "api/serialize.h"
 #include "api/tokens.h"
@@ -16,8 +18,9 @@
 static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
 
 /* The intent filter: one of the four intents, or a field error (0) for anything else. */
-static int intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_token_query *tq)
+static int intent_filter(struct tk_ctx *c, const struct tk_query *q, void *query)
 {
+    struct tk_token_query *tq = query;
     const struct tk_qparam *p = tk_query_get(q, "intent");
     if (p == NULL || p->val_len == 0)
         return 0;
@@ -29,9 +32,9 @@ static int intent_filter(struct tk_ctx *c, const struct tk_query *q, struct tk_t
     }
     struct tk_buf msg;
     tk_buf_init(&msg, TK_MAX_TEXT_BYTES);
-    tk_buf_puts(&msg, "Select a valid choice. ");
+    tk_buf_puts(&msg, TK_MSG_CHOICE_PREFIX);
     tk_buf_append(&msg, p->val, p->val_len);
-    tk_buf_puts(&msg, " is not one of the available choices.");
+    tk_buf_puts(&msg, TK_MSG_CHOICE_SUFFIX);
     /* The message may hold NUL bytes: add it with its length through the arena copy. */
     size_t mlen = msg.len;
     char *m = msg.err ? NULL : tk_arena_strndup(c->req->arena, msg.data, mlen);
@@ -120,111 +123,101 @@ static void write_tokens(struct tk_ctx *c, struct tk_jw *w, const struct tk_stor
                               owners[i].len);
 }
 
+/* The page a token list reads: the tokens, and their owners rendered or loaded in the same
+ * read (page_owners). */
+struct token_page {
+    struct tk_token *tokens;
+    size_t n;
+    struct rendered *owners;
+    struct tk_store_snapshot snap;
+    bool include_groups;
+};
+
+/* The page to come, so that a search is evaluated once for count and page (store.h); a page
+ * number that cannot be valid is answered from the count alone. */
+static void plan_page(void *query, const struct tk_page_request *pr, int64_t page_size)
+{
+    struct tk_token_query *tq = query;
+    if (!pr->invalid && !pr->too_big &&
+        (pr->last || (pr->number >= 1 && pr->number <= INT64_MAX / page_size))) {
+        tq->page_last = pr->last;
+        tq->page_offset = pr->last ? 0 : (pr->number - 1) * page_size;
+        tq->page_limit = page_size;
+    }
+}
+
+static int count_tokens(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count)
+{
+    return tk_store_token_count(db, query, c->req->arena, count);
+}
+
+static int fetch_tokens(struct tk_ctx *c, struct tk_db *db, void *query,
+                        const struct tk_pagination *pg, void *page)
+{
+    struct tk_token_query *tq = query;
+    struct token_page *p = page;
+    struct tk_arena *a = c->req->arena;
+    tk_store_snapshot(db, &p->snap); /* after the read's first query */
+    tq->without_users = p->snap.version != 0;
+    tq->count_known = true;
+    tq->count = pg->count;
+    int rc = tk_store_token_fetch(db, tq, pg->offset, pg->page_size, a, &p->tokens, &p->n);
+    if (rc)
+        return rc;
+    p->owners = tk_arena_calloc(a, p->n ? p->n : 1, sizeof(*p->owners));
+    if (p->owners == NULL)
+        return TK_ERR_NOMEM;
+    return tq->without_users
+               ? page_owners(db, &p->snap, a, p->tokens, p->n, p->include_groups, p->owners)
+               : 0;
+}
+
+static void write_page(struct tk_ctx *c, struct tk_jw *w, void *query, void *page)
+{
+    struct token_page *p = page;
+    write_tokens(c, w, &p->snap, p->tokens, p->n, p->include_groups, p->owners);
+}
+
+#define Q(field) offsetof(struct tk_token_query, field)
+/* The FilterSet's fields in its order, all errors in one body (docs/api.md §8.1). */
+static const struct tk_filter token_filters[] = {
+    {.name = "identifier", .kind = TK_FILTER_TEXT, .at = Q(identifier)},
+    {.name = "intent", .kind = TK_FILTER_OWN, .own = intent_filter},
+    {.name = "user__username", .kind = TK_FILTER_TEXT, .at = Q(username)},
+    {.name = "description", .kind = TK_FILTER_TEXT, .at = Q(description)},
+    {.name = "expires", .kind = TK_FILTER_DATETIME, .at = Q(expires), .has = Q(has_expires)},
+    {.name = "expiring", .kind = TK_FILTER_BOOL, .at = Q(expiring)},
+    {.name = "managed", .kind = TK_FILTER_TEXT, .at = Q(managed)},
+};
+
+static const struct tk_list_spec token_list = {
+    .filters = token_filters,
+    .n_filters = sizeof(token_filters) / sizeof(token_filters[0]),
+    .search = true,
+    .terms = Q(terms),
+    .n_terms = Q(n_terms),
+    .orderings = tk_token_orderings,
+    .n_orderings = TK_N_TOKEN_ORDERINGS,
+    .default_order = tk_token_default_order,
+    .n_default_order = sizeof(tk_token_default_order) / sizeof(tk_token_default_order[0]),
+    .order = Q(order),
+    .n_order = Q(n_order),
+    .replica = true,
+    .plan = plan_page,
+    .count = count_tokens,
+    .fetch = fetch_tokens,
+    .write = write_page,
+};
+#undef Q
+
 static int tokens_list(struct tk_ctx *c)
 {
-    struct tk_request *req = c->req;
-    struct tk_response *res = c->res;
-    struct tk_query q;
-    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc)
-        return rc;
     struct tk_token_query tq;
     memset(&tq, 0, sizeof(tq));
-    tq.expiring = -1;
-
-    /* Filters in the FilterSet's field order, all errors in one body (API.md §8). */
-    struct tk_field_errors *fe = &c->fe;
-    tq.identifier = tk_list_text(c, &q, "identifier", fe);
-    if ((rc = intent_filter(c, &q, &tq)) != 0)
-        return rc;
-    tq.username = tk_list_text(c, &q, "user__username", fe);
-    tq.description = tk_list_text(c, &q, "description", fe);
-    const struct tk_qparam *p = tk_query_get(&q, "expires");
-    if (p != NULL) {
-        size_t st, len;
-        tk_strip(p->val, p->val_len, &st, &len);
-        if (len > 0) {
-            if (tk_time_parse(p->val + st, len, &tq.expires) == 0)
-                tq.has_expires = true;
-            else
-                tk_field_errors_add(fe, "expires", "Enter a valid date/time.");
-        }
-    }
-    p = tk_query_get(&q, "expiring");
-    if (p != NULL)
-        tq.expiring = tk_query_bool(p->val, p->val_len);
-    tq.managed = tk_list_text(c, &q, "managed", fe);
-    if (tk_field_errors_any(fe))
-        return TK_ERR_FIELDS;
-
-    if ((rc = tk_list_search(c, &q, &tq.terms, &tq.n_terms)) != 0)
-        return rc;
-    p = tk_query_get(&q, "ordering");
-    tk_token_ordering(p ? p->val : NULL, p ? p->val_len : 0, &tq);
-
-    bool include_groups = tk_include_groups(req);
     tq.with_groups = true; /* "groups" (uuids) is always part of the user */
     tq.owner_id = c->who.is_superuser ? 0 : c->who.user_id;
-
-    struct tk_page_request pr;
-    p = tk_query_get(&q, "page");
-    tk_page_parse(p ? p->val : NULL, p ? p->val_len : 0, &pr);
-    p = tk_query_get(&q, "page_size");
-    int64_t page_size = tk_page_size_parse(p ? p->val : NULL, p ? p->val_len : 0,
-                                           TK_DEFAULT_PAGE_SIZE, TK_MAX_PAGE_SIZE);
-    /* the page to come, so that a search is evaluated once for count and page (store.h); a
-     * page number that cannot be valid is answered from the count alone */
-    if (!pr.invalid && !pr.too_big &&
-        (pr.last || (pr.number >= 1 && pr.number <= INT64_MAX / page_size))) {
-        tq.page_last = pr.last;
-        tq.page_offset = pr.last ? 0 : (pr.number - 1) * page_size;
-        tq.page_limit = page_size;
-    }
-
-    int64_t count = 0;
-    struct tk_pagination pg;
-    struct tk_token *tokens = NULL;
-    struct rendered *owners = NULL;
-    struct tk_store_snapshot snap = {0, 0};
-    size_t n = 0;
-    for (;;) {
-        struct tk_db *db = tk_api_rdb(c);
-        if ((rc = tk_store_read_begin(db)) == 0) {
-            rc = tk_store_token_count(db, &tq, req->arena, &count);
-            if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
-                tk_store_read_end(db);
-                return tk_api_refuse(c, 404, "Invalid page.");
-            }
-            if (rc == 0) {
-                tk_store_snapshot(db, &snap); /* after the read's first query */
-                tq.without_users = snap.version != 0;
-                tq.count_known = true;
-                tq.count = count;
-                rc =
-                    tk_store_token_fetch(db, &tq, pg.offset, pg.page_size, req->arena, &tokens, &n);
-            }
-            if (rc == 0) {
-                owners = tk_arena_calloc(req->arena, n ? n : 1, sizeof(*owners));
-                if (owners == NULL)
-                    rc = TK_ERR_NOMEM;
-                else if (tq.without_users)
-                    rc = page_owners(db, &snap, req->arena, tokens, n, include_groups, owners);
-            }
-            tk_store_read_end(db);
-        }
-        if (rc == 0 || !tk_api_rdb_failed(c, rc))
-            break;
-    }
-    if (rc)
-        return rc;
-
-    struct tk_jw w;
-    tk_jw_init(&w, &res->body);
-    tk_json_page_begin(&w, &pg);
-    write_tokens(c, &w, &snap, tokens, n, include_groups, owners);
-    tk_json_page_end(&w);
-    res->status = 200;
-    return 0;
+    struct token_page page = {.include_groups = tk_include_groups(c->req)};
+    return tk_list_run(c, &token_list, &tq, &page);
 }
 
 bool tk_include_groups_param(const struct tk_request *req, const char *name)

@@ -2,6 +2,7 @@
  * service_account/, {id}/recovery/, {id}/used_by/. Superusers only, except me/. */
 #include <jansson.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "api/audit.h"
 #include "api/body.h"
 #include "api/listing.h"
+#include "api/messages.h"
 #include "api/serialize.h"
 #include "api/user_cache.h"
 #include "domain/attributes.h"
@@ -59,106 +61,111 @@ static const struct tk_order_name user_order[] = {
     {"attributes", TK_UF_ATTRIBUTES},
 };
 
-static int users_list(struct tk_ctx *c)
+/* type (repeatable): each value one of the user types, or Django's choice error. */
+static int type_filter(struct tk_ctx *c, const struct tk_query *q, void *query)
 {
-    struct tk_request *req = c->req;
-    struct tk_query q;
-    int rc = tk_query_parse(req->arena, req->query, req->query_len, &q);
-    if (rc)
-        return rc;
-    struct tk_user_query uq;
-    memset(&uq, 0, sizeof(uq));
-    struct tk_field_errors *fe = &c->fe;
-    uq.username = tk_list_text(c, &q, "username", fe);
-    uq.email = tk_list_text(c, &q, "email", fe);
-    uq.name = tk_list_text(c, &q, "name", fe);
-    uq.is_active = tk_list_bool(&q, "is_active");
-    uq.is_superuser = tk_list_bool(&q, "is_superuser");
-
-    /* groups_by_name / groups_by_pk: users in any of the named groups; each must exist; the
-     * two filters are ANDed */
-    if ((rc = tk_list_id_set(c, &q, "groups_by_name", group_by_name, "", &uq.group_sets[0], fe)) !=
-            0 ||
-        (rc = tk_list_id_set(c, &q, "groups_by_pk", group_by_uuid, "is not a valid UUID.",
-                             &uq.group_sets[1], fe)) != 0)
-        return rc;
-
-    const struct tk_qparam *p = tk_query_get(&q, "uuid");
-    char uuid[37];
-    if (p != NULL && p->val_len > 0) {
-        size_t st, len;
-        tk_strip(p->val, p->val_len, &st, &len);
-        if (tk_uuid_parse(p->val + st, len, uuid))
-            uq.uuid = uuid;
-        else
-            tk_field_errors_add(fe, "uuid", "Enter a valid UUID.");
-    }
-    uq.path = tk_list_text(c, &q, "path", fe);
-    uq.path_startswith = tk_list_text(c, &q, "path_startswith", fe);
+    struct tk_user_query *uq = query;
     const struct tk_qparam **vals;
     size_t nv;
-    if ((rc = tk_query_get_all(&q, "type", req->arena, &vals, &nv)) != 0)
+    int rc = tk_query_get_all(q, "type", c->req->arena, &vals, &nv);
+    if (rc)
         return rc;
-    const char **types = tk_arena_calloc(req->arena, nv + 1, sizeof(*types));
+    const char **types = tk_arena_calloc(c->req->arena, nv + 1, sizeof(*types));
     if (types == NULL)
         return TK_ERR_NOMEM;
     for (size_t i = 0; i < nv; i++) {
         if (vals[i]->val_len == 0)
             continue;
         if (strlen(vals[i]->val) == vals[i]->val_len && user_type_valid(vals[i]->val))
-            types[uq.n_types++] = vals[i]->val;
+            types[uq->n_types++] = vals[i]->val;
         else
-            tk_list_choice_error(fe, "type", vals[i]->val);
+            tk_list_choice_error(&c->fe, "type", vals[i]->val);
     }
-    uq.types = types;
-    if (tk_field_errors_any(fe))
-        return TK_ERR_FIELDS;
-
-    json_t *attrs_root = NULL;
-    struct tk_attr_filter *attrs;
-    if ((rc = tk_list_attributes(c, &q, &attrs, &uq.n_attrs, &attrs_root)) != 0)
-        return rc;
-    uq.attrs = attrs;
-    if ((rc = tk_list_search(c, &q, &uq.terms, &uq.n_terms)) != 0) {
-        json_decref(attrs_root);
-        return rc;
-    }
-    const struct tk_field_order def[] = {{TK_UF_USERNAME, false}};
-    uq.n_order = tk_list_ordering(&q, user_order, sizeof(user_order) / sizeof(user_order[0]), def,
-                                  1, uq.order);
-    bool include_groups = tk_include_groups_param(req, "include_groups");
-    struct tk_page_request pr;
-    int64_t page_size;
-    tk_list_page(&q, &pr, &page_size);
-
-    int64_t count = 0;
-    struct tk_pagination pg;
-    struct tk_user *users = NULL;
-    size_t n = 0;
-    if ((rc = tk_store_read_begin(c->db)) != 0) {
-        json_decref(attrs_root);
-        return rc;
-    }
-    rc = tk_store_user_count(c->db, &uq, req->arena, &count);
-    if (rc == 0 && tk_paginate(count, &pr, page_size, &pg) != 0) {
-        tk_store_read_end(c->db);
-        json_decref(attrs_root);
-        return tk_api_refuse(c, 404, "Invalid page.");
-    }
-    if (rc == 0)
-        rc = tk_store_user_list(c->db, &uq, pg.offset, pg.page_size, req->arena, &users, &n);
-    tk_store_read_end(c->db);
-    json_decref(attrs_root);
-    if (rc)
-        return rc;
-    struct tk_jw w;
-    tk_jw_init(&w, &c->res->body);
-    tk_json_page_begin(&w, &pg);
-    for (size_t i = 0; i < n; i++)
-        tk_json_user(&w, c->api, &users[i], include_groups);
-    tk_json_page_end(&w);
-    c->res->status = 200;
+    uq->types = types;
     return 0;
+}
+
+static int count_users(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count)
+{
+    return tk_store_user_count(db, query, c->req->arena, count);
+}
+
+struct user_page {
+    struct tk_user *users;
+    size_t n;
+};
+
+static int fetch_users(struct tk_ctx *c, struct tk_db *db, void *query,
+                       const struct tk_pagination *pg, void *page)
+{
+    struct user_page *p = page;
+    return tk_store_user_list(db, query, pg->offset, pg->page_size, c->req->arena, &p->users,
+                              &p->n);
+}
+
+static void write_users(struct tk_ctx *c, struct tk_jw *w, void *query, void *page)
+{
+    struct user_page *p = page;
+    bool include_groups = tk_include_groups_param(c->req, "include_groups");
+    for (size_t i = 0; i < p->n; i++)
+        tk_json_user(w, c->api, &p->users[i], include_groups);
+}
+
+#define Q(field) offsetof(struct tk_user_query, field)
+/* authentik's UsersFilter, in its field order (docs/api.md §14.1). groups_by_name and
+ * groups_by_pk keep users in any of the given groups, each of which must exist; the two are
+ * ANDed. */
+static const struct tk_filter user_filters[] = {
+    {.name = "username", .kind = TK_FILTER_TEXT, .at = Q(username)},
+    {.name = "email", .kind = TK_FILTER_TEXT, .at = Q(email)},
+    {.name = "name", .kind = TK_FILTER_TEXT, .at = Q(name)},
+    {.name = "is_active", .kind = TK_FILTER_BOOL, .at = Q(is_active)},
+    {.name = "is_superuser", .kind = TK_FILTER_BOOL, .at = Q(is_superuser)},
+    {.name = "groups_by_name",
+     .kind = TK_FILTER_ID_SET,
+     .at = Q(group_sets[0]),
+     .resolve = group_by_name,
+     .malformed = ""},
+    {.name = "groups_by_pk",
+     .kind = TK_FILTER_ID_SET,
+     .at = Q(group_sets[1]),
+     .resolve = group_by_uuid,
+     .malformed = "is not a valid UUID."},
+    {.name = "uuid", .kind = TK_FILTER_UUID, .at = Q(uuid)},
+    {.name = "path", .kind = TK_FILTER_TEXT, .at = Q(path)},
+    {.name = "path_startswith", .kind = TK_FILTER_TEXT, .at = Q(path_startswith)},
+    {.name = "type", .kind = TK_FILTER_OWN, .own = type_filter},
+};
+
+static const struct tk_order user_default_order[] = {{TK_UF_USERNAME, false}};
+
+static const struct tk_list_spec user_list = {
+    .filters = user_filters,
+    .n_filters = sizeof(user_filters) / sizeof(user_filters[0]),
+    .attributes = true,
+    .attrs = Q(attrs),
+    .n_attrs = Q(n_attrs),
+    .search = true,
+    .terms = Q(terms),
+    .n_terms = Q(n_terms),
+    .orderings = user_order,
+    .n_orderings = sizeof(user_order) / sizeof(user_order[0]),
+    .default_order = user_default_order,
+    .n_default_order = 1,
+    .order = Q(order),
+    .n_order = Q(n_order),
+    .count = count_users,
+    .fetch = fetch_users,
+    .write = write_users,
+};
+#undef Q
+
+static int users_list(struct tk_ctx *c)
+{
+    struct tk_user_query uq;
+    memset(&uq, 0, sizeof(uq));
+    struct user_page page = {0};
+    return tk_list_run(c, &user_list, &uq, &page);
 }
 
 /* ---- validation (UserSerializer) ---- */
@@ -191,7 +198,7 @@ static int field_groups(struct tk_ctx *c, json_t *obj, struct user_input *in,
     struct tk_buf m;
     tk_buf_init(&m, TK_MAX_TEXT_BYTES);
     if (json_is_null(v)) {
-        tk_field_errors_add(fe, "groups", "This field may not be null.");
+        tk_field_errors_add(fe, "groups", TK_MSG_NULL);
         return 0;
     }
     if (!json_is_array(v)) {
@@ -233,7 +240,7 @@ static int field_groups(struct tk_ctx *c, json_t *obj, struct user_input *in,
                             : json_is_object(item) ? "dict"
                             : json_is_null(item)   ? "NoneType"
                                                    : "float";
-            tk_buf_printf(&m, "Incorrect type. Expected pk value, received %s.", t);
+            tk_buf_printf(&m, TK_MSG_PK_TYPE, t);
             add_msg_n(fe, "groups", &m);
             return 0;
         }
@@ -241,7 +248,7 @@ static int field_groups(struct tk_ctx *c, json_t *obj, struct user_input *in,
         int rc = tk_store_group_find_uuid(c->db, uuid, &id);
         if (rc == TK_ERR_NOTFOUND) {
             const char *shown = tk_py_str(c->req->arena, item);
-            tk_buf_printf(&m, "Invalid pk \"%s\" - object does not exist.", shown ? shown : "");
+            tk_buf_printf(&m, TK_MSG_PK_MISSING, shown ? shown : "");
             add_msg_n(fe, "groups", &m);
             return 0;
         }
@@ -267,7 +274,7 @@ static int parse_user(struct tk_ctx *c, json_t *obj, bool required, const struct
         if ((rc = tk_store_username_taken(c->db, in->username, self, &taken)) != 0)
             return rc;
         if (taken) {
-            tk_field_errors_add(fe, "username", "This field must be unique.");
+            tk_field_errors_add(fe, "username", TK_MSG_UNIQUE);
             in->username_s = TK_FIELD_INVALID;
         }
     }
@@ -317,7 +324,7 @@ static int parse_user(struct tk_ctx *c, json_t *obj, bool required, const struct
         in->type_s = TK_FIELD_INVALID;
         const char *s = json_is_null(tv) ? NULL : tk_py_str(c->req->arena, tv);
         if (json_is_null(tv)) {
-            tk_field_errors_add(fe, "type", "This field may not be null.");
+            tk_field_errors_add(fe, "type", TK_MSG_NULL);
         } else if (s == NULL) {
             return TK_ERR_NOMEM;
         } else if (!json_is_string(tv) || strlen(s) != json_string_length(tv) ||
@@ -453,7 +460,7 @@ static int finish_write(struct tk_ctx *c, struct user_tx *x, int rc, int status)
     if (tk_field_errors_any(&c->fe))
         return TK_ERR_FIELDS;
     if (rc == TK_ERR_CONFLICT) {
-        tk_field_errors_add(&c->fe, "username", "This field must be unique.");
+        tk_field_errors_add(&c->fe, "username", TK_MSG_UNIQUE);
         return TK_ERR_FIELDS;
     }
     return rc ? rc : respond_user(c, x->id, status);
@@ -812,7 +819,7 @@ static int users_service_account(struct tk_ctx *c)
         bool taken = false;
         rc = tk_store_username_taken(c->db, x.name, 0, &taken);
         if (rc == 0 && taken)
-            tk_field_errors_add(fe, "name", "This field must be unique.");
+            tk_field_errors_add(fe, "name", TK_MSG_UNIQUE);
     }
     if (rc == 0) {
         (void)tk_field_bool(body, "create_group", false, fe, &x.create_group);

@@ -476,7 +476,7 @@ static int user_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk_
     struct tk_user_query q;
     memset(&q, 0, sizeof(q));
     q.is_active = q.is_superuser = -1;
-    q.order[0] = (struct tk_field_order){TK_UF_USERNAME, false};
+    q.order[0] = (struct tk_order){TK_UF_USERNAME, false};
     q.n_order = 1;
     int64_t count;
     struct tk_user *users;
@@ -525,7 +525,7 @@ static int group_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk
     struct tk_group_query q;
     memset(&q, 0, sizeof(q));
     q.is_superuser = -1;
-    q.order[0] = (struct tk_field_order){TK_GF_NAME, false};
+    q.order[0] = (struct tk_order){TK_GF_NAME, false};
     q.n_order = 1;
     int64_t count;
     struct tk_group_full *groups;

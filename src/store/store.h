@@ -84,8 +84,10 @@ enum tk_token_field {
     TK_TF_EXPIRING,
 };
 
+/* One term of a list's ordering (DRF's OrderingFilter): a field of the list's entity (enum
+ * tk_token_field, tk_user_field or tk_group_field), descending or not. */
 struct tk_order {
-    enum tk_token_field field;
+    int field;
     bool desc;
 };
 
@@ -247,13 +249,6 @@ enum tk_user_field {
     TK_UF_ATTRIBUTES,
 };
 
-struct tk_field_order {
-    int field; /* enum tk_user_field or enum tk_group_field */
-    bool desc;
-};
-
-#define TK_MAX_LIST_ORDER 16
-
 struct tk_user_query {
     const char *username, *email, *name, *uuid, *path, *path_startswith;
     int is_active, is_superuser; /* -1: no filter */
@@ -271,7 +266,7 @@ struct tk_user_query {
     size_t n_terms;
     const char **terms;
     size_t n_order;
-    struct tk_field_order order[TK_MAX_LIST_ORDER];
+    struct tk_order order[TK_MAX_ORDERING_FIELDS];
 };
 
 int tk_store_user_count(struct tk_db *db, const struct tk_user_query *q, struct tk_arena *a,
@@ -318,7 +313,7 @@ struct tk_group_query {
     size_t n_terms;
     const char **terms;
     size_t n_order;
-    struct tk_field_order order[TK_MAX_LIST_ORDER];
+    struct tk_order order[TK_MAX_ORDERING_FIELDS];
 };
 
 /* A group with its members. */
