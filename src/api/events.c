@@ -102,14 +102,8 @@ static const struct tk_order_name event_orderings[] = {{"created", EVENT_CREATED
 static const struct tk_order event_default_order[] = {{EVENT_CREATED, true}}; /* newest first */
 
 static const struct tk_list_spec event_list = {
-    .filters = event_filters,
-    .n_filters = sizeof(event_filters) / sizeof(event_filters[0]),
-    .orderings = event_orderings,
-    .n_orderings = 1,
-    .default_order = event_default_order,
-    .n_default_order = 1,
-    .order = Q(order),
-    .n_order = Q(n_order),
+    TK_LIST_FILTERS(event_filters),
+    TK_LIST_ORDERING(struct event_list_query, event_orderings, event_default_order),
     .count = count_events,
     .fetch = fetch_events,
     .write = write_events,

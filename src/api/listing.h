@@ -5,6 +5,7 @@
 #define TK_API_LISTING_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "api/api.h"
 #include "api/query.h"
@@ -107,6 +108,19 @@ struct tk_list_spec {
     /* The page's results, after the read. */
     void (*write)(struct tk_ctx *c, struct tk_jw *w, void *query, void *page);
 };
+
+/* The spec's fields for a query struct that keeps its parameters under the names every store
+ * query uses (attrs/n_attrs, terms/n_terms, order/n_order), and for tables of filters and
+ * orderings. */
+#define TK_LIST_FILTERS(table) .filters = (table), .n_filters = sizeof(table) / sizeof((table)[0])
+#define TK_LIST_ATTRIBUTES(type)                                                                   \
+    .attributes = true, .attrs = offsetof(type, attrs), .n_attrs = offsetof(type, n_attrs)
+#define TK_LIST_SEARCH(type)                                                                       \
+    .search = true, .terms = offsetof(type, terms), .n_terms = offsetof(type, n_terms)
+#define TK_LIST_ORDERING(type, names, def)                                                         \
+    .orderings = (names), .n_orderings = sizeof(names) / sizeof((names)[0]),                       \
+    .default_order = (def), .n_default_order = sizeof(def) / sizeof((def)[0]),                     \
+    .order = offsetof(type, order), .n_order = offsetof(type, n_order)
 
 /* Runs the list spec declares on query (the list's zeroed query struct) and page (the entity's
  * page of rows, filled by fetch): the handler's whole work for GET on a list. */

@@ -191,17 +191,9 @@ static const struct tk_filter token_filters[] = {
 };
 
 static const struct tk_list_spec token_list = {
-    .filters = token_filters,
-    .n_filters = sizeof(token_filters) / sizeof(token_filters[0]),
-    .search = true,
-    .terms = Q(terms),
-    .n_terms = Q(n_terms),
-    .orderings = tk_token_orderings,
-    .n_orderings = TK_N_TOKEN_ORDERINGS,
-    .default_order = tk_token_default_order,
-    .n_default_order = sizeof(tk_token_default_order) / sizeof(tk_token_default_order[0]),
-    .order = Q(order),
-    .n_order = Q(n_order),
+    TK_LIST_FILTERS(token_filters),
+    TK_LIST_SEARCH(struct tk_token_query),
+    TK_LIST_ORDERING(struct tk_token_query, tk_token_orderings, tk_token_default_order),
     .replica = true,
     .plan = plan_page,
     .count = count_tokens,

@@ -1,5 +1,5 @@
-/* SQL for the user and group lists' structured filters (internal.h): attributes (JSON equality
- * at a key path, per dialect), memberships by id sets, and text lists. */
+/* SQL the user and group lists share (internal.h): attributes (JSON equality at a key path, per
+ * dialect), memberships by id sets, text lists, search terms, and ORDER BY with the page. */
 #include "store/internal.h"
 
 #include <stdio.h>
@@ -66,8 +66,9 @@ static void sql_attr_filter_pg(struct tk_sql *q, struct tk_arena *a, const char 
     free(text);
 }
 
-void tk_st_sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *column,
-                           const struct tk_attr_filter *f)
+/* A condition: <column> at the filter's key path equals its value, in JSON terms. */
+static void sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *column,
+                            const struct tk_attr_filter *f)
 {
     if (q->dialect == TK_DIALECT_PG) {
         sql_attr_filter_pg(q, a, column, f);
@@ -127,7 +128,8 @@ void tk_st_sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *col
 
 /* The two membership filters of a list (by pk and by name, both resolved to ids): each active
  * one keeps rows with a membership "<link> IN (ids)"; an empty set matches nothing. */
-void tk_st_sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2], const char *link)
+static void sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2],
+                                  const char *link)
 {
     for (int k = 0; k < 2; k++) {
         if (!sets[k].active)
@@ -154,4 +156,32 @@ void tk_st_sql_strs(struct tk_sql *q, const char *const *v, size_t n)
         tk_sql_cstr(q, v[i]);
     }
     tk_sql_add(q, ")");
+}
+
+void tk_st_sql_list_tail(struct tk_sql *q, struct tk_arena *a, const struct tk_list_tail *t)
+{
+    sql_membership_filter(q, t->sets, t->membership_link);
+    for (size_t i = 0; i < t->n_attrs; i++)
+        sql_attr_filter(q, a, t->attributes_column, &t->attrs[i]);
+    for (size_t i = 0; i < t->n_terms; i++) {
+        tk_sql_where(q);
+        tk_sql_contains(q, t->fold_column, t->terms[i]);
+    }
+}
+
+void tk_st_sql_order_page(struct tk_sql *q, const struct tk_order *order, size_t n_order,
+                          const char *(*column)(int field), const char *tie, int64_t limit,
+                          int64_t offset)
+{
+    tk_sql_add(q, " ORDER BY ");
+    for (size_t i = 0; i < n_order; i++) {
+        tk_sql_add(q, column(order[i].field));
+        /* PostgreSQL's default NULL placement, on every engine (docs/api.md §8.3) */
+        tk_sql_add(q, order[i].desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
+    }
+    tk_sql_add(q, tie);
+    tk_sql_add(q, " LIMIT ");
+    tk_sql_int(q, limit);
+    tk_sql_add(q, " OFFSET ");
+    tk_sql_int(q, offset);
 }

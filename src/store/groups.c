@@ -64,13 +64,10 @@ static void sql_group_where(struct tk_sql *q, struct tk_arena *a, const struct t
         tk_sql_add(q, "g.is_superuser = ");
         tk_sql_int(q, g->is_superuser);
     }
-    tk_st_sql_membership_filter(q, g->member_sets, "m.group_id = g.id AND m.user_id");
-    for (size_t i = 0; i < g->n_attrs; i++)
-        tk_st_sql_attr_filter(q, a, "g.attributes", &g->attrs[i]);
-    for (size_t i = 0; i < g->n_terms; i++) {
-        tk_sql_where(q);
-        tk_sql_contains(q, "g.search_fold", g->terms[i]);
-    }
+    struct tk_list_tail tail = {
+        g->member_sets, "m.group_id = g.id AND m.user_id", g->attrs,   g->n_attrs,
+        "g.attributes", (const char *const *)g->terms,     g->n_terms, "g.search_fold"};
+    tk_st_sql_list_tail(q, a, &tail);
 }
 
 static const char *group_column(int f)
@@ -179,15 +176,7 @@ int tk_store_group_list(struct tk_db *db, const struct tk_group_query *gq, int64
         return rc;
     tk_sql_add(&q, "SELECT " TK_ST_GROUP_COLUMNS);
     sql_group_where(&q, a, gq);
-    tk_sql_add(&q, " ORDER BY ");
-    for (size_t i = 0; i < gq->n_order; i++) {
-        tk_sql_add(&q, group_column(gq->order[i].field));
-        tk_sql_add(&q, gq->order[i].desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
-    }
-    tk_sql_add(&q, "g.id LIMIT ");
-    tk_sql_int(&q, limit);
-    tk_sql_add(&q, " OFFSET ");
-    tk_sql_int(&q, offset);
+    tk_st_sql_order_page(&q, gq->order, gq->n_order, group_column, "g.id", limit, offset);
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
     tk_sql_free(&q);

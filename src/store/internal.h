@@ -81,16 +81,26 @@ int tk_st_read_groups(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *
 
 /* ---- filters.c ---- */
 
-/* A condition: <column> at the filter's key path equals its value, in JSON terms. */
-void tk_st_sql_attr_filter(struct tk_sql *q, struct tk_arena *a, const char *column,
-                           const struct tk_attr_filter *f);
-/* The two membership filters of a list (by pk and by name, both resolved to ids): each active
- * one adds a condition keeping rows with a membership "<link> IN (ids)"; an empty set matches
- * nothing. */
-void tk_st_sql_membership_filter(struct tk_sql *q, const struct tk_id_set sets[2],
-                                 const char *link);
 /* "(?, ?, ...)" over texts. */
 void tk_st_sql_strs(struct tk_sql *q, const char *const *v, size_t n);
+/* The conditions the user and group lists end with: their two membership filters, the
+ * attributes filters on attributes_column, and every search term on fold_column. */
+struct tk_list_tail {
+    const struct tk_id_set *sets;
+    const char *membership_link;
+    const struct tk_attr_filter *attrs;
+    size_t n_attrs;
+    const char *attributes_column;
+    const char *const *terms;
+    size_t n_terms;
+    const char *fold_column;
+};
+void tk_st_sql_list_tail(struct tk_sql *q, struct tk_arena *a, const struct tk_list_tail *t);
+/* " ORDER BY <order's columns>, <tie> LIMIT ? OFFSET ?" (nulls last ascending, first
+ * descending); column names a field of the list. */
+void tk_st_sql_order_page(struct tk_sql *q, const struct tk_order *order, size_t n_order,
+                          const char *(*column)(int field), const char *tie, int64_t limit,
+                          int64_t offset);
 
 /* ---- token_list.c ---- */
 

@@ -307,13 +307,10 @@ static void sql_user_where(struct tk_sql *q, struct tk_arena *a, const struct tk
         tk_sql_add(q, "u.type IN ");
         tk_st_sql_strs(q, u->types, u->n_types);
     }
-    tk_st_sql_membership_filter(q, u->group_sets, "m.user_id = u.id AND m.group_id");
-    for (size_t i = 0; i < u->n_attrs; i++)
-        tk_st_sql_attr_filter(q, a, "u.attributes", &u->attrs[i]);
-    for (size_t i = 0; i < u->n_terms; i++) {
-        tk_sql_where(q);
-        tk_sql_contains(q, "u.search_fold", u->terms[i]);
-    }
+    struct tk_list_tail tail = {
+        u->group_sets,  "m.user_id = u.id AND m.group_id", u->attrs,   u->n_attrs,
+        "u.attributes", (const char *const *)u->terms,     u->n_terms, "u.search_fold"};
+    tk_st_sql_list_tail(q, a, &tail);
 }
 
 static const char *user_column(int f)
@@ -357,15 +354,7 @@ int tk_store_user_list(struct tk_db *db, const struct tk_user_query *uq, int64_t
         return rc;
     tk_sql_add(&q, "SELECT u.id FROM users u");
     sql_user_where(&q, a, uq);
-    tk_sql_add(&q, " ORDER BY ");
-    for (size_t i = 0; i < uq->n_order; i++) {
-        tk_sql_add(&q, user_column(uq->order[i].field));
-        tk_sql_add(&q, uq->order[i].desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
-    }
-    tk_sql_add(&q, "u.id LIMIT ");
-    tk_sql_int(&q, limit);
-    tk_sql_add(&q, " OFFSET ");
-    tk_sql_int(&q, offset);
+    tk_st_sql_order_page(&q, uq->order, uq->n_order, user_column, "u.id", limit, offset);
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
     tk_sql_free(&q);
