@@ -14,11 +14,11 @@ struct tk_throttle;
 struct tk_api {
     struct tk_store *store;
     struct tk_secret secret;
-    const char *avatars;               /* avatar modes, API.md §10.3 */
-    int64_t default_token_duration_us; /* API.md §12.2 */
-    unsigned key_length;               /* API.md §13 */
+    const char *avatars;               /* avatar modes, docs/api.md §10.3 */
+    int64_t default_token_duration_us; /* docs/api.md §12.2 */
+    unsigned key_length;               /* docs/api.md §13 */
     unsigned max_tokens_per_user;      /* TOKEND_MAX_TOKENS_PER_USER, 0: no limit */
-    int64_t event_retention_us;        /* API.md §11, days=365 */
+    int64_t event_retention_us;        /* docs/api.md §11, days=365 */
     struct tk_throttle *throttle;      /* failed authentications, NULL: none */
 };
 
@@ -140,7 +140,7 @@ bool tk_api_rdb_failed(struct tk_ctx *c, int rc);
  * from the headers alone; false with the refusal in res. */
 bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx);
 
-/* include_groups / include_users (API.md §7.1, §14): true unless present and not "true". */
+/* include_groups / include_users (docs/api.md §7.1, §14): true unless present and not "true". */
 bool tk_include_groups_param(const struct tk_request *req, const char *name);
 
 #endif

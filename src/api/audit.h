@@ -1,4 +1,4 @@
-/* The audit log written by the API (API.md §11): token model events with the request's
+/* The audit log written by the API (docs/api.md §11): token model events with the request's
  * context, sensitive query values masked. Recorded inside the caller's write transaction so an
  * event exists exactly when its change does. */
 #ifndef TK_API_AUDIT_H
@@ -42,7 +42,7 @@ int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const c
 /* A uuid without its dashes, as authentik writes model pks into events. */
 void tk_audit_uuid_hex(const char *uuid, char out[33]);
 
-/* Django's sensitive-name test for context keys (API.md §11). */
+/* Django's sensitive-name test for context keys (docs/api.md §11). */
 bool tk_audit_sensitive(const char *key, size_t len);
 
 #endif

@@ -93,7 +93,7 @@ int tk_body_object(struct tk_ctx *c, json_t **out)
     json_t *v = json_loadb(req->body, req->body_len, flags, &err);
     if (v == NULL && strstr(err.text, "too big integer") != NULL)
         /* Integers beyond int64 are kept as numbers so the field that holds one can reject it
-         * with its own message (API.md §17.10). */
+         * with its own message (docs/api.md §1.2). */
         v = json_loadb(req->body, req->body_len, flags | JSON_DECODE_INT_AS_REAL, &err);
     if (v == NULL) {
         /* jansson reports some of its own allocation failures as syntax errors (or with no

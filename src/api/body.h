@@ -1,4 +1,4 @@
-/* Request bodies as DRF reads them (API.md §1, §17.10) and DRF's field coercions with their
+/* Request bodies as DRF reads them (docs/api.md §1.2, §1.3) and DRF's field coercions with their
  * exact messages: CharField, ChoiceField, BooleanField, DateTimeField, PrimaryKeyRelatedField.
  * Each field reader reports into a tk_field_errors so all errors come back together. */
 #ifndef TK_API_BODY_H

@@ -1,6 +1,6 @@
 /* The one place where handlers' outcomes become HTTP answers (api.h's handler contract):
- * program errors by a table (storage trouble is a 503 with a detail, never a 500, API.md §17.2),
- * field errors as one 400, refusals as the handler described them. */
+ * program errors by a table, field errors as one 400, refusals as the handler described them.
+ * Storage trouble is a 503 with a detail, never a 500 (docs/api.md §17.2). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* GET /api/v3/events/events/ (API.md §11): the audit log for superusers, newest first, with
+/* GET /api/v3/events/events/ (docs/api.md §11): the audit log for superusers, newest first, with
  * authentik's Event shape and the filters action, username, context_model_pk, client_ip. */
 #include <stddef.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* /api/v3/core/groups/ (API.md §14.2): list, create, retrieve, update, delete, add_user/,
+/* /api/v3/core/groups/ (docs/api.md §14.2): list, create, retrieve, update, delete, add_user/,
  * remove_user/, used_by/, by group UUID. Superusers only. The group tree never gets a cycle. */
 #include <jansson.h>
 #include <stddef.h>

@@ -100,7 +100,7 @@ int tk_list_search(struct tk_ctx *c, const struct tk_query *q, const char ***ter
     }
     int rc = tk_search_terms(c->req->arena, p->val, p->val_len, terms, n);
     if (rc == TK_ERR_TOOBIG) {
-        /* counted after repeats and contained terms are dropped (README, "Limits"): a term
+        /* counted after repeats and contained terms are dropped (docs/api.md §8.2): a term
          * given again adds no work, so it is not refused either */
         snprintf(msg, sizeof(msg), "Ensure this field has no more than %d distinct terms.",
                  TK_MAX_SEARCH_TERMS);

@@ -128,7 +128,7 @@ static int given_order(const void *x, const void *y)
     return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-/* Keeps the terms that add a constraint (README, "Limits"). A term that repeats another, or is
+/* Keeps the terms that add a constraint (docs/api.md §8.2). A term that repeats another, or is
  * contained in another, matches wherever that other one does: every term must be a substring of
  * one searched field, and a substring of a substring is a substring (the folds compared are the
  * ones the store compares). Longest first, so a term is only ever tested against terms already

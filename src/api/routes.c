@@ -1,5 +1,5 @@
 /* The route table: every path tokend serves, with the Allow header DRF sends for it
- * (API.md §2, §17.12), and its admission step: authenticated routes authenticate from the
+ * (docs/api.md §2.1, §2.3), and its admission step: authenticated routes authenticate from the
  * headers before a body is read (tk_api_admit); the probes and the schema need nothing. */
 #include "api/api.h"
 

@@ -1,4 +1,4 @@
-/* The token viewset's extra actions (API.md §7.7-§7.9, §17.9): view_key opens the sealed key,
+/* The token viewset's extra actions (docs/api.md §7.7-§7.9): view_key opens the sealed key,
  * set_key replaces it, used_by lists what references a token (nothing, in tokend). */
 #include <jansson.h>
 #include <math.h>
@@ -117,7 +117,7 @@ int tk_tokens_set_key(struct tk_ctx *c)
         return rc;
     json_t *v = json_object_get(body, "key");
     if (falsy(v)) {
-        rc = tk_api_refuse_body(c, 400, NULL); /* SEED: a bare 400 (§7.8, §17.9) */
+        rc = tk_api_refuse_body(c, 400, NULL); /* SEED: a bare 400 (§7.8) */
     } else if (!json_is_string(v)) {
         tk_field_errors_add(&c->fe, "key", TK_MSG_NOT_STRING);
         rc = TK_ERR_FIELDS;

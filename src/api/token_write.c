@@ -1,4 +1,4 @@
-/* Token create, update and delete (API.md §6, §7.2-§7.6, §17.1, §17.8): DRF's field checks
+/* Token create, update and delete (docs/api.md §6, §7.2-§7.6, §17.1): DRF's field checks
  * collected in field order, then authentik's object rules in order, then the write and its
  * audit event in one transaction. */
 #include <jansson.h>

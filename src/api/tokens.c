@@ -1,4 +1,4 @@
-/* /api/v3/core/tokens/ (API.md §7): the list with its filters, search, ordering and paging,
+/* /api/v3/core/tokens/ (docs/api.md §7): the list with its filters, search, ordering and paging,
  * under the owner-or-superuser rule of §4.2 (non-superusers see only their own tokens). */
 #include <stddef.h>
 #include <string.h>

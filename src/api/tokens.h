@@ -5,11 +5,11 @@
 
 #include "api/api.h"
 
-/* The token named by the URL, within the requester's visibility (API.md §4.2): superusers see
+/* The token named by the URL, within the requester's visibility (docs/api.md §4.2): superusers see
  * every token, others their own; TK_ERR_NOTFOUND otherwise. */
 int tk_tokens_lookup(struct tk_ctx *c, struct tk_token **t) TK_MUST_USE;
 
-/* include_groups (API.md §7.1, §17.11): true unless present and not "true". */
+/* include_groups (docs/api.md §7.1, §9): true unless present and not "true". */
 bool tk_include_groups(const struct tk_request *req);
 
 /* Handlers (api.h's contract). */

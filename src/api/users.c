@@ -1,4 +1,4 @@
-/* /api/v3/core/users/ (API.md §14.1): list, create, retrieve, update, delete, me/,
+/* /api/v3/core/users/ (docs/api.md §14.1): list, create, retrieve, update, delete, me/,
  * service_account/, {id}/recovery/, {id}/used_by/. Superusers only, except me/. */
 #include <jansson.h>
 #include <sodium.h>

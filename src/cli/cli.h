@@ -15,7 +15,7 @@ struct tk_cli {
     struct tk_secret secret;
 };
 
-/* authentik's first-start setup (API.md §14.3): group "authentik Admins", user akadmin in it,
+/* authentik's first-start setup (docs/api.md §14.3): group "authentik Admins", user akadmin in it,
  * token authentik-bootstrap-token. Creates only what is missing; prints a generated key once
  * to out. Runs once per database (issue 13.2, a departure from authentik listed in README.md):
  * the setting "bootstrapped" is recorded in the transaction that creates the objects, and once
@@ -50,7 +50,7 @@ int tk_cli_secret_current(struct tk_db *db, const struct tk_secret *s, bool *sam
 /* "user ...", "group ...", "token ..." commands; argv[0] is the noun. Returns an exit code. */
 int tk_cli_admin(struct tk_cli *cli, int argc, char **argv);
 
-/* "seed ..." (../shared/bench-dataset.md). Returns an exit code. */
+/* "seed ..." (bench/dataset.md). Returns an exit code. */
 int tk_cli_seed(struct tk_cli *cli, int argc, char **argv);
 
 /* "config ...": prints the effective configuration; takes setting flags after the command and

@@ -1,4 +1,4 @@
-/* The benchmark data set of ../shared/bench-dataset.md: deterministic for a given --seed
+/* The benchmark data set of bench/dataset.md: deterministic for a given --seed
  * (structure from a seeded PRNG; keys from the CSPRNG, since keys are never data to compare),
  * written in large transactions with a progress bar on stderr. */
 #include <sodium.h>

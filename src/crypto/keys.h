@@ -1,5 +1,5 @@
 /* Token keys: generation (CSPRNG), the keyed hash that serves lookup, and the sealed copy that
- * serves view_key (API.md §13, §17.5). The server secret never leaves this module's structs;
+ * serves view_key (docs/api.md §13, §17.5). The server secret never leaves this module's structs;
  * plaintext keys exist only in caller buffers, which callers wipe with sodium_memzero.
  * Thread-safe after tk_crypto_init(). */
 #ifndef TK_CRYPTO_KEYS_H

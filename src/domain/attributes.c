@@ -49,7 +49,7 @@ int64_t tk_app_password_max_expiry(const json_t *merged, int64_t now, int64_t de
     int64_t life = default_us;
     const json_t *v = json_object_get(merged, TK_ATTR_MAX_LIFETIME);
     int64_t parsed;
-    /* A non-string value crashes authentik; tokend treats it as unparsable (API.md §17.2). */
+    /* A non-string value crashes authentik; tokend treats it as unparsable (docs/api.md §17.2). */
     if (v != NULL && json_is_string(v) &&
         tk_duration_parse(json_string_value(v), json_string_length(v), &parsed) == 0)
         life = parsed;

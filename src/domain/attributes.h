@@ -1,4 +1,4 @@
-/* Attribute rules (API.md §6.2 rule 4, §6.3): authentik's deep merge of brand, group and user
+/* Attribute rules (docs/api.md §6.2 rule 4, §6.3): authentik's deep merge of brand, group and user
  * attributes, and the app-password maximum lifetime taken from the merge. Pure functions over
  * jansson values. */
 #ifndef TK_DOMAIN_ATTRIBUTES_H

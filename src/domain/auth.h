@@ -1,4 +1,4 @@
-/* Parsing of the Authorization header exactly as authentik's validate_auth (API.md §3):
+/* Parsing of the Authorization header exactly as authentik's validate_auth (docs/api.md §3):
  * strip, require a space, split at the first space, scheme "bearer" case-insensitively, the
  * credential untrimmed. No I/O; the lookup of the credential is the store's. */
 #ifndef TK_DOMAIN_AUTH_H

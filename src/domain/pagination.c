@@ -57,7 +57,7 @@ void tk_page_parse(const char *value, size_t len, struct tk_page_request *out)
     out->last = out->invalid = out->too_big = false;
     out->number = 1;
     if (value == NULL || len == 0)
-        return; /* absent, or "?page=": page 1 (API.md §17.11) */
+        return; /* absent, or "?page=": page 1 (docs/api.md §9) */
     if (len == 4 && value[0] == 'l' && value[1] == 'a' && value[2] == 's' && value[3] == 't') {
         out->last = true;
         return;

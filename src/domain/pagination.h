@@ -1,4 +1,4 @@
-/* Page-number pagination arithmetic of authentik's Pagination class (API.md §9, §17.4, §17.11).
+/* Page-number pagination arithmetic of authentik's Pagination class (docs/api.md §9, §17.4, §9).
  * No I/O. */
 #ifndef TK_DOMAIN_PAGINATION_H
 #define TK_DOMAIN_PAGINATION_H

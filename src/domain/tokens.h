@@ -1,5 +1,5 @@
 /* The token entity (docs/api.md §5) and the token rules that need no I/O: intents, and turning
- * a plaintext key into what the store keeps (keyed hash + sealed copy, API.md §17.5). */
+ * a plaintext key into what the store keeps (keyed hash + sealed copy, docs/api.md §17.5). */
 #ifndef TK_DOMAIN_TOKENS_H
 #define TK_DOMAIN_TOKENS_H
 

@@ -176,7 +176,7 @@ int tk_avatar_svg(const char *name, struct tk_buf *out)
 
 static int avatar_initials_compute(const char *name, struct tk_buf *out)
 {
-    /* SEED: the display name, stripped; blank -> "a k" (API.md §10.3). */
+    /* SEED: the display name, stripped; blank -> "a k" (docs/api.md §10.3). */
     size_t len = strlen(name);
     struct tk_buf stripped;
     tk_buf_init(&stripped, TK_MAX_AVATAR_BYTES);

@@ -58,12 +58,13 @@ int tk_proxies_parse(const char *text, const char *setting, struct tk_proxies *o
 void tk_proxies_free(struct tk_proxies *p);
 bool tk_proxies_contains(const struct tk_proxies *p, const struct tk_ip *ip);
 
-/* The client address of a request whose TCP peer is `peer` (README, "Client addresses behind
- * proxies"): when the peer is inside `trusted`, the right-most X-Forwarded-For address that is
- * not itself trusted (the left-most listed when all are, the peer when the header is absent,
- * or an element reached from the right does not parse, or more than TK_MAX_FORWARDED_HOPS
- * would have to be read); otherwise the peer, and X-Forwarded-For is ignored. xff holds the
- * field's values in the order they were received (several header lines are one list). */
+/* The client address of a request whose TCP peer is `peer` (docs/api.md §3.5, README
+ * "Connections, deadlines, client addresses"): when the peer is inside `trusted`, the right-most
+ * X-Forwarded-For address that is not itself trusted (the left-most listed when all are, the peer
+ * when the header is absent, or an element reached from the right does not parse, or more than
+ * TK_MAX_FORWARDED_HOPS would have to be read); otherwise the peer, and X-Forwarded-For is ignored.
+ * xff holds the field's values in the order they were received (several header lines are one list).
+ */
 void tk_client_ip(const struct tk_proxies *trusted, const struct tk_ip *peer,
                   const char *const *xff, const size_t *xff_len, size_t n_xff, struct tk_ip *out);
 

@@ -1,9 +1,10 @@
 /* HTTP server over libmicrohttpd (http.h): a thread pool on epoll, hard limits checked before
  * any work (413/414/431), a route's admission step before any body byte is read, one arena per
- * request, keep-alive kept open (responses are queued after the first callback, see
- * style.md's libmicrohttpd note), graceful stop. Connection caps and request deadlines are
- * conns.c's, client addresses client_addr.c's. Every request gets an id (X-Request-Id), one log
- * line and its metrics once its response is sent. */
+ * request, keep-alive kept open (in libmicrohttpd 0.9.75 a response queued on the first callback
+ * of a request, before its body, closes the connection after it: responses are queued on a
+ * later call, except refusals that must not read the body), graceful stop. Connection caps and
+ * request deadlines are conns.c's, client addresses client_addr.c's. Every request gets an id
+ * (X-Request-Id), one log line and its metrics once its response is sent. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <microhttpd.h>

@@ -1,4 +1,4 @@
-/* The expiry sweeper (API.md §12.4 with §17.3): rotates expired api tokens (new key, new
+/* The expiry sweeper (docs/api.md §12.4 with §17.3): rotates expired api tokens (new key, new
  * expiry, a secret_rotate event), deletes expired tokens of the other intents, and drops audit
  * events past their retention. In batches, one transaction each, so requests are never blocked
  * for long. */

@@ -47,7 +47,7 @@ int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_B
     return rc;
 }
 
-/* The users among ids that are superusers through their groups' ancestry (API.md §4.1). A user
+/* The users among ids that are superusers through their groups' ancestry (docs/api.md §4.1). A user
  * is a superuser when a group it belongs to, or an ancestor of that group up to
  * TK_MAX_GROUP_DEPTH levels, has is_superuser. Walking down from the (few) superuser groups to
  * their descendants once, and matching the users' memberships against that set, gives the same

@@ -7,7 +7,7 @@
 
 #include "util/utf8.h"
 
-/* Users and groups in the store (store.h, API.md §14): lists with their filters, single
+/* Users and groups in the store (store.h, docs/api.md §14): lists with their filters, single
  * objects, writes with memberships, and the group-tree rules (ancestry, cycles). The SQL is
  * written once over the builder (sql.c). */
 #include <stdio.h>

@@ -44,7 +44,7 @@ void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
 struct tk_db *tk_store_db(struct tk_store *s);
 /* Closes the calling thread's connection (it reopens on next use). */
 void tk_store_thread_done(struct tk_store *s);
-/* The per-installation UUID (API.md §10.1 uid), valid after tk_store_migrate. */
+/* The per-installation UUID (docs/api.md §10.1 uid), valid after tk_store_migrate. */
 const char *tk_store_installation_id(const struct tk_store *s);
 
 /* ---- objects: the entities are domain's (domain/user.h, group.h, tokens.h, event.h); the
@@ -65,7 +65,7 @@ struct tk_store_snapshot {
 };
 void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out);
 
-/* Authentication (API.md §3 with §17.3): finds a non-expired token of intent api whose key
+/* Authentication (docs/api.md §3 with §17.3): finds a non-expired token of intent api whose key
  * hash is key_hash and whose user is active, with the user's superuser status, in one query
  * (one index lookup by key hash). TK_ERR_NOTFOUND otherwise. Never writes. valid_until: when
  * the token stops authenticating (INT64_MAX: it does not expire), for callers that keep the
@@ -91,7 +91,7 @@ struct tk_order {
     bool desc;
 };
 
-/* The token list query (API.md §8), already parsed and validated. NULL strings: no filter. */
+/* The token list query (docs/api.md §8), already parsed and validated. NULL strings: no filter. */
 struct tk_token_query {
     const char *identifier, *intent, *managed, *username, *description;
     bool has_expires;
@@ -163,7 +163,7 @@ int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, 
 int tk_store_token_quota(struct tk_db *db, int64_t user_id, unsigned max, bool *full) TK_MUST_USE;
 
 /* One token by identifier with its user (and the user's direct groups). owner_id > 0 restricts
- * the lookup to that owner's tokens (a non-superuser's view, API.md §4.2). */
+ * the lookup to that owner's tokens (a non-superuser's view, docs/api.md §4.2). */
 int tk_store_token_get(struct tk_db *db, const char *identifier, int64_t owner_id,
                        struct tk_arena *a, struct tk_token **out) TK_MUST_USE;
 /* Like tk_store_token_get by row id: the row a transaction locked or wrote, whatever its
@@ -187,7 +187,7 @@ int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_K
 int tk_store_token_delete_id(struct tk_db *db, int64_t id) TK_MUST_USE;
 int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires) TK_MUST_USE;
 
-/* Per-token key-view grants (API.md §4.2). */
+/* Per-token key-view grants (docs/api.md §4.2). */
 int tk_store_key_viewer_add(struct tk_db *db, int64_t token_id, int64_t user_id) TK_MUST_USE;
 int tk_store_key_viewer_has(struct tk_db *db, int64_t token_id, int64_t user_id,
                             bool *has) TK_MUST_USE;
@@ -196,12 +196,12 @@ int tk_store_user_exists(struct tk_db *db, int64_t id, bool *exists) TK_MUST_USE
 /* A user's own attributes (JSON text). */
 int tk_store_user_attributes(struct tk_db *db, int64_t id, struct tk_arena *a,
                              const char **json) TK_MUST_USE;
-/* Attributes of the user's effective groups (direct + ancestors, API.md §4.1), ordered by group
- * name: *n JSON texts. */
+/* Attributes of the user's effective groups (direct + ancestors, docs/api.md §4.1), ordered by
+ * group name: *n JSON texts. */
 int tk_store_user_group_attributes(struct tk_db *db, int64_t id, struct tk_arena *a,
                                    const char ***json, size_t *n) TK_MUST_USE;
 
-/* ---- events (API.md §11) ---- */
+/* ---- events (docs/api.md §11) ---- */
 
 int tk_store_event_insert(struct tk_db *db, const struct tk_event *e) TK_MUST_USE;
 /* n events, up to TK_EVENT_INSERT_ROWS rows per statement (a user's deletion writes one event
@@ -221,13 +221,13 @@ int tk_store_event_fetch(struct tk_db *db, const struct tk_event_query *q, int64
  * statement however many have expired: call again while *n_deleted is the batch); *n_deleted. */
 int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_MUST_USE;
 
-/* ---- expiry (API.md §12.4) ---- */
+/* ---- expiry (docs/api.md §12.4) ---- */
 
 /* Up to limit expiring tokens with expires <= now or NULL: ids and intents (arena). */
 int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct tk_arena *a,
                            struct tk_token **out, size_t *n) TK_MUST_USE;
 
-/* ---- users and groups (API.md §14) ---- */
+/* ---- users and groups (docs/api.md §14) ---- */
 
 /* attributes filter: the value at keys[0].keys[1]... equals value (JSON equality). */
 struct tk_attr_filter {

@@ -54,7 +54,7 @@ void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
         tk_sql_add(q, "t.expiring = ");
         tk_sql_int(q, t->expiring ? 1 : 0);
     }
-    /* search (API.md §8): every term is a substring of identifier, intent, username or
+    /* search (docs/api.md §8): every term is a substring of identifier, intent, username or
      * description, compared on case folds stored at write time (identical on every engine).
      * The terms come de-duplicated (tk_search_terms), so each one is a distinct constraint. */
     bool *covered = t->n_terms ? tk_arena_calloc(q->arena, t->n_terms, sizeof(*covered)) : NULL;
@@ -111,7 +111,7 @@ void tk_st_sql_token_order(struct tk_sql *q, const struct tk_token_query *tq, bo
             tk_sql_add(q, desc ? " DESC" : "");
             return;
         }
-        /* PostgreSQL's default NULL placement, on every engine (API.md §8). */
+        /* PostgreSQL's default NULL placement, on every engine (docs/api.md §8). */
         tk_sql_add(q, desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
     }
     tk_sql_add(q, reverse ? "t.id DESC" : "t.id");

@@ -1,34 +1,35 @@
-/* Every limit of tokend in one place (DESIGN.md). API.md §17.4 fixes the user-visible ones. */
+/* Every limit of tokend in one place: a limit is a named constant here, never a number written
+ * where it is used (scripts/checksrc keeps it so). docs/api.md §16 lists the user-visible ones. */
 #ifndef TK_UTIL_LIMITS_H
 #define TK_UTIL_LIMITS_H
 
-#define TK_MAX_BODY_BYTES (1024 * 1024)           /* larger request bodies: 413 */
-#define TK_MAX_QUERY_BYTES (8 * 1024)             /* larger query strings: 414 */
-#define TK_MAX_DISCARD_BYTES (16 * 1024 * 1024)   /* refused chunked body read before closing */
-#define TK_MAX_URI_BYTES (10 * 1024)              /* whole request target: 414 */
-#define TK_MAX_HEADER_BYTES (16 * 1024)           /* all request headers together: 431 */
-#define TK_MHD_POOL_BYTES (64 * 1024)             /* per-connection memory of libmicrohttpd */
-#define TK_MAX_SEARCH_CHARS 1024                  /* longer search: 400 */
-#define TK_MAX_SEARCH_TERMS 64                    /* distinct terms (README, "Limits"): more: 400 */
-#define TK_MAX_PAGE_SIZE 1000                     /* larger page_size is clamped */
-#define TK_DEFAULT_PAGE_SIZE 100                  /* SEED default, API.md §9 */
-#define TK_MAX_JSON_DEPTH 64                      /* deeper request JSON: 400 */
-#define TK_MAX_ORDERING_FIELDS 16                 /* distinct ordering fields (8 exist) */
-#define TK_MAX_CONNECTIONS 4096                   /* beyond: refused by the HTTP layer */
-#define TK_STATEMENT_TIMEOUT_S 10                 /* one statement's budget, then 503 */
-#define TK_STATEMENT_TIMEOUT_MAX_S 86400          /* largest TOKEND_STATEMENT_TIMEOUT */
-#define TK_CONNECTION_TIMEOUT_S 30                /* idle connections are closed */
-#define TK_MAX_CONNECTIONS_PER_IP 256             /* one peer address's share, 1/16 of 4096 */
-#define TK_REQUEST_TIMEOUT_S 30                   /* to deliver one whole request (head, body) */
-#define TK_CONN_RESERVE_PER_IP 4                  /* health-only connections past the share */
-#define TK_CONN_RESERVE_TOTAL 32                  /* health-only connections past every cap */
-#define TK_CONN_RESERVE_LIFE_S 2                  /* a health-only connection's whole life */
-#define TK_CONN_RESERVE_GRACE_MS 100              /* to send a request before it can be cut */
-#define TK_MAX_TRUSTED_PROXIES 1024               /* networks in TOKEND_TRUSTED_PROXIES */
-#define TK_MAX_FORWARDED_HOPS 32                  /* X-Forwarded-For entries read, from the right */
-#define TK_THROTTLE_ADDRESSES 16384               /* addresses the auth-failure throttle tracks */
-#define TK_MAX_GROUP_DEPTH 20                     /* group ancestry levels, API.md §4.1 */
-#define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)    /* one request's memory */
+#define TK_MAX_BODY_BYTES (1024 * 1024)         /* larger request bodies: 413 */
+#define TK_MAX_QUERY_BYTES (8 * 1024)           /* larger query strings: 414 */
+#define TK_MAX_DISCARD_BYTES (16 * 1024 * 1024) /* refused chunked body read before closing */
+#define TK_MAX_URI_BYTES (10 * 1024)            /* whole request target: 414 */
+#define TK_MAX_HEADER_BYTES (16 * 1024)         /* all request headers together: 431 */
+#define TK_MHD_POOL_BYTES (64 * 1024)           /* per-connection memory of libmicrohttpd */
+#define TK_MAX_SEARCH_CHARS 1024                /* longer search: 400 */
+#define TK_MAX_SEARCH_TERMS 64                  /* distinct terms (docs/api.md §8.2): more: 400 */
+#define TK_MAX_PAGE_SIZE 1000                   /* larger page_size is clamped */
+#define TK_DEFAULT_PAGE_SIZE 100                /* SEED default, docs/api.md §9 */
+#define TK_MAX_JSON_DEPTH 64                    /* deeper request JSON: 400 */
+#define TK_MAX_ORDERING_FIELDS 16               /* distinct ordering fields (8 exist) */
+#define TK_MAX_CONNECTIONS 4096                 /* beyond: refused by the HTTP layer */
+#define TK_STATEMENT_TIMEOUT_S 10               /* one statement's budget, then 503 */
+#define TK_STATEMENT_TIMEOUT_MAX_S 86400        /* largest TOKEND_STATEMENT_TIMEOUT */
+#define TK_CONNECTION_TIMEOUT_S 30              /* idle connections are closed */
+#define TK_MAX_CONNECTIONS_PER_IP 256           /* one peer address's share, 1/16 of 4096 */
+#define TK_REQUEST_TIMEOUT_S 30                 /* to deliver one whole request (head, body) */
+#define TK_CONN_RESERVE_PER_IP 4                /* health-only connections past the share */
+#define TK_CONN_RESERVE_TOTAL 32                /* health-only connections past every cap */
+#define TK_CONN_RESERVE_LIFE_S 2                /* a health-only connection's whole life */
+#define TK_CONN_RESERVE_GRACE_MS 100            /* to send a request before it can be cut */
+#define TK_MAX_TRUSTED_PROXIES 1024             /* networks in TOKEND_TRUSTED_PROXIES */
+#define TK_MAX_FORWARDED_HOPS 32                /* X-Forwarded-For entries read, from the right */
+#define TK_THROTTLE_ADDRESSES 16384             /* addresses the auth-failure throttle tracks */
+#define TK_MAX_GROUP_DEPTH 20                   /* group ancestry levels, docs/api.md §4.1 */
+#define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)  /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES (32u * 1024 * 1024) /* one response body */
 /* Working memory: the hard caps of tk_buf and tk_arena (util/buf.h, util/arena.h). Storage grows
  * only as far as it is used; an append past the cap fails and the operation answers
@@ -50,7 +51,7 @@
 #define TK_SWEEP_ARENA_BYTES (16u * 1024 * 1024)  /* one sweeper batch of expired tokens */
 #define TK_REFOLD_ARENA_BYTES (64u * 1024 * 1024) /* a renamed user's tokens, folded again */
 #define TK_LISTEN_BACKLOG 1024                    /* connections waiting for accept(2) */
-#define TK_KEY_LENGTH_DEFAULT 60                  /* API.md §13 */
+#define TK_KEY_LENGTH_DEFAULT 60                  /* docs/api.md §13 */
 #define TK_KEY_LENGTH_MAX 1024                    /* generated keys (TOKEND_KEY_LENGTH) */
 #define TK_SET_KEY_MAX_BYTES TK_MAX_BODY_BYTES    /* set_key: no limit but the body's (§7.8) */
 #define TK_SEALED_KEY_MAX_BYTES (TK_SET_KEY_MAX_BYTES + 256) /* a key sealed (its nonce, tag) */

@@ -1,5 +1,5 @@
 /* Time as tokend keeps it (time.h): int64 microseconds since the epoch, UTC. Parses what
- * authentik's Django/DRF stack accepts (datetimes in the forms of API.md §1 and §17.10,
+ * authentik's Django/DRF stack accepts (datetimes in the forms of docs/api.md §1.3,
  * duration strings of §12.3) by Python's rules, and formats as DRF and Python's str() do.
  * Allocation-free; the only I/O is reading the clock. */
 #include "util/time.h"
@@ -121,7 +121,7 @@ static bool ascii_num(const char *s, size_t len, size_t *p, int n, int *v)
  *   YYYY-MM-DD [ (T|t|' ') HH [:MM [:SS [(.|,)F+]]] [Z | (+|-)HH [[:]MM]] ]
  * Fractions keep their first 6 digits and drop the rest. fromisoformat also takes any other
  * single separator character, basic formats (20240927T1426), week dates, fractions after
- * HH or HH:MM and offsets with seconds; clients never send those (API.md §1), so they are
+ * HH or HH:MM and offsets with seconds; clients never send those (docs/api.md §1), so they are
  * refused. */
 static bool parse_isoformat(const char *s, size_t len, struct dt_fields *f)
 {
@@ -293,7 +293,7 @@ static bool fields_valid(const struct dt_fields *f)
 
 /* Django's parse_datetime: fromisoformat first, the regex if that raised. Both reject the
  * same impossible values, so the union of the two grammars is what is accepted. DRF then
- * converts to UTC; a result outside years 1..9999 is an error there too (§17.10). */
+ * converts to UTC; a result outside years 1..9999 is an error there too (§1.3). */
 int tk_time_parse(const char *s, size_t len, int64_t *out)
 {
     struct dt_fields f;
@@ -615,7 +615,7 @@ static int py_timedelta(const double *v, const bool *given, int64_t *out_us)
             continue;
         /* timedelta(days=nan) raises ValueError (the validator's "not in the correct
          * format"), timedelta(days=inf) OverflowError, which authentik does not catch (a 500,
-         * API.md §17.2): both refused. */
+         * docs/api.md §17.2): both refused. */
         if (!isfinite(v[k]))
             return TK_ERR_INVALID;
         double ip;

@@ -1,5 +1,5 @@
 /* Time as tokend keeps it: int64 microseconds since the Unix epoch, UTC, for years 1..9999.
- * Parsing of client datetimes (API.md §1, §17.10), RFC 3339 output, Python str() output for
+ * Parsing of client datetimes (docs/api.md §1.3), RFC 3339 output, Python str() output for
  * messages (§6.2 rule 4), and authentik's duration strings (§12.3). No I/O but the clock. */
 #ifndef TK_UTIL_TIME_H
 #define TK_UTIL_TIME_H
@@ -35,7 +35,7 @@ size_t tk_time_format(int64_t us, char out[TK_TIME_BUFSZ]);
  * only when non-zero. Returns the length. */
 size_t tk_time_format_py(int64_t us, char out[TK_TIME_BUFSZ]);
 
-/* authentik's timedelta_string_validator / timedelta_from_string (API.md §12.3):
+/* authentik's timedelta_string_validator / timedelta_from_string (docs/api.md §12.3):
  * "key=value;key=value", keys case-insensitive among microseconds, milliseconds, seconds,
  * minutes, hours, days, weeks; values Python floats (surrounding whitespace allowed, sign,
  * fraction, exponent, "inf"/"nan" refused); unknown keys skipped; a repeated key: the last

@@ -4,7 +4,7 @@ The harness (server process, CLI, HTTP clients, matchers) lives in harness.py an
 data in world.py, both importable by test modules; this file only registers them for assertion
 rewriting, provides the shared fixtures, and fails the session on any sanitizer report.
 
-Environment: TOKEND_BIN (default /work/main/build/debug/tokend), TOKEND_TEST_BACKEND
+Environment: TOKEND_BIN (default: build/debug/tokend of this checkout), TOKEND_TEST_BACKEND
 (sqlite | postgres; postgres also needs TOKEND_TEST_POSTGRES_URL).
 """
 

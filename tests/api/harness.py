@@ -31,7 +31,9 @@ pytest.register_assert_rewrite("tokenapi")
 pytest.register_assert_rewrite("schema_check")
 import schema_check  # noqa: E402  (after its rewrite registration)
 
-DEFAULT_BIN = "/work/main/build/debug/tokend"
+# The debug build of the checkout these tests belong to (make debug), whichever folder it is in.
+DEFAULT_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "build", "debug", "tokend")
 LIST = "/api/v3/core/tokens/"
 LIST_ALLOW = "GET, POST, HEAD, OPTIONS"
 START_TIMEOUT_S = 10.0
@@ -626,7 +628,7 @@ class Unordered:
 
 class InitialsAvatar:
     """Equal to a data:image/svg+xml;base64 URI whose SVG shows exactly these initials as a
-    text node (API.md §10.3, initials mode; colours are not compared)."""
+    text node (docs/api.md §10.3, initials mode; colours are not compared)."""
 
     PREFIX = "data:image/svg+xml;base64,"
 
@@ -671,7 +673,7 @@ def num_pk(group_uuid):
 
 
 def pagination(count, page=1, size=100):
-    """API.md §9, written out; tests with hand-checked numbers spell the dict literally."""
+    """docs/api.md §9, written out; tests with hand-checked numbers spell the dict literally."""
     total = max(1, math.ceil(count / size))
     return {
         "next": page + 1 if page < total else 0,
@@ -697,8 +699,8 @@ def method_not_allowed(method):
 
 def check_invariants(resp):
     """What every response of this API must satisfy: never 401, never a WWW-Authenticate
-    challenge (API.md §1.1), never a 5xx."""
-    assert resp.status != 401, f"401 is never sent (API.md §1.1): {resp!r}"
+    challenge (docs/api.md §1.1), never a 5xx."""
+    assert resp.status != 401, f"401 is never sent (docs/api.md §1.1): {resp!r}"
     assert resp.header("WWW-Authenticate") is None, f"WWW-Authenticate sent: {resp.headers!r}"
     assert resp.status < 500, f"server error: {resp!r}"
 

@@ -28,9 +28,9 @@ KNOWN_DEVIATIONS = {
     # django-filter's attributes filter raises a bare ValidationError: a JSON list body.
     ("get", "/core/users/", 400): "attributes filter errors are a bare list",
     ("get", "/core/groups/", 400): "attributes filter errors are a bare list",
-    # set_key's falsy key answers `Response(status=400)`: an empty body (API.md §7.8).
+    # set_key's falsy key answers `Response(status=400)`: an empty body (docs/api.md §7.8).
     ("post", "/core/tokens/{identifier}/set_key/", 400): "empty body",
-    # recovery without a flow: {"non_field_errors": "..."} with a bare string (API.md §14.1).
+    # recovery without a flow: {"non_field_errors": "..."} with a bare string (docs/api.md §14.1).
     ("post", "/core/users/{id}/recovery/", 400): "non_field_errors is a string",
 }
 

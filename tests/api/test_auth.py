@@ -1,4 +1,4 @@
-"""Authentication of GET /api/v3/core/tokens/ (API.md §3 with §17.3): header parsing, which
+"""Authentication of GET /api/v3/core/tokens/ (docs/api.md §3 with §17.3): header parsing, which
 tokens authenticate, expiry, inactive users, superuser status through group membership changes,
 and the bootstrap after a restart. Failures are always 403 with an exact body, never 401.
 
@@ -201,7 +201,7 @@ def test_expiring_token_without_expiry_date_works(w):
 
 
 def test_cli_default_expiry_is_thirty_minutes(w):
-    """token create without --expires: now + 30 minutes, expiring (§17.7 default duration)."""
+    """token create without --expires: now + 30 minutes, expiring (§12.2 default duration)."""
     user = fresh_user(w, "dflt")
     before = datetime.datetime.now(datetime.timezone.utc)
     k = w.server.cli("token", "create", "dflt-tok", "--user", user)

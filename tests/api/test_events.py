@@ -1,4 +1,4 @@
-"""Audit events of the token viewset (API.md §11) through GET /api/v3/events/events/:
+"""Audit events of the token viewset (docs/api.md §11) through GET /api/v3/events/events/:
 superusers only, paginated like the token list, newest first, filters action, username and
 context_model_pk. Every create, update, delete, view_key and set_key records its events with the
 actor, the token reference (name with the expiry while expiring) and the request (query

@@ -1,4 +1,4 @@
-"""GET /api/v3/core/tokens/ filters (API.md §8, §17.11): exact matching, choice and datetime
+"""GET /api/v3/core/tokens/ filters (docs/api.md §8, §9): exact matching, choice and datetime
 validation, whitespace, duplicated and empty parameters, NUL and invalid UTF-8 in values, and
 malformed query strings. Every case runs as the admin on the standard world (world.py); one
 case = raw query string -> expected identifiers (a 200 page compared whole) or Err(status, body).

@@ -1,4 +1,4 @@
-"""Consistency of users, groups and tokens across requests (API.md §3, §4.1, §14): a change of a
+"""Consistency of users, groups and tokens across requests (docs/api.md §3, §4.1, §14): a change of a
 membership (add_user/remove_user, a user's groups, a group's users), of a group's is_superuser,
 of a group's parent, or of a user's is_active takes effect on the very next request - in me/, in
 the User and Group objects, in which tokens the user sees in the token list, and in whether the

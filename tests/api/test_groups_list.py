@@ -1,4 +1,4 @@
-"""GET /api/v3/core/groups/ and GET /api/v3/core/groups/{group_uuid}/ (API.md §9, §14.2, §17.6):
+"""GET /api/v3/core/groups/ and GET /api/v3/core/groups/{group_uuid}/ (docs/api.md §9, §14.2, §17.6):
 the Group object (num_pk, parent and parent_name, users and users_obj as GroupMember, roles),
 default ordering by name (byte-wise), the filters (name, is_superuser, repeatable members_by_pk /
 members_by_username, JSON attributes), include_users, search, ordering, pagination, retrieve.

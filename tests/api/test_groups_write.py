@@ -1,4 +1,4 @@
-"""Writes on /api/v3/core/groups/ (API.md §1, §14.2, §17): superusers only (403 for everyone else
+"""Writes on /api/v3/core/groups/ (docs/api.md §1, §14.2, §17): superusers only (403 for everyone else
 on every route and method), the 405s with their Allow headers, create (201, defaults, every field
 message in field order, nothing written on a refusal), PUT/PATCH (name uniqueness excluding the
 group itself, parent cycles at any depth, users replaced, attributes replaced whole), DELETE

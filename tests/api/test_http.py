@@ -1,4 +1,4 @@
-"""HTTP behaviour around the token list (API.md §1, §2, §17.2, §17.4, §17.12): HEAD, OPTIONS,
+"""HTTP behaviour around the token list (docs/api.md §1, §2, §17.2, §17.4, §2.3): HEAD, OPTIONS,
 405 with Allow, 404 for unknown and slash-less paths, size limits (413/414/431), bad bytes in
 headers, keep-alive and pipelining. Runs on its own server so that a crash here cannot hide
 behind other modules; after every test the server must still be up and answering.

@@ -1,4 +1,4 @@
-"""Stored text and JSON values come back exactly (API.md §1 responses, §5, §10): control
+"""Stored text and JSON values come back exactly (docs/api.md §1 responses, §5, §10): control
 characters, quotes, backslashes, non-BMP characters, line separators, long strings, numbers and
 nesting in attributes — in token, user and group fields. Responses are parsed strictly (no raw
 control characters in strings, no duplicate keys), so a writer that forgets an escape fails.

@@ -1,4 +1,4 @@
-"""Pagination of GET /api/v3/core/tokens/ (API.md §9, §17.4, §17.11).
+"""Pagination of GET /api/v3/core/tokens/ (docs/api.md §9, §17.4, §9).
 
 Small, exact cases run as user "pager", who owns exactly seven tokens p-01..p-07. The page-size
 default and the clamp need more than 1000 rows: before the server's first start the database is

@@ -1,4 +1,4 @@
-"""Search cost (issue 13, point 1; README "Limits" and "Statement time budget").
+"""Search cost (issue 13, point 1; docs/api.md §8.2, §16.3 and README "Statement time budget").
 
 `?search=api api api ...` (the term 256 times) made one FTS5 subquery per term, twice (count and
 page), and four such requests stalled everyone else. Now: repeated terms, and terms contained in

@@ -1,4 +1,4 @@
-"""GET /api/v3/core/tokens/ search and ordering (API.md §8, §17.4, §17.6) on the standard world.
+"""GET /api/v3/core/tokens/ search and ordering (docs/api.md §8, §17.4, §17.6) on the standard world.
 
 search: terms split on whitespace and commas; each term a case-insensitive substring of one of
 identifier, intent, owner username, description; LIKE metacharacters are literal.

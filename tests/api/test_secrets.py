@@ -1,4 +1,4 @@
-"""Secrets at rest and in logs (issue 7 point 5, API.md §17.5): no key issued during a run is in
+"""Secrets at rest and in logs (issue 7 point 5, docs/api.md §17.5): no key issued during a run is in
 the database files or the server's log in any form (plain, hex, base64); the secret key file is
 created 0600 beside the database and a file readable by others is refused at start."""
 

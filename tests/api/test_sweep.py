@@ -1,4 +1,4 @@
-"""The expiry sweeper (API.md §12.4 with §17.3, §11): `tokend sweep` runs it once on the
+"""The expiry sweeper (docs/api.md §12.4 with §17.3, §11): `tokend sweep` runs it once on the
 configured database; the server runs it every TOKEND_SWEEP_INTERVAL. Expiring tokens whose expiry
 has passed (or is null) are processed: api tokens are rotated (new key, expiry now + 30 minutes,
 a secret_rotate event without user or request), the other intents are deleted. Tokens that do

@@ -1,4 +1,4 @@
-"""The token viewset's extra actions (API.md §4.2, §7.7-§7.9, §13, §17.9, §17.12):
+"""The token viewset's extra actions (docs/api.md §4.2, §7.7-§7.9, §13, §7.8, §2.3):
 view_key (superusers on every token; a plain user only on tokens they created through the API),
 set_key (superusers only; falsy keys are a bare 400, other non-strings a field error; keys are
 stored verbatim and work at once) and used_by (superusers: [] or 404; everyone else: 403).

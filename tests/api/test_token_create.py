@@ -1,7 +1,7 @@
-"""POST /api/v3/core/tokens/ (API.md §5, §6, §7.2, §17): every field check of §6.1 with the
+"""POST /api/v3/core/tokens/ (docs/api.md §5, §6, §7.2, §17): every field check of §6.1 with the
 exact messages, accumulating per field and reported together in field order; the object rules
 of §6.2 in order (defaults, intent, app-password maximum lifetime from merged attributes, the
-forced api expiry); ownership and `expiring` of §6.3; bad bodies (§1, §17.10). Every refused
+forced api expiry); ownership and `expiring` of §6.3; bad bodies (§1.2). Every refused
 request must leave the store (tokens and events) exactly as it was.
 
 Runs on its own server. Requests are made as akadmin (superuser) unless a test says otherwise.
@@ -475,7 +475,7 @@ def test_include_groups_false_on_create(w):
     expect_token(w, resp, 201, "nogroups", "grp2", window=c.window(), groups=False)
 
 
-# -- bodies (§1, §17.10) ---------------------------------------------------------------------------
+# -- bodies (§1.2) ---------------------------------------------------------------------------
 
 def parse_error(resp):
     assert_status(resp, 400)

@@ -1,5 +1,5 @@
-"""GET/PUT/PATCH/DELETE /api/v3/core/tokens/{identifier}/ (API.md §4.2, §6, §7.3-§7.6, §17.1,
-§17.8, §17.12): visibility (plain users see only their own tokens, 404 otherwise, on every
+"""GET/PUT/PATCH/DELETE /api/v3/core/tokens/{identifier}/ (docs/api.md §4.2, §6, §7.3-§7.6, §17.1,
+§6.2, §2.3): visibility (plain users see only their own tokens, 404 otherwise, on every
 method), renames, the owner that never changes, absent fields that keep their stored values,
 flow tokens that cannot be updated, the api expiry reset on every update, the app-password
 lifetime on update, deletion, paths and methods. Refused requests leave the store unchanged.
@@ -359,7 +359,7 @@ def test_app_password_sent_intent_api_gets_the_api_expiry(w):
     expect_token(w, resp, 200, ident, "pat", "api", expiring=False, window=c.window())
 
 
-# -- the api expiry is reset on every update (§6.2 rule 5, §17.8) ----------------------------------
+# -- the api expiry is reset on every update (§6.2 rule 5) ----------------------------------
 
 @pytest.mark.parametrize("method,body", [
     ("PATCH", {}),

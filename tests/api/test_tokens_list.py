@@ -1,5 +1,5 @@
 """GET /api/v3/core/tokens/ on the standard world: the Token object and its embedded user and
-groups (API.md §5, §10), derived fields, include_groups (§7.1), datetimes (§1), owner isolation
+groups (docs/api.md §5, §10), derived fields, include_groups (§7.1), datetimes (§1), owner isolation
 and superusers through group ancestry (§4.1, §4.2), and that keys never leak.
 """
 

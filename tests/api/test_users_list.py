@@ -1,4 +1,4 @@
-"""GET /api/v3/core/users/ and GET /api/v3/core/users/{id}/ (API.md §9, §10.1, §14.1, §17.6):
+"""GET /api/v3/core/users/ and GET /api/v3/core/users/{id}/ (docs/api.md §9, §10.1, §14.1, §17.6):
 the User object, default ordering by username (byte-wise), the filters (exact text filters
 stripped, booleans, uuid, path and prefix with literal LIKE metacharacters, repeatable type and
 group filters, JSON attributes), include_groups, search, ordering, pagination, retrieve.

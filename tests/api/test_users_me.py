@@ -1,4 +1,4 @@
-"""GET /api/v3/core/users/me/ and POST /api/v3/core/users/service_account/ (API.md §4.1, §10,
+"""GET /api/v3/core/users/me/ and POST /api/v3/core/users/service_account/ (docs/api.md §4.1, §10,
 §14.1, §17).
 
 me/: open to every authenticated user; the token's user as UserSelf with the effective groups

@@ -1,4 +1,4 @@
-"""Writes on /api/v3/core/users/ (API.md §1, §14.1, §17): who may call which route (superusers
+"""Writes on /api/v3/core/users/ (docs/api.md §1, §14.1, §17): who may call which route (superusers
 only; 403 for everyone else on every route and method, before 405/404), the 405s with their
 Allow headers, create (201, defaults, every field message in field order, nothing written on a
 refusal), PUT/PATCH (absent fields kept, attributes replaced whole, uniqueness excluding the user

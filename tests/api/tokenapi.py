@@ -1,4 +1,4 @@
-"""Helpers for the tests of the token viewset beyond the list (API.md §5-§7, §11-§13, §17):
+"""Helpers for the tests of the token viewset beyond the list (docs/api.md §5-§7, §11-§13, §17):
 sending JSON bodies, the exact messages, expected Token bodies for tokens the API created (values
 only the server can choose, like an api token's expiry, are checked against a time window and
 then compared exactly), the audit events, the "nothing was written" snapshot, the CLI with its
@@ -28,7 +28,7 @@ SET_KEY_ALLOW = "POST, OPTIONS"
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 MASK = "********************"
 
-# DRF / authentik messages (API.md §1, §6.1)
+# DRF / authentik messages (docs/api.md §1, §6.1)
 REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 BLANK = "This field may not be blank."
@@ -117,7 +117,7 @@ def parse_rfc3339(text):
 
 
 def out(dt):
-    """The API's output form of an aware datetime (API.md §1)."""
+    """The API's output form of an aware datetime (docs/api.md §1)."""
     dt = dt.astimezone(UTC)
     text = dt.strftime("%Y-%m-%dT%H:%M:%S")
     return text + (f".{dt.microsecond:06d}Z" if dt.microsecond else "Z")
@@ -157,7 +157,7 @@ def assert_in_window(text, window, what="instant"):
 
 def max_lifetime_instant(resp):
     """The instant in a 400 {"expires": ["Token expires exceeds maximum lifetime (... UTC)."]}
-    after checking the exact message shape (API.md §6.2 rule 4)."""
+    after checking the exact message shape (docs/api.md §6.2 rule 4)."""
     assert_status(resp, 400)
     body = resp.json()
     assert list(body) == ["expires"] and isinstance(body["expires"], list) \
@@ -261,7 +261,7 @@ def assert_unchanged(w, before):
 
 
 # ----------------------------------------------------------------------------------------------
-# Events (API.md §11).
+# Events (docs/api.md §11).
 
 EVENT_KEYS = ["pk", "user", "action", "app", "context", "client_ip", "created", "expires", "brand"]
 RETENTION = datetime.timedelta(days=365)
@@ -290,7 +290,7 @@ def events(client, query=None):
 
 
 def token_display(token_json):
-    """authentik's Token.__str__ (API.md §11)."""
+    """authentik's Token.__str__ (docs/api.md §11)."""
     if not token_json["expiring"]:
         return token_json["identifier"]
     exp = token_json["expires"]
@@ -344,7 +344,7 @@ class RequestId:
 
 
 # ----------------------------------------------------------------------------------------------
-# Secrets never leak (API.md §11, §17.5).
+# Secrets never leak (docs/api.md §11, §17.5).
 
 def assert_no_secrets(w, extra_text=""):
     """No key the module handled appears in the events API output or the server log."""

@@ -1,7 +1,7 @@
 """Fixture data built through tokend's admin CLI, and the exact JSON the API must return for it.
 
 A World mirrors what was created (users, groups, tokens) and renders the expected Token, User
-and Group objects of API.md §5 and §10. Values a client cannot know beforehand (token pk, user
+and Group objects of docs/api.md §5 and §10. Values a client cannot know beforehand (token pk, user
 uuid and uid, the bootstrap group's uuid, the bootstrap token's expiry) are read once from an
 admin listing by learn() and then compared exactly everywhere, which pins their stability.
 """
@@ -15,11 +15,11 @@ from harness import (Client, InitialsAvatar, Unordered, assert_json, assert_stat
 
 ADMIN_GROUP = "authentik Admins"
 BOOTSTRAP = "authentik-bootstrap-token"
-MAX_GROUP_DEPTH = 20  # API.md §4.1
+MAX_GROUP_DEPTH = 20  # docs/api.md §4.1
 
 
 def rfc3339(value):
-    """The output form of a datetime input (API.md §1): UTC, 'Z', microseconds only if
+    """The output form of a datetime input (docs/api.md §1): UTC, 'Z', microseconds only if
     non-zero. None / 'none' -> None."""
     if value is None or value == "none":
         return None
@@ -373,7 +373,7 @@ def check_list(client, world, query, expected):
 
 
 # ----------------------------------------------------------------------------------------------
-# The users and groups API (API.md §10, §14; used by test_users*.py and test_groups*.py).
+# The users and groups API (docs/api.md §10, §14; used by test_users*.py and test_groups*.py).
 
 USERS = "/api/v3/core/users/"
 GROUPS = "/api/v3/core/groups/"
@@ -448,7 +448,7 @@ def members_of(w, group):
 
 
 def member_json(w, username):
-    """A GroupMember (API.md §14.2)."""
+    """A GroupMember (docs/api.md §14.2)."""
     u = w.users[username]
     return {"pk": u.pk, "username": u.username, "name": u.name, "is_active": u.is_active,
             "last_login": u.last_login, "email": u.email, "attributes": u.attributes,
@@ -456,7 +456,7 @@ def member_json(w, username):
 
 
 def group_full_json(w, name, users=True):
-    """The Group object of /core/groups/ (API.md §14.2): members in any order."""
+    """The Group object of /core/groups/ (docs/api.md §14.2): members in any order."""
     g = dict(w.group_json(name))
     attributes = g.pop("attributes")
     members = members_of(w, name)
@@ -500,7 +500,7 @@ class NonEmptyStrings:
 
 
 def me_json(w, username):
-    """GET /core/users/me/ for `username` (API.md §14.1, UserSelf)."""
+    """GET /core/users/me/ for `username` (docs/api.md §14.1, UserSelf)."""
     u = w.users[username]
     su = w.is_superuser(username)
     settings = merged_attributes(w, username).get("settings")

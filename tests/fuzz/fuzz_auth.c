@@ -1,4 +1,4 @@
-/* Fuzz target: the Authorization header parser (API.md §3). A Bearer credential must lie
+/* Fuzz target: the Authorization header parser (docs/api.md §3). A Bearer credential must lie
  * inside the header. */
 #include <stdint.h>
 #include <stdlib.h>

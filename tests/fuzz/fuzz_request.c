@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct inproc_res r =
         inproc_call(&P, method, target, query, auth, body_len ? (const char *)p : NULL, body_len);
     if (r.status >= 500 && r.status != 503)
-        abort(); /* never a 500 (API.md §17.2) */
+        abort(); /* never a 500 (docs/api.md §17.2) */
     free(r.body);
     free(auth);
     free(target);

@@ -1,4 +1,4 @@
-/* Fuzz target: the datetime parser (API.md §1) and the duration parser (§12.3). Parsed
+/* Fuzz target: the datetime parser (docs/api.md §1) and the duration parser (§12.3). Parsed
  * instants must stay in years 1..9999 and format back to something that parses to the same
  * instant. */
 #include <stdint.h>

@@ -1,6 +1,7 @@
 """scripts/checksrc on trees of its own: clean code passes, and each planted violation fails the
 run with its file:line and rule (the rules are in the script's header). ctest runs this as
-style/checksrc-planted; style/checksrc runs the script on the real tree."""
+style/checksrc-planted; style/checksrc runs the script on the real tree. The paths below name
+planted files, not the repository's (check-doc-refs: ignore-file)."""
 import os
 import subprocess
 import sys

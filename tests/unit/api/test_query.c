@@ -1,5 +1,5 @@
 /* Query-string parsing as Django does it, and the list parameters built on it
- * (src/api/query.c, API.md §8). */
+ * (src/api/query.c, docs/api.md §8). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,7 +98,7 @@ static void test_search_terms(void **state)
 }
 
 /* Only the terms that constrain are kept: a repeat, or a term inside another term, matches
- * wherever that other term does (README, "Limits"). */
+ * wherever that other term does (docs/api.md §8.2). */
 static void test_search_terms_distinct(void **state)
 {
     terms("api api API,Api", 15, 1, (const char *const[]){"api"});

@@ -1,4 +1,4 @@
-/* Token create/update validation through the real handlers on an in-memory store (API.md §6):
+/* Token create/update validation through the real handlers on an in-memory store (docs/api.md §6):
  * field errors collected in field order, validator messages accumulating within a field, the
  * object rules in their order (run only when every field passed), and nothing written on a
  * 400. The black-box suite covers the same contract over HTTP; this pins it without a socket. */

@@ -1,4 +1,4 @@
-/* Keys at rest (src/crypto/keys.c, API.md §13, §17.5): generation alphabet and length, keyed
+/* Keys at rest (src/crypto/keys.c, docs/api.md §13, §17.5): generation alphabet and length, keyed
  * hash determinism and key separation, seal/open round trip bound to the token uuid, the
  * secret file's creation (atomic, 0600, once among racing processes, never on read) and
  * refusal of loose permissions, the Argon2id derivation of text secrets and its parameters,

@@ -1,4 +1,4 @@
-/* Attribute merge and the rules read from it (src/domain/attributes.c, API.md §6.2 rule 4,
+/* Attribute merge and the rules read from it (src/domain/attributes.c, docs/api.md §6.2 rule 4,
  * §6.3, §12.3). */
 #include <setjmp.h>
 #include <stdarg.h>

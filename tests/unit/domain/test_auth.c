@@ -1,4 +1,4 @@
-/* Authorization header parsing (src/domain/auth.c, API.md §3). */
+/* Authorization header parsing (src/domain/auth.c, docs/api.md §3). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Pagination arithmetic and page/page_size parsing (src/domain/pagination.c, API.md §9). */
+/* Pagination arithmetic and page/page_size parsing (src/domain/pagination.c, docs/api.md §9). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Derived user and group fields (src/domain/user.c, API.md §10). Expected values were
+/* Derived user and group fields (src/domain/user.c, docs/api.md §10). Expected values were
  * computed with authentik's own formulas in Python (str(uuid.UUID(x).int)[:5], hashlib). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -47,7 +47,8 @@ static void test_slugify(void **state)
     assert_non_null(a);
     assert_string_equal(tk_slugify(a, "service-account-Build Bot-password"),
                         "service-account-build-bot-password");
-    assert_string_equal(tk_slugify(a, "  --Caf\xc3\xa9 \xc5\x81\xc3\xb3" "d\xc5\xba!!__ "),
+    assert_string_equal(tk_slugify(a, "  --Caf\xc3\xa9 \xc5\x81\xc3\xb3"
+                                      "d\xc5\xba!!__ "),
                         "cafe-lodz");
     assert_string_equal(tk_slugify(a, "a  -  b"), "a-b");
     assert_string_equal(tk_slugify(a, "\xe2\x98\x83"), ""); /* nothing ASCII is left */

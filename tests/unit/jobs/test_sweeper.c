@@ -1,4 +1,4 @@
-/* The expiry sweeper's selection and actions (src/jobs/sweeper.c, API.md §12.4, §17.3) on an
+/* The expiry sweeper's selection and actions (src/jobs/sweeper.c, docs/api.md §12.4, §17.3) on an
  * in-memory store: expiring tokens past their expiry (or without one) are processed, api tokens
  * rotated with a new key and expiry, the others deleted; non-expiring and future tokens stay. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/util/time.c: datetime parsing as Django/DRF accept it (API.md §1, §17.10),
+/* Unit tests for src/util/time.c: datetime parsing as Django/DRF accept it (docs/api.md §1.3),
  * RFC 3339 and Python str() output, and authentik's duration strings (§12.3). Expected values
  * were checked against CPython 3.11 running Django's parse_datetime and authentik's
  * timedelta_from_string. */
@@ -143,7 +143,7 @@ static void test_parse_invalid(void **state)
     BAD("2024-09-27T14:26+01:00:00"); /* offset seconds: fromisoformat only */
     BAD("2024-09-27T14:26Z+01");
     BAD("2024-09-27T14:26z"); /* neither fromisoformat nor Django takes a lower-case z */
-    /* forms fromisoformat takes that tokend does not (API.md §1: clients never send them) */
+    /* forms fromisoformat takes that tokend does not (docs/api.md §1: clients never send them) */
     BAD("2024-09-27X14:26");
     BAD("20240927");
     BAD("20240927T142618");

@@ -1,5 +1,5 @@
 -- tokend schema for PostgreSQL, version 1: the same tables as migrations/sqlite/0001_init.sql.
--- Text compares byte-wise (COLLATE "C", API.md §17.6); booleans are 0/1 smallints and times
+-- Text compares byte-wise (COLLATE "C", docs/api.md §17.6); booleans are 0/1 smallints and times
 -- bigint microseconds, as on SQLite, so the queries in store/ are the same on both.
 
 CREATE TABLE settings (

@@ -1,6 +1,6 @@
--- tokend schema, version 1 (API.md §14.4). Times are integer microseconds since the epoch, UTC.
+-- tokend schema, version 1 (docs/api.md §14.4). Times are integer microseconds since the epoch, UTC.
 -- Booleans are 0/1. JSON values are stored as compact text. Keys exist only as a keyed hash
--- (lookup) and a sealed copy (view_key), API.md §17.5.
+-- (lookup) and a sealed copy (view_key), docs/api.md §17.5.
 
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
@@ -63,7 +63,7 @@ CREATE INDEX tokens_key_hash ON tokens(key_hash);
 CREATE INDEX tokens_user ON tokens(user_id, identifier);
 CREATE INDEX tokens_expiry ON tokens(expiring, expires);
 
--- Who may view / set a token's key besides superusers (API.md §4.2).
+-- Who may view / set a token's key besides superusers (docs/api.md §4.2).
 CREATE TABLE token_key_viewers (
     token_id INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
     user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -78,7 +78,7 @@ CREATE TABLE token_key_setters (
 ) WITHOUT ROWID;
 CREATE INDEX token_key_setters_user ON token_key_setters(user_id);
 
--- Audit log (API.md §11).
+-- Audit log (docs/api.md §11).
 CREATE TABLE events (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid             TEXT NOT NULL UNIQUE,
