@@ -43,6 +43,9 @@ set(TK_API_ENV "TOKEND_BIN=$<TARGET_FILE:tokend>;ASAN_OPTIONS=detect_leaks=1:abo
 add_test(NAME unit/scripts/check-doc-refs
   COMMAND ${TK_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/scripts)
 set_tests_properties(unit/scripts/check-doc-refs PROPERTIES LABELS "unit;docs")
+# ... and on this repository: every cited docs/*.md section exists, nothing names a file outside.
+add_test(NAME style/doc-references COMMAND ${TK_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/check-doc-refs)
+set_tests_properties(style/doc-references PROPERTIES LABELS "style;docs")
 
 add_test(NAME api/sqlite
   COMMAND ${TK_PYTHON} -m pytest -q -rf -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/api)
