@@ -77,7 +77,7 @@ void tk_field_errors_free(struct tk_field_errors *fe);
  *   TK_ERR_FIELDS  validation failed: the field errors are in c->fe, answered 400 together;
  *   TK_ERR_ANSWER  a refusal the handler described with tk_api_refuse (c->answer: a status with
  *                  {"detail": ...}, or one of the other bodies authentik gives);
- *   other TK_ERR_* a program or store error, answered from tk_api_error's table (503 ...).
+ *   other TK_ERR_* a program or store error, answered from one table in errors.c (503 ...).
  * A handler never writes an error into c->res and never goes on after deciding one:
  * tk_api_respond is the one place that turns an outcome into the response, and it replaces
  * whatever a failing handler had begun to write. The HTTP layer then finishes the response

@@ -339,7 +339,7 @@ static int create_tx(struct tk_db *db, void *arg)
     /* §6.3: a non-superuser's token is always their own, expiring per their own attribute.
      * Before the object rules, unlike authentik: its app-password lifetime check reads the
      * submitted user, so a plain user escaped their own limit and learned another user's
-     * (README, "Where tokend deliberately differs"). The check applies to the real owner. */
+     * (docs/api.md §17.15). The check applies to the real owner. */
     if (!c->who.is_superuser) {
         const char *own = NULL;
         if ((rc = tk_store_user_attributes(db, c->who.user_id, c->req->arena, &own)) != 0)

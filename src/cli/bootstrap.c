@@ -2,7 +2,7 @@
  * "state: created": made when missing, never changed when present. Unlike authentik, which
  * applies the blueprint on every start and so brings back a deleted akadmin (a confirmed bug of
  * authentik's), it runs once per database: the setting "bootstrapped" records that it ran
- * (issue 13.2; README, "Where tokend deliberately differs from authentik"). */
+ * (issue 13.2; docs/api.md §17.18). */
 #include <sodium.h>
 #include <string.h>
 

@@ -113,8 +113,9 @@ int tk_http_listen_check(const char *listen, const char *setting, char *err,
                          size_t err_len) TK_MUST_USE;
 
 /* Appends a request target's path and query to out with the value of every query parameter
- * whose name contains key, token, secret or password (case-insensitively, after decoding)
- * replaced by "********************", at most max_len bytes of the target. For logs. */
+ * whose name contains api, token, key, secret, pass, signature, auth or cookie
+ * (case-insensitively, after decoding; a name too long to read is masked too) replaced by
+ * "********************", at most max_len bytes of the target. For logs. */
 void tk_http_mask_target(struct tk_buf *out, const char *target, size_t len, size_t max_len);
 
 struct tk_http;

@@ -1,5 +1,4 @@
-"""Bootstrap runs once per database (issue 13 point 2; README, "Where tokend deliberately differs
-from authentik"): after the first start, deleting akadmin, renaming authentik Admins or deleting
+"""Bootstrap runs once per database (issue 13 point 2; docs/api.md §17.18): after the first start, deleting akadmin, renaming authentik Admins or deleting
 the bootstrap token and restarting (with TOKEND_BOOTSTRAP_TOKEN still set, or without it) brings
 nothing back and prints no key; `tokend bootstrap` creates nothing and says so; a database made
 before this rule counts as bootstrapped when it holds anything; a new database is bootstrapped

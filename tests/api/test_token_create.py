@@ -343,7 +343,7 @@ def test_app_password_lifetime_for_a_plain_user(w):
 
 
 def test_app_password_lifetime_is_the_owners_not_the_submitted_users(w):
-    """README departure (issue 13.8): authentik checks rule 4 against the submitted user though
+    """docs/api.md §17.15 (issue 13.8): authentik checks rule 4 against the submitted user though
     a plain user's token is always their own (§6.3), so pat (30 minutes) escaped the limit by
     naming hour (1 hour) and learned hour's limit from the message. tokend checks the owner."""
     expires = iso_in(50 * M)
