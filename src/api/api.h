@@ -1,5 +1,7 @@
 /* The API layer: one file per resource turning requests into store calls and JSON replies.
- * tk_api_register() puts every route into the HTTP router. */
+ * tk_api_register() puts every route of the table in routes.c into the HTTP router; every
+ * handler follows the contract written below (tk_api_run), and every list runs through
+ * listing.h's one runner. */
 #ifndef TK_API_API_H
 #define TK_API_API_H
 
