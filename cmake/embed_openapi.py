@@ -1,5 +1,6 @@
 """Writes a C file holding the OpenAPI document as YAML (verbatim) and as compact JSON."""
 import json
+import os
 import sys
 
 import yaml
@@ -16,6 +17,7 @@ def c_string(s):
     return '"' + esc + '"'
 
 
+os.makedirs(os.path.dirname(out), exist_ok=True)  # a fresh build tree has no generated/ yet
 with open(out + ".tmp", "w", encoding="latin-1") as f:
     f.write("/* Generated from src/api/schema/openapi.yaml by cmake/embed_openapi.py. */\n")
     f.write('#include <stddef.h>\n\n')

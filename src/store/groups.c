@@ -292,15 +292,7 @@ int tk_store_group_insert(struct tk_db *db, const struct tk_group_write *g, int6
         tk_db_bind_cstr(db, st, 5, g->attributes ? g->attributes : "{}");
         tk_db_bind_text(db, st, 6, fold.data, fold.len);
         tk_db_bind_int(db, st, 7, now);
-        rc = tk_db_step(db, st);
-        if (rc == 1) {
-            *id = tk_db_col_int(db, st, 0);
-            rc = tk_st_run(db, st);
-        } else {
-            tk_db_reset(db, st);
-            if (rc == 0)
-                rc = TK_ERR_STORE;
-        }
+        rc = tk_st_insert_id(db, st, id);
     }
     tk_buf_free(&fold);
     if (rc == 0)

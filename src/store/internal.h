@@ -39,6 +39,9 @@ int tk_st_col_group(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_ar
 int tk_st_one_int(struct tk_db *db, struct tk_db_stmt *st, int64_t *v);
 /* Steps a statement to its end and resets it. */
 int tk_st_run(struct tk_db *db, struct tk_db_stmt *st);
+/* Runs an INSERT ... RETURNING id to its end and resets it: *id gets the new row's id;
+ * TK_ERR_STORE when no row comes back. */
+int tk_st_insert_id(struct tk_db *db, struct tk_db_stmt *st, int64_t *id);
 /* "(?, ?, ...)" over ids. */
 void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n);
 /* Runs sql with one text parameter; *id gets the first column of the first row.

@@ -61,6 +61,17 @@ int tk_st_run(struct tk_db *db, struct tk_db_stmt *st)
     return rc;
 }
 
+int tk_st_insert_id(struct tk_db *db, struct tk_db_stmt *st, int64_t *id)
+{
+    int rc = tk_db_step(db, st);
+    if (rc != 1) {
+        tk_db_reset(db, st);
+        return rc == 0 ? TK_ERR_STORE : rc;
+    }
+    *id = tk_db_col_int(db, st, 0);
+    return tk_st_run(db, st);
+}
+
 /* Appends "(?, ?, ...)" with the ids. */
 void tk_st_sql_id_list(struct tk_sql *q, const int64_t *ids, size_t n)
 {

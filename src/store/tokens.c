@@ -33,15 +33,7 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
         tk_db_bind_blob(db, st, 10, t->key_sealed, t->key_sealed_len);
         tk_db_bind_text(db, st, 11, fold.data, fold.len);
         tk_db_bind_int(db, st, 12, now);
-        rc = tk_db_step(db, st);
-        if (rc == 1) {
-            *id = tk_db_col_int(db, st, 0);
-            rc = tk_st_run(db, st);
-        } else {
-            tk_db_reset(db, st);
-            if (rc == 0)
-                rc = TK_ERR_STORE;
-        }
+        rc = tk_st_insert_id(db, st, id);
     }
     tk_buf_free(&fold);
     return rc;

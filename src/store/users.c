@@ -442,15 +442,7 @@ int tk_store_user_create(struct tk_db *db, const struct tk_user_new *u, int64_t 
         tk_db_bind_cstr(db, st, 10, u->attributes ? u->attributes : "{}");
         tk_db_bind_text(db, st, 11, sfold.data, sfold.len);
         tk_db_bind_int(db, st, 12, now);
-        rc = tk_db_step(db, st);
-        if (rc == 1) {
-            *id = tk_db_col_int(db, st, 0);
-            rc = tk_st_run(db, st);
-        } else {
-            tk_db_reset(db, st);
-            if (rc == 0)
-                rc = TK_ERR_STORE;
-        }
+        rc = tk_st_insert_id(db, st, id);
     }
     tk_buf_free(&ufold);
     tk_buf_free(&sfold);
