@@ -57,6 +57,14 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_TRUSTED_PROXIES", "--trusted-proxies", "(unset)",
      "comma-separated networks of reverse proxies whose X-Forwarded-For gives the client "
      "address"},
+    {"TOKEND_VIEW_KEY", "--view-key", "always",
+     "view_key mode of new tokens: always, once (the key can be viewed once) or never"},
+    {"TOKEND_ROTATE_GRACE_MAX", "--rotate-grace-max", "days=7",
+     "longest grace window a rotation may ask for (the old key keeps working meanwhile)"},
+    {"TOKEND_REUSE_WINDOW", "--reuse-window", "days=30",
+     "how long rotated-out keys are remembered to detect their reuse"},
+    {"TOKEND_USAGE_FLUSH", "--usage-flush", "seconds=10",
+     "how often token usage (use_count, last_used) is written to the database"},
     {"TOKEND_LOG_LEVEL", "--log-level", "info", "least level logged: debug, info, warning, error"},
     {"TOKEND_LOG_FORMAT", "--log-format", "json",
      "json (one object per line, authentik's fields) or text"},
@@ -155,6 +163,16 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->event_retention = v;
     else if (strcmp(env, "TOKEND_SWEEP_INTERVAL") == 0)
         c->sweep_interval = v;
+    else if (strcmp(env, "TOKEND_VIEW_KEY") == 0 &&
+             !tk_view_mode_parse(v, strlen(v), &c->view_key)) {
+        snprintf(err, err_len, "TOKEND_VIEW_KEY must be always, once or never, got \"%s\"", v);
+        return TK_ERR_INVALID;
+    } else if (strcmp(env, "TOKEND_ROTATE_GRACE_MAX") == 0)
+        c->rotate_grace_max = v;
+    else if (strcmp(env, "TOKEND_REUSE_WINDOW") == 0)
+        c->reuse_window = v;
+    else if (strcmp(env, "TOKEND_USAGE_FLUSH") == 0)
+        c->usage_flush = v;
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
         return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS_PER_IP") == 0)
@@ -199,6 +217,10 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->max_tokens_per_user = TK_MAX_TOKENS_PER_USER_DEFAULT;
     c->event_retention = "days=365";
     c->sweep_interval = "minutes=5";
+    c->view_key = TK_VIEW_ALWAYS;
+    c->rotate_grace_max = "days=7";
+    c->reuse_window = "days=30";
+    c->usage_flush = "seconds=10";
     c->max_connections = TK_MAX_CONNECTIONS;
     c->max_connections_per_ip = TK_MAX_CONNECTIONS_PER_IP;
     c->request_timeout_s = TK_REQUEST_TIMEOUT_S;
@@ -331,6 +353,29 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  c->sweep_interval);
         return TK_ERR_INVALID;
     }
+    if (tk_duration_parse(c->rotate_grace_max, strlen(c->rotate_grace_max),
+                          &c->rotate_grace_max_us) != 0 ||
+        c->rotate_grace_max_us < 0) {
+        snprintf(err, err_len,
+                 "TOKEND_ROTATE_GRACE_MAX must be a duration such as \"days=7\", got \"%s\"",
+                 c->rotate_grace_max);
+        return TK_ERR_INVALID;
+    }
+    if (tk_duration_parse(c->reuse_window, strlen(c->reuse_window), &c->reuse_window_us) != 0 ||
+        c->reuse_window_us < 0) {
+        snprintf(err, err_len,
+                 "TOKEND_REUSE_WINDOW must be a duration such as \"days=30\", got \"%s\"",
+                 c->reuse_window);
+        return TK_ERR_INVALID;
+    }
+    if (tk_duration_parse(c->usage_flush, strlen(c->usage_flush), &c->usage_flush_us) != 0 ||
+        c->usage_flush_us < 100000 || c->usage_flush_us > 3600 * 1000000LL) {
+        snprintf(err, err_len,
+                 "TOKEND_USAGE_FLUSH must be a duration from 0.1 seconds to an hour such as "
+                 "\"seconds=10\", got \"%s\"",
+                 c->usage_flush);
+        return TK_ERR_INVALID;
+    }
     bool pg = tk_db_url_is_pg(c->database);
     if (!pg && tk_db_sqlite_path(c->database) == NULL) {
         char shown[512];
@@ -427,6 +472,9 @@ static const struct {
     {"TOKEND_MAX_CONNECTIONS_PER_IP", offsetof(struct tk_config, max_connections_per_ip), true},
     {"TOKEND_REQUEST_TIMEOUT", offsetof(struct tk_config, request_timeout_s), true},
     {"TOKEND_TRUSTED_PROXIES", offsetof(struct tk_config, trusted_proxies), false},
+    {"TOKEND_ROTATE_GRACE_MAX", offsetof(struct tk_config, rotate_grace_max), false},
+    {"TOKEND_REUSE_WINDOW", offsetof(struct tk_config, reuse_window), false},
+    {"TOKEND_USAGE_FLUSH", offsetof(struct tk_config, usage_flush), false},
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -437,6 +485,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 static bool is_secret(const char *env)
 {
+    if (strcmp(env, "TOKEND_VIEW_KEY") == 0) /* a mode, not a key */
+        return false;
     return ends_with(env, "_KEY") || ends_with(env, "_TOKEN") || ends_with(env, "_PASSWORD");
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "crypto/keys.h"
+#include "domain/token_settings.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -33,6 +34,13 @@ struct tk_config {
     int64_t event_retention_us;
     const char *sweep_interval; /* TOKEND_SWEEP_INTERVAL, minutes=5 */
     int64_t sweep_interval_us;
+    enum tk_view_mode view_key;   /* TOKEND_VIEW_KEY, always (docs/api.md §19.4) */
+    const char *rotate_grace_max; /* TOKEND_ROTATE_GRACE_MAX, days=7 */
+    int64_t rotate_grace_max_us;
+    const char *reuse_window; /* TOKEND_REUSE_WINDOW, days=30 */
+    int64_t reuse_window_us;
+    const char *usage_flush; /* TOKEND_USAGE_FLUSH, seconds=10 */
+    int64_t usage_flush_us;
     unsigned max_connections;      /* TOKEND_MAX_CONNECTIONS */
     unsigned auth_failure_burst;   /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */
     unsigned auth_failure_rate;    /* TOKEND_AUTH_FAILURE_RATE, 100 per second */

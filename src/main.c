@@ -18,6 +18,7 @@
 #include "crypto/keys.h"
 #include "http/http.h"
 #include "jobs/sweeper.h"
+#include "jobs/usage.h"
 #include "store/db.h"
 #include "store/sqlite_file.h"
 #include "store/store.h"
@@ -80,7 +81,10 @@ static struct tk_api api_of(const struct tk_cli *cli)
                            .default_token_duration_us = cfg->default_token_duration_us,
                            .key_length = cfg->key_length,
                            .max_tokens_per_user = cfg->max_tokens_per_user,
-                           .event_retention_us = cfg->event_retention_us};
+                           .event_retention_us = cfg->event_retention_us,
+                           .view_key = cfg->view_key,
+                           .rotate_grace_max_us = cfg->rotate_grace_max_us,
+                           .reuse_window_us = cfg->reuse_window_us};
 }
 
 /* What the sweeper takes from the configuration. */
@@ -91,7 +95,8 @@ static struct tk_sweep_config sweep_config_of(const struct tk_cli *cli)
                                     .secret = &cli->secret,
                                     .key_length = cfg->key_length,
                                     .token_duration_us = cfg->default_token_duration_us,
-                                    .event_retention_us = cfg->event_retention_us};
+                                    .event_retention_us = cfg->event_retention_us,
+                                    .reuse_window_us = cfg->reuse_window_us};
 }
 
 static int sweep(struct tk_cli *cli)
@@ -141,16 +146,18 @@ static int serve(struct tk_cli *cli)
         tk_log(TK_LOG_INFO, "tokend", "bootstrap ran before (%s): nothing created", boot.when);
     struct tk_api api = api_of(cli);
     api.throttle = tk_throttle_new(cfg->auth_failure_burst, (double)cfg->auth_failure_rate);
+    api.usage = tk_usage_new();
     struct tk_router *router = tk_router_new();
     struct tk_router *metrics_router = cfg->metrics_listen ? tk_router_new() : NULL;
-    if (router == NULL || tk_api_register(&api, router) != 0 ||
+    struct tk_http *http = NULL, *metrics = NULL;
+    struct tk_sweeper *sweeper = NULL;
+    struct tk_usage_flusher *flusher = NULL;
+    int rc = 1;
+    if (router == NULL || api.usage == NULL || tk_api_register(&api, router) != 0 ||
         (cfg->metrics_listen &&
          (metrics_router == NULL || tk_api_register_metrics(metrics_router) != 0))) {
         tk_log(TK_LOG_ERROR, "tokend", "out of memory");
-        tk_router_free(router);
-        tk_router_free(metrics_router);
-        tk_throttle_free(api.throttle);
-        return 1;
+        goto out;
     }
     /* The main thread's connection is not needed while serving. */
     tk_store_thread_done(cli->store);
@@ -182,27 +189,21 @@ static int serve(struct tk_cli *cli)
                               .connection_timeout_s = cfg->connection_timeout_s,
                               .request_timeout_s = cfg->request_timeout_s,
                               .quiet = true};
-    /* metrics first: once the API port accepts, everything is up */
-    struct tk_http *http = NULL, *metrics = NULL;
+    /* the usage flusher before the API serves (its uses are written from the start); metrics
+     * next: once the API port accepts, everything is up */
+    if (tk_usage_flusher_start(cli->store, api.usage, cfg->usage_flush_us, &flusher) != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "cannot start the usage flusher");
+        goto out;
+    }
     if ((cfg->metrics_listen && tk_http_start(&mo, metrics_router, &metrics, err, sizeof(err))) ||
         tk_http_start(&ho, router, &http, err, sizeof(err)) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "%s", err);
-        tk_http_stop(metrics, 0);
-        tk_router_free(router);
-        tk_router_free(metrics_router);
-        tk_throttle_free(api.throttle);
-        return 1;
+        goto out;
     }
-    struct tk_sweeper *sweeper = NULL;
     struct tk_sweep_config sc = sweep_config_of(cli);
     if (tk_sweeper_start(&sc, cfg->sweep_interval_us, &sweeper) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "cannot start the expiry sweeper");
-        tk_http_stop(http, 0);
-        tk_http_stop(metrics, 0);
-        tk_router_free(router);
-        tk_router_free(metrics_router);
-        tk_throttle_free(api.throttle);
-        return 1;
+        goto out;
     }
     struct tk_log_line l;
     if (tk_log_begin(&l, TK_LOG_INFO, "tokend", "serving")) {
@@ -226,15 +227,20 @@ static int serve(struct tk_cli *cli)
     }
     tk_log(TK_LOG_INFO, "tokend", "%s received, finishing in-flight requests",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+out:
     tk_http_stop(http, 10000);
     tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);
+    tk_usage_flusher_stop(flusher); /* after the API stopped: the last uses are written */
     tk_router_free(router);
     tk_router_free(metrics_router);
     tk_throttle_free(api.throttle);
+    tk_usage_free(api.usage);
     tk_secret_wipe(&api.secret);
-    tk_log(TK_LOG_INFO, "tokend", "stopped");
-    return 0;
+    if (rc == 0)
+        tk_log(TK_LOG_INFO, "tokend", "stopped");
+    return rc;
 }
 
 int main(int argc, char **argv)

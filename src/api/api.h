@@ -12,6 +12,7 @@
 #include "store/store.h"
 
 struct tk_throttle;
+struct tk_usage_book;
 
 struct tk_api {
     struct tk_store *store;
@@ -22,6 +23,10 @@ struct tk_api {
     unsigned max_tokens_per_user;      /* TOKEND_MAX_TOKENS_PER_USER, 0: no limit */
     int64_t event_retention_us;        /* docs/api.md §11, days=365 */
     struct tk_throttle *throttle;      /* failed authentications, NULL: none */
+    struct tk_usage_book *usage;       /* uses and rate limits (usage.h), NULL: not recorded */
+    enum tk_view_mode view_key;        /* TOKEND_VIEW_KEY: new tokens' view mode */
+    int64_t rotate_grace_max_us;       /* TOKEND_ROTATE_GRACE_MAX */
+    int64_t reuse_window_us;           /* TOKEND_REUSE_WINDOW */
 };
 
 int tk_api_register(struct tk_api *api, struct tk_router *r) TK_MUST_USE;
@@ -47,6 +52,9 @@ void tk_api_groups_detail(struct tk_request *req, struct tk_response *res, void 
 void tk_api_groups_add_user(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_groups_remove_user(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_tokens_detail(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_tokens_rotate(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_live(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_ready(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx);
@@ -99,7 +107,8 @@ struct tk_ctx {
     char request_id[TK_REQUEST_ID_MAX + 1]; /* the request's X-Request-Id, for the audit log */
     struct tk_db *rdb;         /* connection for replica-served reads, see tk_api_rdb */
     struct tk_field_errors fe; /* TK_ERR_FIELDS: the 400's fields, in the order added */
-    struct tk_answer {         /* TK_ERR_ANSWER (tk_api_refuse) */
+    bool scrub;        /* a sealed key was erased: tk_store_scrub once the handler is done */
+    struct tk_answer { /* TK_ERR_ANSWER (tk_api_refuse) */
         int status;
         const char *detail; /* {"detail": detail}, unless body or empty */
         const char *body;   /* a JSON body of another shape */
@@ -115,6 +124,11 @@ enum {
     TK_API_SUPERUSER = 1 << 0, /* superusers only: 403 for anyone else, before 405 (authentik's
                                 * RBAC answers so for users without permissions) */
 };
+/* The scopes a route asks of a scoped token (docs/api.md §19.2), in tk_api_run's flags: read for
+ * GET, HEAD and OPTIONS, write for every other method (enum tk_scope bits; 0 and 0: no scope
+ * needed, as users/me). A token whose scopes lack it is refused 403 before anything is looked
+ * up, and before 405. */
+#define TK_API_SCOPES(read, write) (((unsigned)(read) << 8) | ((unsigned)(write) << 20))
 
 /* Runs one request through the contract above; api is the struct tk_api. allowed: a mask of
  * enum tk_method (HEAD goes wherever GET does, OPTIONS everywhere). */

@@ -204,3 +204,65 @@ int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const c
     event_init(&e, action, app, "{}", NULL, context_json, model_pk, NULL, now, retention_us);
     return tk_store_event_insert(db, &e);
 }
+
+int tk_audit_token_message(struct tk_ctx *c, const char *action, const char *app,
+                           const struct tk_token *t, const char *message, bool anonymous)
+{
+    struct tk_audit_actor actor;
+    int rc = 0;
+    if (anonymous) {
+        struct tk_buf req;
+        tk_buf_init(&req, TK_MAX_EVENT_CONTEXT_BYTES);
+        struct tk_jw w;
+        tk_jw_init(&w, &req);
+        http_request(&w, c);
+        actor = (struct tk_audit_actor){.user_json = "{}", .client_ip = c->req->client_ip};
+        actor.http_request = take(&req, c->req->arena, &rc);
+    } else {
+        rc = tk_audit_actor(c, c->req->arena, &actor);
+    }
+    if (rc)
+        return rc;
+    struct tk_buf ctx;
+    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
+    struct tk_jw w;
+    tk_jw_init(&w, &ctx);
+    tk_jw_obj_begin(&w);
+    tk_jw_keyl(&w, "token");
+    tk_audit_token_ref(&w, t);
+    tk_jw_keyl(&w, "message");
+    tk_jw_cstr(&w, message);
+    if (!anonymous) {
+        tk_jw_keyl(&w, "http_request");
+        tk_jw_raw(&w, actor.http_request, strlen(actor.http_request));
+    }
+    tk_jw_obj_end(&w);
+    const char *context = take(&ctx, c->req->arena, &rc);
+    char *hex = tk_arena_alloc(c->req->arena, 33);
+    if (rc == 0 && hex == NULL)
+        rc = TK_ERR_NOMEM;
+    if (rc)
+        return rc;
+    tk_audit_uuid_hex(t->uuid, hex);
+    struct tk_event e;
+    event_init(&e, action, app, actor.user_json, actor.username, context, hex, actor.client_ip,
+               c->now, c->api->event_retention_us);
+    return tk_store_event_insert(c->db, &e);
+}
+
+int tk_audit_token_anonymous(struct tk_ctx *c, const char *action, const char *app,
+                             const char *ctx_key, const struct tk_token *t)
+{
+    struct tk_audit_actor actor = {.user_json = "{}", .client_ip = c->req->client_ip};
+    struct tk_buf req;
+    tk_buf_init(&req, TK_MAX_EVENT_CONTEXT_BYTES);
+    struct tk_jw w;
+    tk_jw_init(&w, &req);
+    http_request(&w, c);
+    int rc = 0;
+    actor.http_request = take(&req, c->req->arena, &rc);
+    struct tk_event e;
+    if (rc == 0)
+        rc = tk_audit_token_event(c, &actor, action, app, ctx_key, t, c->req->arena, &e);
+    return rc ? rc : tk_store_event_insert(c->db, &e);
+}

@@ -35,6 +35,16 @@ int tk_audit_token_event(struct tk_ctx *c, const struct tk_audit_actor *actor, c
 int tk_audit_token(struct tk_ctx *c, const char *action, const char *app, const char *ctx_key,
                    const struct tk_token *t) TK_MUST_USE;
 
+/* Records action with context {"token": token ref, "message": message} and, unless anonymous,
+ * "http_request" and the requester as its user (secret_rotate through the API; the
+ * suspicious_request of a reused key is anonymous: the request has no user, docs/api.md §19.5). */
+int tk_audit_token_message(struct tk_ctx *c, const char *action, const char *app,
+                           const struct tk_token *t, const char *message,
+                           bool anonymous) TK_MUST_USE;
+/* tk_audit_token for a request without a user (a token deleted for the reuse of its key). */
+int tk_audit_token_anonymous(struct tk_ctx *c, const char *action, const char *app,
+                             const char *ctx_key, const struct tk_token *t) TK_MUST_USE;
+
 /* Records a system event without user or request (the expiry sweeper's secret_rotate). */
 int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
                     const char *app, const char *context_json, const char *model_pk) TK_MUST_USE;

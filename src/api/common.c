@@ -7,10 +7,13 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/audit.h"
 #include "api/messages.h"
 #include "api/principal_cache.h"
 #include "api/throttle.h"
+#include "api/usage.h"
 #include "domain/auth.h"
+#include "http/client_addr.h"
 #include "util/metrics.h"
 #include "util/time.h"
 
@@ -64,8 +67,91 @@ static void init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
     }
 }
 
-/* DRF's authentication: fills c->db and c->who, or refuses (403, 400, 429, 503). */
-static int authenticate(struct tk_ctx *c)
+/* Is the client address inside one of the networks of a token's allowed_networks (the store's
+ * text: canonical networks joined by spaces, "" for none)? */
+static bool network_allows(const char *networks, const char *client_ip)
+{
+    struct tk_ip ip;
+    if (networks == NULL || client_ip == NULL || !tk_ip_parse(client_ip, strlen(client_ip), &ip))
+        return false;
+    while (*networks) {
+        size_t len = strcspn(networks, " ");
+        struct tk_net net;
+        if (tk_net_parse(networks, len, &net) && tk_net_contains(&net, &ip))
+            return true;
+        networks += len;
+        networks += *networks == ' ';
+    }
+    return false;
+}
+
+/* A rotated-out key presented after its grace window (docs/api.md §19.5), in one write
+ * transaction: a suspicious_request event (one per token per minute) and, when the token says
+ * revoke_on_reuse, its deletion. The request is refused as any invalid key is. */
+static int reuse_tx(struct tk_db *db, void *arg)
+{
+    struct tk_ctx *c = arg;
+    int64_t id = c->who.token_id;
+    struct tk_token *t;
+    int rc = tk_store_token_get_by_id(db, id, 0, c->req->arena, &t);
+    if (rc == TK_ERR_NOTFOUND)
+        return 0; /* deleted meanwhile */
+    struct tk_tokend_token *x = NULL;
+    if (rc == 0)
+        rc = tk_store_tokend_get(db, t->identifier, 0, c->now, c->req->arena, &x);
+    bool alert = false;
+    if (rc == 0)
+        rc = tk_store_token_reuse_alert(db, id, c->now, TK_REUSE_ALERT_QUIET_US, &alert);
+    if (rc == 0 && alert) {
+        size_t len = strlen(t->identifier) + 48;
+        char *msg = tk_arena_alloc(c->req->arena, len);
+        if (msg == NULL)
+            return TK_ERR_NOMEM;
+        snprintf(msg, len, "Superseded key of token %s was used.", t->identifier);
+        rc = tk_audit_token_message(c, "suspicious_request", TK_APP_TOKENS, t, msg, true);
+    }
+    if (rc == 0 && x->s.revoke_on_reuse) {
+        rc = tk_store_token_delete_id(db, id);
+        if (rc == 0)
+            rc = tk_audit_token_anonymous(c, "model_deleted", TK_APP_AUDIT, "model", t);
+    }
+    return rc;
+}
+
+/* A successful authentication that is a use of the token (docs/api.md §19.3): its rate limit
+ * (429), one of its remaining uses (taken in the store, exact across processes; none left: the
+ * key is invalid), and the use recorded in memory for the next batched write. */
+static int use(struct tk_ctx *c)
+{
+    struct tk_api *api = c->api;
+    const struct tk_principal *p = &c->who;
+    unsigned wait = 0;
+    if (p->rate.n > 0 && api->usage != NULL &&
+        !tk_usage_rate(api->usage, p->token_id, &p->rate, c->now, &wait)) {
+        char *msg = tk_arena_alloc(c->req->arena, 80);
+        if (msg == NULL)
+            return TK_ERR_NOMEM;
+        snprintf(msg, 80, "Request was throttled. Expected available in %u seconds.", wait);
+        tk_api_refuse(c, 429, msg);
+        c->answer.retry_after = wait;
+        return TK_ERR_ANSWER;
+    }
+    if (p->has_uses) {
+        bool ok = false;
+        int rc = tk_store_token_take_use(c->db, p->token_id, &ok);
+        if (rc)
+            return rc;
+        if (!ok)
+            return failed(c, TK_AUTHF_INVALID, "Token invalid/expired");
+    }
+    if (api->usage != NULL)
+        tk_usage_record(api->usage, p->token_id, c->now, c->req->client_ip);
+    return 0;
+}
+
+/* DRF's authentication: fills c->db and c->who, or refuses (403, 400, 429, 503). A use (the
+ * request itself, not its admission before the body) also goes through use(). */
+static int authenticate(struct tk_ctx *c, bool is_use)
 {
     const char *cred = NULL;
     size_t cred_len = 0;
@@ -90,15 +176,27 @@ static int authenticate(struct tk_ctx *c)
      * data's if nothing committed in between, when it is the same answer. */
     tk_store_snapshot(c->db, &c->snap);
     int rc = 0;
-    if (!tk_principal_cache_get(&c->snap, hash, c->now, &c->who)) {
-        int64_t valid_until;
-        rc = tk_store_authenticate(c->db, hash, c->now, &c->who, &valid_until);
-        if (rc == 0)
-            tk_principal_cache_put(&c->snap, hash, &c->who, valid_until);
+    const char *ip = c->req->client_ip;
+    if (!tk_principal_cache_get(&c->snap, hash, c->now, ip, &c->who)) {
+        struct tk_auth_result r;
+        rc = tk_store_authenticate(c->db, hash, c->now, c->req->arena, &c->who, &r);
+        if (rc == 0 && c->who.has_networks && !network_allows(r.networks, ip))
+            rc = TK_ERR_NOTFOUND; /* outside allowed_networks: an invalid key (§19.2) */
+        else if (rc == 0)
+            tk_principal_cache_put(&c->snap, hash, &c->who, r.valid_until, ip);
+        if (rc == TK_ERR_NOTFOUND && r.reused_token > 0 && is_use) {
+            c->who = (struct tk_principal){.token_id = r.reused_token};
+            int wrc = tk_store_write_tx(c->db, reuse_tx, c);
+            c->who = (struct tk_principal){0};
+            if (wrc)
+                return wrc;
+        }
     }
     if (rc == TK_ERR_NOTFOUND)
         return failed(c, TK_AUTHF_INVALID, "Token invalid/expired");
     if (rc)
+        return rc;
+    if (is_use && (rc = use(c)) != 0)
         return rc;
     c->res->user_id = c->who.user_id;
     return 0;
@@ -117,7 +215,7 @@ bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx)
 {
     struct tk_ctx c;
     init(&c, ctx, req, res);
-    int rc = authenticate(&c);
+    int rc = authenticate(&c, false);
     tk_api_respond(&c, rc);
     return rc == 0;
 }
@@ -129,6 +227,13 @@ static int dispatch(struct tk_ctx *c, unsigned allowed, unsigned flags)
     if ((flags & TK_API_SUPERUSER) && !c->who.is_superuser)
         return tk_api_refuse(c, 403, TK_MSG_FORBIDDEN);
     unsigned m = c->req->method;
+    if (c->who.scoped) {
+        /* docs/api.md §19.2: the route's scope, decided before any lookup */
+        bool read = m == TK_M_GET || m == TK_M_HEAD || m == TK_M_OPTIONS;
+        unsigned need = read ? (flags >> 8) & 0xfff : (flags >> 20) & 0xfff;
+        if (need != 0 && (c->who.scopes & need) == 0)
+            return tk_api_refuse(c, 403, TK_MSG_FORBIDDEN);
+    }
     if (m == TK_M_HEAD && (allowed & TK_M_GET))
         return 0;
     if (m == TK_M_OPTIONS)
@@ -155,11 +260,13 @@ void tk_api_run(void *api, struct tk_request *req, struct tk_response *res, unsi
 {
     struct tk_ctx c;
     init(&c, api, req, res);
-    int rc = authenticate(&c);
+    int rc = authenticate(&c, true);
     if (rc == 0)
         rc = dispatch(&c, allowed, flags);
     if (rc == 0)
         rc = fn(&c);
+    if (c.scrub)
+        (void)tk_store_scrub(c.db); /* best effort: the erasure itself is committed */
     tk_api_respond(&c, rc);
 }
 

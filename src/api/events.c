@@ -124,5 +124,6 @@ static int events_list(struct tk_ctx *c)
 
 void tk_api_events_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET, 0, events_list);
+    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SCOPES(TK_SCOPE_EVENTS_READ, TK_SCOPE_EVENTS_READ),
+               events_list);
 }

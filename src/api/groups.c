@@ -13,6 +13,9 @@
 #include "domain/user.h"
 #include "util/uuid.h"
 
+/* docs/api.md §19.2 */
+#define GROUPS_SCOPES TK_API_SCOPES(TK_SCOPE_GROUPS_READ, TK_SCOPE_GROUPS_WRITE)
+
 static const struct tk_order_name group_order[] = {
     {"pk", TK_GF_PK},
     {"name", TK_GF_NAME},
@@ -539,13 +542,14 @@ static int groups_detail(struct tk_ctx *c)
 
 void tk_api_groups_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TK_API_SUPERUSER, groups_collection);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TK_API_SUPERUSER | GROUPS_SCOPES,
+               groups_collection);
 }
 
 void tk_api_groups_detail(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, TK_API_SUPERUSER,
-               groups_detail);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE,
+               TK_API_SUPERUSER | GROUPS_SCOPES, groups_detail);
 }
 
 static int membership(struct tk_ctx *c, bool add)
@@ -593,12 +597,12 @@ static int remove_user(struct tk_ctx *c)
 
 void tk_api_groups_add_user(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, add_user);
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER | GROUPS_SCOPES, add_user);
 }
 
 void tk_api_groups_remove_user(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, remove_user);
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER | GROUPS_SCOPES, remove_user);
 }
 
 static int groups_used_by(struct tk_ctx *c)
@@ -657,5 +661,5 @@ static int groups_used_by(struct tk_ctx *c)
 
 void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SUPERUSER, groups_used_by);
+    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SUPERUSER | GROUPS_SCOPES, groups_used_by);
 }

@@ -22,6 +22,21 @@
 #define TK_MSG_CHOICE_PREFIX "Select a valid choice. " /* then the value */
 #define TK_MSG_CHOICE_SUFFIX " is not one of the available choices."
 
+/* tokend's own fields (docs/api.md §19.1) */
+#define TK_MSG_LIST_TYPE "Expected a list of items."
+#define TK_MSG_SCOPE                                                                               \
+    "Each scope must be 1 to 128 characters: a letter or digit, then letters, digits or . _ : / "  \
+    "-."
+#define TK_MSG_SCOPES_MAX "Ensure this field has no more than 64 elements."
+#define TK_MSG_NETWORKS_MAX "Ensure this field has no more than 64 elements."
+#define TK_MSG_NETWORK "Enter valid IPv4 or IPv6 addresses or networks."
+#define TK_MSG_RATE                                                                                \
+    "Enter a rate such as \"100/minute\": 1 to 1000000000 per second, minute, hour or day."
+#define TK_MSG_USES "A valid integer of at least 0 is required."
+#define TK_MSG_VIEW_KEY "Select a valid choice: always, once or never."
+#define TK_MSG_DURATION "Enter a valid duration."
+#define TK_MSG_GRACE_MAX "Ensure the grace is no longer than TOKEND_ROTATE_GRACE_MAX."
+
 /* {"detail": ...} */
 #define TK_MSG_FORBIDDEN "You do not have permission to perform this action."
 #define TK_MSG_NOT_FOUND "Not found."

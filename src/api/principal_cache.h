@@ -12,11 +12,13 @@
 #include "crypto/keys.h"
 #include "store/store.h"
 
+/* A principal whose token has allowed_networks was admitted from one client address: it is
+ * kept with that address (ip) and found only for the same one. */
 bool tk_principal_cache_get(const struct tk_store_snapshot *s,
-                            const uint8_t hash[TK_KEY_HASH_BYTES], int64_t now,
+                            const uint8_t hash[TK_KEY_HASH_BYTES], int64_t now, const char *ip,
                             struct tk_principal *out);
 void tk_principal_cache_put(const struct tk_store_snapshot *s,
                             const uint8_t hash[TK_KEY_HASH_BYTES], const struct tk_principal *p,
-                            int64_t valid_until);
+                            int64_t valid_until, const char *ip);
 
 #endif

@@ -35,6 +35,11 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         {"/api/v3/core/groups/{}/add_user/", "POST, OPTIONS", tk_api_groups_add_user, AUTH},
         {"/api/v3/core/groups/{}/remove_user/", "POST, OPTIONS", tk_api_groups_remove_user, AUTH},
         {"/api/v3/core/groups/{}/used_by/", "GET, HEAD, OPTIONS", tk_api_groups_used_by, AUTH},
+        /* tokend's own (docs/api.md §19) */
+        {"/api/v3/tokend/tokens/", "GET, HEAD, OPTIONS", tk_api_tokend_tokens_collection, AUTH},
+        {"/api/v3/tokend/tokens/{}/", "GET, PATCH, HEAD, OPTIONS", tk_api_tokend_tokens_detail,
+         AUTH},
+        {"/api/v3/tokend/tokens/{}/rotate/", "POST, OPTIONS", tk_api_tokend_tokens_rotate, AUTH},
         /* authentik's probes: any method, no authentication (health.c) */
         {"/-/health/live/", NULL, tk_api_health_live, NULL},
         {"/-/health/ready/", NULL, tk_api_health_ready, NULL},

@@ -30,6 +30,13 @@ static int view_key_tx(struct tk_db *db, void *arg)
         if (!has)
             return TK_ERR_FORBIDDEN;
     }
+    /* view modes (docs/api.md §19.4): never, or once and already seen, is Not found */
+    enum tk_view_mode mode;
+    bool viewed, stored;
+    if ((rc = tk_store_token_key_state(db, t->id, &mode, &viewed, &stored)) != 0)
+        return rc;
+    if (mode == TK_VIEW_NEVER || (mode == TK_VIEW_ONCE && viewed) || !stored)
+        return TK_ERR_NOTFOUND;
     char uuid[37];
     const uint8_t *sealed;
     size_t len;
@@ -37,6 +44,10 @@ static int view_key_tx(struct tk_db *db, void *arg)
      * token after a concurrent rename (PostgreSQL reads each statement at a new snapshot) */
     if ((rc = tk_store_token_sealed_key(db, t->id, c->req->arena, uuid, &sealed, &len)) != 0)
         return rc;
+    /* the view is recorded; once: the sealed copy is erased with it, in this transaction */
+    if ((rc = tk_store_token_key_viewed(db, t->id, mode == TK_VIEW_ONCE)) != 0)
+        return rc;
+    c->scrub = mode == TK_VIEW_ONCE;
     struct tk_buf key;
     tk_buf_init(&key, TK_OPENED_KEY_MAX_BYTES);
     key.wipe = true;
@@ -81,8 +92,12 @@ static int set_key_tx(struct tk_db *db, void *arg)
     struct tk_token_new tn = {.uuid = t->uuid};
     struct tk_buf sealed;
     rc = tk_token_mint(&c->api->secret, 0, x->key, x->key_len, &tn, &sealed, NULL);
+    /* a new key ends the grace window of a rotation (docs/api.md §19.5) */
     if (rc == 0)
-        rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
+        rc = tk_store_token_end_grace(db, t->id, c->now);
+    if (rc == 0)
+        rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len,
+                                    TK_KEY_SET);
     tk_buf_free(&sealed);
     /* authentik records model_updated twice: its audit hook and the action itself (§11). */
     if (rc == 0)

@@ -12,6 +12,7 @@
 #include "api/messages.h"
 #include "api/query.h"
 #include "api/serialize.h"
+#include "api/tokend.h"
 #include "api/tokens.h"
 #include "domain/attributes.h"
 #include "domain/tokens.h"
@@ -360,7 +361,16 @@ static int create_tx(struct tk_db *db, void *arg)
                               .user_id = t.user_id,
                               .has_expires = t.has_expires,
                               .expires = t.expires,
-                              .expiring = t.expiring};
+                              .expiring = t.expiring,
+                              .view_key = c->api->view_key};
+    if (c->who.scoped || c->who.has_networks) {
+        /* docs/api.md §19.2: a token made with a narrowed token is narrowed as much */
+        struct tk_token_settings own;
+        if ((rc = tk_tokend_own_settings(c, db, &own)) != 0)
+            return rc;
+        tn.scopes = own.scopes;
+        tn.allowed_networks = own.allowed_networks;
+    }
     struct tk_buf sealed; /* the key itself is not kept: view_key opens the sealed copy */
     rc = tk_token_mint(&c->api->secret, c->api->key_length, NULL, 0, &tn, &sealed, NULL);
     if (rc == 0)

@@ -15,6 +15,10 @@
 #include "util/limits.h"
 #include "util/time.h"
 
+/* docs/api.md §19.2 */
+#define TOKENS_SCOPES TK_API_SCOPES(TK_SCOPE_TOKENS_READ, TK_SCOPE_TOKENS_WRITE)
+#define KEYS_SCOPES TK_API_SCOPES(TK_SCOPE_TOKENS_KEYS, TK_SCOPE_TOKENS_KEYS)
+
 static const char *const intents[] = {"api", "app_password", "recovery", "verification"};
 
 /* The intent filter: one of the four intents, or a field error (0) for anything else. */
@@ -288,25 +292,26 @@ static int tokens_detail(struct tk_ctx *c)
 
 void tk_api_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, 0, tokens_collection);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TOKENS_SCOPES, tokens_collection);
 }
 
 void tk_api_tokens_detail(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, 0, tokens_detail);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, TOKENS_SCOPES,
+               tokens_detail);
 }
 
 void tk_api_tokens_view_key(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET, 0, tk_tokens_view_key);
+    tk_api_run(ctx, req, res, TK_M_GET, KEYS_SCOPES, tk_tokens_view_key);
 }
 
 void tk_api_tokens_set_key(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_POST, 0, tk_tokens_set_key);
+    tk_api_run(ctx, req, res, TK_M_POST, KEYS_SCOPES, tk_tokens_set_key);
 }
 
 void tk_api_tokens_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET, 0, tk_tokens_used_by);
+    tk_api_run(ctx, req, res, TK_M_GET, TOKENS_SCOPES, tk_tokens_used_by);
 }

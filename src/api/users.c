@@ -22,6 +22,9 @@
 #include "util/utf8.h"
 #include "util/uuid.h"
 
+/* docs/api.md §19.2 */
+#define USERS_SCOPES TK_API_SCOPES(TK_SCOPE_USERS_READ, TK_SCOPE_USERS_WRITE)
+
 static const char *const user_types[] = {"internal", "external", "service_account",
                                          "internal_service_account"};
 
@@ -565,13 +568,14 @@ static int users_detail(struct tk_ctx *c)
 
 void tk_api_users_collection(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TK_API_SUPERUSER, users_collection);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_POST, TK_API_SUPERUSER | USERS_SCOPES,
+               users_collection);
 }
 
 void tk_api_users_detail(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE, TK_API_SUPERUSER,
-               users_detail);
+    tk_api_run(ctx, req, res, TK_M_GET | TK_M_PUT | TK_M_PATCH | TK_M_DELETE,
+               TK_API_SUPERUSER | USERS_SCOPES, users_detail);
 }
 
 /* ---- me/ ---- */
@@ -768,7 +772,8 @@ static int sa_tx(struct tk_db *db, void *arg)
                               .user_id = x->user_id,
                               .has_expires = true,
                               .expires = x->expires,
-                              .expiring = x->expiring};
+                              .expiring = x->expiring,
+                              .view_key = c->api->view_key};
     struct tk_buf sealed;
     rc = tk_token_mint(&c->api->secret, c->api->key_length, NULL, 0, &tn, &sealed, x->key);
     int64_t tid = 0;
@@ -856,7 +861,7 @@ static int users_service_account(struct tk_ctx *c)
 
 void tk_api_users_service_account(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, users_service_account);
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER | USERS_SCOPES, users_service_account);
 }
 
 /* ---- {id}/recovery/ and {id}/used_by/ ---- */
@@ -876,7 +881,7 @@ static int users_recovery(struct tk_ctx *c)
 
 void tk_api_users_recovery(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER, users_recovery);
+    tk_api_run(ctx, req, res, TK_M_POST, TK_API_SUPERUSER | USERS_SCOPES, users_recovery);
 }
 
 static int users_used_by(struct tk_ctx *c)
@@ -904,5 +909,5 @@ static int users_used_by(struct tk_ctx *c)
 
 void tk_api_users_used_by(struct tk_request *req, struct tk_response *res, void *ctx)
 {
-    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SUPERUSER, users_used_by);
+    tk_api_run(ctx, req, res, TK_M_GET, TK_API_SUPERUSER | USERS_SCOPES, users_used_by);
 }

@@ -21,6 +21,7 @@ int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_ne
                         const char *key, char *key_out, int64_t now)
 {
     struct tk_buf sealed;
+    t->view_key = cli->cfg->view_key; /* TOKEND_VIEW_KEY, docs/api.md §19.4 */
     int rc = tk_token_mint(&cli->secret, cli->cfg->key_length, key, key ? strlen(key) : 0, t,
                            &sealed, key_out);
     int64_t id = 0;

@@ -157,7 +157,8 @@ static int rekey_page(struct tk_db *db, struct rekey_ctx *c, struct tk_arena *a,
         struct tk_token_new t = {.uuid = keys[i].uuid};
         rc = tk_token_set_key(c->new, &t, key.data, key.len, &sealed);
         if (rc == 0)
-            rc = tk_store_token_set_key(db, keys[i].id, t.key_hash, t.key_sealed, t.key_sealed_len);
+            rc = tk_store_token_set_key(db, keys[i].id, t.key_hash, t.key_sealed, t.key_sealed_len,
+                                        TK_KEY_RESEALED);
         c->n_rekeyed += rc == 0;
     }
     if (key.data)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "crypto/keys.h"
+#include "domain/token_settings.h"
 #include "domain/user.h"
 #include "util/buf.h"
 
@@ -34,6 +35,39 @@ struct tk_token_new {
     uint8_t key_hash[TK_KEY_HASH_BYTES];
     const void *key_sealed;
     size_t key_sealed_len;
+    /* tokend's settings (docs/api.md §19): NULL lists are null; a token of view mode never is
+     * stored without its sealed copy */
+    const char *scopes, *allowed_networks;
+    enum tk_view_mode view_key;
+};
+
+/* tokend's settings of a token (docs/api.md §19.1). Lists are kept as the store keeps them:
+ * NULL for null, "" for [], else the items joined by single spaces (scopes sorted byte-wise,
+ * networks canonical in input order). */
+struct tk_token_settings {
+    const char *scopes;
+    const char *allowed_networks;
+    const char *rate_limit; /* canonical (tk_rate_format) or NULL */
+    bool has_uses;
+    int64_t uses_remaining;
+    enum tk_view_mode view_key;
+    bool revoke_on_reuse;
+};
+
+/* A token as /api/v3/tokend/tokens/ shows it (docs/api.md §19.1). */
+struct tk_tokend_token {
+    int64_t id;
+    const char *identifier, *intent;
+    int64_t user_id;
+    bool has_expires, expiring;
+    int64_t expires;
+    struct tk_token_settings s;
+    bool has_last_used;
+    int64_t last_used;
+    const char *last_used_ip; /* NULL: never used */
+    int64_t use_count;
+    bool has_previous_until; /* a rotated-out key still in its grace window */
+    int64_t previous_until;
 };
 
 /* True for api, app_password, recovery, verification. */

@@ -31,8 +31,14 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
     struct tk_token_new tn = {.uuid = t->uuid};
     struct tk_buf sealed; /* nobody sees the new key: a new view_key shows it */
     int rc = tk_token_mint(b->cfg->secret, b->cfg->key_length, NULL, 0, &tn, &sealed, NULL);
+    /* the expired key is rotated out without grace and remembered for reuse detection; a grace
+     * window of an earlier rotation ends (docs/api.md §19.5) */
     if (rc == 0)
-        rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len);
+        rc = tk_store_token_supersede(db, t->id, b->now, b->now - 1,
+                                      b->now + b->cfg->reuse_window_us);
+    if (rc == 0)
+        rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len,
+                                    TK_KEY_SET);
     tk_buf_free(&sealed);
     t->has_expires = true;
     t->expires = b->now + b->cfg->token_duration_us;
@@ -114,6 +120,9 @@ int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t n
         if (rc)
             *stats = before; /* rolled back */
     } while (rc == 0 && b.n == SWEEP_BATCH);
+    /* rotated-out keys past their reuse window are forgotten */
+    if (rc == 0)
+        rc = tk_store_old_keys_forget(db, now);
     /* expired events too a batch per transaction: a year of events expiring at once (a shorter
      * TOKEND_EVENT_RETENTION) is not one statement that runs past the store's time budget */
     while (rc == 0) {

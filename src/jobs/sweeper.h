@@ -1,7 +1,8 @@
 /* The expiry sweeper (docs/api.md §12.4 with §17.3): rotates expired api tokens (new key, new
- * expiry, a secret_rotate event), deletes expired tokens of the other intents, and drops audit
- * events past their retention. In batches, one transaction each, so requests are never blocked
- * for long. */
+ * expiry, a secret_rotate event, the old key remembered for reuse detection, docs/api.md §19.5),
+ * deletes expired tokens of the other intents, drops audit events past their retention and
+ * forgets rotated-out keys past their reuse window. In batches, one transaction each, so requests
+ * are never blocked for long. */
 #ifndef TK_JOBS_SWEEPER_H
 #define TK_JOBS_SWEEPER_H
 
@@ -17,6 +18,7 @@ struct tk_sweep_config {
     unsigned key_length;            /* TOKEND_KEY_LENGTH */
     int64_t token_duration_us;      /* a rotated api token's new lifetime */
     int64_t event_retention_us;     /* of the secret_rotate events it records */
+    int64_t reuse_window_us;        /* TOKEND_REUSE_WINDOW: rotated-out keys are remembered */
 };
 
 struct tk_sweep_stats {

@@ -4,6 +4,7 @@
 #include "store/internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define STR_(x) #x
 
@@ -16,34 +17,79 @@
     "UNION ALL SELECT g.id, granting.depth + 1 FROM groups g JOIN granting ON g.parent_id = "      \
     "granting.id WHERE granting.depth < " STR(TK_MAX_GROUP_DEPTH) ") "
 
-int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
-                          struct tk_principal *out, int64_t *valid_until)
+/* The token a key (or a remembered key's token id) authenticates as, with its owner's superuser
+ * status and the token's settings (docs/api.md §3, §19). */
+#define AUTH_SELECT                                                                                \
+    GRANTING_CTE                                                                                   \
+    "SELECT t.user_id, t.expiring, t.expires, CASE WHEN EXISTS (SELECT 1 "                         \
+    "FROM memberships m WHERE m.user_id = t.user_id AND m.group_id IN "                            \
+    "(SELECT id FROM granting)) THEN 1 ELSE 0 END, " /* PG: a boolean */                           \
+    "t.id, t.scopes, t.allowed_networks, t.rate_limit, t.uses_remaining "                          \
+    "FROM tokens t JOIN users u ON u.id = t.user_id WHERE "
+#define AUTH_WHERE                                                                                 \
+    " AND t.intent = 'api' AND u.is_active = 1 AND (t.uses_remaining IS NULL OR "                  \
+    "t.uses_remaining > 0) ORDER BY (t.expiring = 0 OR t.expires IS NULL) DESC, "                  \
+    "t.expires DESC LIMIT 1" /* the token valid longest, if several */
+
+static int lookup(struct tk_db *db, const char *sql, const uint8_t *hash, int64_t id, int64_t now,
+                  struct tk_arena *a, struct tk_principal *out, struct tk_auth_result *r)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db,
-                           GRANTING_CTE
-                           "SELECT t.user_id, t.expiring, t.expires, CASE WHEN EXISTS (SELECT 1 "
-                           "FROM memberships m WHERE m.user_id = t.user_id AND m.group_id IN "
-                           "(SELECT id FROM granting)) THEN 1 ELSE 0 END " /* PG: a boolean */
-                           "FROM tokens t JOIN users u ON u.id = "
-                           "t.user_id WHERE t.key_hash = ? AND t.intent = 'api' AND "
-                           "u.is_active = 1 ORDER BY (t.expiring = 0 OR t.expires IS NULL) DESC, "
-                           "t.expires DESC LIMIT 1", /* the token valid longest, if several */
-                           &st);
+    int rc = tk_db_prepare(db, sql, &st);
     if (rc)
         return rc;
-    tk_db_bind_blob(db, st, 1, key_hash, TK_KEY_HASH_BYTES);
+    if (hash != NULL)
+        tk_db_bind_blob(db, st, 1, hash, TK_KEY_HASH_BYTES);
+    else
+        tk_db_bind_int(db, st, 1, id);
     rc = tk_db_step(db, st);
     if (rc == 1) {
+        memset(out, 0, sizeof(*out));
         out->user_id = tk_db_col_int(db, st, 0);
         bool expires = tk_db_col_int(db, st, 1) != 0 && !tk_db_col_null(db, st, 2);
-        *valid_until = expires ? tk_db_col_int(db, st, 2) : INT64_MAX;
+        r->valid_until = expires ? tk_db_col_int(db, st, 2) : INT64_MAX;
         out->is_superuser = tk_db_col_int(db, st, 3) != 0;
-        rc = now <= *valid_until ? 0 : TK_ERR_NOTFOUND;
+        out->token_id = tk_db_col_int(db, st, 4);
+        const char *scopes = tk_st_col_dup_null(db, st, 5, a);
+        out->scoped = !tk_db_col_null(db, st, 5);
+        out->scopes = tk_scopes_mask(scopes);
+        r->networks = tk_st_col_dup_null(db, st, 6, a);
+        out->has_networks = !tk_db_col_null(db, st, 6);
+        size_t len = 0;
+        const char *rate = tk_db_col_text(db, st, 7, &len);
+        if (rate == NULL || !tk_rate_parse(rate, len, &out->rate))
+            out->rate = (struct tk_rate){0, 0};
+        out->has_uses = !tk_db_col_null(db, st, 8);
+        if ((out->scoped && scopes == NULL) || (out->has_networks && r->networks == NULL))
+            rc = TK_ERR_NOMEM;
+        else
+            rc = now <= r->valid_until ? 0 : TK_ERR_NOTFOUND;
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
     }
     tk_db_reset(db, st);
+    return rc;
+}
+
+int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
+                          struct tk_arena *a, struct tk_principal *out, struct tk_auth_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    int rc = lookup(db, AUTH_SELECT "t.key_hash = ?" AUTH_WHERE, key_hash, 0, now, a, out, r);
+    if (rc != TK_ERR_NOTFOUND)
+        return rc;
+    /* a key rotated out: the token's during its grace window, a reuse after it */
+    int64_t token_id, grace_until;
+    rc = tk_store_token_old_key(db, key_hash, now, &token_id, &grace_until);
+    if (rc)
+        return rc;
+    if (now > grace_until) {
+        r->reused_token = token_id;
+        return TK_ERR_NOTFOUND;
+    }
+    rc = lookup(db, AUTH_SELECT "t.id = ?" AUTH_WHERE, NULL, token_id, now, a, out, r);
+    if (rc == 0 && grace_until < r->valid_until)
+        r->valid_until = grace_until;
     return rc;
 }
 

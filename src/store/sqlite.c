@@ -353,6 +353,9 @@ int tk_db_sqlite_open(const char *path, struct tk_db **out, char *err, size_t er
     static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                                   "PRAGMA synchronous=FULL;"
                                   "PRAGMA foreign_keys=ON;"
+                                  /* deleted and overwritten content is zeroed in the file,
+                                   * erased sealed keys too (docs/api.md §19.4) */
+                                  "PRAGMA secure_delete=ON;"
                                   /* the first 32 MiB of the file (a small database whole)
                                    * are read through a mapping, without a read() per page;
                                    * each connection keeps 8 MiB of hot pages. A larger map

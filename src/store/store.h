@@ -65,13 +65,19 @@ struct tk_store_snapshot {
 };
 void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out);
 
-/* Authentication (docs/api.md §3 with §17.3): finds a non-expired token of intent api whose key
- * hash is key_hash and whose user is active, with the user's superuser status, in one query
- * (one index lookup by key hash). TK_ERR_NOTFOUND otherwise. Never writes. valid_until: when
- * the token stops authenticating (INT64_MAX: it does not expire), for callers that keep the
- * answer for a snapshot. */
+/* Authentication (docs/api.md §3 with §17.3, §19): finds a non-expired token of intent api
+ * whose key hash is key_hash, or whose rotated-out key it is during its grace window, whose user
+ * is active and which has uses left, with the user's superuser status and the token's settings,
+ * in one query (one index lookup by key hash; the remembered keys are asked only when that
+ * finds nothing). TK_ERR_NOTFOUND otherwise. Never writes. */
+struct tk_auth_result {
+    const char *networks; /* the token's allowed_networks (store text, arena), NULL: any */
+    int64_t valid_until;  /* when the answer stops holding (INT64_MAX: never), for caches */
+    int64_t reused_token; /* > 0 with TK_ERR_NOTFOUND: a key of this token past its grace */
+};
 int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
-                          struct tk_principal *out, int64_t *valid_until) TK_MUST_USE;
+                          struct tk_arena *a, struct tk_principal *out,
+                          struct tk_auth_result *r) TK_MUST_USE;
 
 enum tk_token_field {
     TK_TF_PK,
@@ -181,9 +187,17 @@ int tk_store_token_managed_taken(struct tk_db *db, const char *managed, int64_t 
 /* Writes every mutable field of t (identifier, intent, description, expires, expiring,
  * managed) to the row t->id. TK_ERR_CONFLICT on a uniqueness race. */
 int tk_store_token_update(struct tk_db *db, const struct tk_token *t) TK_MUST_USE;
-/* Replaces a token's key (hash and sealed copy). */
+/* How a token's key changes (docs/api.md §19.4). */
+enum tk_key_change {
+    TK_KEY_SET,      /* a new key nobody has seen through tokend (set_key, the sweeper) */
+    TK_KEY_SHOWN,    /* a new key the answer shows (rotate): that is the one view of once */
+    TK_KEY_RESEALED, /* the same key under a new secret: only a stored sealed copy changes */
+};
+/* Replaces a token's key (hash and sealed copy). A new key is stored sealed as its view mode
+ * allows and counts as not yet viewed. */
 int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_KEY_HASH_BYTES],
-                           const void *sealed, size_t sealed_len) TK_MUST_USE;
+                           const void *sealed, size_t sealed_len,
+                           enum tk_key_change how) TK_MUST_USE;
 int tk_store_token_delete_id(struct tk_db *db, int64_t id) TK_MUST_USE;
 int tk_store_token_set_expires(struct tk_db *db, int64_t id, int64_t expires) TK_MUST_USE;
 
@@ -356,6 +370,75 @@ int tk_store_group_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
 int tk_store_group_children(struct tk_db *db, int64_t id, struct tk_arena *a,
                             struct tk_group **groups, size_t *n) TK_MUST_USE;
 
+/* ---- tokend's token settings, usage and rotation (token_settings.c, docs/api.md §19) ---- */
+
+enum tk_tokend_field { TK_XF_IDENTIFIER, TK_XF_LAST_USED, TK_XF_USE_COUNT, TK_XF_EXPIRES };
+
+/* The /api/v3/tokend/tokens/ list query, parsed and validated. */
+struct tk_tokend_query {
+    const char *identifier, *intent, *username; /* NULL: no filter */
+    size_t n_scopes;
+    const char **scopes; /* the token's scopes contain every one */
+    bool has_used_before, has_used_after, has_expiring_until;
+    int64_t used_before, used_after, expiring_until;
+    int never_used; /* -1: no filter */
+    size_t n_order;
+    struct tk_order order[TK_MAX_ORDERING_FIELDS];
+    int64_t owner_id; /* > 0: only this user's tokens */
+    int64_t now;      /* for previous_key_valid_until */
+};
+int tk_store_tokend_count(struct tk_db *db, const struct tk_tokend_query *q, struct tk_arena *a,
+                          int64_t *count) TK_MUST_USE;
+int tk_store_tokend_fetch(struct tk_db *db, const struct tk_tokend_query *q, int64_t offset,
+                          int64_t limit, struct tk_arena *a, struct tk_tokend_token **out,
+                          size_t *n) TK_MUST_USE;
+/* One token by identifier (owner_id > 0: only that owner's). TK_ERR_NOTFOUND. */
+int tk_store_tokend_get(struct tk_db *db, const char *identifier, int64_t owner_id, int64_t now,
+                        struct tk_arena *a, struct tk_tokend_token **out) TK_MUST_USE;
+/* Writes every setting of s to the token's row. */
+int tk_store_token_settings_write(struct tk_db *db, int64_t id,
+                                  const struct tk_token_settings *s) TK_MUST_USE;
+/* The token's view mode, whether its key was viewed since it was set, and whether a sealed
+ * copy is stored. */
+int tk_store_token_key_state(struct tk_db *db, int64_t id, enum tk_view_mode *mode, bool *viewed,
+                             bool *sealed) TK_MUST_USE;
+/* Records a view of the key; erase: the sealed copy goes too (view mode once). */
+int tk_store_token_key_viewed(struct tk_db *db, int64_t id, bool erase) TK_MUST_USE;
+/* Erases the token's sealed copy (the bytes are overwritten, docs/api.md §19.4). */
+int tk_store_token_erase_sealed(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* After a commit that erased a sealed copy: best effort to leave no copy of the erased bytes in
+ * the database's files (SQLite's WAL checkpointed and truncated). */
+int tk_store_scrub(struct tk_db *db);
+/* Ends the grace window of every rotated-out key of the token (set_key, a new rotation). */
+int tk_store_token_end_grace(struct tk_db *db, int64_t id, int64_t now) TK_MUST_USE;
+/* Before a rotation replaces the token's key: ends the grace window of the keys rotated out
+ * before (tk_store_token_end_grace) and remembers the current key's hash, which authenticates as
+ * the token until valid_until and is recognised as reused until forget_after. */
+int tk_store_token_supersede(struct tk_db *db, int64_t id, int64_t now, int64_t valid_until,
+                             int64_t forget_after) TK_MUST_USE;
+/* A remembered key not yet forgotten at now: its token and the end of its grace window.
+ * TK_ERR_NOTFOUND. */
+int tk_store_token_old_key(struct tk_db *db, const uint8_t hash[TK_KEY_HASH_BYTES], int64_t now,
+                           int64_t *token_id, int64_t *valid_until) TK_MUST_USE;
+/* *alert: no suspicious_request event for this token in the last quiet_us (and now recorded
+ * as one). */
+int tk_store_token_reuse_alert(struct tk_db *db, int64_t id, int64_t now, int64_t quiet_us,
+                               bool *alert) TK_MUST_USE;
+/* Forgets remembered keys past their reuse window (the sweeper). */
+int tk_store_old_keys_forget(struct tk_db *db, int64_t now) TK_MUST_USE;
+/* Takes one of the token's remaining uses, atomically across processes: *ok false when none
+ * was left (or the token has no limit: callers ask only for tokens that have one). */
+int tk_store_token_take_use(struct tk_db *db, int64_t id, bool *ok) TK_MUST_USE;
+/* Usage gathered in memory, one entry per token. */
+struct tk_usage {
+    int64_t token_id;
+    int64_t count;
+    int64_t last_used;
+    const char *last_used_ip;
+};
+/* Adds n tokens' usage in one statement (n at most TK_USAGE_FLUSH_ROWS). */
+int tk_store_usage_flush(struct tk_db *db, const struct tk_usage *u, size_t n) TK_MUST_USE;
+
 /* Settings (key/value): get into the arena; TK_ERR_NOTFOUND when unset. */
 int tk_store_setting_get(struct tk_db *db, const char *key, struct tk_arena *a,
                          const char **value) TK_MUST_USE;
@@ -375,7 +458,8 @@ struct tk_token_key {
     const uint8_t *sealed; /* in the arena */
     size_t sealed_len;
 };
-/* Up to limit tokens with id > after_id, in id order (the oldest first). */
+/* Up to limit tokens with id > after_id that have a sealed copy of their key, in id order (the
+ * oldest first). */
 int tk_store_token_keys(struct tk_db *db, int64_t after_id, size_t limit, struct tk_arena *a,
                         struct tk_token_key **out, size_t *n) TK_MUST_USE;
 

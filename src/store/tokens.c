@@ -17,8 +17,9 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
     struct tk_db_stmt *st;
     rc = tk_db_prepare(db,
                        "INSERT INTO tokens (uuid, identifier, intent, user_id, description, "
-                       "expires, expiring, managed, key_hash, key_sealed, search_fold, created) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                       "expires, expiring, managed, key_hash, key_sealed, search_fold, created, "
+                       "scopes, allowed_networks, view_key) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                        &st);
     if (rc == 0) {
         tk_db_bind_cstr(db, st, 1, t->uuid);
@@ -30,9 +31,15 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
         tk_db_bind_int(db, st, 7, t->expiring);
         tk_db_bind_cstr(db, st, 8, t->managed);
         tk_db_bind_blob(db, st, 9, t->key_hash, TK_KEY_HASH_BYTES);
-        tk_db_bind_blob(db, st, 10, t->key_sealed, t->key_sealed_len);
+        /* view mode never: no sealed copy is ever stored (docs/api.md §19.4) */
+        bool never = t->view_key == TK_VIEW_NEVER;
+        tk_db_bind_blob(db, st, 10, never ? (const void *)"" : t->key_sealed,
+                        never ? 0 : t->key_sealed_len);
         tk_db_bind_text(db, st, 11, fold.data, fold.len);
         tk_db_bind_int(db, st, 12, now);
+        tk_db_bind_cstr(db, st, 13, t->scopes);
+        tk_db_bind_cstr(db, st, 14, t->allowed_networks);
+        tk_db_bind_cstr(db, st, 15, tk_view_mode_name(t->view_key));
         rc = tk_st_insert_id(db, st, id);
     }
     tk_buf_free(&fold);
@@ -205,15 +212,32 @@ int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
 }
 
 int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_KEY_HASH_BYTES],
-                           const void *sealed, size_t sealed_len)
+                           const void *sealed, size_t sealed_len, enum tk_key_change how)
 {
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?", &st);
+    int rc = tk_db_prepare(db,
+                           how == TK_KEY_RESEALED
+                               ? "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?"
+                               /* a new key: not yet viewed; stored sealed unless the mode is
+                                * never, or once and this answer shows it (docs/api.md §19.4) */
+                               : "UPDATE tokens SET key_hash = ?, key_sealed = CASE WHEN "
+                                 "view_key = 'never' OR (view_key = 'once' AND ? = 1) THEN ? "
+                                 "ELSE ? END, key_viewed = ? WHERE id = ?",
+                           &st);
     if (rc)
         return rc;
     tk_db_bind_blob(db, st, 1, hash, TK_KEY_HASH_BYTES);
-    tk_db_bind_blob(db, st, 2, sealed, sealed_len);
-    tk_db_bind_int(db, st, 3, id);
+    if (how == TK_KEY_RESEALED) {
+        tk_db_bind_blob(db, st, 2, sealed, sealed_len);
+        tk_db_bind_int(db, st, 3, id);
+    } else {
+        bool shown = how == TK_KEY_SHOWN;
+        tk_db_bind_int(db, st, 2, shown ? 1 : 0);
+        tk_db_bind_blob(db, st, 3, "", 0);
+        tk_db_bind_blob(db, st, 4, sealed, sealed_len);
+        tk_db_bind_int(db, st, 5, shown ? 1 : 0);
+        tk_db_bind_int(db, st, 6, id);
+    }
     return tk_st_run(db, st);
 }
 
@@ -306,8 +330,8 @@ int tk_store_token_keys(struct tk_db *db, int64_t after_id, size_t limit, struct
         return TK_ERR_NOMEM;
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db,
-                           "SELECT id, uuid, key_sealed FROM tokens WHERE id > ? ORDER BY id "
-                           "LIMIT ?",
+                           "SELECT id, uuid, key_sealed FROM tokens WHERE id > ? AND "
+                           "length(key_sealed) > 0 ORDER BY id LIMIT ?", /* erased: none */
                            &st);
     if (rc)
         return rc;

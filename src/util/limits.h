@@ -71,6 +71,12 @@
 #define TK_EVENT_INSERT_ROWS 512
 #define TK_EVENT_INSERT_STEP 8
 #define TK_EVENT_EXPIRE_BATCH 5000
+#define TK_REUSE_ALERT_QUIET_US (60 * 1000000LL) /* one suspicious_request per token per minute */
+/* Usage and rate limits in memory (api/usage.c): a thread's table of tokens used since the last
+ * flush, and one of the 64 shards of rate windows, each at most this many slots (half full). */
+#define TK_USAGE_THREAD_MAX_SLOTS 65536
+#define TK_RATE_SHARD_MAX_SLOTS 65536
+#define TK_USAGE_FLUSH_ROWS 500 /* tokens whose usage one statement writes (4 parameters each) */
 #define TK_MAX_TOKENS_PER_USER_DEFAULT 10000 /* TOKEND_MAX_TOKENS_PER_USER */
 
 #endif

@@ -105,10 +105,17 @@ def test_cli_sweep(w):
         assert_json(w.client().list(token=old_keys[ident]), 403, INVALID_TOKEN)
         w.tokens[ident].expires = got["expires"]
 
-    # events: one secret_rotate per rotated token, nothing else
+    # events: one secret_rotate per rotated token, and one suspicious_request per old key
+    # presented above (the sweeper remembers a rotated-out key, docs/api.md §19.5); nothing else
     evs = events(admin)
     new = evs[:len(evs) - n_events]
-    assert sorted(e["action"] for e in new) == ["secret_rotate"] * 3, [e["action"] for e in new]
+    assert sorted(e["action"] for e in new) == (["secret_rotate"] * 3 +
+                                                ["suspicious_request"] * 3), \
+        [e["action"] for e in new]
+    reused = [e for e in new if e["action"] == "suspicious_request"]
+    assert sorted(e["context"]["message"] for e in reused) == sorted(
+        f"Superseded key of token {ident} was used." for ident in fate("rotate"))
+    new = [e for e in new if e["action"] == "secret_rotate"]
     by_pk = {e["context"]["token"]["pk"]: e for e in new}
     for ident in fate("rotate"):
         rotation_event_check(w, by_pk[after[ident]["pk"].replace("-", "")], after[ident],

@@ -95,12 +95,14 @@ static void test_selection_and_actions(void **state)
     uint8_t hash[TK_KEY_HASH_BYTES];
     tk_key_hash(&P.api.secret, k_api, strlen(k_api), hash);
     struct tk_principal who;
-    int64_t valid_until;
-    assert_int_equal(tk_store_authenticate(db, hash, now, &who, &valid_until), TK_ERR_NOTFOUND);
+    struct tk_auth_result r;
     a = tk_arena_new(1 << 20);
+    assert_int_equal(tk_store_authenticate(db, hash, now, a, &who, &r), TK_ERR_NOTFOUND);
     struct tk_token *t;
     assert_int_equal(tk_store_token_get(db, "api-expired", 0, a, &t), 0);
     assert_true(t->has_expires && t->expires > now);
+    /* the old key is remembered as rotated out: its use is recognised as a reuse */
+    assert_int_equal(r.reused_token, t->id);
     tk_arena_free(a);
 
     /* a second pass finds nothing */
