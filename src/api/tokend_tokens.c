@@ -137,6 +137,20 @@ static int scope_filter(struct tk_ctx *c, const struct tk_query *q, void *query)
     return 0;
 }
 
+/* never_used: true or false (as booleans are read in lists, docs/api.md §8.1); unlike core's
+ * expiring, any other value is an error (§19.1). */
+static int never_used_filter(struct tk_ctx *c, const struct tk_query *q, void *query)
+{
+    struct tk_tokend_query *x = query;
+    const struct tk_qparam *p = tk_query_get(q, "never_used");
+    if (p == NULL || p->val_len == 0)
+        return 0;
+    x->never_used = tk_query_bool(p->val, p->val_len);
+    if (x->never_used < 0)
+        tk_field_errors_add(&c->fe, "never_used", TK_MSG_BOOLEAN);
+    return 0;
+}
+
 /* expiring_within: a duration (docs/api.md §12.3) from now. */
 static int expiring_within_filter(struct tk_ctx *c, const struct tk_query *q, void *query)
 {
@@ -194,7 +208,7 @@ static const struct tk_filter tokend_filters[] = {
      .kind = TK_FILTER_DATETIME,
      .at = Q(used_after),
      .has = Q(has_used_after)},
-    {.name = "never_used", .kind = TK_FILTER_BOOL, .at = Q(never_used)},
+    {.name = "never_used", .kind = TK_FILTER_OWN, .own = never_used_filter},
     {.name = "expiring_within", .kind = TK_FILTER_OWN, .own = expiring_within_filter},
 };
 

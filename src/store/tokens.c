@@ -214,29 +214,37 @@ int tk_store_token_update(struct tk_db *db, const struct tk_token *t)
 int tk_store_token_set_key(struct tk_db *db, int64_t id, const uint8_t hash[TK_KEY_HASH_BYTES],
                            const void *sealed, size_t sealed_len, enum tk_key_change how)
 {
+    int rc = 0;
+    bool shown = how == TK_KEY_SHOWN;
+    if (how != TK_KEY_RESEALED) {
+        /* a new key: not yet viewed; stored sealed unless the mode is never, or once and this
+         * answer shows it (docs/api.md §19.4) */
+        enum tk_view_mode mode;
+        bool viewed, stored;
+        rc = tk_store_token_key_state(db, id, &mode, &viewed, &stored);
+        if (rc)
+            return rc;
+        if (mode == TK_VIEW_NEVER || (mode == TK_VIEW_ONCE && shown)) {
+            sealed = "";
+            sealed_len = 0;
+        }
+    }
     struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db,
-                           how == TK_KEY_RESEALED
-                               ? "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?"
-                               /* a new key: not yet viewed; stored sealed unless the mode is
-                                * never, or once and this answer shows it (docs/api.md §19.4) */
-                               : "UPDATE tokens SET key_hash = ?, key_sealed = CASE WHEN "
-                                 "view_key = 'never' OR (view_key = 'once' AND ? = 1) THEN ? "
-                                 "ELSE ? END, key_viewed = ? WHERE id = ?",
-                           &st);
+    rc = tk_db_prepare(db,
+                       how == TK_KEY_RESEALED
+                           ? "UPDATE tokens SET key_hash = ?, key_sealed = ? WHERE id = ?"
+                           : "UPDATE tokens SET key_hash = ?, key_sealed = ?, key_viewed = ? "
+                             "WHERE id = ?",
+                       &st);
     if (rc)
         return rc;
     tk_db_bind_blob(db, st, 1, hash, TK_KEY_HASH_BYTES);
+    tk_db_bind_blob(db, st, 2, sealed, sealed_len);
     if (how == TK_KEY_RESEALED) {
-        tk_db_bind_blob(db, st, 2, sealed, sealed_len);
         tk_db_bind_int(db, st, 3, id);
     } else {
-        bool shown = how == TK_KEY_SHOWN;
-        tk_db_bind_int(db, st, 2, shown ? 1 : 0);
-        tk_db_bind_blob(db, st, 3, "", 0);
-        tk_db_bind_blob(db, st, 4, sealed, sealed_len);
-        tk_db_bind_int(db, st, 5, shown ? 1 : 0);
-        tk_db_bind_int(db, st, 6, id);
+        tk_db_bind_int(db, st, 3, shown ? 1 : 0);
+        tk_db_bind_int(db, st, 4, id);
     }
     return tk_st_run(db, st);
 }
