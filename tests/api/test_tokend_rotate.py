@@ -24,7 +24,7 @@ from harness import (INVALID_TOKEN, NOT_FOUND, NOT_PROVIDED, Client, assert_json
                      assert_status, random_key, served)
 from tokenapi import (EVENT_KEYS, Clock, actor, assert_in_window,  # noqa: E402
                       assert_no_secrets, detail, events, http_request, is_generated_key, refs_of,
-                      remember, retrieve, send, token_ref)
+                      out, remember, retrieve, send, token_ref)
 from tokendapi import (assert_exact, assert_field_errors, current, poll,  # noqa: E402
                        refused_as_invalid, rotate, tget, tobj, tpatch, tpath, usage_reaches, use,
                        works)
@@ -385,6 +385,30 @@ def test_reuse_window_setting(tmp_path):
         w2.tokens["pat-api"].key = new
         assert_no_secrets(w2)
 
+
+def test_the_sweepers_rotation_ends_the_window(tmp_path):
+    """X3: the sweeper's expiry rotation (docs/api.md §12.4) ends a grace window at once, as
+    set_key and rotate do: once it has given the expired token a new key and expiry, neither
+    earlier key works."""
+    with served(tmp_path, extra_env={"TOKEND_SWEEP_INTERVAL": "seconds=1"}) as server:
+        w2 = World(server)
+        w2.add_user("pat", "Pat Plain", "pat@example.com")
+        soon = out(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3))
+        w2.add_token("pat-exp", "pat", "api", expires=soon, expiring=True, key=random_key())
+        k0 = w2.tokens["pat-exp"].key
+        with Clock() as c:
+            resp = rotate(w2.client(), "pat-exp", {"grace": "minutes=5"})
+        k1, _ = rotated(w2, resp, c.window(5 * MIN, SLACK))
+        assert works(server, k0) and works(server, k1)
+        poll(lambda: core_json(w2, "pat-exp")["expires"] != w2.tokens["pat-exp"].expires,
+             timeout=10, what="the sweeper's rotation")
+        refused_as_invalid(server, k0)
+        refused_as_invalid(server, k1)
+        assert current(w2.client(), "pat-exp")["previous_key_valid_until"] is None
+        k2 = w2.client().get(detail("pat-exp", "view_key")).json()["key"]
+        remember(w2, k2)
+        assert works(server, k2)
+        assert_no_secrets(w2)
 
 def test_rotation_changes_no_setting(w):
     ident = fresh(w)
