@@ -579,6 +579,13 @@ static int group_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk
     return 0;
 }
 
+static int cmp_tokend_id(const void *x, const void *y)
+{
+    int64_t a = ((const struct tk_tokend_token *)x)->id,
+            b = ((const struct tk_tokend_token *)y)->id;
+    return (a > b) - (a < b);
+}
+
 static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json,
                       struct tk_arena *a)
 {
@@ -594,12 +601,27 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
         else
             return fail("token list: unexpected argument \"%s\"", argv[i]);
     }
+    /* the tokens and, for the table, their usage (docs/api.md §19.3) in one snapshot */
     int64_t count;
     struct tk_token *tokens;
-    size_t n;
-    int rc = tk_store_token_count(db, &q, a, &count);
+    struct tk_tokend_token *usage = NULL;
+    size_t n, n_usage = 0;
+    int rc = tk_store_read_begin(db);
+    if (rc == 0)
+        rc = tk_store_token_count(db, &q, a, &count);
     if (rc == 0)
         rc = tk_store_token_fetch(db, &q, 0, count, a, &tokens, &n);
+    if (rc == 0 && !json) {
+        struct tk_tokend_query x;
+        memset(&x, 0, sizeof(x));
+        x.username = q.username;
+        x.never_used = -1;
+        x.order[0] = (struct tk_order){TK_XF_IDENTIFIER, false};
+        x.n_order = 1;
+        x.now = tk_now_us();
+        rc = tk_store_tokend_fetch(db, &x, 0, count, a, &usage, &n_usage);
+    }
+    tk_store_read_end(db);
     if (rc)
         return store_fail("token list", rc);
     if (json) {
@@ -610,15 +632,23 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
             tk_json_token(&o.w, &api, &tokens[i], true);
         return json_array_print(&o);
     }
-    struct table t = {.n_cols = 6, .a = a};
-    const char *head[] = {"IDENTIFIER", "INTENT", "USER", "EXPIRING", "EXPIRES", "DESCRIPTION"};
+    if (n_usage > 1)
+        qsort(usage, n_usage, sizeof(*usage), cmp_tokend_id);
+    struct table t = {.n_cols = 8, .a = a};
+    const char *head[] = {"IDENTIFIER", "INTENT",    "USER",      "EXPIRING",
+                          "EXPIRES",    "LAST_USED", "USE_COUNT", "DESCRIPTION"};
     table_add(&t, head);
     for (size_t i = 0; i < n; i++) {
+        struct tk_tokend_token key = {.id = tokens[i].id};
+        const struct tk_tokend_token *u =
+            n_usage ? bsearch(&key, usage, n_usage, sizeof(*usage), cmp_tokend_id) : NULL;
         const char *row[] = {tokens[i].identifier,
                              tokens[i].intent,
                              tokens[i].user ? tokens[i].user->username : "?",
                              tokens[i].expiring ? "yes" : "no",
                              fmt_time(a, tokens[i].has_expires, tokens[i].expires),
+                             u ? fmt_time(a, u->has_last_used, u->last_used) : "-",
+                             u ? tk_arena_printf(a, "%lld", (long long)u->use_count) : "-",
                              tokens[i].description};
         if (table_add(&t, row) != 0)
             return store_fail("token list", TK_ERR_NOMEM);
@@ -664,7 +694,9 @@ static const struct {
      "                    [--expires DATETIME|none] [--expiring true|false]\n"
      "                    [--managed TEXT] [--key KEY] [--json]\n"
      "  Creates a token; prints its key (the only time it is shown besides view-key)."},
-    {"token", "list", "tokend token list [--user USERNAME] [--json]\n  Lists tokens, never keys."},
+    {"token", "list",
+     "tokend token list [--user USERNAME] [--json]\n"
+     "  Lists tokens with their last use and use count (the table), never keys."},
     {"token", "revoke", "tokend token revoke IDENTIFIER\n  Deletes a token."},
     {"token", "view-key", "tokend token view-key IDENTIFIER\n  Prints a token's key."},
 };
