@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/audit.h"
 #include "api/serialize.h"
 #include "api/tokend.h"
 #include "cli/cli.h"
@@ -659,7 +660,7 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
     return 0;
 }
 
-/* ---- tokend's settings of a token (docs/api.md §19) ---- */
+/* ---- tokend's settings and rotation of a token (docs/api.md §19) ---- */
 
 /* A flag's value as an error line quotes it: a control character (a newline would make two
  * lines) is shown as '?'. */
@@ -986,6 +987,104 @@ static int token_set(struct tk_cli *cli, struct tk_db *db, int argc, char **argv
     return 0;
 }
 
+struct token_rotate {
+    struct tk_cli *cli;
+    const char *identifier;
+    struct tk_arena *a;
+    int64_t now, grace_us;
+    char key[TK_KEY_LENGTH_MAX + 1];
+};
+
+/* The API's rotation (docs/api.md §19.5) without a requester: the event is the sweeper's kind,
+ * without user or address (§11.3). */
+static int token_rotate_tx(struct tk_db *db, void *arg)
+{
+    struct token_rotate *x = arg;
+    const struct tk_config *cfg = x->cli->cfg;
+    struct tk_token *t;
+    int rc = tk_store_token_get(db, x->identifier, 0, x->a, &t);
+    if (rc == 0)
+        rc = tk_store_token_lock(db, t->id);
+    if (rc)
+        return rc;
+    /* the current key: valid for the grace window (none: already past), then remembered */
+    int64_t until = x->grace_us > 0 ? x->now + x->grace_us : x->now - 1;
+    rc = tk_store_token_supersede(db, t->id, x->now, until, x->now + cfg->reuse_window_us);
+    struct tk_token_new tn = {.uuid = t->uuid};
+    struct tk_buf sealed;
+    if (rc == 0) {
+        rc = tk_token_mint(&x->cli->secret, cfg->key_length, NULL, 0, &tn, &sealed, x->key);
+        if (rc == 0) /* shown: under view mode once this output is the one view */
+            rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len,
+                                        TK_KEY_SHOWN);
+        tk_buf_free(&sealed);
+    }
+    const char *msg =
+        rc ? NULL : tk_arena_printf(x->a, "Token %s's secret was rotated.", t->identifier);
+    if (rc == 0 && msg == NULL)
+        rc = TK_ERR_NOMEM;
+    if (rc == 0)
+        rc = tk_audit_system_token(db, x->now, cfg->event_retention_us, "secret_rotate",
+                                   TK_APP_MODELS, t, msg);
+    return rc;
+}
+
+static int token_rotate(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json,
+                        struct tk_arena *a)
+{
+    struct token_rotate x = {.cli = cli, .a = a, .now = tk_now_us()};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v;
+        if (strcmp(arg, "--grace") == 0) {
+            if ((v = opt(argc, argv, &i)) == NULL)
+                return fail("--grace needs a value");
+            int64_t us;
+            if (tk_duration_parse(v, strlen(v), &us) != 0 || us < 0)
+                return fail("--grace must be a duration of at least 0 such as minutes=5 or "
+                            "hours=1;minutes=30, not \"%s\"",
+                            shown(a, v));
+            if (us > cli->cfg->rotate_grace_max_us)
+                return fail("--grace must be at most TOKEND_ROTATE_GRACE_MAX (%s), not \"%s\"",
+                            cli->cfg->rotate_grace_max, shown(a, v));
+            x.grace_us = us;
+            continue;
+        }
+        if (arg[0] == '-' || x.identifier != NULL)
+            return fail("token rotate: unexpected argument \"%s\"", shown(a, arg));
+        x.identifier = arg;
+    }
+    if (x.identifier == NULL)
+        return fail("token rotate needs an IDENTIFIER");
+    int rc = tk_store_write_tx(db, token_rotate_tx, &x);
+    if (rc) {
+        sodium_memzero(x.key, sizeof(x.key));
+        return store_fail(x.identifier, rc);
+    }
+    (void)tk_store_scrub(db); /* the old key's sealed copy was replaced */
+    if (json) {
+        struct tk_buf b;
+        tk_buf_init(&b, 4 * TK_KEY_LENGTH_MAX + 128);
+        b.wipe = true; /* it holds the key */
+        struct tk_jw w;
+        tk_jw_init(&w, &b);
+        tk_jw_obj_begin(&w);
+        tk_jw_keyl(&w, "key");
+        tk_jw_cstr(&w, x.key);
+        tk_jw_keyl(&w, "previous_key_valid_until");
+        if (x.grace_us > 0)
+            tk_jw_time(&w, x.now + x.grace_us);
+        else
+            tk_jw_null(&w);
+        tk_jw_obj_end(&w);
+        rc = print_json(&b);
+        tk_buf_free(&b);
+    } else {
+        printf("%s\n", x.key);
+    }
+    sodium_memzero(x.key, sizeof(x.key));
+    return rc;
+}
+
 static int user_delete_tx(struct tk_db *db, void *arg)
 {
     return tk_store_user_delete(db, *(int64_t *)arg, NULL, NULL);
@@ -1028,6 +1127,10 @@ static const struct {
      "  Lists tokens with their last use and use count (the table), never keys."},
     {"token", "revoke", "tokend token revoke IDENTIFIER\n  Deletes a token."},
     {"token", "view-key", "tokend token view-key IDENTIFIER\n  Prints a token's key."},
+    {"token", "rotate",
+     "tokend token rotate IDENTIFIER [--grace DURATION] [--json]\n"
+     "  Gives a token a new key and prints it. The old key keeps working for the grace (default\n"
+     "  none, at most TOKEND_ROTATE_GRACE_MAX), then is remembered to detect its reuse."},
     {"token", "set",
      "tokend token set IDENTIFIER [--scopes SCOPE,...|none] [--networks NET,...|none]\n"
      "                 [--rate-limit N/PERIOD|none] [--uses N|none]\n"
@@ -1100,6 +1203,8 @@ int tk_cli_admin(struct tk_cli *cli, int argc, char **argv)
         rc = token_list(cli, db, argc, argv, json, a);
     else if (strcmp(noun, "token") == 0 && strcmp(verb, "revoke") == 0)
         rc = token_revoke(cli, db, argc, argv);
+    else if (strcmp(noun, "token") == 0 && strcmp(verb, "rotate") == 0)
+        rc = token_rotate(cli, db, argc, argv, json, a);
     else if (strcmp(noun, "token") == 0 && strcmp(verb, "set") == 0)
         rc = token_set(cli, db, argc, argv, json, a);
     else
