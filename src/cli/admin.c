@@ -1,7 +1,8 @@
 /* Administration commands (cli.h): user, group and token create/list/delete on the configured
- * database. Output: aligned text, or JSON with --json (the API's own shapes); a created object's
- * id or key alone on stdout. Errors: one line on stderr; exit 2 for bad arguments (with the
- * usage), 1 for everything else. */
+ * database, and a token's rotation and tokend settings (docs/api.md §19) with the API's rules.
+ * Output: aligned text, or JSON with --json (the API's own shapes); a created object's id or a
+ * key alone on stdout. Errors: one line on stderr; exit 2 for bad arguments (with the usage), 1
+ * for everything else. */
 #include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
