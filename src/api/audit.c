@@ -205,6 +205,26 @@ int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const c
     return tk_store_event_insert(db, &e);
 }
 
+int tk_audit_system_token(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
+                          const char *app, const struct tk_token *t, const char *message)
+{
+    struct tk_buf ctx;
+    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
+    struct tk_jw w;
+    tk_jw_init(&w, &ctx);
+    tk_jw_obj_begin(&w);
+    tk_jw_keyl(&w, "token");
+    tk_audit_token_ref(&w, t);
+    tk_jw_keyl(&w, "message");
+    tk_jw_cstr(&w, message);
+    tk_jw_obj_end(&w);
+    char hex[33];
+    tk_audit_uuid_hex(t->uuid, hex);
+    int rc = ctx.err ? ctx.err : tk_audit_system(db, now, retention_us, action, app, ctx.data, hex);
+    tk_buf_free(&ctx);
+    return rc;
+}
+
 int tk_audit_token_message(struct tk_ctx *c, const char *action, const char *app,
                            const struct tk_token *t, const char *message, bool anonymous)
 {

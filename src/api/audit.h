@@ -49,6 +49,13 @@ int tk_audit_token_anonymous(struct tk_ctx *c, const char *action, const char *a
 int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
                     const char *app, const char *context_json, const char *model_pk) TK_MUST_USE;
 
+/* tk_audit_system for a token: context {"token": token ref, "message": message} and the
+ * token's uuid as the model pk (the sweeper's secret_rotate, docs/api.md §11.3, and the command
+ * line's `tokend token rotate`). */
+int tk_audit_system_token(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
+                          const char *app, const struct tk_token *t,
+                          const char *message) TK_MUST_USE;
+
 /* A uuid without its dashes, as authentik writes model pks into events. */
 void tk_audit_uuid_hex(const char *uuid, char out[33]);
 

@@ -2,8 +2,6 @@
  * retrieved and changed under the owner-or-superuser rule of §4.2, and the narrowing rule for
  * scoped tokens (§19.2). Tokens are created and deleted through core/tokens/ only. */
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -272,11 +270,6 @@ static int tokend_retrieve(struct tk_ctx *c)
 
 /* ---- PATCH ---- */
 
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
 /* scopes: null, or a list of valid scopes: de-duplicated, sorted byte-wise, space-joined. */
 static void read_scopes(struct tk_ctx *c, json_t *v, bool *set, const char **out)
 {
@@ -298,6 +291,7 @@ static void read_scopes(struct tk_ctx *c, json_t *v, bool *set, const char **out
         c->fe.nomem = true;
         return;
     }
+    size_t total = 1;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_string(e) || !tk_scope_valid(json_string_value(e), json_string_length(e)) ||
@@ -306,26 +300,14 @@ static void read_scopes(struct tk_ctx *c, json_t *v, bool *set, const char **out
             return;
         }
         items[i] = json_string_value(e);
+        total += json_string_length(e) + 1;
     }
-    qsort(items, n, sizeof(*items), cmp_str);
-    size_t total = 1;
-    for (size_t i = 0; i < n; i++)
-        total += strlen(items[i]) + 1;
-    char *text = tk_arena_alloc(c->req->arena, total), *p = text;
+    char *text = tk_arena_alloc(c->req->arena, total);
     if (text == NULL) {
         c->fe.nomem = true;
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && strcmp(items[i], items[i - 1]) == 0)
-            continue;
-        if (p != text)
-            *p++ = ' ';
-        size_t len = strlen(items[i]);
-        memcpy(p, items[i], len);
-        p += len;
-    }
-    *p = '\0';
+    tk_scopes_join(items, n, text);
     *out = text;
 }
 
@@ -346,12 +328,13 @@ static void read_networks(struct tk_ctx *c, json_t *v, bool *set, const char **o
         tk_field_errors_add(&c->fe, "allowed_networks", TK_MSG_NETWORKS_MAX);
         return;
     }
-    char *text = tk_arena_alloc(c->req->arena, n * (TK_IP_TEXT_MAX + 5) + 1), *p = text;
+    char *text = tk_arena_alloc(c->req->arena, n * TK_NET_TEXT_MAX + 1);
     if (text == NULL) {
         c->fe.nomem = true;
         return;
     }
-    *p = '\0';
+    size_t len = 0;
+    text[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
         struct tk_net net;
@@ -360,23 +343,8 @@ static void read_networks(struct tk_ctx *c, json_t *v, bool *set, const char **o
             tk_field_errors_add(&c->fe, "allowed_networks", TK_MSG_NETWORK);
             return;
         }
-        char ip[TK_IP_TEXT_MAX], one[TK_IP_TEXT_MAX + 6];
-        tk_ip_format(&net.ip, ip);
-        int len = snprintf(one, sizeof(one), "%s/%u", ip, (unsigned)net.prefix);
-        /* already listed? (a whole word of text) */
-        bool dup = false;
-        for (const char *q = text; *q && !dup;) {
-            size_t wl = strcspn(q, " ");
-            dup = wl == (size_t)len && memcmp(q, one, wl) == 0;
-            q += wl;
-            q += *q == ' ';
-        }
-        if (dup)
-            continue;
-        if (p != text)
-            *p++ = ' ';
-        memcpy(p, one, (size_t)len + 1);
-        p += len;
+        char one[TK_NET_TEXT_MAX];
+        len = tk_words_add(text, len, one, tk_net_format(&net, one));
     }
     *out = text;
 }

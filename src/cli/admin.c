@@ -1,7 +1,8 @@
 /* Administration commands (cli.h): user, group and token create/list/delete on the configured
- * database. Output: aligned text, or JSON with --json (the API's own shapes); a created object's
- * id or key alone on stdout. Errors: one line on stderr; exit 2 for bad arguments (with the
- * usage), 1 for everything else. */
+ * database, and a token's rotation and tokend settings (docs/api.md §19) with the API's rules.
+ * Output: aligned text, or JSON with --json (the API's own shapes); a created object's id or a
+ * key alone on stdout. Errors: one line on stderr; exit 2 for bad arguments (with the usage), 1
+ * for everything else. */
 #include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -9,9 +10,12 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/audit.h"
 #include "api/serialize.h"
+#include "api/tokend.h"
 #include "cli/cli.h"
 #include "domain/tokens.h"
+#include "http/client_addr.h"
 #include "util/limits.h"
 #include "util/time.h"
 #include "util/utf8.h"
@@ -579,6 +583,13 @@ static int group_list(struct tk_cli *cli, struct tk_db *db, bool json, struct tk
     return 0;
 }
 
+static int cmp_tokend_id(const void *x, const void *y)
+{
+    int64_t a = ((const struct tk_tokend_token *)x)->id,
+            b = ((const struct tk_tokend_token *)y)->id;
+    return (a > b) - (a < b);
+}
+
 static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json,
                       struct tk_arena *a)
 {
@@ -594,12 +605,27 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
         else
             return fail("token list: unexpected argument \"%s\"", argv[i]);
     }
+    /* the tokens and, for the table, their usage (docs/api.md §19.3) in one snapshot */
     int64_t count;
     struct tk_token *tokens;
-    size_t n;
-    int rc = tk_store_token_count(db, &q, a, &count);
+    struct tk_tokend_token *usage = NULL;
+    size_t n, n_usage = 0;
+    int rc = tk_store_read_begin(db);
+    if (rc == 0)
+        rc = tk_store_token_count(db, &q, a, &count);
     if (rc == 0)
         rc = tk_store_token_fetch(db, &q, 0, count, a, &tokens, &n);
+    if (rc == 0 && !json) {
+        struct tk_tokend_query x;
+        memset(&x, 0, sizeof(x));
+        x.username = q.username;
+        x.never_used = -1;
+        x.order[0] = (struct tk_order){TK_XF_IDENTIFIER, false};
+        x.n_order = 1;
+        x.now = tk_now_us();
+        rc = tk_store_tokend_fetch(db, &x, 0, count, a, &usage, &n_usage);
+    }
+    tk_store_read_end(db);
     if (rc)
         return store_fail("token list", rc);
     if (json) {
@@ -610,21 +636,454 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
             tk_json_token(&o.w, &api, &tokens[i], true);
         return json_array_print(&o);
     }
-    struct table t = {.n_cols = 6, .a = a};
-    const char *head[] = {"IDENTIFIER", "INTENT", "USER", "EXPIRING", "EXPIRES", "DESCRIPTION"};
+    if (n_usage > 1)
+        qsort(usage, n_usage, sizeof(*usage), cmp_tokend_id);
+    struct table t = {.n_cols = 8, .a = a};
+    const char *head[] = {"IDENTIFIER", "INTENT",    "USER",      "EXPIRING",
+                          "EXPIRES",    "LAST_USED", "USE_COUNT", "DESCRIPTION"};
     table_add(&t, head);
     for (size_t i = 0; i < n; i++) {
+        struct tk_tokend_token key = {.id = tokens[i].id};
+        const struct tk_tokend_token *u =
+            n_usage ? bsearch(&key, usage, n_usage, sizeof(*usage), cmp_tokend_id) : NULL;
         const char *row[] = {tokens[i].identifier,
                              tokens[i].intent,
                              tokens[i].user ? tokens[i].user->username : "?",
                              tokens[i].expiring ? "yes" : "no",
                              fmt_time(a, tokens[i].has_expires, tokens[i].expires),
+                             u ? fmt_time(a, u->has_last_used, u->last_used) : "-",
+                             u ? tk_arena_printf(a, "%lld", (long long)u->use_count) : "-",
                              tokens[i].description};
         if (table_add(&t, row) != 0)
             return store_fail("token list", TK_ERR_NOMEM);
     }
     table_print(&t);
     return 0;
+}
+
+/* ---- tokend's settings and rotation of a token (docs/api.md §19) ---- */
+
+/* A flag's value as an error line quotes it: a control character (a newline would make two
+ * lines) is shown as '?'. */
+static const char *shown(struct tk_arena *a, const char *v)
+{
+    char *s = tk_arena_strdup(a, v);
+    if (s == NULL)
+        return "";
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return s;
+}
+
+/* The items of a list flag (--scopes, --networks): comma-separated, spaces around each item
+ * dropped (an item left empty is kept, for the caller to refuse); "" or only spaces is the empty
+ * list. More than max items: only *n is set, for the caller to refuse. */
+static int split_list(struct tk_arena *a, const char *v, size_t max, const char ***items, size_t *n)
+{
+    size_t count = 1;
+    for (const char *p = v; *p; p++)
+        count += *p == ',';
+    *n = 0;
+    *items = NULL;
+    if (v[strspn(v, " \t")] == '\0')
+        return 0;
+    if (count > max) {
+        *n = count;
+        return 0;
+    }
+    *items = tk_arena_calloc(a, count, sizeof(**items));
+    if (*items == NULL)
+        return TK_ERR_NOMEM;
+    for (const char *p = v;; p++) {
+        size_t len = strcspn(p, ",");
+        const char *item = p + strspn(p, " \t");
+        size_t item_len = len - (size_t)(item - p);
+        while (item_len > 0 && (item[item_len - 1] == ' ' || item[item_len - 1] == '\t'))
+            item_len--;
+        if (((*items)[(*n)++] = tk_arena_strndup(a, item, item_len)) == NULL)
+            return TK_ERR_NOMEM;
+        p += len;
+        if (*p == '\0')
+            return 0;
+    }
+}
+
+/* What `token set` changes, read from its flags, and the token it answers with. */
+struct token_set {
+    const char *identifier;
+    int64_t now;
+    struct tk_arena *a;
+    bool set_scopes, set_nets, set_rate, set_uses, set_view, set_revoke;
+    const char *scopes, *nets, *rate; /* stored text, NULL: null */
+    bool has_uses;
+    int64_t uses;
+    enum tk_view_mode view;
+    bool revoke;
+    struct tk_tokend_token *t; /* the answer */
+    bool scrub;                /* a sealed copy was erased */
+};
+
+/* --scopes: "none" (null), or the scopes as the API's PATCH stores them (docs/api.md §19.1). */
+static int parse_scopes(struct token_set *x, const char *v)
+{
+    x->set_scopes = true;
+    x->scopes = NULL;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    const char **items;
+    size_t n;
+    if (split_list(x->a, v, TK_MAX_SCOPES, &items, &n) != 0)
+        return store_fail("--scopes", TK_ERR_NOMEM);
+    if (n > TK_MAX_SCOPES)
+        return fail("--scopes takes at most %d scopes, not %zu", TK_MAX_SCOPES, n);
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!tk_scope_valid(items[i], strlen(items[i])))
+            return fail("--scopes: \"%s\" is not a scope (a letter or digit, then up to 127 "
+                        "letters, digits or . _ : / -)",
+                        shown(x->a, items[i]));
+        total += strlen(items[i]) + 1;
+    }
+    char *text = tk_arena_alloc(x->a, total);
+    if (text == NULL)
+        return store_fail("--scopes", TK_ERR_NOMEM);
+    tk_scopes_join(items, n, text);
+    x->scopes = text;
+    return 0;
+}
+
+/* --networks: "none" (null), or allowed_networks as the API's PATCH stores them. */
+static int parse_networks(struct token_set *x, const char *v)
+{
+    x->set_nets = true;
+    x->nets = NULL;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    const char **items;
+    size_t n;
+    if (split_list(x->a, v, TK_MAX_NETWORKS, &items, &n) != 0)
+        return store_fail("--networks", TK_ERR_NOMEM);
+    if (n > TK_MAX_NETWORKS)
+        return fail("--networks takes at most %d networks, not %zu", TK_MAX_NETWORKS, n);
+    char *text = tk_arena_alloc(x->a, n * TK_NET_TEXT_MAX + 1);
+    if (text == NULL)
+        return store_fail("--networks", TK_ERR_NOMEM);
+    size_t len = 0;
+    text[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        struct tk_net net;
+        if (!tk_net_parse(items[i], strlen(items[i]), &net))
+            return fail("--networks: \"%s\" is not an IPv4 or IPv6 address or network",
+                        shown(x->a, items[i]));
+        char one[TK_NET_TEXT_MAX];
+        len = tk_words_add(text, len, one, tk_net_format(&net, one));
+    }
+    x->nets = text;
+    return 0;
+}
+
+static int parse_rate(struct token_set *x, const char *v)
+{
+    x->set_rate = true;
+    x->rate = NULL;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    struct tk_rate r;
+    if (!tk_rate_parse(v, strlen(v), &r))
+        return fail("--rate-limit must be none or N/second, N/minute, N/hour or N/day (N from 1 "
+                    "to %u), not \"%s\"",
+                    TK_RATE_MAX, shown(x->a, v));
+    char *text = tk_arena_alloc(x->a, TK_RATE_TEXT_MAX);
+    if (text == NULL)
+        return store_fail("--rate-limit", TK_ERR_NOMEM);
+    tk_rate_format(&r, text);
+    x->rate = text;
+    return 0;
+}
+
+static int parse_uses(struct token_set *x, const char *v)
+{
+    x->set_uses = true;
+    x->has_uses = false;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    uint64_t n = 0;
+    bool ok = *v != '\0';
+    for (const char *p = v; *p && ok; p++) {
+        ok = *p >= '0' && *p <= '9' && n <= ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (!ok)
+        return fail("--uses must be none or a whole number of at least 0, not \"%s\"",
+                    shown(x->a, v));
+    x->has_uses = true;
+    x->uses = (int64_t)n;
+    return 0;
+}
+
+static int parse_view(struct token_set *x, const char *v)
+{
+    x->set_view = true;
+    if (!tk_view_mode_parse(v, strlen(v), &x->view))
+        return fail("--view-key must be always, once or never, not \"%s\"", shown(x->a, v));
+    return 0;
+}
+
+static int parse_revoke(struct token_set *x, const char *v)
+{
+    x->set_revoke = true;
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+        x->revoke = strcmp(v, "true") == 0;
+        return 0;
+    }
+    return fail("--revoke-on-reuse must be true or false, not \"%s\"", shown(x->a, v));
+}
+
+static const struct {
+    const char *flag;
+    int (*parse)(struct token_set *x, const char *v);
+} set_flags[] = {
+    {"--scopes", parse_scopes}, {"--networks", parse_networks}, {"--rate-limit", parse_rate},
+    {"--uses", parse_uses},     {"--view-key", parse_view},     {"--revoke-on-reuse", parse_revoke},
+};
+
+/* The API's PATCH (docs/api.md §19.1) for an administrator: any setting of any token. */
+static int token_set_tx(struct tk_db *db, void *arg)
+{
+    struct token_set *x = arg;
+    struct tk_tokend_token *t;
+    int rc = tk_store_tokend_get(db, x->identifier, 0, x->now, x->a, &t);
+    if (rc)
+        return rc;
+    int64_t id = t->id;
+    rc = tk_store_token_lock(db, id);
+    if (rc == 0) /* as it is now that it is locked */
+        rc = tk_store_tokend_get(db, x->identifier, 0, x->now, x->a, &t);
+    if (rc == 0 && t->id != id)
+        rc = TK_ERR_RETRY; /* renamed meanwhile: start again with the row that has the name */
+    if (rc)
+        return rc;
+    struct tk_token_settings s = t->s;
+    if (x->set_scopes)
+        s.scopes = x->scopes;
+    if (x->set_nets)
+        s.allowed_networks = x->nets;
+    if (x->set_rate)
+        s.rate_limit = x->rate;
+    if (x->set_uses) {
+        s.has_uses = x->has_uses;
+        s.uses_remaining = x->uses;
+    }
+    if (x->set_view)
+        s.view_key = x->view;
+    if (x->set_revoke)
+        s.revoke_on_reuse = x->revoke;
+    rc = tk_store_token_settings_write(db, id, &s);
+    /* once or never: a key already viewed (or any key, for never) loses its sealed copy
+     * (docs/api.md §19.4) */
+    if (rc == 0 && x->set_view && s.view_key != TK_VIEW_ALWAYS) {
+        enum tk_view_mode old;
+        bool viewed, sealed;
+        rc = tk_store_token_key_state(db, id, &old, &viewed, &sealed);
+        if (rc == 0 && sealed && (s.view_key == TK_VIEW_NEVER || viewed)) {
+            rc = tk_store_token_erase_sealed(db, id);
+            x->scrub = true;
+        }
+    }
+    if (rc == 0)
+        rc = tk_store_tokend_get(db, x->identifier, 0, x->now, x->a, &x->t);
+    return rc;
+}
+
+/* A list setting as `token set` takes it: none (null), "" (empty) or comma-separated. */
+static const char *list_text(struct tk_arena *a, const char *stored)
+{
+    if (stored == NULL)
+        return "none";
+    if (*stored == '\0')
+        return "\"\"";
+    char *s = tk_arena_strdup(a, stored);
+    for (char *p = s; p && *p; p++)
+        if (*p == ' ')
+            *p = ',';
+    return s ? s : "?";
+}
+
+/* The TokendToken as aligned "key: value" lines, keys in the object's order (docs/api.md
+ * §19.1), values as the flags of `token set` take them. */
+static void print_tokend(struct tk_arena *a, const struct tk_tokend_token *t)
+{
+    const char *none = "none";
+    struct {
+        const char *key, *value;
+    } f[] = {
+        {"identifier", t->identifier},
+        {"intent", t->intent},
+        {"user", tk_arena_printf(a, "%lld", (long long)t->user_id)},
+        {"scopes", list_text(a, t->s.scopes)},
+        {"allowed_networks", list_text(a, t->s.allowed_networks)},
+        {"rate_limit", t->s.rate_limit ? t->s.rate_limit : none},
+        {"uses_remaining",
+         t->s.has_uses ? tk_arena_printf(a, "%lld", (long long)t->s.uses_remaining) : none},
+        {"view_key", tk_view_mode_name(t->s.view_key)},
+        {"revoke_on_reuse", t->s.revoke_on_reuse ? "true" : "false"},
+        {"last_used", t->has_last_used ? fmt_time(a, true, t->last_used) : none},
+        {"last_used_ip", t->last_used_ip ? t->last_used_ip : none},
+        {"use_count", tk_arena_printf(a, "%lld", (long long)t->use_count)},
+        {"previous_key_valid_until",
+         t->has_previous_until ? fmt_time(a, true, t->previous_until) : none},
+    };
+    size_t width = 0;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        if (strlen(f[i].key) > width)
+            width = strlen(f[i].key);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        printf("%s:%*s%s\n", f[i].key, (int)(width - strlen(f[i].key) + 1), "",
+               f[i].value ? f[i].value : "?");
+}
+
+static int token_set(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json,
+                     struct tk_arena *a)
+{
+    struct token_set x = {.now = tk_now_us(), .a = a};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-') {
+            if (x.identifier != NULL)
+                return fail("token set: unexpected argument \"%s\"", shown(a, arg));
+            x.identifier = arg;
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof(set_flags) / sizeof(set_flags[0]) && strcmp(set_flags[k].flag, arg))
+            k++;
+        if (k == sizeof(set_flags) / sizeof(set_flags[0]))
+            return fail("token set: unknown option \"%s\"", shown(a, arg));
+        const char *v = opt(argc, argv, &i);
+        if (v == NULL)
+            return fail("%s needs a value", arg);
+        int rc = set_flags[k].parse(&x, v);
+        if (rc)
+            return rc;
+    }
+    if (x.identifier == NULL)
+        return fail("token set needs an IDENTIFIER");
+    int rc = tk_store_write_tx(db, token_set_tx, &x);
+    if (rc)
+        return store_fail(x.identifier, rc);
+    if (x.scrub)
+        (void)tk_store_scrub(db); /* best effort, after the erasing commit */
+    if (json) {
+        struct tk_buf b;
+        tk_buf_init(&b, TK_MAX_RESPONSE_BYTES);
+        struct tk_jw w;
+        tk_jw_init(&w, &b);
+        tk_json_tokend_token(&w, x.t);
+        rc = print_json(&b);
+        tk_buf_free(&b);
+        return rc;
+    }
+    print_tokend(a, x.t);
+    return 0;
+}
+
+struct token_rotate {
+    struct tk_cli *cli;
+    const char *identifier;
+    struct tk_arena *a;
+    int64_t now, grace_us;
+    char key[TK_KEY_LENGTH_MAX + 1];
+};
+
+/* The API's rotation (docs/api.md §19.5) without a requester: the event is the sweeper's kind,
+ * without user or address (§11.3). */
+static int token_rotate_tx(struct tk_db *db, void *arg)
+{
+    struct token_rotate *x = arg;
+    const struct tk_config *cfg = x->cli->cfg;
+    struct tk_token *t;
+    int rc = tk_store_token_get(db, x->identifier, 0, x->a, &t);
+    if (rc == 0)
+        rc = tk_store_token_lock(db, t->id);
+    if (rc)
+        return rc;
+    /* the current key: valid for the grace window (none: already past), then remembered */
+    int64_t until = x->grace_us > 0 ? x->now + x->grace_us : x->now - 1;
+    rc = tk_store_token_supersede(db, t->id, x->now, until, x->now + cfg->reuse_window_us);
+    struct tk_token_new tn = {.uuid = t->uuid};
+    struct tk_buf sealed;
+    if (rc == 0) {
+        rc = tk_token_mint(&x->cli->secret, cfg->key_length, NULL, 0, &tn, &sealed, x->key);
+        if (rc == 0) /* shown: under view mode once this output is the one view */
+            rc = tk_store_token_set_key(db, t->id, tn.key_hash, tn.key_sealed, tn.key_sealed_len,
+                                        TK_KEY_SHOWN);
+        tk_buf_free(&sealed);
+    }
+    const char *msg =
+        rc ? NULL : tk_arena_printf(x->a, "Token %s's secret was rotated.", t->identifier);
+    if (rc == 0 && msg == NULL)
+        rc = TK_ERR_NOMEM;
+    if (rc == 0)
+        rc = tk_audit_system_token(db, x->now, cfg->event_retention_us, "secret_rotate",
+                                   TK_APP_MODELS, t, msg);
+    return rc;
+}
+
+static int token_rotate(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json,
+                        struct tk_arena *a)
+{
+    struct token_rotate x = {.cli = cli, .a = a, .now = tk_now_us()};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v;
+        if (strcmp(arg, "--grace") == 0) {
+            if ((v = opt(argc, argv, &i)) == NULL)
+                return fail("--grace needs a value");
+            int64_t us;
+            if (tk_duration_parse(v, strlen(v), &us) != 0 || us < 0)
+                return fail("--grace must be a duration of at least 0 such as minutes=5 or "
+                            "hours=1;minutes=30, not \"%s\"",
+                            shown(a, v));
+            if (us > cli->cfg->rotate_grace_max_us)
+                return fail("--grace must be at most TOKEND_ROTATE_GRACE_MAX (%s), not \"%s\"",
+                            cli->cfg->rotate_grace_max, shown(a, v));
+            x.grace_us = us;
+            continue;
+        }
+        if (arg[0] == '-' || x.identifier != NULL)
+            return fail("token rotate: unexpected argument \"%s\"", shown(a, arg));
+        x.identifier = arg;
+    }
+    if (x.identifier == NULL)
+        return fail("token rotate needs an IDENTIFIER");
+    int rc = tk_store_write_tx(db, token_rotate_tx, &x);
+    if (rc) {
+        sodium_memzero(x.key, sizeof(x.key));
+        return store_fail(x.identifier, rc);
+    }
+    (void)tk_store_scrub(db); /* the old key's sealed copy was replaced */
+    if (json) {
+        struct tk_buf b;
+        tk_buf_init(&b, 4 * TK_KEY_LENGTH_MAX + 128);
+        b.wipe = true; /* it holds the key */
+        struct tk_jw w;
+        tk_jw_init(&w, &b);
+        tk_jw_obj_begin(&w);
+        tk_jw_keyl(&w, "key");
+        tk_jw_cstr(&w, x.key);
+        tk_jw_keyl(&w, "previous_key_valid_until");
+        if (x.grace_us > 0)
+            tk_jw_time(&w, x.now + x.grace_us);
+        else
+            tk_jw_null(&w);
+        tk_jw_obj_end(&w);
+        rc = print_json(&b);
+        tk_buf_free(&b);
+    } else {
+        printf("%s\n", x.key);
+    }
+    sodium_memzero(x.key, sizeof(x.key));
+    return rc;
 }
 
 static int user_delete_tx(struct tk_db *db, void *arg)
@@ -664,9 +1123,21 @@ static const struct {
      "                    [--expires DATETIME|none] [--expiring true|false]\n"
      "                    [--managed TEXT] [--key KEY] [--json]\n"
      "  Creates a token; prints its key (the only time it is shown besides view-key)."},
-    {"token", "list", "tokend token list [--user USERNAME] [--json]\n  Lists tokens, never keys."},
+    {"token", "list",
+     "tokend token list [--user USERNAME] [--json]\n"
+     "  Lists tokens with their last use and use count (the table), never keys."},
     {"token", "revoke", "tokend token revoke IDENTIFIER\n  Deletes a token."},
     {"token", "view-key", "tokend token view-key IDENTIFIER\n  Prints a token's key."},
+    {"token", "rotate",
+     "tokend token rotate IDENTIFIER [--grace DURATION] [--json]\n"
+     "  Gives a token a new key and prints it. The old key keeps working for the grace (default\n"
+     "  none, at most TOKEND_ROTATE_GRACE_MAX), then is remembered to detect its reuse."},
+    {"token", "set",
+     "tokend token set IDENTIFIER [--scopes SCOPE,...|none] [--networks NET,...|none]\n"
+     "                 [--rate-limit N/PERIOD|none] [--uses N|none]\n"
+     "                 [--view-key always|once|never] [--revoke-on-reuse true|false] [--json]\n"
+     "  Changes a token's tokend settings and prints them all. none: null (no restriction);\n"
+     "  \"\": an empty list."},
 };
 
 int tk_cli_admin(struct tk_cli *cli, int argc, char **argv)
@@ -733,6 +1204,10 @@ int tk_cli_admin(struct tk_cli *cli, int argc, char **argv)
         rc = token_list(cli, db, argc, argv, json, a);
     else if (strcmp(noun, "token") == 0 && strcmp(verb, "revoke") == 0)
         rc = token_revoke(cli, db, argc, argv);
+    else if (strcmp(noun, "token") == 0 && strcmp(verb, "rotate") == 0)
+        rc = token_rotate(cli, db, argc, argv, json, a);
+    else if (strcmp(noun, "token") == 0 && strcmp(verb, "set") == 0)
+        rc = token_set(cli, db, argc, argv, json, a);
     else
         rc = token_view_key(cli, db, argc, argv);
     tk_arena_free(a);

@@ -2,6 +2,7 @@
 #include "domain/token_settings.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -73,6 +74,41 @@ bool tk_scopes_subset(const char *sub, const char *of)
         sub += *sub == ' ';
     }
     return true;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+size_t tk_scopes_join(const char **items, size_t n, char *out)
+{
+    if (n > 1)
+        qsort(items, n, sizeof(*items), cmp_str);
+    char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(items[i], items[i - 1]) == 0)
+            continue;
+        if (p != out)
+            *p++ = ' ';
+        size_t len = strlen(items[i]);
+        memcpy(p, items[i], len);
+        p += len;
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+size_t tk_words_add(char *text, size_t len, const char *word, size_t word_len)
+{
+    if (has_word(text, word, word_len))
+        return len;
+    if (len > 0)
+        text[len++] = ' ';
+    memcpy(text + len, word, word_len);
+    len += word_len;
+    text[len] = '\0';
+    return len;
 }
 
 bool tk_rate_parse(const char *s, size_t len, struct tk_rate *out)

@@ -37,6 +37,19 @@ unsigned tk_scopes_mask(const char *text);
 /* Is every scope of the stored text `sub` also in `of` (both sorted, space-joined)? */
 bool tk_scopes_subset(const char *sub, const char *of);
 
+/* The stored text of a list setting (scopes, allowed_networks; docs/api.md §19.1) is its items
+ * joined by single spaces, "" for an empty list. Items hold no space. */
+
+/* The text of a scopes list: the n items (each tk_scope_valid) sorted byte-wise in place and
+ * written without repeats into out, which holds at least the items' lengths plus n plus 1 bytes.
+ * Returns the text's length. */
+size_t tk_scopes_join(const char **items, size_t n, char *out);
+/* A list kept in the order given (allowed_networks): appends word (word_len bytes, no space,
+ * not empty) to text (len bytes and a NUL) unless it is one of its words already, so each item
+ * stays where it first appeared. text has room for len + word_len + 2 bytes. Returns the new
+ * length. */
+size_t tk_words_add(char *text, size_t len, const char *word, size_t word_len);
+
 /* A rate limit: n uses per period_s seconds; n 0 is none. */
 struct tk_rate {
     uint32_t n;

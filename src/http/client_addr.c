@@ -245,6 +245,14 @@ bool tk_net_parse(const char *s, size_t len, struct tk_net *out)
     return true;
 }
 
+size_t tk_net_format(const struct tk_net *n, char out[TK_NET_TEXT_MAX])
+{
+    char ip[TK_IP_TEXT_MAX];
+    tk_ip_format(&n->ip, ip);
+    int len = snprintf(out, TK_NET_TEXT_MAX, "%s/%u", ip, (unsigned)n->prefix);
+    return len > 0 ? (size_t)len : 0;
+}
+
 bool tk_net_contains(const struct tk_net *n, const struct tk_ip *ip)
 {
     if (n->ip.family != ip->family)

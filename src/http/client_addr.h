@@ -47,6 +47,11 @@ void tk_ip_format(const struct tk_ip *ip, char out[TK_IP_TEXT_MAX]);
  * the IPv4 network of prefix - 96. */
 bool tk_net_parse(const char *s, size_t len, struct tk_net *out);
 bool tk_net_contains(const struct tk_net *n, const struct tk_ip *ip);
+/* Longest canonical text of a network, with its NUL ("<address>/128"). */
+#define TK_NET_TEXT_MAX (TK_IP_TEXT_MAX + 4)
+/* Canonical text "ADDRESS/PREFIX": tk_ip_format's address, the prefix always written (an
+ * allowed_networks item as docs/api.md §19.1 returns it). Returns its length. */
+size_t tk_net_format(const struct tk_net *n, char out[TK_NET_TEXT_MAX]);
 
 /* Parses a comma-separated list of networks (spaces around each allowed; empty text: an empty
  * list; an empty item is an error). At most TK_MAX_TRUSTED_PROXIES networks. On error writes

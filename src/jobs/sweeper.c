@@ -15,7 +15,6 @@
 #include "util/log.h"
 #include "util/metrics.h"
 #include "util/time.h"
-#include "json/writer.h"
 
 #define SWEEP_BATCH 500
 
@@ -47,26 +46,12 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
     if (rc)
         return rc;
 
-    struct tk_buf ctx;
-    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
-    struct tk_jw w;
-    tk_jw_init(&w, &ctx);
-    tk_jw_obj_begin(&w);
-    tk_jw_key(&w, "token");
-    tk_audit_token_ref(&w, t);
-    tk_jw_key(&w, "message");
     struct tk_buf msg;
     tk_buf_init(&msg, TK_MAX_TEXT_BYTES);
     tk_buf_printf(&msg, "Token %s's secret was rotated.", t->identifier);
-    tk_jw_str(&w, msg.data ? msg.data : "", msg.len);
+    rc = tk_audit_system_token(db, b->now, b->cfg->event_retention_us, "secret_rotate",
+                               TK_APP_MODELS, t, msg.data ? msg.data : "");
     tk_buf_free(&msg);
-    tk_jw_obj_end(&w);
-    char hex[33];
-    tk_audit_uuid_hex(t->uuid, hex);
-    rc = ctx.err ? ctx.err
-                 : tk_audit_system(db, b->now, b->cfg->event_retention_us, "secret_rotate",
-                                   TK_APP_MODELS, ctx.data, hex);
-    tk_buf_free(&ctx);
     if (rc == 0)
         b->stats->rotated++;
     return rc;

@@ -257,7 +257,7 @@ class Server:
             raise CliError(f"`tokend {' '.join(map(str, args))}` exited {p.returncode}:\n"
                            f"stdout: {out}\nstderr: {err}")
         if p.returncode == 0 and args[:1] == ("token",) and len(args) > 1 and \
-                args[1] in ("create", "view-key"):
+                args[1] in ("create", "view-key", "rotate"):
             note_key(out.strip().splitlines()[-1] if out.strip() else "")
             note_keys_in_body(out)
         for i, a in enumerate(args[:-1]):

@@ -208,9 +208,9 @@ def test_tokens_create_list_view_revoke(cli):
     assert key not in listing and given not in listing and j["key"] not in listing
     lines = listing.splitlines()
     assert lines[0].split() == ["IDENTIFIER", "INTENT", "USER", "EXPIRING", "EXPIRES",
-                                "DESCRIPTION"]
+                                "LAST_USED", "USE_COUNT", "DESCRIPTION"]
     row = [l for l in lines if l.startswith("dave-2 ")][0].split()
-    assert row[:5] == ["dave-2", "app_password", "dave", "yes", "-"]
+    assert row[:7] == ["dave-2", "app_password", "dave", "yes", "-", "-", "0"]
     tokens = json.loads(cli.ok("token", "list", "--user", "dave", "--json"))
     assert [t["identifier"] for t in tokens] == ["dave-2", "dave-3", "dave-ci"]
     assert all("key" not in t for t in tokens)

@@ -108,15 +108,15 @@ static void socket_addresses_unmap_ipv4(void **state)
     assert_false(tk_ip_from_sockaddr(NULL, &ip));
 }
 
+/* A network read and written back in canonical form (tk_net_format), or "ERR". */
 static const char *net(const char *s)
 {
-    static char out[TK_IP_TEXT_MAX + 8];
+    static char out[TK_NET_TEXT_MAX];
     struct tk_net n;
     if (!tk_net_parse(s, strlen(s), &n))
         return "ERR";
-    char a[TK_IP_TEXT_MAX];
-    tk_ip_format(&n.ip, a);
-    snprintf(out, sizeof(out), "%s/%u", a, n.prefix);
+    size_t len = tk_net_format(&n, out);
+    assert_int_equal(len, strlen(out));
     return out;
 }
 
@@ -134,6 +134,8 @@ static void networks_clear_host_bits(void **state)
     /* a mapped network is the IPv4 one, so it matches IPv4 peers */
     assert_string_equal(net("::ffff:10.0.0.0/104"), "10.0.0.0/8");
     assert_string_equal(net("::ffff:127.0.0.1"), "127.0.0.1/32");
+    assert_string_equal(net("FFFF:ffff:ffff:ffff:ffff:ffff:ffff:fffe"),
+                        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/128");
     assert_string_equal(net("10.0.0.0/33"), "ERR");
     assert_string_equal(net("::/129"), "ERR");
     assert_string_equal(net("1.2.3.4/"), "ERR");
