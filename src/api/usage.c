@@ -33,7 +33,10 @@ struct rate_slot {
     int64_t token_id; /* 0: empty */
     int64_t window_start;
     int64_t window_us;
-    uint32_t count;
+    uint32_t count;   /* admitted here in this window */
+    uint32_t pending; /* of count, not yet added to the shared total */
+    uint32_t others;  /* admitted by other processes, as of the last share */
+    uint32_t shared;  /* of count, added to the shared total */
 };
 
 struct rate_shard {
@@ -282,6 +285,7 @@ bool tk_usage_rate(struct tk_usage_book *b, int64_t token_id, const struct tk_ra
 {
     struct rate_shard *s = &b->rates[(uint64_t)token_id % RATE_SHARDS];
     int64_t window = (int64_t)r->period_s * 1000000;
+    int64_t start = now - now % window; /* aligned: every process agrees on the window */
     bool ok = true;
     pthread_mutex_lock(&s->mu);
     if (s->n * 2 >= s->cap) {
@@ -293,19 +297,17 @@ bool tk_usage_rate(struct tk_usage_book *b, int64_t token_id, const struct tk_ra
     }
     struct rate_slot *w = rate_find(s->slots, s->cap, token_id);
     if (w->token_id == 0) {
-        *w = (struct rate_slot){.token_id = token_id, .window_start = now, .window_us = window};
+        w->token_id = token_id;
         s->n++;
     }
-    if (now >= w->window_start + w->window_us || w->window_us != window) {
-        w->window_start = now; /* a new window (or a new limit) starts with this use */
-        w->window_us = window;
-        w->count = 0;
-    }
-    if (w->count < r->n) {
+    if (w->window_start != start || w->window_us != window)
+        *w = (struct rate_slot){.token_id = token_id, .window_start = start, .window_us = window};
+    if ((uint64_t)w->count + w->others < r->n) {
         w->count++;
+        w->pending++;
     } else {
         ok = false;
-        int64_t wait = w->window_start + w->window_us - now;
+        int64_t wait = start + window - now;
         *retry_after_s = (unsigned)((wait + 999999) / 1000000);
         if (*retry_after_s < 1)
             *retry_after_s = 1;
@@ -313,4 +315,81 @@ bool tk_usage_rate(struct tk_usage_book *b, int64_t token_id, const struct tk_ra
 out:
     pthread_mutex_unlock(&s->mu);
     return ok;
+}
+
+int tk_usage_rate_collect(struct tk_usage_book *b, int64_t now, struct tk_rate_share **out,
+                          size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t n = 0, cap = 0;
+    struct tk_rate_share *all = NULL;
+    int rc = 0;
+    for (size_t k = 0; k < RATE_SHARDS && rc == 0; k++) {
+        struct rate_shard *s = &b->rates[k];
+        pthread_mutex_lock(&s->mu);
+        for (size_t i = 0; i < s->cap; i++) {
+            struct rate_slot *w = &s->slots[i];
+            if (w->token_id == 0 || w->window_start + w->window_us <= now)
+                continue; /* ended: nothing left to decide with it */
+            if (n == cap) {
+                size_t want = cap ? cap * 2 : 64;
+                struct tk_rate_share *bigger = tk_realloc(all, want * sizeof(*all));
+                if (bigger == NULL) {
+                    rc = TK_ERR_NOMEM;
+                    break;
+                }
+                all = bigger;
+                cap = want;
+            }
+            all[n++] = (struct tk_rate_share){w->token_id, w->window_start, w->pending, 0};
+            w->shared += w->pending;
+            w->pending = 0;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (rc) {
+        tk_usage_rate_restore(b, all, n);
+        free(all);
+        return rc;
+    }
+    *out = all;
+    *n_out = n;
+    return 0;
+}
+
+/* The slot of a share, if it still holds that window (the shard is locked). */
+static struct rate_slot *share_slot(struct rate_shard *s, const struct tk_rate_share *x)
+{
+    if (s->cap == 0)
+        return NULL;
+    struct rate_slot *w = rate_find(s->slots, s->cap, x->token_id);
+    return w->token_id == x->token_id && w->window_start == x->window_start ? w : NULL;
+}
+
+void tk_usage_rate_restore(struct tk_usage_book *b, const struct tk_rate_share *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rate_shard *s = &b->rates[(uint64_t)x[i].token_id % RATE_SHARDS];
+        pthread_mutex_lock(&s->mu);
+        struct rate_slot *w = share_slot(s, &x[i]);
+        if (w != NULL) {
+            w->shared -= (uint32_t)x[i].added;
+            w->pending += (uint32_t)x[i].added;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+void tk_usage_rate_apply(struct tk_usage_book *b, const struct tk_rate_share *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rate_shard *s = &b->rates[(uint64_t)x[i].token_id % RATE_SHARDS];
+        pthread_mutex_lock(&s->mu);
+        struct rate_slot *w = share_slot(s, &x[i]);
+        if (w != NULL && x[i].total >= (int64_t)w->shared)
+            w->others = (uint32_t)(x[i].total - w->shared > UINT32_MAX ? UINT32_MAX
+                                                                       : x[i].total - w->shared);
+        pthread_mutex_unlock(&s->mu);
+    }
 }

@@ -32,8 +32,22 @@ int tk_usage_drain(struct tk_usage_book *b, struct tk_usage **out, size_t *n) TK
 void tk_usage_restore(struct tk_usage_book *b, const struct tk_usage *u, size_t n);
 
 /* One use of a token limited to r (r->n > 0): true when admitted (and counted); false with
- * *retry_after_s (at least 1) when the token used up its window. */
+ * *retry_after_s (at least 1) when the token used up its window. Windows are aligned to the
+ * period (a minute's window starts on the minute), so processes sharing counts agree on them;
+ * a use is admitted while this process's count plus the other processes' (as of the last
+ * share) is below n. */
 bool tk_usage_rate(struct tk_usage_book *b, int64_t token_id, const struct tk_rate *r, int64_t now,
                    unsigned *retry_after_s);
+
+/* Sharing rate windows between processes (PostgreSQL, jobs/usage.c; struct tk_rate_share is
+ * the store's). The open windows with what this process admitted since the last share (then
+ * counted as shared): *out is malloc'd (free()). */
+int tk_usage_rate_collect(struct tk_usage_book *b, int64_t now, struct tk_rate_share **out,
+                          size_t *n) TK_MUST_USE;
+/* The totals read back: each window's other processes' count becomes total minus this
+ * process's shared count. */
+void tk_usage_rate_apply(struct tk_usage_book *b, const struct tk_rate_share *x, size_t n);
+/* A share that could not be written: its uses are pending again. */
+void tk_usage_rate_restore(struct tk_usage_book *b, const struct tk_rate_share *x, size_t n);
 
 #endif

@@ -350,37 +350,75 @@ static int token_revoke(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     return rc ? store_fail(argv[1], rc) : 0;
 }
 
+struct view_key_tx {
+    struct tk_cli *cli;
+    const char *identifier;
+    struct tk_buf key;   /* the opened key */
+    bool hidden, erased; /* the view mode refuses; the view erased the sealed copy */
+};
+
+/* The view of the API's view_key (docs/api.md §19.4): refused under never, or once after a
+ * view; recorded, and under once the sealed copy erased with it. */
+static int view_key_tx(struct tk_db *db, void *arg)
+{
+    struct view_key_tx *x = arg;
+    tk_buf_reset(&x->key);
+    x->hidden = x->erased = false;
+    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_token *t = NULL;
+    enum tk_view_mode mode = TK_VIEW_ALWAYS;
+    bool viewed = false, stored = false;
+    int rc = tk_store_token_get(db, x->identifier, 0, a, &t);
+    if (rc == 0)
+        rc = tk_store_token_key_state(db, t->id, &mode, &viewed, &stored);
+    if (rc == 0 && (mode == TK_VIEW_NEVER || (mode == TK_VIEW_ONCE && viewed) || !stored)) {
+        x->hidden = true;
+        tk_arena_free(a);
+        return 0;
+    }
+    char uuid[37];
+    const uint8_t *sealed;
+    size_t len;
+    if (rc == 0)
+        rc = tk_store_token_sealed_key(db, t->id, a, uuid, &sealed, &len);
+    if (rc == 0)
+        rc = tk_key_open(&x->cli->secret, uuid, sealed, len, &x->key);
+    if (rc == 0)
+        rc = tk_store_token_key_viewed(db, t->id, mode == TK_VIEW_ONCE);
+    x->erased = rc == 0 && mode == TK_VIEW_ONCE;
+    tk_arena_free(a);
+    return rc;
+}
+
 static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
         return fail("token view-key needs one IDENTIFIER");
-    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
-    if (a == NULL)
-        return store_fail(argv[1], TK_ERR_NOMEM);
-    char uuid[37];
-    const uint8_t *sealed;
-    size_t len;
-    struct tk_token *t = NULL;
-    int rc = tk_store_token_get(db, argv[1], 0, a, &t);
-    if (rc == 0)
-        rc = tk_store_token_sealed_key(db, t->id, a, uuid, &sealed, &len);
-    if (rc == 0) {
-        struct tk_buf key;
-        tk_buf_init(&key, TK_OPENED_KEY_MAX_BYTES);
-        rc = tk_key_open(&cli->secret, uuid, sealed, len, &key);
-        if (rc == 0)
-            printf("%s\n", key.data);
-        else
-            fprintf(stderr, "tokend: %s: the key cannot be opened with this server secret\n",
-                    argv[1]);
-        if (key.data)
-            sodium_memzero(key.data, key.cap);
-        tk_buf_free(&key);
-        tk_arena_free(a);
-        return rc ? 1 : 0;
+    struct view_key_tx x = {.cli = cli, .identifier = argv[1]};
+    tk_buf_init(&x.key, TK_OPENED_KEY_MAX_BYTES);
+    x.key.wipe = true;
+    int rc = tk_store_write_tx(db, view_key_tx, &x);
+    if (rc == 0 && x.erased)
+        (void)tk_store_scrub(db);
+    int status = 0;
+    if (rc == 0 && x.hidden) {
+        fprintf(stderr,
+                "tokend: %s: the key cannot be viewed (view mode once after its view, or "
+                "never)\n",
+                argv[1]);
+        status = 1;
+    } else if (rc == 0) {
+        printf("%s\n", x.key.data ? x.key.data : "");
+    } else if (rc == TK_ERR_CRYPTO) {
+        fprintf(stderr, "tokend: %s: the key cannot be opened with this server secret\n", argv[1]);
+        status = 1;
+    } else {
+        status = store_fail(argv[1], rc);
     }
-    tk_arena_free(a);
-    return store_fail(argv[1], rc);
+    tk_buf_free(&x.key); /* zeroed (wipe) */
+    return status;
 }
 
 /* ---- listings ---- */

@@ -108,6 +108,8 @@ int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t n
     /* rotated-out keys past their reuse window are forgotten */
     if (rc == 0)
         rc = tk_store_old_keys_forget(db, now);
+    if (rc == 0)
+        rc = tk_store_rate_forget(db, now);
     /* expired events too a batch per transaction: a year of events expiring at once (a shorter
      * TOKEND_EVENT_RETENTION) is not one statement that runs past the store's time budget */
     while (rc == 0) {

@@ -9,6 +9,7 @@
 #include "util/alloc.h"
 #include "util/limits.h"
 #include "util/log.h"
+#include "util/time.h"
 
 struct batch {
     const struct tk_usage *u;
@@ -42,10 +43,34 @@ int tk_usage_flush_once(struct tk_store *store, struct tk_usage_book *book)
     return wrc ? wrc : rc;
 }
 
+int tk_usage_share_rates(struct tk_store *store, struct tk_usage_book *book, int64_t now)
+{
+    struct tk_rate_share *x;
+    size_t n;
+    int rc = tk_usage_rate_collect(book, now, &x, &n);
+    if (rc || n == 0)
+        return rc;
+    struct tk_db *db = tk_store_db(store);
+    rc = db ? 0 : TK_ERR_BUSY;
+    for (size_t i = 0; rc == 0 && i < n; i += TK_USAGE_FLUSH_ROWS) {
+        size_t k = n - i < TK_USAGE_FLUSH_ROWS ? n - i : TK_USAGE_FLUSH_ROWS;
+        rc = tk_store_rate_share(db, x + i, k); /* autocommit: one statement */
+        if (rc)
+            tk_usage_rate_restore(book, x + i, n - i); /* the rest goes with the next share */
+        else
+            tk_usage_rate_apply(book, x + i, k);
+    }
+    if (db == NULL)
+        tk_usage_rate_restore(book, x, n);
+    free(x);
+    return rc;
+}
+
 struct tk_usage_flusher {
     struct tk_store *store;
     struct tk_usage_book *book;
     int64_t interval_us;
+    bool share_rates; /* PostgreSQL: rate windows shared every second */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -63,20 +88,32 @@ static void flush_logged(struct tk_usage_flusher *f)
     }
 }
 
+#define SHARE_INTERVAL_US 1000000 /* docs/api.md §19.3: counts shared at least once a second */
+
 static void *flusher_main(void *arg)
 {
     struct tk_usage_flusher *f = arg;
+    int64_t tick =
+        f->share_rates && f->interval_us > SHARE_INTERVAL_US ? SHARE_INTERVAL_US : f->interval_us;
+    int64_t next_flush = tk_now_us() + f->interval_us;
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (f->interval_us % 1000000) * 1000;
-        ts.tv_sec += (time_t)(f->interval_us / 1000000 + ns / 1000000000);
+        int64_t ns = (int64_t)ts.tv_nsec + (tick % 1000000) * 1000;
+        ts.tv_sec += (time_t)(tick / 1000000 + ns / 1000000000);
         ts.tv_nsec = (long)(ns % 1000000000);
         while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &ts) == 0)
             ;
+        bool stopping = f->stop;
         pthread_mutex_unlock(&f->mu);
-        flush_logged(f); /* on stop too: the last flush */
+        int64_t now = tk_now_us();
+        if (f->share_rates && !stopping && tk_usage_share_rates(f->store, f->book, now) != 0)
+            tk_log(TK_LOG_DEBUG, "tokend.usage", "rate share failed; retried next second");
+        if (stopping || now >= next_flush) {
+            flush_logged(f); /* on stop too: the last flush */
+            next_flush = now + f->interval_us;
+        }
         pthread_mutex_lock(&f->mu);
     }
     pthread_mutex_unlock(&f->mu);
@@ -93,6 +130,7 @@ int tk_usage_flusher_start(struct tk_store *store, struct tk_usage_book *book, i
     f->store = store;
     f->book = book;
     f->interval_us = interval_us;
+    f->share_rates = tk_store_is_pg(store);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -222,3 +222,8 @@ void tk_store_snapshot(struct tk_db *db, struct tk_store_snapshot *out)
     out->conn = db->id;
     out->version = tk_db_version(db);
 }
+
+bool tk_store_is_pg(const struct tk_store *s)
+{
+    return s->dialect == TK_DIALECT_PG;
+}

@@ -44,6 +44,8 @@ void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
 struct tk_db *tk_store_db(struct tk_store *s);
 /* Closes the calling thread's connection (it reopens on next use). */
 void tk_store_thread_done(struct tk_store *s);
+/* Is the store PostgreSQL (several processes may share it)? */
+bool tk_store_is_pg(const struct tk_store *s);
 /* The per-installation UUID (docs/api.md §10.1 uid), valid after tk_store_migrate. */
 const char *tk_store_installation_id(const struct tk_store *s);
 
@@ -436,6 +438,18 @@ struct tk_usage {
     int64_t last_used;
     const char *last_used_ip;
 };
+/* A rate-limit window shared by processes (docs/api.md §19.3): one entry per token window
+ * still open in this process. */
+struct tk_rate_share {
+    int64_t token_id, window_start;
+    int64_t added; /* this process's uses since the last share, to add to the total */
+    int64_t total; /* filled by tk_store_rate_share: the window's total over every process */
+};
+/* Adds each window's uses to the shared totals and reads the totals back, in one statement
+ * (n at most TK_USAGE_FLUSH_ROWS). */
+int tk_store_rate_share(struct tk_db *db, struct tk_rate_share *x, size_t n) TK_MUST_USE;
+/* Drops shared windows that ended before now (the sweeper). */
+int tk_store_rate_forget(struct tk_db *db, int64_t now) TK_MUST_USE;
 /* Adds n tokens' usage in one statement (n at most TK_USAGE_FLUSH_ROWS). */
 int tk_store_usage_flush(struct tk_db *db, const struct tk_usage *u, size_t n) TK_MUST_USE;
 

@@ -433,3 +433,55 @@ int tk_store_scrub(struct tk_db *db)
         return 0;
     return tk_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 }
+
+int tk_store_rate_share(struct tk_db *db, struct tk_rate_share *x, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc) {
+        tk_arena_free(a);
+        return rc;
+    }
+    tk_sql_add(&q, "INSERT INTO token_rate (token_id, window_start, n) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        tk_sql_add(&q, i ? ", (" : "(");
+        tk_sql_int(&q, x[i].token_id);
+        tk_sql_add(&q, ", ");
+        tk_sql_int(&q, x[i].window_start);
+        tk_sql_add(&q, ", ");
+        tk_sql_int(&q, x[i].added);
+        tk_sql_add(&q, ")");
+    }
+    tk_sql_add(&q, " ON CONFLICT (token_id, window_start) DO UPDATE SET n = token_rate.n + "
+                   "excluded.n RETURNING token_id, window_start, n");
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc == 0) {
+        while ((rc = tk_db_step(db, st)) == 1) {
+            int64_t id = tk_db_col_int(db, st, 0), start = tk_db_col_int(db, st, 1);
+            for (size_t i = 0; i < n; i++) /* a page of open windows: small */
+                if (x[i].token_id == id && x[i].window_start == start)
+                    x[i].total = tk_db_col_int(db, st, 2);
+        }
+        tk_db_reset(db, st);
+    }
+    tk_arena_free(a);
+    return rc < 0 ? rc : 0;
+}
+
+int tk_store_rate_forget(struct tk_db *db, int64_t now)
+{
+    struct tk_db_stmt *st;
+    /* the longest period is a day: a window that started two days ago has ended */
+    int rc = tk_db_prepare(db, "DELETE FROM token_rate WHERE window_start < ?", &st);
+    if (rc)
+        return rc;
+    tk_db_bind_int(db, st, 1, now - 2 * 86400 * 1000000LL);
+    return tk_st_run(db, st);
+}

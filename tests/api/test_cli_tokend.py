@@ -467,3 +467,42 @@ def test_list_json_keeps_the_core_token_shape(server, admin):
     assert_status(r, 200)
     assert list(tokens[ident]) == list(r.json())
     assert "use_count" not in tokens[ident] and "last_used" not in tokens[ident]
+
+
+# -- token view-key honours the view modes (docs/api.md §19.4) ------------------------------------
+
+def test_cli_view_key_once_shows_the_key_once_and_erases_it(server, admin):
+    ident, key = new_token(server)
+    rc, out, err = run(server, "token", "set", ident, "--view-key", "once")
+    assert rc == 0, err
+    rc, out, err = run(server, "token", "view-key", ident)
+    assert rc == 0 and out == key + "\n", err
+    assert sealed_length(server, ident) == 0
+    rc, out, err = run(server, "token", "view-key", ident)
+    assert rc == 1 and out == "" and len(err.strip().splitlines()) == 1, (out, err)
+    assert ident in err and "cannot be viewed" in err
+    # the API agrees: the one view was the command line's
+    assert_json(admin.get(f"/api/v3/core/tokens/{ident}/view_key/"), 404,
+                {"detail": "Not found."})
+    assert works(server, key)
+
+
+def test_cli_view_key_never_shows_nothing(server):
+    ident, key = new_token(server)
+    rc, out, err = run(server, "token", "set", ident, "--view-key", "never")
+    assert rc == 0, err
+    rc, out, err = run(server, "token", "view-key", ident)
+    assert rc == 1 and out == "" and "cannot be viewed" in err
+    assert works(server, key)
+
+
+def test_cli_view_key_always_records_the_view(server, admin):
+    """A view through the command line counts as a view: switching to once afterwards erases
+    the sealed copy, as after an API view."""
+    ident, key = new_token(server)
+    rc, out, err = run(server, "token", "view-key", ident)
+    assert rc == 0 and out == key + "\n", err
+    assert sealed_length(server, ident) > 0
+    rc, out, err = run(server, "token", "set", ident, "--view-key", "once")
+    assert rc == 0, err
+    assert sealed_length(server, ident) == 0

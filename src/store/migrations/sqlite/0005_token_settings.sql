@@ -25,3 +25,13 @@ CREATE TABLE token_old_keys (
 CREATE INDEX token_old_keys_token ON token_old_keys(token_id);
 CREATE INDEX token_old_keys_forget ON token_old_keys(forget_after);
 CREATE INDEX tokens_last_used ON tokens(last_used);
+
+-- Rate-limit windows shared by several processes on one PostgreSQL (docs/api.md §19.3): each
+-- process adds the uses it admitted in a window, aligned to the period, and reads the total back
+-- at least once a second. Unused on SQLite (one process). The sweeper drops old windows.
+CREATE TABLE token_rate (
+    token_id     INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (token_id, window_start)
+);
