@@ -62,6 +62,14 @@ add_test(NAME scaleout/postgres
 set_tests_properties(scaleout/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
   LABELS api TIMEOUT 600)
 
+# Real reverse proxies in front of a small service with tokend as the authority: Debian's nginx
+# (auth_request) and Caddy (forward_auth) with contrib/'s snippets. Both are installed by
+# scripts/install-deps; a machine without them fails the suite, it is never skipped.
+add_test(NAME gateway/sqlite
+  COMMAND ${TK_PYTHON} -m pytest -q -rfEs -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/gateway)
+set_tests_properties(gateway/sqlite PROPERTIES ENVIRONMENT "${TK_API_ENV};TOKEND_TEST_BACKEND=sqlite"
+  LABELS gateway TIMEOUT 300)
+
 # authentik's official client (@goauthentik/api, pinned) and an OpenAPI validator, on both stores.
 add_test(NAME compat/sqlite COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run)
 add_test(NAME compat/postgres COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run postgres)
