@@ -210,6 +210,12 @@ http {
             set $tokend_verify_query "?scope=reports:read";
             proxy_pass http://127.0.0.1:@APP@;
         }
+        # tokend-protect.conf beside the access module's own refusals
+        location /local/ {
+            include @CONTRIB@/nginx/tokend-protect.conf;
+            deny 127.0.0.2;
+            proxy_pass http://127.0.0.1:@APP@;
+        }
     }
 }
 """

@@ -262,6 +262,15 @@ def test_nginx_auth_location_is_internal(proxies, tokend, upstream, owner):
     assert (resp.status, hits) == (404, [])
 
 
+def test_nginx_deny_rules_keep_their_403(proxies, tokend, upstream, owner):
+    """A location that also has allow/deny rules: their 403 comes before tokend is asked and
+    goes through @tokend_refused too, which answers it 403 (not the 500 of a failed ask)."""
+    nginx = proxies["nginx"]
+    _, key = make_token(tokend, owner)
+    passed(nginx, upstream, "/local/x", key=key)
+    refused(nginx, upstream, 403, "/local/x", key=key, source=OTHER_ADDRESS, expect=FORBIDDEN)
+
+
 @pytest.fixture(scope="module")
 def cut_off(tmp_path_factory):
     """Both proxies asking a tokend that is not there (a port nothing listens on)."""
