@@ -252,6 +252,7 @@ CADDY_WRAPPER = """\
 {
 \tadmin off
 \tauto_https off
+\tdefault_bind 127.0.0.1
 \tstorage file_system @DIR@/storage
 }
 
@@ -260,9 +261,10 @@ import @CONTRIB@/caddy/Caddyfile
 
 
 class Caddy(Proxy):
-    """Debian's Caddy (`caddy run`), no admin endpoint, no automatic HTTPS, its data and
-    configuration folders in the test's folder; the addresses through contrib/caddy/Caddyfile's
-    environment placeholders."""
+    """Debian's Caddy (`caddy run`), no admin endpoint, no automatic HTTPS, listening on
+    127.0.0.1 only (its default is every interface, where a free port of 127.0.0.1 may still be
+    held on 127.0.0.2 by a client socket), its data and configuration folders in the test's
+    folder; the addresses through contrib/caddy/Caddyfile's environment placeholders."""
 
     name = "caddy"
 
