@@ -55,6 +55,8 @@ void tk_api_groups_used_by(struct tk_request *req, struct tk_response *res, void
 void tk_api_tokend_tokens_collection(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_tokend_tokens_detail(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_tokend_tokens_rotate(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_verify(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_introspect(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_live(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_ready(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx);
@@ -141,6 +143,26 @@ int tk_api_refuse(struct tk_ctx *c, int status, const char *detail);
 /* The same with a JSON body of another shape (authentik's bare lists and strings), or with no
  * body at all when body is NULL. */
 int tk_api_refuse_body(struct tk_ctx *c, int status, const char *body);
+
+/* The context of a request before authentication (tk_api_run's first step), for handlers that
+ * authenticate their own way (verification, docs/api.md §19.7). */
+void tk_api_ctx_init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
+                     struct tk_response *res);
+/* Is the client address inside one of the networks of allowed_networks (store text)? */
+bool tk_api_network_allows(const char *networks, const char *client_ip);
+/* A rotated-out key of token_id presented after its grace window (docs/api.md §19.5): the
+ * suspicious_request event and, under revoke_on_reuse, the token's deletion, in one write
+ * transaction on c->db. */
+int tk_api_key_reused(struct tk_ctx *c, int64_t token_id) TK_MUST_USE;
+
+/* A use of the token p authenticated (docs/api.md §19.3): its rate limit, one of its remaining
+ * uses (taken on db), and the use recorded in memory with the client address ip. */
+enum tk_use_result { TK_USE_OK, TK_USE_THROTTLED, TK_USE_EXHAUSTED };
+int tk_api_use(struct tk_api *api, struct tk_db *db, const struct tk_principal *p, int64_t now,
+               const char *ip, enum tk_use_result *out, unsigned *wait) TK_MUST_USE;
+/* DRF's throttled answer: 429 "Request was throttled. Expected available in N seconds." with
+ * Retry-After: N. Returns TK_ERR_ANSWER. */
+int tk_api_throttled(struct tk_ctx *c, unsigned wait);
 
 /* Turns a handler's outcome into c->res (above). Frees c->fe. */
 void tk_api_respond(struct tk_ctx *c, int rc);

@@ -205,19 +205,44 @@ int tk_audit_system(struct tk_db *db, int64_t now, int64_t retention_us, const c
     return tk_store_event_insert(db, &e);
 }
 
-int tk_audit_system_token(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
-                          const char *app, const struct tk_token *t, const char *message)
+/* {"token": ref, "message": message[, "http_request": http_request]} into ctx. */
+static void message_context(struct tk_buf *ctx, const struct tk_token *t, const char *message,
+                            const char *http_request)
 {
-    struct tk_buf ctx;
-    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
+    tk_buf_init(ctx, TK_MAX_EVENT_CONTEXT_BYTES);
     struct tk_jw w;
-    tk_jw_init(&w, &ctx);
+    tk_jw_init(&w, ctx);
     tk_jw_obj_begin(&w);
     tk_jw_keyl(&w, "token");
     tk_audit_token_ref(&w, t);
     tk_jw_keyl(&w, "message");
     tk_jw_cstr(&w, message);
+    if (http_request != NULL) {
+        tk_jw_keyl(&w, "http_request");
+        tk_jw_raw(&w, http_request, strlen(http_request));
+    }
     tk_jw_obj_end(&w);
+}
+
+/* The actor of a request without a user: no user, the request and its client address. */
+static int anonymous_actor(struct tk_ctx *c, struct tk_audit_actor *out)
+{
+    struct tk_buf req;
+    tk_buf_init(&req, TK_MAX_EVENT_CONTEXT_BYTES);
+    struct tk_jw w;
+    tk_jw_init(&w, &req);
+    http_request(&w, c);
+    int rc = 0;
+    *out = (struct tk_audit_actor){.user_json = "{}", .client_ip = c->req->client_ip};
+    out->http_request = take(&req, c->req->arena, &rc);
+    return rc;
+}
+
+int tk_audit_system_token(struct tk_db *db, int64_t now, int64_t retention_us, const char *action,
+                          const char *app, const struct tk_token *t, const char *message)
+{
+    struct tk_buf ctx;
+    message_context(&ctx, t, message, NULL);
     char hex[33];
     tk_audit_uuid_hex(t->uuid, hex);
     int rc = ctx.err ? ctx.err : tk_audit_system(db, now, retention_us, action, app, ctx.data, hex);
@@ -229,34 +254,11 @@ int tk_audit_token_message(struct tk_ctx *c, const char *action, const char *app
                            const struct tk_token *t, const char *message, bool anonymous)
 {
     struct tk_audit_actor actor;
-    int rc = 0;
-    if (anonymous) {
-        struct tk_buf req;
-        tk_buf_init(&req, TK_MAX_EVENT_CONTEXT_BYTES);
-        struct tk_jw w;
-        tk_jw_init(&w, &req);
-        http_request(&w, c);
-        actor = (struct tk_audit_actor){.user_json = "{}", .client_ip = c->req->client_ip};
-        actor.http_request = take(&req, c->req->arena, &rc);
-    } else {
-        rc = tk_audit_actor(c, c->req->arena, &actor);
-    }
+    int rc = anonymous ? anonymous_actor(c, &actor) : tk_audit_actor(c, c->req->arena, &actor);
     if (rc)
         return rc;
     struct tk_buf ctx;
-    tk_buf_init(&ctx, TK_MAX_EVENT_CONTEXT_BYTES);
-    struct tk_jw w;
-    tk_jw_init(&w, &ctx);
-    tk_jw_obj_begin(&w);
-    tk_jw_keyl(&w, "token");
-    tk_audit_token_ref(&w, t);
-    tk_jw_keyl(&w, "message");
-    tk_jw_cstr(&w, message);
-    if (!anonymous) {
-        tk_jw_keyl(&w, "http_request");
-        tk_jw_raw(&w, actor.http_request, strlen(actor.http_request));
-    }
-    tk_jw_obj_end(&w);
+    message_context(&ctx, t, message, anonymous ? NULL : actor.http_request);
     const char *context = take(&ctx, c->req->arena, &rc);
     char *hex = tk_arena_alloc(c->req->arena, 33);
     if (rc == 0 && hex == NULL)
@@ -273,15 +275,9 @@ int tk_audit_token_message(struct tk_ctx *c, const char *action, const char *app
 int tk_audit_token_anonymous(struct tk_ctx *c, const char *action, const char *app,
                              const char *ctx_key, const struct tk_token *t)
 {
-    struct tk_audit_actor actor = {.user_json = "{}", .client_ip = c->req->client_ip};
-    struct tk_buf req;
-    tk_buf_init(&req, TK_MAX_EVENT_CONTEXT_BYTES);
-    struct tk_jw w;
-    tk_jw_init(&w, &req);
-    http_request(&w, c);
-    int rc = 0;
-    actor.http_request = take(&req, c->req->arena, &rc);
+    struct tk_audit_actor actor;
     struct tk_event e;
+    int rc = anonymous_actor(c, &actor);
     if (rc == 0)
         rc = tk_audit_token_event(c, &actor, action, app, ctx_key, t, c->req->arena, &e);
     return rc ? rc : tk_store_event_insert(c->db, &e);

@@ -48,8 +48,8 @@ static int failed(struct tk_ctx *c, enum tk_auth_failure why, const char *msg)
     return tk_api_refuse(c, 403, msg);
 }
 
-static void init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
-                 struct tk_response *res)
+void tk_api_ctx_init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
+                     struct tk_response *res)
 {
     memset(c, 0, sizeof(*c));
     c->api = api;
@@ -69,7 +69,7 @@ static void init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
 
 /* Is the client address inside one of the networks of a token's allowed_networks (the store's
  * text: canonical networks joined by spaces, "" for none)? */
-static bool network_allows(const char *networks, const char *client_ip)
+bool tk_api_network_allows(const char *networks, const char *client_ip)
 {
     struct tk_ip ip;
     if (networks == NULL || client_ip == NULL || !tk_ip_parse(client_ip, strlen(client_ip), &ip))
@@ -118,35 +118,64 @@ static int reuse_tx(struct tk_db *db, void *arg)
     return rc;
 }
 
-/* A successful authentication that is a use of the token (docs/api.md §19.3): its rate limit
- * (429), one of its remaining uses (taken in the store, exact across processes; none left: the
- * key is invalid), and the use recorded in memory for the next batched write. */
-static int use(struct tk_ctx *c)
+int tk_api_key_reused(struct tk_ctx *c, int64_t token_id)
 {
-    struct tk_api *api = c->api;
-    const struct tk_principal *p = &c->who;
-    unsigned wait = 0;
+    struct tk_principal who = c->who;
+    c->who = (struct tk_principal){.token_id = token_id};
+    int rc = tk_store_write_tx(c->db, reuse_tx, c);
+    c->who = who;
+    return rc;
+}
+
+int tk_api_use(struct tk_api *api, struct tk_db *db, const struct tk_principal *p, int64_t now,
+               const char *ip, enum tk_use_result *out, unsigned *wait)
+{
+    *out = TK_USE_OK;
     if (p->rate.n > 0 && api->usage != NULL &&
-        !tk_usage_rate(api->usage, p->token_id, &p->rate, c->now, &wait)) {
-        char *msg = tk_arena_alloc(c->req->arena, 80);
-        if (msg == NULL)
-            return TK_ERR_NOMEM;
-        snprintf(msg, 80, "Request was throttled. Expected available in %u seconds.", wait);
-        tk_api_refuse(c, 429, msg);
-        c->answer.retry_after = wait;
-        return TK_ERR_ANSWER;
+        !tk_usage_rate(api->usage, p->token_id, &p->rate, now, wait)) {
+        *out = TK_USE_THROTTLED;
+        return 0;
     }
     if (p->has_uses) {
         bool ok = false;
-        int rc = tk_store_token_take_use(c->db, p->token_id, &ok);
+        int rc = tk_store_token_take_use(db, p->token_id, &ok);
         if (rc)
             return rc;
-        if (!ok)
-            return failed(c, TK_AUTHF_INVALID, "Token invalid/expired");
+        if (!ok) {
+            *out = TK_USE_EXHAUSTED;
+            return 0;
+        }
     }
     if (api->usage != NULL)
-        tk_usage_record(api->usage, p->token_id, c->now, c->req->client_ip);
+        tk_usage_record(api->usage, p->token_id, now, ip);
     return 0;
+}
+
+/* A successful authentication that is a use of the token (docs/api.md §19.3): 429 past its
+ * rate limit, an invalid key once its uses are gone. */
+static int use(struct tk_ctx *c)
+{
+    enum tk_use_result u;
+    unsigned wait = 0;
+    int rc = tk_api_use(c->api, c->db, &c->who, c->now, c->req->client_ip, &u, &wait);
+    if (rc)
+        return rc;
+    if (u == TK_USE_THROTTLED)
+        return tk_api_throttled(c, wait);
+    if (u == TK_USE_EXHAUSTED)
+        return failed(c, TK_AUTHF_INVALID, "Token invalid/expired");
+    return 0;
+}
+
+int tk_api_throttled(struct tk_ctx *c, unsigned wait)
+{
+    char *msg = tk_arena_alloc(c->req->arena, 80);
+    if (msg == NULL)
+        return TK_ERR_NOMEM;
+    snprintf(msg, 80, "Request was throttled. Expected available in %u seconds.", wait);
+    tk_api_refuse(c, 429, msg);
+    c->answer.retry_after = wait;
+    return TK_ERR_ANSWER;
 }
 
 /* DRF's authentication: fills c->db and c->who, or refuses (403, 400, 429, 503). A use (the
@@ -180,14 +209,12 @@ static int authenticate(struct tk_ctx *c, bool is_use)
     if (!tk_principal_cache_get(&c->snap, hash, c->now, ip, &c->who)) {
         struct tk_auth_result r;
         rc = tk_store_authenticate(c->db, hash, c->now, c->req->arena, &c->who, &r);
-        if (rc == 0 && c->who.has_networks && !network_allows(r.networks, ip))
+        if (rc == 0 && c->who.has_networks && !tk_api_network_allows(r.networks, ip))
             rc = TK_ERR_NOTFOUND; /* outside allowed_networks: an invalid key (§19.2) */
         else if (rc == 0)
             tk_principal_cache_put(&c->snap, hash, &c->who, r.valid_until, ip);
         if (rc == TK_ERR_NOTFOUND && r.reused_token > 0 && is_use) {
-            c->who = (struct tk_principal){.token_id = r.reused_token};
-            int wrc = tk_store_write_tx(c->db, reuse_tx, c);
-            c->who = (struct tk_principal){0};
+            int wrc = tk_api_key_reused(c, r.reused_token);
             if (wrc)
                 return wrc;
         }
@@ -214,7 +241,7 @@ static int authenticate(struct tk_ctx *c, bool is_use)
 bool tk_api_admit(struct tk_request *req, struct tk_response *res, void *ctx)
 {
     struct tk_ctx c;
-    init(&c, ctx, req, res);
+    tk_api_ctx_init(&c, ctx, req, res);
     int rc = authenticate(&c, false);
     tk_api_respond(&c, rc);
     return rc == 0;
@@ -259,7 +286,7 @@ void tk_api_run(void *api, struct tk_request *req, struct tk_response *res, unsi
                 unsigned flags, tk_api_handler_fn fn)
 {
     struct tk_ctx c;
-    init(&c, api, req, res);
+    tk_api_ctx_init(&c, api, req, res);
     int rc = authenticate(&c, true);
     if (rc == 0)
         rc = dispatch(&c, allowed, flags);

@@ -40,6 +40,9 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         {"/api/v3/tokend/tokens/{}/", "GET, PATCH, HEAD, OPTIONS", tk_api_tokend_tokens_detail,
          AUTH},
         {"/api/v3/tokend/tokens/{}/rotate/", "POST, OPTIONS", tk_api_tokend_tokens_rotate, AUTH},
+        /* verification: any method, the request's own credential is the one asked about */
+        {"/api/v3/tokend/verify/", NULL, tk_api_tokend_verify, NULL},
+        {"/api/v3/tokend/introspect/", "POST, OPTIONS", tk_api_tokend_introspect, AUTH},
         /* authentik's probes: any method, no authentication (health.c) */
         {"/-/health/live/", NULL, tk_api_health_live, NULL},
         {"/-/health/ready/", NULL, tk_api_health_ready, NULL},

@@ -90,10 +90,7 @@ static int rotate(struct tk_ctx *c)
         tk_jw_keyl(&w, "key");
         tk_jw_cstr(&w, x.key);
         tk_jw_keyl(&w, "previous_key_valid_until");
-        if (x.has_until)
-            tk_jw_time(&w, x.until);
-        else
-            tk_jw_null(&w);
+        tk_jw_time_or_null(&w, x.has_until, x.until);
         tk_jw_obj_end(&w);
         c->res->status = 200;
     }

@@ -57,19 +57,13 @@ void tk_json_tokend_token(struct tk_jw *w, const struct tk_tokend_token *t)
     tk_jw_keyl(w, "revoke_on_reuse");
     tk_jw_bool(w, t->s.revoke_on_reuse);
     tk_jw_keyl(w, "last_used");
-    if (t->has_last_used)
-        tk_jw_time(w, t->last_used);
-    else
-        tk_jw_null(w);
+    tk_jw_time_or_null(w, t->has_last_used, t->last_used);
     tk_jw_keyl(w, "last_used_ip");
     tk_jw_cstr(w, t->last_used_ip);
     tk_jw_keyl(w, "use_count");
     tk_jw_int(w, t->use_count);
     tk_jw_keyl(w, "previous_key_valid_until");
-    if (t->has_previous_until)
-        tk_jw_time(w, t->previous_until);
-    else
-        tk_jw_null(w);
+    tk_jw_time_or_null(w, t->has_previous_until, t->previous_until);
     tk_jw_obj_end(w);
 }
 

@@ -26,6 +26,7 @@ enum tk_auth_kind tk_auth_parse(const char *header, size_t len, const char **cre
 struct tk_principal {
     int64_t user_id;
     bool is_superuser;
+    bool is_service; /* the owner is a service account (internal or not) */
     int64_t token_id;
     bool scoped;         /* the token's scopes are a list: only these of tokend's scopes apply */
     unsigned scopes;     /* enum tk_scope bits, when scoped */

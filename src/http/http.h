@@ -10,6 +10,7 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/limits.h"
 
 enum tk_method {
     TK_M_GET = 1 << 0,
@@ -54,7 +55,13 @@ struct tk_response {
     bool empty;               /* no body and no Content-Type (204, set_key's bare 400) */
     const char *content_type; /* NULL: application/json */
     unsigned retry_after;     /* > 0: a Retry-After header (seconds) */
-    int64_t user_id;          /* the authenticated user's pk for the request log, 0: none */
+    /* more headers, names and values living until the response is sent (verification's
+     * WWW-Authenticate and X-Tokend-*, docs/api.md §19.7) */
+    struct tk_header {
+        const char *name, *value;
+    } headers[TK_RESPONSE_MAX_HEADERS];
+    size_t n_headers;
+    int64_t user_id; /* the authenticated user's pk for the request log, 0: none */
 };
 
 typedef void (*tk_handler_fn)(struct tk_request *req, struct tk_response *res, void *ctx);

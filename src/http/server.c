@@ -339,6 +339,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
                                 res->content_type ? res->content_type : "application/json");
     if (res->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    for (size_t i = 0; i < res->n_headers; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
     if (res->retry_after > 0) {
         char s[16];
         snprintf(s, sizeof(s), "%u", res->retry_after);

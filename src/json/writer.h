@@ -39,6 +39,14 @@ void tk_jw_bool(struct tk_jw *w, bool v);
 void tk_jw_null(struct tk_jw *w);
 /* A datetime (µs since epoch) as RFC 3339 string (util/time.h). */
 void tk_jw_time(struct tk_jw *w, int64_t us);
+/* tk_jw_time when has, else null (the nullable datetimes of the objects). */
+static inline void tk_jw_time_or_null(struct tk_jw *w, bool has, int64_t us)
+{
+    if (has)
+        tk_jw_time(w, us);
+    else
+        tk_jw_null(w);
+}
 /* Pre-serialised JSON written verbatim (must be a valid compact JSON value). */
 void tk_jw_raw(struct tk_jw *w, const char *json, size_t len);
 

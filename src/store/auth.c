@@ -18,21 +18,24 @@
     "granting.id WHERE granting.depth < " STR(TK_MAX_GROUP_DEPTH) ") "
 
 /* The token a key (or a remembered key's token id) authenticates as, with its owner's superuser
- * status and the token's settings (docs/api.md §3, §19). */
-#define AUTH_SELECT                                                                                \
+ * status, service-account type and name, and the token's settings (docs/api.md §3, §19). */
+#define KEY_SELECT                                                                                 \
     GRANTING_CTE                                                                                   \
     "SELECT t.user_id, t.expiring, t.expires, CASE WHEN EXISTS (SELECT 1 "                         \
     "FROM memberships m WHERE m.user_id = t.user_id AND m.group_id IN "                            \
     "(SELECT id FROM granting)) THEN 1 ELSE 0 END, " /* PG: a boolean */                           \
-    "t.id, t.scopes, t.allowed_networks, t.rate_limit, t.uses_remaining "                          \
-    "FROM tokens t JOIN users u ON u.id = t.user_id WHERE "
-#define AUTH_WHERE                                                                                 \
-    " AND t.intent = 'api' AND u.is_active = 1 AND (t.uses_remaining IS NULL OR "                  \
+    "t.id, t.scopes, t.allowed_networks, t.rate_limit, t.uses_remaining, t.uuid, t.identifier, "   \
+    "t.intent, u.username, CASE WHEN u.type IN ('service_account', 'internal_service_account') "   \
+    "THEN 1 ELSE 0 END FROM tokens t JOIN users u ON u.id = t.user_id WHERE "
+#define KEY_WHERE(intents)                                                                         \
+    " AND t.intent IN " intents " AND u.is_active = 1 AND (t.uses_remaining IS NULL OR "           \
     "t.uses_remaining > 0) ORDER BY (t.expiring = 0 OR t.expires IS NULL) DESC, "                  \
     "t.expires DESC LIMIT 1" /* the token valid longest, if several */
+#define API_ONLY "('api')"
+#define API_AND_APP "('api', 'app_password')"
 
 static int lookup(struct tk_db *db, const char *sql, const uint8_t *hash, int64_t id, int64_t now,
-                  struct tk_arena *a, struct tk_principal *out, struct tk_auth_result *r)
+                  struct tk_arena *a, struct tk_key_token *k, struct tk_auth_result *r)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db, sql, &st);
@@ -44,15 +47,18 @@ static int lookup(struct tk_db *db, const char *sql, const uint8_t *hash, int64_
         tk_db_bind_int(db, st, 1, id);
     rc = tk_db_step(db, st);
     if (rc == 1) {
-        memset(out, 0, sizeof(*out));
+        memset(k, 0, sizeof(*k));
+        struct tk_principal *out = &k->who;
         out->user_id = tk_db_col_int(db, st, 0);
-        bool expires = tk_db_col_int(db, st, 1) != 0 && !tk_db_col_null(db, st, 2);
-        r->valid_until = expires ? tk_db_col_int(db, st, 2) : INT64_MAX;
+        k->expiring = tk_db_col_int(db, st, 1) != 0;
+        k->has_expires = !tk_db_col_null(db, st, 2);
+        k->expires = tk_db_col_int(db, st, 2);
+        r->valid_until = k->expiring && k->has_expires ? k->expires : INT64_MAX;
         out->is_superuser = tk_db_col_int(db, st, 3) != 0;
         out->token_id = tk_db_col_int(db, st, 4);
-        const char *scopes = tk_st_col_dup_null(db, st, 5, a);
+        k->scopes = tk_st_col_dup_null(db, st, 5, a);
         out->scoped = !tk_db_col_null(db, st, 5);
-        out->scopes = tk_scopes_mask(scopes);
+        out->scopes = tk_scopes_mask(k->scopes);
         r->networks = tk_st_col_dup_null(db, st, 6, a);
         out->has_networks = !tk_db_col_null(db, st, 6);
         size_t len = 0;
@@ -60,7 +66,13 @@ static int lookup(struct tk_db *db, const char *sql, const uint8_t *hash, int64_
         if (rate == NULL || !tk_rate_parse(rate, len, &out->rate))
             out->rate = (struct tk_rate){0, 0};
         out->has_uses = !tk_db_col_null(db, st, 8);
-        if ((out->scoped && scopes == NULL) || (out->has_networks && r->networks == NULL))
+        tk_st_col_uuid(db, st, 9, k->uuid);
+        k->identifier = tk_st_col_dup(db, st, 10, a);
+        k->intent = tk_st_col_dup(db, st, 11, a);
+        k->username = tk_st_col_dup(db, st, 12, a);
+        out->is_service = tk_db_col_int(db, st, 13) != 0;
+        if ((out->scoped && k->scopes == NULL) || (out->has_networks && r->networks == NULL) ||
+            k->identifier == NULL || k->intent == NULL || k->username == NULL)
             rc = TK_ERR_NOMEM;
         else
             rc = now <= r->valid_until ? 0 : TK_ERR_NOTFOUND;
@@ -71,11 +83,15 @@ static int lookup(struct tk_db *db, const char *sql, const uint8_t *hash, int64_
     return rc;
 }
 
-int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
-                          struct tk_arena *a, struct tk_principal *out, struct tk_auth_result *r)
+int tk_store_key_lookup(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
+                        bool app_passwords, struct tk_arena *a, struct tk_key_token *k,
+                        struct tk_auth_result *r)
 {
     memset(r, 0, sizeof(*r));
-    int rc = lookup(db, AUTH_SELECT "t.key_hash = ?" AUTH_WHERE, key_hash, 0, now, a, out, r);
+    int rc = lookup(db,
+                    app_passwords ? KEY_SELECT "t.key_hash = ?" KEY_WHERE(API_AND_APP)
+                                  : KEY_SELECT "t.key_hash = ?" KEY_WHERE(API_ONLY),
+                    key_hash, 0, now, a, k, r);
     if (rc != TK_ERR_NOTFOUND)
         return rc;
     /* a key rotated out: the token's during its grace window, a reuse after it */
@@ -87,9 +103,22 @@ int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_B
         r->reused_token = token_id;
         return TK_ERR_NOTFOUND;
     }
-    rc = lookup(db, AUTH_SELECT "t.id = ?" AUTH_WHERE, NULL, token_id, now, a, out, r);
+    rc = lookup(db,
+                app_passwords ? KEY_SELECT "t.id = ?" KEY_WHERE(API_AND_APP)
+                              : KEY_SELECT "t.id = ?" KEY_WHERE(API_ONLY),
+                NULL, token_id, now, a, k, r);
     if (rc == 0 && grace_until < r->valid_until)
         r->valid_until = grace_until;
+    return rc;
+}
+
+int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
+                          struct tk_arena *a, struct tk_principal *out, struct tk_auth_result *r)
+{
+    struct tk_key_token k;
+    int rc = tk_store_key_lookup(db, key_hash, now, false, a, &k, r);
+    if (rc == 0)
+        *out = k.who;
     return rc;
 }
 

@@ -80,6 +80,20 @@ struct tk_auth_result {
 int tk_store_authenticate(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
                           struct tk_arena *a, struct tk_principal *out,
                           struct tk_auth_result *r) TK_MUST_USE;
+/* A key's token as verification and introspection see it (docs/api.md §19.7): the principal
+ * and the token's identity and settings (strings in the arena). */
+struct tk_key_token {
+    struct tk_principal who;
+    char uuid[37];
+    const char *identifier, *intent, *username;
+    const char *scopes; /* store text, NULL: null */
+    bool expiring, has_expires;
+    int64_t expires;
+};
+/* tk_store_authenticate's lookup, for tokens of intent api or also app_password. */
+int tk_store_key_lookup(struct tk_db *db, const uint8_t key_hash[TK_KEY_HASH_BYTES], int64_t now,
+                        bool app_passwords, struct tk_arena *a, struct tk_key_token *k,
+                        struct tk_auth_result *r) TK_MUST_USE;
 
 enum tk_token_field {
     TK_TF_PK,

@@ -76,7 +76,12 @@
  * flush, and one of the 64 shards of rate windows, each at most this many slots (half full). */
 #define TK_USAGE_THREAD_MAX_SLOTS 65536
 #define TK_RATE_SHARD_MAX_SLOTS 65536
-#define TK_USAGE_FLUSH_ROWS 500 /* tokens whose usage one statement writes (4 parameters each) */
+/* A verification answer kept per thread (api/verify_cache.h): the active object rendered, and
+ * the identifier, intent, username and scopes; a larger answer is given but not kept. */
+#define TK_VERIFIED_BODY_MAX 1024
+#define TK_VERIFIED_TEXT_MAX 1024
+#define TK_RESPONSE_MAX_HEADERS 8 /* headers a handler adds to a response */
+#define TK_USAGE_FLUSH_ROWS 500   /* tokens whose usage one statement writes (4 parameters each) */
 #define TK_MAX_TOKENS_PER_USER_DEFAULT 10000 /* TOKEND_MAX_TOKENS_PER_USER */
 
 #endif

@@ -18,6 +18,7 @@ MIGRATION = {"sqlite": 4, "postgres": 2}
 # as the tokend before the rule left it.
 LATER = [
     "DROP TABLE token_old_keys",
+    "DROP TABLE token_rate",
     "DROP INDEX tokens_last_used",
 ] + [f"ALTER TABLE tokens DROP COLUMN {c}" for c in (
     "scopes", "allowed_networks", "rate_limit", "uses_remaining", "view_key", "revoke_on_reuse",
