@@ -196,6 +196,18 @@ def test_a_wrong_credential(w, ann, header):
                        INVALID_TOKEN, method)
 
 
+def test_a_header_that_is_not_utf8(w, ann):
+    """A malformed credential (the API's 400 "Invalid Authorization header." case, docs/api.md
+    §3): a credential was sent, so 401 with error="invalid_token" and a detail body (its wording
+    is tokend's: only the shape is checked)."""
+    for value in (b"Bearer \xff\xfe" + ann[1].encode(), b"Bearer " + ann[1].encode() + b"\xc3"):
+        resp = raw(w.server, auth=value)
+        assert resp.status == 401, resp
+        assert resp.header_all("WWW-Authenticate") == [CHALLENGE_INVALID], resp.headers
+        body = resp.json()
+        assert list(body) == ["detail"] and isinstance(body["detail"], str) and body["detail"]
+
+
 def test_a_body_is_ignored(w):
     """X4: "a request body is ignored" - whatever its media type or content, and a token in it
     is not a credential."""
@@ -322,16 +334,19 @@ def test_an_empty_scope_list_has_no_scope(w):
     assert_insufficient(verify(w.server, key(w, ident), query=[("scope", "a:read")]))
 
 
-def test_a_token_without_scopes_has_no_application_scope(w):
-    """Reading of X1/X2/X4: scopes null is "the owner's full rights" on tokend's API, but an
-    application scope exists only where a token lists it ("reported by verification and
-    introspection for other services to check"); a null token reports none (no `scope` key, no
-    X-Tokend-Scopes), so a required application scope is missing: 403 insufficient_scope. Also
-    for a superuser's token."""
+def test_a_token_without_scopes_has_every_scope(w):
+    """Reading of X1/X2/X4: scopes null is "the owner's full rights" and scopes only ever narrow
+    a token (X2, "Scopes narrow, never widen"): an unnarrowed token lacks no scope, so every
+    required scope, tokend's own or an application's, is there. It still reports none (no
+    `scope` key, no X-Tokend-Scopes): the service decides by the user. (docs/api.md §19.7 reads
+    it the same way.)"""
     for owner, su in (("pat", False), ("sue", True)):
         ident = fresh(w, owner)
-        check_verified(verify(w.server, key(w, ident)), active(w, ident, superuser=su))
-        assert_insufficient(verify(w.server, key(w, ident), query=[("scope", "billing:read")]))
+        want = active(w, ident, superuser=su)
+        check_verified(verify(w.server, key(w, ident)), want)
+        for query in ([("scope", "billing:read")], [("scope", "a"), ("scope", "introspect")],
+                      [("scope", "tokens:write")]):
+            check_verified(verify(w.server, key(w, ident), query=query), want)
 
 
 # -- allowed_networks and the client address (X5) --------------------------------------------------
