@@ -28,7 +28,7 @@ pytest.register_assert_rewrite("tokendapi", "verifyapi")
 
 from harness import Client, assert_status, random_key, served  # noqa: E402
 from tokenapi import Clock, detail, out, parse_rfc3339, retrieve, send  # noqa: E402
-from tokendapi import current, rotate, tpatch, usage_reaches  # noqa: E402
+from tokendapi import current, poll, rotate, tpatch, usage_reaches  # noqa: E402
 from verifyapi import (CHALLENGE_INVALID, FORBIDDEN, INVALID_TOKEN, METHODS, ME,  # noqa: E402
                        NOT_PROVIDED, UNSUPPORTED, VERIFY, active, assert_exact_json,
                        assert_failures_throttled, assert_insufficient, assert_invalid,
@@ -507,6 +507,44 @@ def test_a_change_is_seen_by_the_next_verify(w, change):
     if new is not None:  # the new key is the same token
         w.tokens[ident].key = new
         check_verified(verify(w.server, new, query=query), want)
+
+
+def test_a_rotated_out_key_works_during_its_grace_window(w):
+    """X3: during the grace window both keys authenticate, as the same token; both uses count
+    on it."""
+    ident = fresh(w, "pat", uses_remaining=10)
+    old = key(w, ident)
+    resp = rotate(w.client(), ident, {"grace": "minutes=5"})
+    assert_status(resp, 200)
+    w.tokens[ident].key = new = resp.json()["key"]
+    want = active(w, ident, superuser=False)
+    check_verified(verify(w.server, old), want)
+    check_verified(verify(w.server, new), want)
+    assert usage(w, ident)[0] == 8
+    usage_reaches(w.client(), ident, 2)
+    # rotating again ends the first window at once
+    resp = rotate(w.client(), ident, {})
+    assert_status(resp, 200)
+    assert_invalid(verify(w.server, old))
+    assert_invalid(verify(w.server, new))
+    w.tokens[ident].key = resp.json()["key"]
+    check_verified(verify(w.server, key(w, ident)), want)
+
+
+def test_a_superseded_key_presented_to_verify_is_a_reuse(w):
+    """X3: presenting a rotated-out key after its window is refused like any invalid key and,
+    with revoke_on_reuse, deletes the token. Reading: a key presented to verify is presented to
+    tokend as much as one presented to its API (a proxy is where a leaked key shows up)."""
+    ident = fresh(w, "pat", revoke_on_reuse=True)
+    old = key(w, ident)
+    resp = rotate(w.client(), ident, {})
+    assert_status(resp, 200)
+    new = resp.json()["key"]
+    check_verified(verify(w.server, new), active(w, ident, superuser=False))
+    assert_invalid(verify(w.server, old))
+    poll(lambda: retrieve(w.client(), ident).status == 404, what="the token to be deleted")
+    assert_invalid(verify(w.server, new))
+    w.tokens.pop(ident)
 
 
 def test_settings_changed_through_the_api_are_seen_by_the_next_verify(w):
