@@ -298,8 +298,10 @@ static int verify(struct tk_ctx *c)
     add_header(c->res, "X-Tokend-Username", vals[TK_VF_USERNAME]);
     add_header(c->res, "X-Tokend-Token", vals[TK_VF_IDENTIFIER]);
     add_header(c->res, "X-Tokend-Intent", vals[TK_VF_INTENT]);
+    /* [] is an empty header; libmicrohttpd refuses an empty value, and a field value's
+     * surrounding whitespace is not part of it (RFC 9110 §5.5), so one space stands for none */
     if (vals[TK_VF_SCOPES] != NULL)
-        add_header(c->res, "X-Tokend-Scopes", vals[TK_VF_SCOPES]);
+        add_header(c->res, "X-Tokend-Scopes", *vals[TK_VF_SCOPES] ? vals[TK_VF_SCOPES] : " ");
     add_header(c->res, "X-Tokend-Superuser", who.is_superuser ? "true" : "false");
     c->res->status = 200;
     return 0;
