@@ -143,7 +143,7 @@ def test_refused_callers(w, target, owner, scopes):
 
 
 def test_caller_credentials_as_the_api_checks_them(w, target):
-    """No credentials, a bad key, another scheme: the API's 403 bodies (API.md §1.1, §3), never
+    """No credentials, a bad key, another scheme: the API's 403 bodies (docs/api.md §1.1, §3), never
     401 and never a challenge (assert_json checks both). app_password tokens and tokens of
     inactive users do not authenticate the API."""
     ident, _ = target
@@ -185,7 +185,7 @@ def test_form_and_json_bodies(w, target):
 
 
 def test_form_values_are_percent_decoded(w):
-    """A key any string can be (set_key, API.md §13): `+` is a space in a form, `%2B` a plus."""
+    """A key any string can be (set_key, docs/api.md §13): `+` is a space in a form, `%2B` a plus."""
     special = "Sp3cial key+/=&%?;#" + random_key(16)
     ident = fresh(w, "pat")
     assert_status(send(w.client(), "POST", detail(ident, "set_key"), {"key": special}), 204)
@@ -207,7 +207,7 @@ def test_form_values_are_percent_decoded(w):
     ("application/json", b"{}"),
     ("application/json", b'{"token": ""}'),
     ("application/json", b'{"token_type_hint": "access_token"}'),
-    (None, b""),                       # no body at all: {} (API.md §1)
+    (None, b""),                       # no body at all: {} (docs/api.md §1.2)
 ], ids=repr)
 def test_missing_or_empty_token_is_400(w, ctype, body):
     resp = introspect(w.client(), None, body=body, content_type=ctype)
@@ -215,7 +215,7 @@ def test_missing_or_empty_token_is_400(w, ctype, body):
 
 
 def test_other_media_types_are_415(w, target):
-    """The API's wire conventions (API.md §1), which X4 does not override."""
+    """The API's wire conventions (docs/api.md §1.2), which X4 does not override."""
     k = key(w, target[0])
     resp = introspect(w.client(), None, body=b"token=" + k.encode(), content_type="text/plain")
     assert_json(resp, 415, {"detail": 'Unsupported media type "text/plain" in request.'})

@@ -2,10 +2,10 @@
 honours and X5 for the client address), black-box.
 
 Checked: every method answered alike, a request body ignored; the credential is the request's
-Authorization header parsed as API.md §3; api and app_password tokens qualify, recovery and
+Authorization header parsed as docs/api.md §3.1; api and app_password tokens qualify, recovery and
 verification tokens never; the 200 body (the introspection active object, keys in order) and the
 X-Tokend-* headers; 401 with `WWW-Authenticate: Bearer realm="tokend"` (plus
-`error="invalid_token"` when a credential was sent) and the API.md §1.1 detail body; `scope`
+`error="invalid_token"` when a credential was sent) and the docs/api.md §1.1 detail body; `scope`
 (repeatable, all required) and `intent` (repeatable) parameters; 403 insufficient_scope for a
 missing scope or a client outside allowed_networks; 429 for rate_limit; a 200 is one use
 (use_count, last_used, last_used_ip, uses_remaining, rate_limit shared with API uses), a refusal
@@ -133,7 +133,7 @@ def test_an_expiring_token_has_exp_a_non_expiring_one_none(w):
     assert "exp" not in verify(w.server, key(w, b)).json()
 
 
-# -- the credential: API.md §3 ----------------------------------------------------------------------
+# -- the credential: docs/api.md §3.1 ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def ann(w):
@@ -161,7 +161,7 @@ def test_accepted_header_forms(w, ann, header):
     "Bearer\u00a0{k}",    # nor a no-break space
 ], ids=repr)
 def test_no_credentials(w, ann, header):
-    """API.md §3 rule 1: absent, empty, or no space after trimming = no credentials: 401 with
+    """docs/api.md §3.1 rule 1: absent, empty, or no space after trimming = no credentials: 401 with
     the bare challenge and the "not provided" body. (Reading: such a header carries no
     credential, so no error="invalid_token", as RFC 6750 §3.1 has it for a request without
     authentication information.)"""
@@ -176,7 +176,7 @@ def test_no_credentials(w, ann, header):
     "Digest username=akadmin", "JWT {k}",
 ], ids=repr)
 def test_other_schemes_are_unsupported(w, ann, header):
-    """API.md §3 rule 2: another scheme is "Unsupported authentication type", even with a valid
+    """docs/api.md §3.1 rule 2: another scheme is "Unsupported authentication type", even with a valid
     key in it; a credential was sent, so error="invalid_token"."""
     for method in ("GET", "HEAD", "POST"):
         assert_invalid(raw(w.server, method=method, auth=header_value(header, ann[1])),
@@ -190,7 +190,7 @@ def test_other_schemes_are_unsupported(w, ann, header):
     "Bearer x", "Bearer null", "Bearer cl\u00e9",
 ], ids=repr)
 def test_a_wrong_credential(w, ann, header):
-    """API.md §3 rule 3: the credential is everything after the first space, verbatim."""
+    """docs/api.md §3.1 rule 3: the credential is everything after the first space, verbatim."""
     for method in ("GET", "HEAD", "DELETE"):
         assert_invalid(raw(w.server, method=method, auth=header_value(header, ann[1])),
                        INVALID_TOKEN, method)
@@ -258,7 +258,7 @@ def test_refused_tokens_are_401_invalid_token_and_no_use(w):
         # asking for its own intent does not make a flow token qualify
         intent = w.tokens[ident].intent
         assert_invalid(verify(w.server, key(w, ident), query=[("intent", intent)]))
-    # the expired token was not deleted by presenting it (API.md §17.3)
+    # the expired token was not deleted by presenting it (docs/api.md §17.3)
     assert_status(retrieve(w.client(), cases["expired api"]), 200)
     # none of this was a use
     time.sleep(FLUSH_S + 0.5)

@@ -27,7 +27,7 @@ CHALLENGE = 'Bearer realm="tokend"'
 CHALLENGE_INVALID = 'Bearer realm="tokend", error="invalid_token"'
 CHALLENGE_SCOPE = 'Bearer realm="tokend", error="insufficient_scope"'
 
-# The API.md §1.1 detail bodies.
+# The docs/api.md §1.1 detail bodies.
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 INVALID_TOKEN = {"detail": "Token invalid/expired"}
 UNSUPPORTED = {"detail": "Unsupported authentication type"}
