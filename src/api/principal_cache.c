@@ -18,18 +18,11 @@ struct entry {
     char ip[TK_IP_TEXT_MAX]; /* who.has_networks: the address it was admitted from */
 };
 
-static void table_free(void *p)
-{
-    free(p);
-}
-
-static struct tk_tls tables = TK_TLS_INIT(PRINCIPAL_SLOTS * sizeof(struct entry), table_free);
+static struct tk_tls tables = TK_TLS_INIT(PRINCIPAL_SLOTS * sizeof(struct entry), free);
 
 static struct entry *slot(struct entry *t, const uint8_t hash[TK_KEY_HASH_BYTES])
 {
-    uint32_t h;
-    memcpy(&h, hash, sizeof(h)); /* a keyed hash: its bytes are uniformly spread already */
-    return &t[h % PRINCIPAL_SLOTS];
+    return &t[tk_key_hash_slot(hash, PRINCIPAL_SLOTS)];
 }
 
 bool tk_principal_cache_get(const struct tk_store_snapshot *s,

@@ -14,18 +14,11 @@ struct entry {
     struct tk_verified v;
 };
 
-static void table_free(void *p)
-{
-    free(p);
-}
-
-static struct tk_tls tables = TK_TLS_INIT(VERIFY_SLOTS * sizeof(struct entry), table_free);
+static struct tk_tls tables = TK_TLS_INIT(VERIFY_SLOTS * sizeof(struct entry), free);
 
 static struct entry *slot(struct entry *t, const uint8_t hash[TK_KEY_HASH_BYTES])
 {
-    uint32_t h;
-    memcpy(&h, hash, sizeof(h)); /* a keyed hash: its bytes are uniformly spread already */
-    return &t[h % VERIFY_SLOTS];
+    return &t[tk_key_hash_slot(hash, VERIFY_SLOTS)];
 }
 
 const struct tk_verified *tk_verify_cache_get(const struct tk_store_snapshot *s,

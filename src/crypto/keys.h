@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/buf.h"
 #include "util/error.h"
@@ -79,6 +80,14 @@ void tk_secret_wipe(struct tk_secret *s);
 void tk_key_generate(char *out, size_t len);
 
 /* Keyed hash of a key for lookup. */
+/* A slot among n of a table keyed by a key hash (the per-thread caches): the hash is keyed, its
+ * bytes are spread uniformly already. */
+static inline size_t tk_key_hash_slot(const uint8_t hash[TK_KEY_HASH_BYTES], size_t n)
+{
+    uint32_t h;
+    memcpy(&h, hash, sizeof(h));
+    return h % n;
+}
 void tk_key_hash(const struct tk_secret *s, const char *key, size_t len,
                  uint8_t out[TK_KEY_HASH_BYTES]);
 

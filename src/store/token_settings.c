@@ -385,19 +385,29 @@ int tk_store_token_take_use(struct tk_db *db, int64_t id, bool *ok)
     return rc;
 }
 
+/* A statement built for a batch of rows, in an arena of its own (*a, freed by the caller). */
+static int batch_begin(struct tk_db *db, struct tk_arena **a, struct tk_sql *q)
+{
+    *a = tk_arena_new(TK_ROW_ARENA_BYTES);
+    if (*a == NULL)
+        return TK_ERR_NOMEM;
+    int rc = tk_sql_init(q, db->dialect, *a);
+    if (rc) {
+        tk_arena_free(*a);
+        *a = NULL;
+    }
+    return rc;
+}
+
 int tk_store_usage_flush(struct tk_db *db, const struct tk_usage *u, size_t n)
 {
     if (n == 0)
         return 0;
-    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
-    if (a == NULL)
-        return TK_ERR_NOMEM;
+    struct tk_arena *a;
     struct tk_sql q;
-    int rc = tk_sql_init(&q, db->dialect, a);
-    if (rc) {
-        tk_arena_free(a);
+    int rc = batch_begin(db, &a, &q);
+    if (rc)
         return rc;
-    }
     /* one statement for the batch (docs/api.md §19.3): the counts add up, the latest use wins */
     tk_sql_add(&q, "UPDATE tokens SET use_count = use_count + v.n, last_used = CASE WHEN "
                    "tokens.last_used IS NULL OR tokens.last_used < v.t THEN v.t ELSE "
@@ -438,15 +448,11 @@ int tk_store_rate_share(struct tk_db *db, struct tk_rate_share *x, size_t n)
 {
     if (n == 0)
         return 0;
-    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
-    if (a == NULL)
-        return TK_ERR_NOMEM;
+    struct tk_arena *a;
     struct tk_sql q;
-    int rc = tk_sql_init(&q, db->dialect, a);
-    if (rc) {
-        tk_arena_free(a);
+    int rc = batch_begin(db, &a, &q);
+    if (rc)
         return rc;
-    }
     tk_sql_add(&q, "INSERT INTO token_rate (token_id, window_start, n) VALUES ");
     for (size_t i = 0; i < n; i++) {
         tk_sql_add(&q, i ? ", (" : "(");
