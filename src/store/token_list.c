@@ -134,8 +134,12 @@ int tk_store_token_count(struct tk_db *db, struct tk_token_query *tq, struct tk_
     size_t unfiltered = q.text.len;
     tk_st_sql_token_where(&q, tq);
     struct tk_db_stmt *st;
-    if (db->dialect == TK_DIALECT_SQLITE && !tq->username && q.text.len == unfiltered)
-        rc = tk_db_prepare(db, "SELECT n FROM token_count WHERE id = 1", &st); /* 0003 */
+    if (!tq->username && q.text.len == unfiltered)
+        rc = tk_db_prepare(db,
+                           db->dialect == TK_DIALECT_SQLITE
+                               ? "SELECT n FROM token_count WHERE id = 1" /* sqlite 0003 */
+                               : "SELECT SUM(n) FROM token_count_shards", /* pg 0004 */
+                           &st);
     else
         rc = tk_sql_prepare(db, &q, &st);
     tk_sql_free(&q);

@@ -14,8 +14,8 @@ BOOT = "authentik-bootstrap-token"
 KEY_LINE = re.compile(r"^[A-Za-z0-9]{60}$", re.M)
 # the migration that records existing databases as bootstrapped, per store
 MIGRATION = {"sqlite": 4, "postgres": 2}
-# What the migrations after it add (token settings, docs/api.md §19), undone to leave a database
-# as the tokend before the rule left it.
+# What the migrations after it add (token settings, docs/api.md §19; PostgreSQL's sharded token
+# count), undone to leave a database as the tokend before the rule left it.
 LATER = [
     "DROP TABLE token_old_keys",
     "DROP TABLE token_rate",
@@ -23,6 +23,13 @@ LATER = [
 ] + [f"ALTER TABLE tokens DROP COLUMN {c}" for c in (
     "scopes", "allowed_networks", "rate_limit", "uses_remaining", "view_key", "revoke_on_reuse",
     "key_viewed", "last_used", "last_used_ip", "use_count", "reuse_alerted")]
+LATER_PG = [
+    "DROP TRIGGER token_count_insert ON tokens",
+    "DROP TRIGGER token_count_delete ON tokens",
+    "DROP FUNCTION tokend_token_count_added",
+    "DROP FUNCTION tokend_token_count_removed",
+    "DROP TABLE token_count_shards",
+]
 
 
 def names(server, noun, field):
@@ -140,7 +147,7 @@ def test_a_database_from_before_the_rule_counts_as_bootstrapped(tmp_path):
         # as an older tokend left it: no record, the migration that adds it not yet applied
         version = MIGRATION[s.backend.name]
         sql(s.backend, "DELETE FROM settings WHERE key = 'bootstrapped'")
-        for stmt in LATER:
+        for stmt in LATER + (LATER_PG if s.backend.name == "postgres" else []):
             sql(s.backend, stmt)
         sql(s.backend, f"DELETE FROM schema_migrations WHERE version >= {version}")
         s.start()
