@@ -26,7 +26,9 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "file holding the server secret, created with mode 0600 on first start"},
     {"TOKEND_BOOTSTRAP_TOKEN", "--bootstrap-token", "(unset)",
      "key of the bootstrap token authentik-bootstrap-token (AUTHENTIK_BOOTSTRAP_TOKEN too)"},
-    {"TOKEND_THREADS", "--threads", "number of cores", "HTTP worker threads"},
+    {"TOKEND_THREADS", "--threads", "number of cores",
+     "HTTP worker threads (default: one per core on SQLite, four per core, at most 64, on "
+     "PostgreSQL)"},
     {"TOKEND_AVATARS", "--avatars", "initials",
      "avatar modes: none, initials, gravatar, attributes.<path>, URL template"},
     {"TOKEND_DEFAULT_TOKEN_DURATION", "--default-token-duration", "minutes=30",
@@ -377,6 +379,15 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
         return TK_ERR_INVALID;
     }
     bool pg = tk_db_url_is_pg(c->database);
+    /* a worker waiting on PostgreSQL uses no core: by default four per core there (one store
+     * connection each, README "Several processes on PostgreSQL"), one per core on SQLite */
+    size_t ti = 0;
+    while (tk_settings_doc[ti].env && strcmp(tk_settings_doc[ti].env, "TOKEND_THREADS") != 0)
+        ti++;
+    if (pg && c->source[ti] == TK_SOURCE_DEFAULT) {
+        unsigned n = c->threads * TK_PG_THREADS_PER_CORE;
+        c->threads = n > TK_PG_THREADS_MAX ? TK_PG_THREADS_MAX : n;
+    }
     if (!pg && tk_db_sqlite_path(c->database) == NULL) {
         char shown[512];
         tk_config_mask_url(c->database, shown, sizeof(shown));

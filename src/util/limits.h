@@ -80,6 +80,10 @@
  * the identifier, intent, username and scopes; a larger answer is given but not kept. */
 #define TK_VERIFIED_BODY_MAX 1024
 #define TK_VERIFIED_TEXT_MAX 1024
+/* Default worker threads on PostgreSQL: this many per core (a thread waiting on the database
+ * uses no core), at most TK_PG_THREADS_MAX. */
+#define TK_PG_THREADS_PER_CORE 4
+#define TK_PG_THREADS_MAX 64
 #define TK_RESPONSE_MAX_HEADERS 8 /* headers a handler adds to a response */
 #define TK_USAGE_FLUSH_ROWS 500   /* tokens whose usage one statement writes (4 parameters each) */
 #define TK_MAX_TOKENS_PER_USER_DEFAULT 10000 /* TOKEND_MAX_TOKENS_PER_USER */

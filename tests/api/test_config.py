@@ -325,3 +325,17 @@ def test_invalid_value_stops_the_start_with_one_line(tmp_path, how, env, value, 
 def test_a_flag_without_its_value_is_named():
     rc, out, err = run(["--threads"])
     assert rc == 2 and err.strip() == "tokend: --threads needs a value"
+
+
+def test_threads_default_to_four_per_core_on_postgres(tmp_path):
+    """A worker waiting on PostgreSQL uses no core: the default is four per core there (at most
+    64), one per core on SQLite; a value given is kept (README "Several processes on
+    PostgreSQL")."""
+    cores = os.cpu_count()
+    pg = {"TOKEND_DATABASE": "postgres://nobody@127.0.0.1:1/none", "TOKEND_SECRET_KEY": "s"}
+    js = config_json(env=pg)
+    assert js["TOKEND_THREADS"]["value"] == str(min(4 * cores, 64))
+    js = config_json(env=dict(pg, TOKEND_THREADS="3"))
+    assert js["TOKEND_THREADS"]["value"] == "3"
+    js = config_json(db=str(tmp_path / "t.db"))
+    assert js["TOKEND_THREADS"]["value"] == str(cores)
