@@ -201,6 +201,10 @@ int tk_cli_seed(struct tk_cli *cli, int argc, char **argv)
     }
     if (rc)
         tk_db_rollback(db);
+    /* The planner's statistics of what was just written (without them PostgreSQL plans the
+     * first requests as if the tables were empty: issue 17, 4.2 ms instead of 0.26 ms). */
+    if (rc == 0)
+        rc = tk_store_analyze(db);
     free(group_ids);
     free(user_ids);
     free(usernames);

@@ -51,7 +51,16 @@ static int ensure_installation_id(struct tk_store *s, struct tk_db *db)
 }
 
 static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_migration *migs,
-                       unsigned n_migs, char *err, size_t err_len);
+                       unsigned n_migs, unsigned *n_applied, char *err, size_t err_len);
+
+int tk_store_analyze(struct tk_db *db)
+{
+    /* SQLite reads at most 1000 rows of each index (its documented range is 100 to 1000): the
+     * planner only needs the shape, and a full pass over a million tokens would take seconds. */
+    if (db->dialect == TK_DIALECT_SQLITE)
+        return tk_db_exec(db, "PRAGMA analysis_limit = 1000; ANALYZE");
+    return tk_db_exec(db, "ANALYZE");
+}
 
 int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
 {
@@ -76,7 +85,8 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
             (void)tk_db_exec(db, "SELECT pg_advisory_unlock(7206314)");
         return rc;
     }
-    rc = migrate_all(s, db, migs, n_migs, err, err_len);
+    unsigned n_applied = 0;
+    rc = migrate_all(s, db, migs, n_migs, &n_applied, err, err_len);
     if (pg) {
         /* Trigram indexes make substring search use an index (same answers without them). */
         if (rc == 0 && tk_db_exec(db, "CREATE EXTENSION IF NOT EXISTS pg_trgm") == 0) {
@@ -87,11 +97,17 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
         }
         (void)tk_db_exec(db, "SELECT pg_advisory_unlock(7206314)");
     }
+    /* A migration may have created or filled tables: without statistics PostgreSQL plans them
+     * as empty (issue 17: the authentication query then loops over every user). Best effort:
+     * stale statistics make the service slower, never wrong. */
+    if (rc == 0 && n_applied > 0 && tk_store_analyze(db) != 0) {
+        /* ignored: the next ANALYZE (autovacuum's on PostgreSQL) catches up */
+    }
     return rc;
 }
 
 static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_migration *migs,
-                       unsigned n_migs, char *err, size_t err_len)
+                       unsigned n_migs, unsigned *n_applied, char *err, size_t err_len)
 {
     int rc = 0;
     for (unsigned i = 0; i < n_migs; i++) {
@@ -124,6 +140,8 @@ static int migrate_all(struct tk_store *s, struct tk_db *db, const struct tk_mig
         }
         if (rc == 0)
             rc = tk_db_commit(db);
+        if (rc == 0)
+            (*n_applied)++;
         if (rc) {
             snprintf(err, err_len, "migration %s failed: %s", migs[i].name, db->ops->errmsg(db));
             tk_db_rollback(db);

@@ -35,6 +35,12 @@ void tk_store_free(struct tk_store *s);
  * without a statement time budget when called before tk_store_set_statement_timeout (main does):
  * rebuilding an index over a large table may take longer than any request should. */
 int tk_store_migrate(struct tk_store *s, char *err, size_t err_len) TK_MUST_USE;
+/* Gives the query planner current statistics of every table (ANALYZE), after a bulk change
+ * (tk_store_migrate does it when a migration ran; `tokend seed` at its end). On PostgreSQL a
+ * table filled since its last ANALYZE is planned as if empty until autovacuum gets to it; on
+ * SQLite the sampling is bounded (analysis_limit), so it costs well under a second at a million
+ * tokens. Call it outside a transaction. */
+int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
 /* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
  * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
  * every connection opened afterwards. Call it before other threads use the store. A statement
