@@ -43,6 +43,11 @@
 #define TK_MAX_EVENT_CONTEXT_BYTES (256 * 1024)   /* an audit event's context, with http_request */
 #define TK_MAX_SQL_BYTES (64 * 1024)              /* one statement's text */
 #define TK_SQL_MAX_PARAMS 2048                    /* parameters bound to one statement */
+/* tokend seed's load of tokens (store.h, tk_store_token_bulk_*; issue 17) */
+#define TK_TOKEN_BULK_ROWS (TK_SQL_MAX_PARAMS / 15)   /* rows per INSERT, 15 parameters each */
+#define TK_TOKEN_BULK_OWNERS 4096                     /* owners' folds remembered (direct-mapped) */
+#define TK_TOKEN_BULK_ARENA_BYTES (64u * 1024 * 1024) /* one statement's pending rows */
+#define TK_TOKEN_BULK_CACHE_KIB (256 * 1024)      /* SQLite's page cache during the load, in KiB */
 #define TK_MAX_LOG_LINE_BYTES (64 * 1024)         /* one log line */
 #define TK_MAX_LOG_TARGET_BYTES 1024              /* request target kept in the request log */
 #define TK_MAX_LOG_AGENT_BYTES 256                /* User-Agent kept in the request log */
