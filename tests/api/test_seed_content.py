@@ -9,18 +9,16 @@ the settings (secret check, KDF salt, installation id), and absolute times: `cre
 "seed" when it is the seed's clock reading (that of tok-0000000) and "other" otherwise
 (bootstrap's rows), and a token's `expires` is kept as expires - created.
 
-EXPECTED was produced once with the binary of main before the change, on both stores (they
-agree):
-    git worktree add /tmp/main-old cb2f77b && make -C /tmp/main-old release
-    TOKEND_BIN=/tmp/main-old/build/release/tokend python3 -c \\
-        'import sys; sys.path.insert(0, "tests/api"); import test_seed_content as t; \\
-         print(t.seeded_digest("/tmp/x"))'
-(with TOKEND_TEST_BACKEND=postgres TOKEND_TEST_POSTGRES_URL=... for PostgreSQL).
+EXPECTED was produced once with the release binary of main before the change (cb2f77b, built
+in a worktree of its own), on both stores (they agree), by calling seeded_digest(DIR) with
+TOKEND_BIN set to that binary (and TOKEND_TEST_BACKEND=postgres, TOKEND_TEST_POSTGRES_URL for
+PostgreSQL):
+    TOKEND_BIN=<main's tokend> python3 -c 'import sys; sys.path.insert(0, "tests/api");
+        import test_seed_content as t; print(t.seeded_digest(sys.argv[1]))' <empty directory>
 """
 
 import hashlib
 import os
-import tempfile
 
 import pytest
 
@@ -135,5 +133,6 @@ def test_seed_leaves_the_schema_index_and_count_as_the_triggers_would(tmp_path):
     seeded.cli("token", "create", "after-seed", "--user", "akadmin")
     assert sql(seeded.backend, "SELECT n FROM token_count") == \
         sql(seeded.backend, "SELECT COUNT(*) FROM tokens")
-    assert sql(seeded.backend, "SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH '\"after-seed\"'") \
-        == sql(seeded.backend, "SELECT id FROM tokens WHERE identifier = 'after-seed'")
+    match = "SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH '\"after-seed\"'"
+    assert sql(seeded.backend, match) == \
+        sql(seeded.backend, "SELECT id FROM tokens WHERE identifier = 'after-seed'")
