@@ -16,7 +16,7 @@
 static const char *const suspended[] = {"tokens_fts_insert", "token_count_insert"};
 #define N_SUSPENDED (sizeof(suspended) / sizeof(suspended[0]))
 
-_Static_assert(TK_TOKEN_BULK_ROWS * TK_ST_TOKEN_INSERT_N_COLUMNS <= TK_SQL_MAX_PARAMS,
+_Static_assert(TK_TOKEN_BULK_ROWS *TK_ST_TOKEN_INSERT_N_COLUMNS <= TK_SQL_MAX_PARAMS,
                "a full batch binds at most TK_SQL_MAX_PARAMS parameters");
 
 struct bulk_row {
