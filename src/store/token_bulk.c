@@ -42,6 +42,7 @@ struct tk_store_token_bulk {
     int64_t n_written;
     int64_t max_id_before; /* tokens.id before the load: the index gets the rows after it */
     struct tk_buf fold, sql;
+    struct tk_buf copy;             /* PostgreSQL: the pending rows as COPY text */
     char *trigger_sql[N_SUSPENDED]; /* SQLite: the suspended triggers' text, NULL: none */
     int64_t cache_size;             /* SQLite: the page cache setting to restore */
     bool cache_set;
@@ -126,6 +127,8 @@ int tk_store_token_bulk_begin(struct tk_db *db, struct tk_store_token_bulk **out
     b->db = db;
     tk_buf_init(&b->fold, TK_MAX_TOKEN_FOLD_BYTES);
     tk_buf_init(&b->sql, TK_MAX_SQL_BYTES);
+    /* a row may be as long as its description and search text allow */
+    tk_buf_init(&b->copy, TK_TOKEN_BULK_COPY_BYTES + 3 * TK_MAX_TOKEN_FOLD_BYTES);
     int rc = tk_db_begin(db, true);
     if (rc) {
         free(b);
@@ -143,9 +146,28 @@ int tk_store_token_bulk_begin(struct tk_db *db, struct tk_store_token_bulk **out
     return 0;
 }
 
+/* PostgreSQL: the pending rows in one COPY, which costs the server far less per row than an
+ * INSERT of many VALUES (whose executor start was 40 % of its time, issue 17). */
+static int flush_copy(struct tk_store_token_bulk *b)
+{
+    if (b->copy.len == 0)
+        return 0;
+    if (b->copy.err)
+        return b->copy.err;
+    int rc = tk_db_copy_in(b->db, "COPY tokens (" TK_ST_TOKEN_INSERT_COLUMNS ") FROM STDIN",
+                           b->copy.data, b->copy.len);
+    if (rc == 0)
+        b->n_written += (int64_t)b->n_rows;
+    b->n_rows = 0;
+    tk_buf_reset(&b->copy);
+    return rc;
+}
+
 /* Writes the pending rows in one statement. */
 static int flush(struct tk_store_token_bulk *b)
 {
+    if (b->db->dialect == TK_DIALECT_PG)
+        return flush_copy(b);
     if (b->n_rows == 0)
         return 0;
     struct tk_db *db = b->db;
@@ -208,6 +230,83 @@ static const char *copy(struct tk_arena *a, const char *s, bool *failed)
     return c;
 }
 
+/* A field of COPY's text format: \N for NULL, backslash, newline, carriage return and tab
+ * escaped; the row's fields separated by tabs. */
+static void copy_text(struct tk_buf *c, const char *s, size_t len, bool last)
+{
+    if (s == NULL) {
+        tk_buf_puts(c, "\\N");
+    } else {
+        size_t from = 0;
+        for (size_t i = 0; i < len; i++) {
+            char e = s[i] == '\\'   ? '\\'
+                     : s[i] == '\n' ? 'n'
+                     : s[i] == '\r' ? 'r'
+                     : s[i] == '\t' ? 't'
+                                    : 0;
+            if (e) {
+                tk_buf_append(c, s + from, i - from);
+                tk_buf_putc(c, '\\');
+                tk_buf_putc(c, e);
+                from = i + 1;
+            }
+        }
+        tk_buf_append(c, s + from, len - from);
+    }
+    tk_buf_putc(c, last ? '\n' : '\t');
+}
+
+static void copy_cstr(struct tk_buf *c, const char *s)
+{
+    copy_text(c, s, s ? strlen(s) : 0, false);
+}
+
+static void copy_int(struct tk_buf *c, bool has, int64_t v)
+{
+    if (has)
+        tk_buf_printf(c, "%lld\t", (long long)v);
+    else
+        tk_buf_puts(c, "\\N\t");
+}
+
+/* bytea in hex form, its backslash escaped for COPY: \\x0a1b... */
+static void copy_bytes(struct tk_buf *c, const void *p, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *u = p;
+    tk_buf_puts(c, "\\\\x");
+    char *o = tk_buf_extend(c, 2 * len);
+    for (size_t i = 0; o != NULL && i < len; i++) {
+        o[2 * i] = hex[u[i] >> 4];
+        o[2 * i + 1] = hex[u[i] & 15];
+    }
+    tk_buf_putc(c, '\t');
+}
+
+/* The row tk_st_token_bind_row binds, as a line of COPY text (the same columns in the same
+ * order, TK_ST_TOKEN_INSERT_COLUMNS). */
+static int copy_row(struct tk_buf *c, const struct tk_token_new *t, const char *fold,
+                    size_t fold_len, int64_t now)
+{
+    copy_cstr(c, t->uuid);
+    copy_cstr(c, t->identifier);
+    copy_cstr(c, t->intent);
+    copy_int(c, true, t->user_id);
+    copy_cstr(c, t->description);
+    copy_int(c, t->has_expires, t->expires);
+    copy_int(c, true, t->expiring);
+    copy_cstr(c, t->managed);
+    copy_bytes(c, t->key_hash, TK_KEY_HASH_BYTES);
+    bool never = t->view_key == TK_VIEW_NEVER; /* no sealed copy (docs/api.md §19.4) */
+    copy_bytes(c, t->key_sealed, never ? 0 : t->key_sealed_len);
+    copy_text(c, fold, fold_len, false);
+    copy_int(c, true, now);
+    copy_cstr(c, t->scopes);
+    copy_cstr(c, t->allowed_networks);
+    copy_text(c, tk_view_mode_name(t->view_key), strlen(tk_view_mode_name(t->view_key)), true);
+    return c->err;
+}
+
 int tk_store_token_bulk_add(struct tk_store_token_bulk *b, const struct tk_token_new *t,
                             int64_t now)
 {
@@ -221,6 +320,12 @@ int tk_store_token_bulk_add(struct tk_store_token_bulk *b, const struct tk_token
                                 &b->fold);
     if (rc)
         return rc;
+    if (b->db->dialect == TK_DIALECT_PG) {
+        if ((rc = copy_row(&b->copy, t, b->fold.data ? b->fold.data : "", b->fold.len, now)))
+            return rc;
+        b->n_rows++;
+        return b->copy.len >= TK_TOKEN_BULK_COPY_BYTES ? flush_copy(b) : 0;
+    }
     if (b->arena == NULL && (b->arena = tk_arena_new(TK_TOKEN_BULK_ARENA_BYTES)) == NULL)
         return TK_ERR_NOMEM;
     struct bulk_row *r = &b->rows[b->n_rows];
@@ -279,6 +384,7 @@ int tk_store_token_bulk_end(struct tk_store_token_bulk *b, bool commit)
     tk_arena_free(b->arena);
     tk_buf_free(&b->fold);
     tk_buf_free(&b->sql);
+    tk_buf_free(&b->copy);
     free(b);
     return commit ? rc : 0;
 }
