@@ -513,8 +513,9 @@ struct tk_db *tk_store_db_read(struct tk_store *s);
 /* ---- loading many tokens (tokend seed, issue 17; token_bulk.c) ---- */
 
 /* A load of many new tokens in one write transaction. Rows are written as
- * tk_store_token_insert writes them (the same columns, search text and defaults), up to
- * TK_TOKEN_BULK_ROWS per statement. On SQLite the tokens triggers' work (the FTS5 index, the
+ * tk_store_token_insert writes them (the same columns, search text and defaults): on SQLite
+ * TK_TOKEN_BULK_ROWS per INSERT, on PostgreSQL by COPY (TK_TOKEN_BULK_COPY_BYTES at a time). On
+ * SQLite the tokens triggers' work (the FTS5 index, the
  * token count) is done once by tk_store_token_bulk_end for all the new rows instead of once per
  * row (the triggers are dropped and created again inside the transaction), and the page cache
  * is enlarged for the load. The connection must do nothing else until the end, and SQLite's

@@ -1,7 +1,8 @@
 /* Loading many new tokens at once (store.h, tk_store_token_bulk_*), for tokend seed (issue 17):
- * rows exactly as tk_store_token_insert writes them, many per statement, in one transaction; on
- * SQLite the work of the tokens triggers (FTS5 index, token count) is done once at the end
- * instead of once per row. Not for requests: it holds the write transaction for the whole load. */
+ * rows exactly as tk_store_token_insert writes them, many per statement (PostgreSQL: COPY), in
+ * one transaction; on SQLite the work of the tokens triggers (FTS5 index, token count) is done
+ * once at the end instead of once per row. Not for requests: it holds the write transaction for
+ * the whole load. */
 #include "store/internal.h"
 
 #include <stdio.h>
