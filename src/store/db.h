@@ -45,6 +45,9 @@ struct tk_db_ops {
      * (0: none): a statement still running when it is spent is stopped, its transaction rolled
      * back, and the call answers TK_ERR_TIMEOUT. */
     void (*set_statement_timeout)(struct tk_db *db, unsigned ms);
+    /* Runs sql, a COPY ... FROM STDIN in text format, with data (whole rows) as its input;
+     * NULL where the engine has no such command (SQLite). */
+    int (*copy_in)(struct tk_db *db, const char *sql, const char *data, size_t len);
 };
 
 struct tk_db {
@@ -155,6 +158,16 @@ static inline uint64_t tk_db_version(struct tk_db *db)
 static inline void tk_db_set_statement_timeout(struct tk_db *db, unsigned ms)
 {
     db->ops->set_statement_timeout(db, ms);
+}
+/* ops->copy_in; TK_ERR_INVALID on an engine without it. */
+static inline int tk_db_copy_in(struct tk_db *db, const char *sql, const char *data, size_t len)
+{
+    if (db->ops->copy_in == NULL)
+        return TK_ERR_INVALID;
+    int64_t t0 = tk_metrics_now_ns();
+    int rc = db->ops->copy_in(db, sql, data, len);
+    tk_metrics_store_query(tk_metrics_now_ns() - t0);
+    return rc;
 }
 /* A fresh connection id (tk_db.id). */
 uint64_t tk_db_next_id(void);

@@ -2,7 +2,8 @@
  * use: the store handle's fields, column readers, one-row statement helpers, and the SQL pieces one
  * entity's file needs from another's. Which file holds what: conn.c (connections, transactions,
  * locks), migrate.c, settings.c, rows.c (these helpers), auth.c (authentication, superusers),
- * users.c, groups.c, filters.c (list filters), token_list.c, tokens.c, search.c, events.c. */
+ * users.c, groups.c, filters.c (list filters), token_list.c, tokens.c, token_bulk.c (loads),
+ * search.c, events.c. */
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
@@ -112,6 +113,21 @@ void tk_st_sql_order_page(struct tk_sql *q, const struct tk_order *order, size_t
 void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t);
 void tk_st_sql_token_order(struct tk_sql *q, const struct tk_token_query *tq, bool reverse);
 
+/* ---- tokens.c ---- */
+
+/* The columns a new token's row is written with, in the order tk_st_token_bind_row binds them,
+ * and one row's placeholders. */
+#define TK_ST_TOKEN_INSERT_COLUMNS                                                                 \
+    "uuid, identifier, intent, user_id, description, expires, expiring, managed, key_hash, "       \
+    "key_sealed, search_fold, created, scopes, allowed_networks, view_key"
+#define TK_ST_TOKEN_INSERT_N_COLUMNS 15
+#define TK_ST_TOKEN_INSERT_ROW "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+/* Binds a new token's row (search text fold, created now) to parameters first ..
+ * first + TK_ST_TOKEN_INSERT_N_COLUMNS - 1 of st. */
+void tk_st_token_bind_row(struct tk_db *db, struct tk_db_stmt *st, int first,
+                          const struct tk_token_new *t, const char *fold, size_t fold_len,
+                          int64_t now);
+
 /* ---- search.c ---- */
 
 /* The search texts written with each row: a user's (username, name, is_active, email, uuid), a
@@ -121,6 +137,11 @@ int tk_st_user_fold(const struct tk_user_new *u, const char *uuid, struct tk_buf
 int tk_st_group_fold(const char *name, bool is_superuser, struct tk_buf *fold);
 int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,
                      const char *description, struct tk_buf *fold);
+/* The same with the owner's username fold given (tk_st_owner_fold appends it to out;
+ * TK_ERR_NOTFOUND when there is no such user), for loads that fold many tokens of few owners. */
+int tk_st_token_fold_owner(const char *identifier, const char *intent, const char *owner,
+                           size_t owner_len, const char *description, struct tk_buf *fold);
+int tk_st_owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out);
 /* Recomputes the search text of every token of a user (after a username change). */
 int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id);
 /* The FTS5 MATCH text of a token search on SQLite, NULL when no term has a part for the index;

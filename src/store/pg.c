@@ -12,6 +12,7 @@
 #include "store/db.h"
 #include "util/alloc.h"
 #include "util/hash.h"
+#include "util/limits.h"
 
 #define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
@@ -506,6 +507,38 @@ static void pg_set_statement_timeout(struct tk_db *db, unsigned ms)
     }
 }
 
+static int pg_copy_in(struct tk_db *db, const char *sql, const char *data, size_t len)
+{
+    struct pg_db *d = (struct pg_db *)db;
+    int rc = ensure_conn(d);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(d->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        rc = map_result(d, r);
+        PQclear(r);
+        return rc ? rc : TK_ERR_STORE;
+    }
+    PQclear(r);
+    /* the data goes in pieces libpq takes whole; an error is answered by the final result */
+    bool sent = true;
+    for (size_t off = 0; off < len && sent;) {
+        size_t n = len - off < TK_PG_COPY_CHUNK_BYTES ? len - off : TK_PG_COPY_CHUNK_BYTES;
+        sent = PQputCopyData(d->conn, data + off, (int)n) == 1;
+        off += n;
+    }
+    if (PQputCopyEnd(d->conn, sent ? NULL : "tokend: sending the data failed") != 1)
+        return TK_ERR_BUSY;
+    rc = 0;
+    while ((r = PQgetResult(d->conn)) != NULL) {
+        int e = map_result(d, r);
+        if (rc == 0)
+            rc = e;
+        PQclear(r);
+    }
+    return rc ? rc : sent ? 0 : TK_ERR_BUSY;
+}
+
 static const struct tk_db_ops pg_ops = {
     .prepare = pg_prepare,
     .bind_null = pg_bind_null,
@@ -525,6 +558,7 @@ static const struct tk_db_ops pg_ops = {
     .close = pg_close,
     .errmsg = pg_errmsg,
     .set_statement_timeout = pg_set_statement_timeout,
+    .copy_in = pg_copy_in,
 };
 
 int tk_db_pg_open_lazy(const char *url, struct tk_db **out)

@@ -41,8 +41,7 @@ int tk_st_group_fold(const char *name, bool is_superuser, struct tk_buf *fold)
     return tk_buf_puts(fold, is_superuser ? "true" : "false");
 }
 
-/* The owner's username fold, for the token search text. */
-static int owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out)
+int tk_st_owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out)
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db, "SELECT username_fold FROM users WHERE id = ?", &st);
@@ -61,8 +60,8 @@ static int owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out)
     return rc;
 }
 
-int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,
-                     const char *description, struct tk_buf *fold)
+int tk_st_token_fold_owner(const char *identifier, const char *intent, const char *owner,
+                           size_t owner_len, const char *description, struct tk_buf *fold)
 {
     /* One text per token for search: the four searched fields, separated by 0x1f, which no
      * search term can contain (it is whitespace to the term splitter). */
@@ -74,11 +73,24 @@ int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *inten
     if (rc == 0)
         rc = tk_buf_putc(fold, '\x1f');
     if (rc == 0)
-        rc = owner_fold(db, user_id, fold);
+        rc = tk_buf_append(fold, owner, owner_len);
     if (rc == 0)
         rc = tk_buf_putc(fold, '\x1f');
     if (rc == 0)
         rc = tk_utf8_fold(description, strlen(description), fold);
+    return rc;
+}
+
+int tk_st_token_fold(struct tk_db *db, const char *identifier, const char *intent, int64_t user_id,
+                     const char *description, struct tk_buf *fold)
+{
+    struct tk_buf owner;
+    tk_buf_init(&owner, TK_MAX_FOLD_BYTES);
+    int rc = tk_st_owner_fold(db, user_id, &owner);
+    if (rc == 0)
+        rc = tk_st_token_fold_owner(identifier, intent, owner.data ? owner.data : "", owner.len,
+                                    description, fold);
+    tk_buf_free(&owner);
     return rc;
 }
 

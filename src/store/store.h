@@ -516,6 +516,28 @@ int tk_store_set_replica(struct tk_store *s, const char *url) TK_MUST_USE;
  * when one is configured and reachable, else the primary's. */
 struct tk_db *tk_store_db_read(struct tk_store *s);
 
+/* ---- loading many tokens (tokend seed, issue 17; token_bulk.c) ---- */
+
+/* A load of many new tokens in one write transaction. Rows are written as
+ * tk_store_token_insert writes them (the same columns, search text and defaults): on SQLite
+ * TK_TOKEN_BULK_ROWS per INSERT, on PostgreSQL by COPY (TK_TOKEN_BULK_COPY_BYTES at a time). On
+ * SQLite the tokens triggers' work (the FTS5 index, the
+ * token count) is done once by tk_store_token_bulk_end for all the new rows instead of once per
+ * row (the triggers are dropped and created again inside the transaction), and the page cache
+ * is enlarged for the load. The connection must do nothing else until the end, and SQLite's
+ * database is locked for writing throughout: a command's tool, not a request's. */
+struct tk_store_token_bulk;
+int tk_store_token_bulk_begin(struct tk_db *db, struct tk_store_token_bulk **out) TK_MUST_USE;
+/* Adds a token created at now; everything of t is copied. The row may be written by a later
+ * call: an error about it (TK_ERR_CONFLICT for a taken identifier, TK_ERR_NOTFOUND for an
+ * unknown owner) may come from this call or any later one, and the load must then be ended with
+ * commit false. */
+int tk_store_token_bulk_add(struct tk_store_token_bulk *b, const struct tk_token_new *t,
+                            int64_t now) TK_MUST_USE;
+/* commit: writes the rows left, finishes the triggers' work and commits; else (or when that
+ * fails) the whole load is rolled back. Frees b either way; accepts NULL. */
+int tk_store_token_bulk_end(struct tk_store_token_bulk *b, bool commit) TK_MUST_USE;
+
 /* Runs fn inside one write transaction: commit if it returns 0, roll back otherwise. */
 int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx),
                       void *ctx) TK_MUST_USE;

@@ -5,6 +5,30 @@
 
 #include <string.h>
 
+void tk_st_token_bind_row(struct tk_db *db, struct tk_db_stmt *st, int first,
+                          const struct tk_token_new *t, const char *fold, size_t fold_len,
+                          int64_t now)
+{
+    tk_db_bind_cstr(db, st, first, t->uuid);
+    tk_db_bind_cstr(db, st, first + 1, t->identifier);
+    tk_db_bind_cstr(db, st, first + 2, t->intent);
+    tk_db_bind_int(db, st, first + 3, t->user_id);
+    tk_db_bind_cstr(db, st, first + 4, t->description);
+    tk_db_bind_opt_int(db, st, first + 5, t->has_expires, t->expires);
+    tk_db_bind_int(db, st, first + 6, t->expiring);
+    tk_db_bind_cstr(db, st, first + 7, t->managed);
+    tk_db_bind_blob(db, st, first + 8, t->key_hash, TK_KEY_HASH_BYTES);
+    /* view mode never: no sealed copy is ever stored (docs/api.md §19.4) */
+    bool never = t->view_key == TK_VIEW_NEVER;
+    tk_db_bind_blob(db, st, first + 9, never ? (const void *)"" : t->key_sealed,
+                    never ? 0 : t->key_sealed_len);
+    tk_db_bind_text(db, st, first + 10, fold, fold_len);
+    tk_db_bind_int(db, st, first + 11, now);
+    tk_db_bind_cstr(db, st, first + 12, t->scopes);
+    tk_db_bind_cstr(db, st, first + 13, t->allowed_networks);
+    tk_db_bind_cstr(db, st, first + 14, tk_view_mode_name(t->view_key));
+}
+
 int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_t now, int64_t *id)
 {
     struct tk_buf fold;
@@ -16,30 +40,11 @@ int tk_store_token_insert(struct tk_db *db, const struct tk_token_new *t, int64_
     }
     struct tk_db_stmt *st;
     rc = tk_db_prepare(db,
-                       "INSERT INTO tokens (uuid, identifier, intent, user_id, description, "
-                       "expires, expiring, managed, key_hash, key_sealed, search_fold, created, "
-                       "scopes, allowed_networks, view_key) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                       "INSERT INTO tokens (" TK_ST_TOKEN_INSERT_COLUMNS
+                       ") VALUES " TK_ST_TOKEN_INSERT_ROW " RETURNING id",
                        &st);
     if (rc == 0) {
-        tk_db_bind_cstr(db, st, 1, t->uuid);
-        tk_db_bind_cstr(db, st, 2, t->identifier);
-        tk_db_bind_cstr(db, st, 3, t->intent);
-        tk_db_bind_int(db, st, 4, t->user_id);
-        tk_db_bind_cstr(db, st, 5, t->description);
-        tk_db_bind_opt_int(db, st, 6, t->has_expires, t->expires);
-        tk_db_bind_int(db, st, 7, t->expiring);
-        tk_db_bind_cstr(db, st, 8, t->managed);
-        tk_db_bind_blob(db, st, 9, t->key_hash, TK_KEY_HASH_BYTES);
-        /* view mode never: no sealed copy is ever stored (docs/api.md §19.4) */
-        bool never = t->view_key == TK_VIEW_NEVER;
-        tk_db_bind_blob(db, st, 10, never ? (const void *)"" : t->key_sealed,
-                        never ? 0 : t->key_sealed_len);
-        tk_db_bind_text(db, st, 11, fold.data, fold.len);
-        tk_db_bind_int(db, st, 12, now);
-        tk_db_bind_cstr(db, st, 13, t->scopes);
-        tk_db_bind_cstr(db, st, 14, t->allowed_networks);
-        tk_db_bind_cstr(db, st, 15, tk_view_mode_name(t->view_key));
+        tk_st_token_bind_row(db, st, 1, t, fold.data, fold.len, now);
         rc = tk_st_insert_id(db, st, id);
     }
     tk_buf_free(&fold);

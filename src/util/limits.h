@@ -43,17 +43,24 @@
 #define TK_MAX_EVENT_CONTEXT_BYTES (256 * 1024)   /* an audit event's context, with http_request */
 #define TK_MAX_SQL_BYTES (64 * 1024)              /* one statement's text */
 #define TK_SQL_MAX_PARAMS 2048                    /* parameters bound to one statement */
-#define TK_MAX_LOG_LINE_BYTES (64 * 1024)         /* one log line */
-#define TK_MAX_LOG_TARGET_BYTES 1024              /* request target kept in the request log */
-#define TK_MAX_LOG_AGENT_BYTES 256                /* User-Agent kept in the request log */
-#define TK_SMALL_ARENA_BYTES (4 * 1024)           /* reads one setting */
-#define TK_ROW_ARENA_BYTES (1024 * 1024)          /* reads a few rows: a user, a token */
-#define TK_SWEEP_ARENA_BYTES (16u * 1024 * 1024)  /* one sweeper batch of expired tokens */
-#define TK_REFOLD_ARENA_BYTES (64u * 1024 * 1024) /* a renamed user's tokens, folded again */
-#define TK_LISTEN_BACKLOG 1024                    /* connections waiting for accept(2) */
-#define TK_KEY_LENGTH_DEFAULT 60                  /* docs/api.md §13 */
-#define TK_KEY_LENGTH_MAX 1024                    /* generated keys (TOKEND_KEY_LENGTH) */
-#define TK_SET_KEY_MAX_BYTES TK_MAX_BODY_BYTES    /* set_key: no limit but the body's (§7.8) */
+/* tokend seed's load of tokens (store.h, tk_store_token_bulk_*; issue 17) */
+#define TK_TOKEN_BULK_ROWS (TK_SQL_MAX_PARAMS / 15)   /* rows per INSERT, 15 parameters each */
+#define TK_TOKEN_BULK_OWNERS 4096                     /* owners' folds remembered (direct-mapped) */
+#define TK_TOKEN_BULK_ARENA_BYTES (64u * 1024 * 1024) /* one statement's pending rows */
+#define TK_TOKEN_BULK_CACHE_KIB (256 * 1024)       /* SQLite's page cache during the load, in KiB */
+#define TK_TOKEN_BULK_COPY_BYTES (8 * 1024 * 1024) /* PostgreSQL: rows per COPY, as text */
+#define TK_PG_COPY_CHUNK_BYTES (1024 * 1024)       /* one PQputCopyData call */
+#define TK_MAX_LOG_LINE_BYTES (64 * 1024)          /* one log line */
+#define TK_MAX_LOG_TARGET_BYTES 1024               /* request target kept in the request log */
+#define TK_MAX_LOG_AGENT_BYTES 256                 /* User-Agent kept in the request log */
+#define TK_SMALL_ARENA_BYTES (4 * 1024)            /* reads one setting */
+#define TK_ROW_ARENA_BYTES (1024 * 1024)           /* reads a few rows: a user, a token */
+#define TK_SWEEP_ARENA_BYTES (16u * 1024 * 1024)   /* one sweeper batch of expired tokens */
+#define TK_REFOLD_ARENA_BYTES (64u * 1024 * 1024)  /* a renamed user's tokens, folded again */
+#define TK_LISTEN_BACKLOG 1024                     /* connections waiting for accept(2) */
+#define TK_KEY_LENGTH_DEFAULT 60                   /* docs/api.md §13 */
+#define TK_KEY_LENGTH_MAX 1024                     /* generated keys (TOKEND_KEY_LENGTH) */
+#define TK_SET_KEY_MAX_BYTES TK_MAX_BODY_BYTES     /* set_key: no limit but the body's (§7.8) */
 #define TK_SEALED_KEY_MAX_BYTES (TK_SET_KEY_MAX_BYTES + 256) /* a key sealed (its nonce, tag) */
 #define TK_OPENED_KEY_MAX_BYTES (TK_SET_KEY_MAX_BYTES + 1)   /* a key opened, NUL included */
 #define TK_MAX_IDENTIFIER_CHARS 255
