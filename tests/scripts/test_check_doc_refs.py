@@ -10,6 +10,14 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "check-doc-refs")
 
+# Names of files outside the repository, the violations planted below, spelt in pieces so that
+# this file itself names none of them.
+SPEC = "API" ".md"
+STYLE = "style" ".md"
+DESIGN = "DESIGN" ".md"
+SHARED_SPEC = "../" "shared/spec/" + SPEC
+CHECKOUT_BIN = "/work/" "main/build/debug/tokend"
+
 API_MD = """# The API
 
 ## 1. Conventions
@@ -80,20 +88,21 @@ PLANTED = [
     ("/* docs/api.md §1, §2, §3 */", "src/api/a.c:1: docs/api.md has no section §3"),
     ("/* docs/guide.md §1 */", "src/api/a.c:1: docs/guide.md does not exist in the repository"),
     ("/* as §4 says */", "src/api/a.c:1: §4 cites no document: write docs/<file>.md §4"),
-    ("/* API.md §3 */",
-     "src/api/a.c:1: names API.md, which is not in the repository: cite README.md or docs/*.md"),
-    ("/* (style.md) */",
-     "src/api/a.c:1: names style.md, which is not in the repository: cite README.md or docs/*.md"),
-    ("/* DESIGN.md */",
-     "src/api/a.c:1: names DESIGN.md, which is not in the repository: cite README.md or docs/*.md"),
-    ("/* ../shared/spec/API.md */",
-     "src/api/a.c:1: ../shared/spec/API.md points outside the repository"),
+    (f"/* {SPEC} §3 */",
+     f"src/api/a.c:1: names {SPEC}, which is not in the repository: cite README.md or docs/*.md"),
+    (f"/* ({STYLE}) */",
+     f"src/api/a.c:1: names {STYLE}, which is not in the repository: cite README.md or docs/*.md"),
+    (f"/* {DESIGN} */",
+     f"src/api/a.c:1: names {DESIGN}, which is not in the repository: cite README.md or "
+     "docs/*.md"),
+    (f"/* {SHARED_SPEC} */",
+     f"src/api/a.c:1: {SHARED_SPEC} points outside the repository"),
     ("/* tests/fuzz/README.md */",
      "src/api/a.c:1: tests/fuzz/README.md does not exist in the repository"),
     ("/* store/gone.c */",
      "src/api/a.c:1: store/gone.c does not exist (under src/ or beside src/api/a.c)"),
-    ('DEFAULT_BIN = "/work/main/build/debug/tokend"',
-     "src/api/a.c:1: /work/main/build/debug/tokend is an absolute path into a checkout: use a "
+    (f'DEFAULT_BIN = "{CHECKOUT_BIN}"',
+     f"src/api/a.c:1: {CHECKOUT_BIN} is an absolute path into a checkout: use a "
      "path inside the repository"),
     ('/* README, "Limits" */', 'src/api/a.c:1: README.md has no heading "Limits"'),
     ('/* docs/api.md "Paths and methods" */',
@@ -113,14 +122,14 @@ def test_planted_violation_fails(tmp_path, line, message):
 
 def test_every_bad_reference_is_reported(tmp_path):
     files = clean_files()
-    files["tests/api/test_x.py"] = '"""API.md §3 and docs/api.md §7."""\n\n# docs/api.md §1.1\n'
+    files["tests/api/test_x.py"] = f'"""{SPEC} §3 and docs/api.md §7."""\n\n# docs/api.md §1.1\n'
     files["docs/api.md"] = API_MD + "\nAs §5 says.\n"
     code, out, _ = run(make_tree(tmp_path, files))
     assert code == 1
     n = API_MD.count("\n") + 2
     assert out == [
         f"docs/api.md:{n}: docs/api.md has no section §5",
-        "tests/api/test_x.py:1: names API.md, which is not in the repository: cite README.md or "
+        f"tests/api/test_x.py:1: names {SPEC}, which is not in the repository: cite README.md or "
         "docs/*.md",
         "tests/api/test_x.py:1: docs/api.md has no section §7",
     ]
@@ -128,5 +137,5 @@ def test_every_bad_reference_is_reported(tmp_path):
 
 def test_ignore_marker(tmp_path):
     files = clean_files()
-    files["src/api/a.c"] = "/* API.md §3 (check-doc-refs: ignore) */\n" + CLEAN_C
+    files["src/api/a.c"] = f"/* {SPEC} §3 (check-doc-refs: ignore) */\n" + CLEAN_C
     assert run(make_tree(tmp_path, files))[0] == 0
