@@ -10,6 +10,7 @@
 #include "crypto/keys.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "util/metrics.h" /* enum tk_auth_failure */
 
 struct tk_throttle;
 struct tk_usage_book;
@@ -144,6 +145,11 @@ int tk_api_refuse(struct tk_ctx *c, int status, const char *detail);
  * body at all when body is NULL. */
 int tk_api_refuse_body(struct tk_ctx *c, int status, const char *body);
 
+/* A failed authentication from the request's client address (throttle.h): true, with the 429
+ * refusal in c, once the address has used up its failures (decided after the credential was
+ * looked at, so a valid key is never refused for others' failures); else false, counted as why.
+ * The API then refuses with 403, verification with 401 (docs/api.md §19.7). */
+bool tk_api_auth_throttled(struct tk_ctx *c, enum tk_auth_failure why);
 /* The context of a request before authentication (tk_api_run's first step), for handlers that
  * authenticate their own way (verification, docs/api.md §19.7). */
 void tk_api_ctx_init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,

@@ -32,20 +32,24 @@ int tk_api_refuse_body(struct tk_ctx *c, int status, const char *body)
     return TK_ERR_ANSWER;
 }
 
-/* A failed authentication: the given 403, or 429 once the client's address has used up its
- * failures (throttle.h). Decided after the credential was looked at, never before: a valid key
- * is answered whatever others did from its address. */
-static int failed(struct tk_ctx *c, enum tk_auth_failure why, const char *msg)
+bool tk_api_auth_throttled(struct tk_ctx *c, enum tk_auth_failure why)
 {
     unsigned wait = 0;
     if (tk_throttle_fail(c->api->throttle, c->req->client_ip, c->now, &wait)) {
         tk_metrics_auth_failure(TK_AUTHF_THROTTLED);
         tk_api_refuse(c, 429, "Request was throttled.");
         c->answer.retry_after = wait;
-        return TK_ERR_ANSWER;
+        return true;
     }
     tk_metrics_auth_failure(why);
-    return tk_api_refuse(c, 403, msg);
+    return false;
+}
+
+/* A failed authentication: the given 403, or 429 once the client's address has used up its
+ * failures (tk_api_auth_throttled). */
+static int failed(struct tk_ctx *c, enum tk_auth_failure why, const char *msg)
+{
+    return tk_api_auth_throttled(c, why) ? TK_ERR_ANSWER : tk_api_refuse(c, 403, msg);
 }
 
 void tk_api_ctx_init(struct tk_ctx *c, struct tk_api *api, struct tk_request *req,
@@ -88,10 +92,16 @@ bool tk_api_network_allows(const char *networks, const char *client_ip)
 /* A rotated-out key presented after its grace window (docs/api.md §19.5), in one write
  * transaction: a suspicious_request event (one per token per minute) and, when the token says
  * revoke_on_reuse, its deletion. The request is refused as any invalid key is. */
+struct reuse {
+    struct tk_ctx *c;
+    int64_t token_id;
+};
+
 static int reuse_tx(struct tk_db *db, void *arg)
 {
-    struct tk_ctx *c = arg;
-    int64_t id = c->who.token_id;
+    struct reuse *r = arg;
+    struct tk_ctx *c = r->c;
+    int64_t id = r->token_id;
     struct tk_token *t;
     int rc = tk_store_token_get_by_id(db, id, 0, c->req->arena, &t);
     if (rc == TK_ERR_NOTFOUND)
@@ -120,11 +130,8 @@ static int reuse_tx(struct tk_db *db, void *arg)
 
 int tk_api_key_reused(struct tk_ctx *c, int64_t token_id)
 {
-    struct tk_principal who = c->who;
-    c->who = (struct tk_principal){.token_id = token_id};
-    int rc = tk_store_write_tx(c->db, reuse_tx, c);
-    c->who = who;
-    return rc;
+    struct reuse r = {c, token_id};
+    return tk_store_write_tx(c->db, reuse_tx, &r);
 }
 
 int tk_api_use(struct tk_api *api, struct tk_db *db, const struct tk_principal *p, int64_t now,

@@ -13,7 +13,6 @@
 #include "api/body.h"
 #include "api/messages.h"
 #include "api/query.h"
-#include "api/throttle.h"
 #include "api/verify_cache.h"
 #include "domain/auth.h"
 #include "domain/user.h"
@@ -181,15 +180,8 @@ static int unauthorized(struct tk_ctx *c, bool sent, const char *detail)
  * API's throttle, docs/api.md §16.4). */
 static int invalid(struct tk_ctx *c, const char *detail)
 {
-    unsigned wait = 0;
-    if (tk_throttle_fail(c->api->throttle, c->req->client_ip, c->now, &wait)) {
-        tk_metrics_auth_failure(TK_AUTHF_THROTTLED);
-        tk_api_refuse(c, 429, "Request was throttled.");
-        c->answer.retry_after = wait;
-        return TK_ERR_ANSWER;
-    }
-    tk_metrics_auth_failure(TK_AUTHF_INVALID);
-    return unauthorized(c, true, detail);
+    return tk_api_auth_throttled(c, TK_AUTHF_INVALID) ? TK_ERR_ANSWER
+                                                      : unauthorized(c, true, detail);
 }
 
 /* Does the value of a repeated parameter list hold word? */
@@ -206,19 +198,9 @@ static bool has_scopes(const char *scopes, const struct tk_qparam **want, size_t
 {
     if (scopes == NULL)
         return true; /* null: unrestricted (docs/api.md §19.7) */
-    for (size_t i = 0; i < n; i++) {
-        if (want[i]->val_len == 0)
-            continue;
-        bool found = false;
-        for (const char *p = scopes; *p && !found;) {
-            size_t len = strcspn(p, " ");
-            found = len == want[i]->val_len && memcmp(p, want[i]->val, len) == 0;
-            p += len;
-            p += *p == ' ';
-        }
-        if (!found)
+    for (size_t i = 0; i < n; i++)
+        if (want[i]->val_len > 0 && !tk_words_has(scopes, want[i]->val, want[i]->val_len))
             return false;
-    }
     return true;
 }
 

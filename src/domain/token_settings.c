@@ -51,8 +51,7 @@ unsigned tk_scopes_mask(const char *text)
     return mask;
 }
 
-/* Is the word s[0..len) one of the space-joined words of text? */
-static bool has_word(const char *text, const char *s, size_t len)
+bool tk_words_has(const char *text, const char *s, size_t len)
 {
     while (*text) {
         size_t n = strcspn(text, " ");
@@ -68,7 +67,7 @@ bool tk_scopes_subset(const char *sub, const char *of)
 {
     while (*sub) {
         size_t len = strcspn(sub, " ");
-        if (!has_word(of, sub, len))
+        if (!tk_words_has(of, sub, len))
             return false;
         sub += len;
         sub += *sub == ' ';
@@ -101,7 +100,7 @@ size_t tk_scopes_join(const char **items, size_t n, char *out)
 
 size_t tk_words_add(char *text, size_t len, const char *word, size_t word_len)
 {
-    if (has_word(text, word, word_len))
+    if (tk_words_has(text, word, word_len))
         return len;
     if (len > 0)
         text[len++] = ' ';

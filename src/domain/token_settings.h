@@ -49,6 +49,8 @@ size_t tk_scopes_join(const char **items, size_t n, char *out);
  * stays where it first appeared. text has room for len + word_len + 2 bytes. Returns the new
  * length. */
 size_t tk_words_add(char *text, size_t len, const char *word, size_t word_len);
+/* Is s[0..len) one of the words of a list's stored text? */
+bool tk_words_has(const char *text, const char *s, size_t len);
 
 /* A rate limit: n uses per period_s seconds; n 0 is none. */
 struct tk_rate {

@@ -32,35 +32,14 @@ def admin(std):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     checked = harness.schema_check.instance().checked
     terminalreporter.write_line(f"responses validated against the OpenAPI schema: {checked}")
-    leaked = _leaked()
-    terminalreporter.write_line(f"keys checked against {len(harness.LOG_PATHS)} server logs: "
-                                f"{len(harness.SEEN_KEYS)}")
-    if leaked:
-        terminalreporter.section("keys found in server logs", sep="=", red=True)
-        for prefix, where in leaked:
-            terminalreporter.write_line(f"key {prefix} in {where}")
-    if harness.SANITIZER_REPORTS:
-        terminalreporter.section("tokend sanitizer reports", sep="=", red=True)
-        for report in harness.SANITIZER_REPORTS:
-            terminalreporter.write_line(report)
-
-
-_LEAKED = None
-
-
-def _leaked():
-    """Every key the session saw, searched in every server log of the session (issue 9), once."""
-    global _LEAKED
-    if _LEAKED is None:
-        _LEAKED = harness.leaked_keys()
-    return _LEAKED
+    harness.report_session(terminalreporter, "server logs")
 
 
 def pytest_sessionfinish(session, exitstatus):
     if harness.SANITIZER_REPORTS and session.exitstatus == 0:
         session.exitstatus = 1
     # No key, ever, in a log: a leak fails the session even when every test passed.
-    if _leaked() and session.exitstatus == 0:
+    if harness.session_leaks() and session.exitstatus == 0:
         session.exitstatus = 1
     # A run that made requests but validated none means the schema check fell out of the path.
     if (session.testscollected > 20 and harness.schema_check.instance().checked == 0

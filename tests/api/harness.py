@@ -129,6 +129,34 @@ def leaked_keys():
     return find_keys(SEEN_KEYS, texts)
 
 
+_LEAKED = None
+
+
+def session_leaks():
+    """leaked_keys() of the whole session, searched once, at its end."""
+    global _LEAKED
+    if _LEAKED is None:
+        _LEAKED = leaked_keys()
+    return _LEAKED
+
+
+def report_session(terminalreporter, logs):
+    """The end of a session's summary: how many keys were searched in how many logs (`logs`
+    names them), any key found, any sanitizer report. True when the session must fail."""
+    leaked = session_leaks()
+    terminalreporter.write_line(f"keys checked against {len(LOG_PATHS)} {logs}: "
+                                f"{len(SEEN_KEYS)}")
+    if leaked:
+        terminalreporter.section(f"keys found in {logs}", sep="=", red=True)
+        for prefix, where in leaked:
+            terminalreporter.write_line(f"key {prefix} in {where}")
+    if SANITIZER_REPORTS:
+        terminalreporter.section("tokend sanitizer reports", sep="=", red=True)
+        for report in SANITIZER_REPORTS:
+            terminalreporter.write_line(report)
+
+
+
 def tokend_bin():
     return os.environ.get("TOKEND_BIN", DEFAULT_BIN)
 

@@ -66,30 +66,9 @@ def proxy(request, proxies):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    leaked = _leaked()
-    terminalreporter.write_line(f"keys checked against {len(harness.LOG_PATHS)} logs: "
-                                f"{len(harness.SEEN_KEYS)}")
-    if leaked:
-        terminalreporter.section("keys found in logs", sep="=", red=True)
-        for prefix, where in leaked:
-            terminalreporter.write_line(f"key {prefix} in {where}")
-    if harness.SANITIZER_REPORTS:
-        terminalreporter.section("tokend sanitizer reports", sep="=", red=True)
-        for report in harness.SANITIZER_REPORTS:
-            terminalreporter.write_line(report)
-
-
-_LEAKED = None
-
-
-def _leaked():
-    """Every key the session used, searched in tokend's logs and the proxies' (issue 9), once."""
-    global _LEAKED
-    if _LEAKED is None:
-        _LEAKED = harness.leaked_keys()
-    return _LEAKED
+    harness.report_session(terminalreporter, "logs")  # tokend's and the proxies'
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if (harness.SANITIZER_REPORTS or _leaked()) and session.exitstatus == 0:
+    if (harness.SANITIZER_REPORTS or harness.session_leaks()) and session.exitstatus == 0:
         session.exitstatus = 1
