@@ -195,6 +195,11 @@ static int serve(struct tk_cli *cli)
                               .quiet = true};
     /* the usage flusher before the API serves (its uses are written from the start); metrics
      * next: once the API port accepts, everything is up */
+    /* PostgreSQL: the caches work once the change watch has connected (docs/api.md §20.1) */
+    if (tk_store_watch_start(cli->store) != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "cannot start the change watch");
+        goto out;
+    }
     if (tk_usage_flusher_start(cli->store, api.usage, cfg->usage_flush_us, &flusher) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "cannot start the usage flusher");
         goto out;
@@ -236,7 +241,8 @@ out:
     tk_http_stop(http, 10000);
     tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);
-    tk_usage_flusher_stop(flusher); /* after the API stopped: the last uses are written */
+    tk_usage_flusher_stop(flusher);  /* after the API stopped: the last uses are written */
+    tk_store_watch_stop(cli->store); /* after every thread that used the store */
     tk_router_free(router);
     tk_router_free(metrics_router);
     tk_throttle_free(api.throttle);

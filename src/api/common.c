@@ -239,9 +239,8 @@ static int authenticate(struct tk_ctx *c, bool is_use)
 /* Before the body of an authenticated route is read (routes.c, http.h's tk_admit_fn): the same
  * authentication as tk_api_run, so a missing or bad credential is answered at once and its
  * body never buffered. The handler authenticates again once the body is in, so the request is
- * decided on the state of the moment it is complete, as without this step: on SQLite that is a
- * principal-cache hit (a keyed hash and a table probe) unless something committed meanwhile; on
- * PostgreSQL, which caches nothing, one more indexed lookup per request that carries a body.
+ * decided on the state of the moment it is complete, as without this step: a principal-cache hit
+ * (a keyed hash and a table probe) unless something committed meanwhile (docs/api.md §20.1).
  * Passing the principal along instead would save that lookup but answer with credentials
  * checked up to TOKEND_REQUEST_TIMEOUT earlier, and mix that moment's cached data with later
  * reads. */

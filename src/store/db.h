@@ -18,6 +18,7 @@ enum tk_dialect { TK_DIALECT_SQLITE, TK_DIALECT_PG };
 
 struct tk_db;
 struct tk_db_stmt;
+struct tk_changes;
 
 struct tk_db_ops {
     int (*prepare)(struct tk_db *db, const char *sql, struct tk_db_stmt **out);
@@ -56,7 +57,16 @@ struct tk_db {
     uint64_t id;        /* unique among the process's connections, never 0 */
     int64_t stmt_t0_ns; /* first step of the statement being run, for the store latency metric */
     int bind_err;       /* the first failed bind since the last prepare (see tk_db_bind_int) */
+    /* PostgreSQL: the process's change watch (pg_changes.c) on the store's own connections,
+     * NULL elsewhere (replicas, the command line): its epoch is the data version, and every
+     * commit made on the connection advances it. */
+    struct tk_changes *changes;
 };
+
+/* pg_changes.c: the change watch's data version (0: unknown, cache nothing), and the mark of a
+ * commit made by this process. c may be NULL. */
+uint64_t tk_changes_version(struct tk_changes *c);
+void tk_changes_committed(struct tk_changes *c);
 
 /* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns
  * an error and writes a reason into err. */

@@ -358,6 +358,10 @@ static int pg_step(struct tk_db_stmt *st)
             st->res = NULL;
             return rc;
         }
+        /* a statement that wrote, outside a transaction, committed: this process's caches
+         * must not answer from before it (pg_changes.c) */
+        if (idle && strncmp(PQcmdStatus(st->res), "SELECT", 6) != 0)
+            tk_changes_committed(d->base.changes);
         st->n_rows = PQntuples(st->res);
         st->row = -1;
     }
@@ -454,6 +458,8 @@ static int pg_exec(struct tk_db *db, const char *script)
         rc = map_result(d, r);
     }
     PQclear(r);
+    if (rc == 0 && PQtransactionStatus(d->conn) == PQTRANS_IDLE)
+        tk_changes_committed(d->base.changes); /* a COMMIT, or a script outside a transaction */
     return rc;
 }
 
@@ -491,6 +497,12 @@ static const char *pg_errmsg(struct tk_db *db)
 {
     struct pg_db *d = (struct pg_db *)db;
     return d->conn ? PQerrorMessage(d->conn) : "not connected";
+}
+
+static int pg_version(struct tk_db *db, uint64_t *out)
+{
+    *out = tk_changes_version(db->changes);
+    return 0;
 }
 
 static void pg_set_statement_timeout(struct tk_db *db, unsigned ms)
@@ -557,6 +569,7 @@ static const struct tk_db_ops pg_ops = {
     .rollback = pg_rollback,
     .close = pg_close,
     .errmsg = pg_errmsg,
+    .version = pg_version,
     .set_statement_timeout = pg_set_statement_timeout,
     .copy_in = pg_copy_in,
 };

@@ -46,6 +46,11 @@ int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
  * every connection opened afterwards. Call it before other threads use the store. A statement
  * over budget fails with TK_ERR_TIMEOUT and its transaction is rolled back. */
 void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
+/* On PostgreSQL, watches for commits of every process so that the caches of derived data work
+ * there as on SQLite (tk_store_snapshot, docs/api.md §20.1): connections the store opens from
+ * now on carry the watch. Does nothing on SQLite. Stop it after the threads using the store. */
+int tk_store_watch_start(struct tk_store *s) TK_MUST_USE;
+void tk_store_watch_stop(struct tk_store *s);
 /* The calling thread's connection, opened on first use; NULL if it cannot be opened. */
 struct tk_db *tk_store_db(struct tk_store *s);
 /* Closes the calling thread's connection (it reopens on next use). */
@@ -60,14 +65,18 @@ const char *tk_store_installation_id(const struct tk_store *s);
 
 /* ---- reads ---- */
 
-/* A read that spans several queries sees one snapshot between these two calls. */
+/* A read that spans several queries sees one snapshot between these two calls on SQLite. On
+ * PostgreSQL (READ COMMITTED: every statement reads the latest commits anyway) they cost no
+ * round trip: no transaction is opened. */
 int tk_store_read_begin(struct tk_db *db) TK_MUST_USE;
 void tk_store_read_end(struct tk_db *db);
 
 /* Which data a read sees, for caches of derived data: two reads on connections with the same
- * conn and the same non-zero version saw the same data. version 0: unknown (PostgreSQL, where
- * nothing cheap tells), so nothing may be cached. Take it inside the read, after its first
- * query. */
+ * conn and the same non-zero version saw the same data. version 0: unknown, so nothing may be
+ * cached (PostgreSQL without the change watch, a replica, the watch's link down). Take it
+ * inside the read after its first query (SQLite: the read's snapshot is fixed by then) and
+ * before the queries whose results are kept under it (PostgreSQL: each statement reads the
+ * latest commits, so the version must not be newer than what they read). */
 struct tk_store_snapshot {
     uint64_t conn, version;
 };
