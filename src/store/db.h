@@ -27,6 +27,11 @@ struct tk_db_ops {
     int (*bind_text)(struct tk_db_stmt *st, int idx, const char *s, size_t len);
     int (*bind_blob)(struct tk_db_stmt *st, int idx, const void *p, size_t len);
     int (*step)(struct tk_db_stmt *st); /* 1 row, 0 done, < 0 error */
+    /* Sends a bound statement now, to run in one round trip with the ones sent after it
+     * (PostgreSQL's pipeline mode); its rows are read by step as usual, and the first step of
+     * any of them (or anything else run on the connection) ends the batch. NULL: the engine
+     * runs a statement at its first step (SQLite). */
+    int (*send)(struct tk_db_stmt *st);
     bool (*col_null)(struct tk_db_stmt *st, int col);
     int64_t (*col_int)(struct tk_db_stmt *st, int col);
     const char *(*col_text)(struct tk_db_stmt *st, int col, size_t *len); /* "" for NULL */
@@ -110,6 +115,16 @@ static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st)
     if (db->stmt_t0_ns == 0)
         db->stmt_t0_ns = tk_metrics_now_ns();
     return db->ops->step(st);
+}
+/* ops->send: statements sent one after another cost one round trip together. Call it right
+ * after the statement's binds: a failed bind is answered here (the statement is not sent, and
+ * the caller resets it), since preparing the next statement forgets it. 0 otherwise, whether or
+ * not the engine batches (a statement not sent runs at its first step). */
+static inline int tk_db_send(struct tk_db *db, struct tk_db_stmt *st)
+{
+    if (db->bind_err != 0)
+        return db->bind_err;
+    return db->ops->send == NULL ? 0 : db->ops->send(st);
 }
 static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st)
 {

@@ -2,11 +2,12 @@
  * (docs/api.md §20.1): a change counter the database keeps (pg 0005: statement triggers on the
  * tables the caches read bump it in the writing transaction and NOTIFY tokend_changed), and one
  * listener thread per process on a connection of its own. The process's data version is an
- * epoch that every notification, every commit of this process and every change of the counter
- * advances; while the listener is not connected and listening, and until it has re-read the
- * counter after reconnecting, the version is 0 and nothing is cached or served from a cache.
- * A request also looks at the listener's socket: a notification that arrived but was not yet
- * read makes the version 0 for that request. */
+ * epoch that every notification and every commit of this process advance, and a heartbeat that
+ * finds the counter moved without a notification. While the listener is not connected and
+ * listening, and until it has listened again (which advances the epoch: a change may have been
+ * missed), the version is 0 and nothing is cached or served from a cache. A request also looks
+ * at the listener's socket: a notification that arrived but was not yet read makes the version
+ * 0 for that request. */
 #include "store/internal.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define HEARTBEAT_MS 1000 /* the counter is re-read this often, which also proves the link */
 #define ANSWER_MS 2000    /* a heartbeat unanswered this long: the link is taken as lost */
@@ -34,8 +36,8 @@ struct tk_changes {
     int wake[2]; /* a pipe: tk_changes_stop wakes the thread */
     char *url;
     PGconn *conn;
-    int64_t counter; /* the change counter when the epoch was last advanced or confirmed */
-    bool have_counter;
+    int64_t counter; /* the change counter at the last heartbeat */
+    bool notified;   /* a notification arrived since the last heartbeat */
     pthread_t thread;
 };
 
@@ -69,6 +71,7 @@ static void distrust(struct tk_changes *c)
 {
     atomic_store(&c->trusted, false);
     atomic_store(&c->fd, -1);
+    tk_metrics_change_watch(false);
 }
 
 /* Waits until the connection's socket is readable, the stop pipe is, or ms pass. 1: readable,
@@ -93,6 +96,7 @@ static bool drain(struct tk_changes *c)
     PGnotify *n;
     while ((n = PQnotifies(c->conn)) != NULL) {
         atomic_fetch_add(&c->epoch, 1);
+        c->notified = true;
         PQfreemem(n);
     }
     return PQstatus(c->conn) == CONNECTION_OK;
@@ -124,16 +128,19 @@ static bool read_counter(struct tk_changes *c, int64_t *out)
     }
 }
 
-/* A changed counter means a commit this process may not have heard of. */
-static bool confirm(struct tk_changes *c)
+/* The heartbeat: a counter that changed while no notification came means a commit this
+ * process did not hear of. (A change whose notification is still on its way is counted here
+ * but not taken as missed: it arrives while the connection lives, and a lost connection
+ * retires everything anyway.) */
+static bool confirm(struct tk_changes *c, bool listening_anew)
 {
     int64_t n;
     if (!read_counter(c, &n))
         return false;
-    if (!c->have_counter || n != c->counter)
+    if (listening_anew || (n != c->counter && !c->notified))
         atomic_fetch_add(&c->epoch, 1);
     c->counter = n;
-    c->have_counter = true;
+    c->notified = false;
     return true;
 }
 
@@ -149,11 +156,13 @@ static bool connect_and_listen(struct tk_changes *c)
     PGresult *r = PQexec(c->conn, "LISTEN tokend_changed");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
-    /* after LISTEN: a commit before the counter read is counted, one after it is notified */
-    if (!ok || !confirm(c))
+    /* What was cached before the link was lost may have missed a change: it is all retired.
+     * The counter read after LISTEN starts the heartbeat's comparisons. */
+    if (!ok || !confirm(c, true))
         return false;
     atomic_store(&c->fd, PQsocket(c->conn));
     atomic_store(&c->trusted, true);
+    tk_metrics_change_watch(true);
     return true;
 }
 
@@ -195,7 +204,7 @@ static void *listener_main(void *arg)
                 ok = drain(c);
         }
         if (ok && !atomic_load(&c->stop))
-            ok = confirm(c);
+            ok = confirm(c, false);
         if (!ok && !atomic_load(&c->stop)) {
             distrust(c);
             tk_log(TK_LOG_INFO, "tokend.changes",

@@ -128,6 +128,12 @@ struct tk_order {
     bool desc;
 };
 
+/* A page's statement sent with the count (PostgreSQL's pipeline), read by the fetch. */
+struct tk_page_prefetch {
+    struct tk_db_stmt *st; /* NULL once read or given up */
+    int64_t offset, limit;
+};
+
 /* The token list query (docs/api.md §8), already parsed and validated. NULL strings: no filter. */
 struct tk_token_query {
     const char *identifier, *intent, *managed, *username, *description;
@@ -154,6 +160,9 @@ struct tk_token_query {
     const int64_t *page_ids; /* set by tk_store_token_count, NULL: none kept */
     size_t n_page_ids;
     int64_t page_ids_offset;
+    /* set by tk_store_token_count on PostgreSQL: that page, sent with the count (one round
+     * trip), for the fetch of the same page; NULL: none */
+    struct tk_page_prefetch *prefetch;
 };
 
 /* The number of matching tokens; may keep the ids of the page q names (above). */
