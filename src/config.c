@@ -67,6 +67,10 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "how long rotated-out keys are remembered to detect their reuse"},
     {"TOKEND_USAGE_FLUSH", "--usage-flush", "seconds=10",
      "how often token usage (use_count, last_used) is written to the database"},
+    {"TOKEND_PG_CACHES", "--pg-caches", "strict",
+     "PostgreSQL: how a process learns that cached data changed: strict (one round trip per "
+     "request reads the change counter: exact) or notified (LISTEN/NOTIFY: no round trip, "
+     "other processes' changes seen once PostgreSQL delivers their notification)"},
     {"TOKEND_LOG_LEVEL", "--log-level", "info", "least level logged: debug, info, warning, error"},
     {"TOKEND_LOG_FORMAT", "--log-format", "json",
      "json (one object per line, authentik's fields) or text"},
@@ -175,7 +179,13 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->reuse_window = v;
     else if (strcmp(env, "TOKEND_USAGE_FLUSH") == 0)
         c->usage_flush = v;
-    else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
+    else if (strcmp(env, "TOKEND_PG_CACHES") == 0) {
+        if (strcmp(v, "strict") != 0 && strcmp(v, "notified") != 0) {
+            snprintf(err, err_len, "TOKEND_PG_CACHES must be strict or notified, got \"%s\"", v);
+            return TK_ERR_INVALID;
+        }
+        c->pg_caches = v;
+    } else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
         return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS_PER_IP") == 0)
         return parse_uint(env, v, 0, 1000000, &c->max_connections_per_ip, err, err_len);
@@ -223,6 +233,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->rotate_grace_max = "days=7";
     c->reuse_window = "days=30";
     c->usage_flush = "seconds=10";
+    c->pg_caches = "strict";
     c->max_connections = TK_MAX_CONNECTIONS;
     c->max_connections_per_ip = TK_MAX_CONNECTIONS_PER_IP;
     c->request_timeout_s = TK_REQUEST_TIMEOUT_S;
@@ -486,6 +497,7 @@ static const struct {
     {"TOKEND_ROTATE_GRACE_MAX", offsetof(struct tk_config, rotate_grace_max), false},
     {"TOKEND_REUSE_WINDOW", offsetof(struct tk_config, reuse_window), false},
     {"TOKEND_USAGE_FLUSH", offsetof(struct tk_config, usage_flush), false},
+    {"TOKEND_PG_CACHES", offsetof(struct tk_config, pg_caches), false},
 };
 
 static bool ends_with(const char *s, const char *suffix)

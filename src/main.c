@@ -196,7 +196,7 @@ static int serve(struct tk_cli *cli)
     /* the usage flusher before the API serves (its uses are written from the start); metrics
      * next: once the API port accepts, everything is up */
     /* PostgreSQL: the caches work once the change watch has connected (docs/api.md §20.1) */
-    if (tk_store_watch_start(cli->store) != 0) {
+    if (tk_store_watch_start(cli->store, strcmp(cfg->pg_caches, "notified") == 0) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "cannot start the change watch");
         goto out;
     }

@@ -303,6 +303,14 @@ void tk_api_run(void *api, struct tk_request *req, struct tk_response *res, unsi
     tk_api_respond(&c, rc);
 }
 
+void tk_api_snapshot(struct tk_ctx *c, struct tk_db *db, struct tk_store_snapshot *out)
+{
+    if (db == c->db && c->snap.version != 0 && c->snap.conn == db->id)
+        *out = c->snap;
+    else
+        tk_store_snapshot(db, out);
+}
+
 struct tk_db *tk_api_rdb(struct tk_ctx *c)
 {
     if (c->rdb == NULL)

@@ -161,11 +161,11 @@ void tk_store_read_end(struct tk_db *db)
         tk_db_rollback(db);
 }
 
-int tk_store_watch_start(struct tk_store *s)
+int tk_store_watch_start(struct tk_store *s, bool notified)
 {
     if (s->dialect != TK_DIALECT_PG || s->changes != NULL)
         return 0;
-    return tk_changes_start(s->url, &s->changes);
+    return tk_changes_start(s->url, notified, &s->changes);
 }
 
 void tk_store_watch_stop(struct tk_store *s)

@@ -63,14 +63,14 @@ struct tk_db {
     int64_t stmt_t0_ns; /* first step of the statement being run, for the store latency metric */
     int bind_err;       /* the first failed bind since the last prepare (see tk_db_bind_int) */
     /* PostgreSQL: the process's change watch (pg_changes.c) on the store's own connections,
-     * NULL elsewhere (replicas, the command line): its epoch is the data version, and every
-     * commit made on the connection advances it. */
+     * NULL elsewhere (replicas, the command line): it gives the data version, and every
+     * commit made on the connection is marked in it. */
     struct tk_changes *changes;
 };
 
-/* pg_changes.c: the change watch's data version (0: unknown, cache nothing), and the mark of a
- * commit made by this process. c may be NULL. */
-uint64_t tk_changes_version(struct tk_changes *c);
+/* pg_changes.c: the change watch's data version for a read on db (0: unknown, cache nothing),
+ * and the mark of a commit made by this process. c may be NULL. */
+uint64_t tk_changes_version(struct tk_changes *c, struct tk_db *db);
 void tk_changes_committed(struct tk_changes *c);
 
 /* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns

@@ -25,9 +25,10 @@ struct tk_store {
 
 /* ---- pg_changes.c (db.h has the version and the commit mark) ---- */
 
-/* Starts the listener thread of a PostgreSQL database (url); it connects on its own, with
- * backoff, and the version stays 0 until it has. */
-int tk_changes_start(const char *url, struct tk_changes **out) TK_MUST_USE;
+/* The change watch of a PostgreSQL database (url). Notified: starts the listener thread; it
+ * connects on its own, with backoff, and the version stays 0 until it has. Strict: no thread;
+ * each version is read from the change counter. */
+int tk_changes_start(const char *url, bool notified, struct tk_changes **out) TK_MUST_USE;
 void tk_changes_stop(struct tk_changes *c);
 
 /* ---- rows.c ---- */

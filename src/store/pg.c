@@ -603,7 +603,7 @@ static const char *pg_errmsg(struct tk_db *db)
 
 static int pg_version(struct tk_db *db, uint64_t *out)
 {
-    *out = tk_changes_version(db->changes);
+    *out = tk_changes_version(db->changes, db);
     return 0;
 }
 

@@ -1,9 +1,13 @@
 /* Knowing, on PostgreSQL, when any process may have changed what the caches derive from
  * (docs/api.md §20.1): a change counter the database keeps (pg 0005: statement triggers on the
- * tables the caches read bump it in the writing transaction and NOTIFY tokend_changed), and one
- * listener thread per process on a connection of its own. The process's data version is an
- * epoch that every notification and every commit of this process advance, and a heartbeat that
- * finds the counter moved without a notification. While the listener is not connected and
+ * tables the caches read bump it in the writing transaction and NOTIFY tokend_changed).
+ *
+ * Strict (the default): the data version is the counter itself, read on the request's own
+ * connection: one round trip, exact (a commit the client saw answered is counted).
+ *
+ * Notified: one listener thread per process on a connection of its own. The process's data version
+ * is an epoch that every notification and every commit of this process advance, and a heartbeat
+ * that finds the counter moved without a notification. While the listener is not connected and
  * listening, and until it has listened again (which advances the epoch: a change may have been
  * missed), the version is 0 and nothing is cached or served from a cache. A request also looks
  * at the listener's socket: a notification that arrived but was not yet read makes the version
@@ -29,6 +33,7 @@
 #define BACKOFF_MAX_MS 2000
 
 struct tk_changes {
+    bool notified;          /* the mode; strict: no thread, the counter is the version */
     _Atomic uint64_t epoch; /* never 0, only grows */
     _Atomic bool trusted;   /* connected, listening, counter read since */
     _Atomic int fd;         /* the listener's socket while trusted, else -1 */
@@ -37,7 +42,7 @@ struct tk_changes {
     char *url;
     PGconn *conn;
     int64_t counter; /* the change counter at the last heartbeat */
-    bool notified;   /* a notification arrived since the last heartbeat */
+    bool heard;      /* a notification arrived since the last heartbeat */
     pthread_t thread;
 };
 
@@ -48,8 +53,21 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-uint64_t tk_changes_version(struct tk_changes *c)
+/* Strict: the counter, through the request's connection (0 when it cannot be read). */
+static uint64_t counter_version(struct tk_db *db)
 {
+    struct tk_db_stmt *st;
+    int64_t n = 0;
+    if (tk_db_prepare(db, "SELECT SUM(n) FROM change_count_shards", &st) != 0 ||
+        tk_st_one_int(db, st, &n) != 0 || n < 0)
+        return 0;
+    return (uint64_t)n + 1;
+}
+
+uint64_t tk_changes_version(struct tk_changes *c, struct tk_db *db)
+{
+    if (c != NULL && !c->notified)
+        return counter_version(db);
     if (c == NULL || !atomic_load(&c->trusted))
         return 0;
     uint64_t v = atomic_load(&c->epoch);
@@ -96,7 +114,7 @@ static bool drain(struct tk_changes *c)
     PGnotify *n;
     while ((n = PQnotifies(c->conn)) != NULL) {
         atomic_fetch_add(&c->epoch, 1);
-        c->notified = true;
+        c->heard = true;
         PQfreemem(n);
     }
     return PQstatus(c->conn) == CONNECTION_OK;
@@ -137,10 +155,10 @@ static bool confirm(struct tk_changes *c, bool listening_anew)
     int64_t n;
     if (!read_counter(c, &n))
         return false;
-    if (listening_anew || (n != c->counter && !c->notified))
+    if (listening_anew || (n != c->counter && !c->heard))
         atomic_fetch_add(&c->epoch, 1);
     c->counter = n;
-    c->notified = false;
+    c->heard = false;
     return true;
 }
 
@@ -215,12 +233,17 @@ static void *listener_main(void *arg)
     return NULL;
 }
 
-int tk_changes_start(const char *url, struct tk_changes **out)
+int tk_changes_start(const char *url, bool notified, struct tk_changes **out)
 {
     *out = NULL;
     struct tk_changes *c = tk_calloc(1, sizeof(*c));
     if (c == NULL)
         return TK_ERR_NOMEM;
+    c->notified = notified;
+    if (!notified) {
+        *out = c;
+        return 0;
+    }
     atomic_init(&c->epoch, 1);
     atomic_init(&c->trusted, false);
     atomic_init(&c->fd, -1);
@@ -246,6 +269,10 @@ void tk_changes_stop(struct tk_changes *c)
 {
     if (c == NULL)
         return;
+    if (!c->notified) {
+        free(c);
+        return;
+    }
     atomic_store(&c->stop, true);
     distrust(c);
     ssize_t w = write(c->wake[1], "x", 1);

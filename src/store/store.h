@@ -47,9 +47,11 @@ int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
  * over budget fails with TK_ERR_TIMEOUT and its transaction is rolled back. */
 void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
 /* On PostgreSQL, watches for commits of every process so that the caches of derived data work
- * there as on SQLite (tk_store_snapshot, docs/api.md §20.1): connections the store opens from
- * now on carry the watch. Does nothing on SQLite. Stop it after the threads using the store. */
-int tk_store_watch_start(struct tk_store *s) TK_MUST_USE;
+ * there as on SQLite (tk_store_snapshot, docs/api.md §20.1): strict (each read asks the change
+ * counter: exact, one round trip) or notified (LISTEN/NOTIFY: no round trip). Connections the
+ * store opens from now on carry the watch. Does nothing on SQLite. Stop it after the threads
+ * using the store. */
+int tk_store_watch_start(struct tk_store *s, bool notified) TK_MUST_USE;
 void tk_store_watch_stop(struct tk_store *s);
 /* The calling thread's connection, opened on first use; NULL if it cannot be opened. */
 struct tk_db *tk_store_db(struct tk_store *s);
