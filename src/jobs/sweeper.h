@@ -23,6 +23,7 @@ struct tk_sweep_config {
 
 struct tk_sweep_stats {
     int64_t rotated, deleted, events_expired;
+    int analyzed; /* tables whose planner statistics were refreshed (tk_store_restat) */
 };
 
 /* One pass over everything expired at now, on db. */

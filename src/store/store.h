@@ -41,6 +41,12 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len) TK_MUST_USE;
  * SQLite the sampling is bounded (analysis_limit), so it costs well under a second at a million
  * tokens. Call it outside a transaction. */
 int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
+/* After bulk changes (a user's deletion cascading to its tokens, a sweep, a restore): analyzes
+ * each table the planner now misjudges by a fifth or more of its rows (and at least 100), so that
+ * lists and authentication stay planned for the rows there are. Cheap when nothing is off (the
+ * planner's belief and a count per table). The sweeper calls it after every pass. *n_analyzed: how
+ * many tables were analyzed. Outside a transaction. */
+int tk_store_restat(struct tk_db *db, int *n_analyzed) TK_MUST_USE;
 /* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
  * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
  * every connection opened afterwards. Call it before other threads use the store. A statement
