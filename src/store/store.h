@@ -160,7 +160,7 @@ struct tk_token_query {
     int64_t count;      /* past the middle is then read from the end (half the skipping) */
     /* The page the caller will fetch after counting: rows [page_offset, page_offset +
      * page_limit) of the list, or the last page when page_last (page_limit 0: not said). A
-     * search that the FTS5 index answers on SQLite is then evaluated once: the count walks the
+     * search (on SQLite one the FTS5 index answers) is then evaluated once: the count walks the
      * matching ids and keeps that page's (page_ids, from row page_ids_offset), and the fetch of
      * the same page reads just those rows. */
     int64_t page_offset, page_limit;
@@ -171,6 +171,9 @@ struct tk_token_query {
     /* set by tk_store_token_count on PostgreSQL: that page, sent with the count (one round
      * trip), for the fetch of the same page; NULL: none */
     struct tk_page_prefetch *prefetch;
+    /* set by tk_store_token_count for a search: the trigrams most tokens hold, which the index
+     * is not asked for (search.c) */
+    const char *common_trigrams;
 };
 
 /* The number of matching tokens; may keep the ids of the page q names (above). */
