@@ -193,16 +193,60 @@ int tk_st_analyze_trigrams(struct tk_db *db)
 {
     if (db->dialect != TK_DIALECT_SQLITE)
         return 0; /* PostgreSQL's ANALYZE keeps them (migrate.c's statistics object) */
-    return tk_db_exec(db, "SAVEPOINT common_trigrams; "
-                          "CREATE VIRTUAL TABLE temp.tokens_fts_vocab "
-                          "USING fts5vocab(main, tokens_fts, row); "
-                          "DELETE FROM search_common_trigrams; "
-                          "INSERT INTO search_common_trigrams (trigram, docs) "
-                          "SELECT term, doc FROM temp.tokens_fts_vocab "
-                          "WHERE doc * 2 > (SELECT n FROM token_count WHERE id = 1) "
-                          "AND instr(term, char(31)) = 0; "
-                          "DROP TABLE temp.tokens_fts_vocab; "
-                          "RELEASE common_trigrams");
+    /* Read into a temporary table first (a pass over the FTS5 vocabulary, about a second at a
+     * million tokens, which takes no write lock on the database), then replaced in one short
+     * write. The row with the empty trigram holds the number of tokens they were counted on
+     * (tk_store_search_stats_refresh). */
+    int rc = tk_db_exec(db, "DROP TABLE IF EXISTS temp.common_trigrams_new; "
+                            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens_fts_vocab "
+                            "USING fts5vocab(main, tokens_fts, row); "
+                            "CREATE TABLE temp.common_trigrams_new AS "
+                            "SELECT term AS trigram, doc AS docs FROM temp.tokens_fts_vocab "
+                            "WHERE doc * 2 > (SELECT n FROM main.token_count WHERE id = 1) "
+                            "AND instr(term, char(31)) = 0 "
+                            "UNION ALL SELECT '', n FROM main.token_count WHERE id = 1");
+    if (rc == 0)
+        rc = tk_db_exec(db, "SAVEPOINT common_trigrams; "
+                            "DELETE FROM search_common_trigrams; "
+                            "INSERT INTO search_common_trigrams (trigram, docs) "
+                            "SELECT trigram, docs FROM temp.common_trigrams_new; "
+                            "RELEASE common_trigrams");
+    if (rc)
+        (void)tk_db_exec(db, "ROLLBACK TO common_trigrams; RELEASE common_trigrams");
+    (void)tk_db_exec(db, "DROP TABLE IF EXISTS temp.tokens_fts_vocab; "
+                         "DROP TABLE IF EXISTS temp.common_trigrams_new");
+    return rc;
+}
+
+int tk_store_search_stats_refresh(struct tk_db *db, bool *done)
+{
+    *done = false;
+    if (db->dialect != TK_DIALECT_SQLITE)
+        return 0;
+    struct tk_db_stmt *st;
+    int rc = tk_db_prepare(db,
+                           "SELECT (SELECT n FROM token_count WHERE id = 1), "
+                           "COALESCE((SELECT docs FROM search_common_trigrams "
+                           "WHERE trigram = ''), -1)",
+                           &st);
+    if (rc)
+        return rc;
+    int64_t now = 0, then = -1;
+    if ((rc = tk_db_step(db, st)) == 1) {
+        now = tk_db_col_int(db, st, 0);
+        then = tk_db_col_int(db, st, 1);
+        rc = 0;
+    }
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    /* counted on fewer than half or more than twice today's tokens (and not a few) */
+    int64_t grew = now - 2 * (then < 0 ? 0 : then), shrank = then - 2 * now;
+    if (grew < TK_SEARCH_STATS_MIN_CHANGE && shrank < TK_SEARCH_STATS_MIN_CHANGE)
+        return 0;
+    rc = tk_st_analyze_trigrams(db);
+    *done = rc == 0;
+    return rc;
 }
 
 /* Is the trigram t (n bytes) one of common's ("\x1f" before each and at the end)? */

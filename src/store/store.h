@@ -47,6 +47,11 @@ int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
  * planner's belief and a count per table). The sweeper calls it after every pass. *n_analyzed: how
  * many tables were analyzed. Outside a transaction. */
 int tk_store_restat(struct tk_db *db, int *n_analyzed) TK_MUST_USE;
+/* SQLite: counts again the trigrams most tokens hold, which search skips (docs/api.md §8.2),
+ * when the tokens they were counted on are now fewer than half or more than twice as many
+ * (*done); else, and on PostgreSQL (its ANALYZE keeps them), nothing. For the sweeper: the
+ * number of tokens changes through the API without any ANALYZE. Outside a transaction. */
+int tk_store_search_stats_refresh(struct tk_db *db, bool *done) TK_MUST_USE;
 /* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
  * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
  * every connection opened afterwards. Call it before other threads use the store. A statement

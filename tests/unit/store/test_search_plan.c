@@ -29,6 +29,28 @@
 static struct tk_store *store;
 static struct tk_db *db;
 static struct tk_arena *arena;
+static int64_t users[N_USERS];
+
+static int add_token(int i, int64_t owner, const char *desc)
+{
+    static const uint8_t sealed[] = "sealed";
+    char uuid[37], ident[16];
+    snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", i);
+    snprintf(ident, sizeof(ident), "tok-%07d", (i * 7919) % 10007);
+    struct tk_token_new t = {.uuid = uuid,
+                             .identifier = ident,
+                             .intent = i % 5 ? "api" : "recovery",
+                             .description = desc,
+                             .user_id = owner,
+                             .expiring = false,
+                             .key_sealed = sealed,
+                             .key_sealed_len = sizeof(sealed) - 1,
+                             .view_key = TK_VIEW_ONCE};
+    memset(t.key_hash, 0, sizeof(t.key_hash));
+    memcpy(t.key_hash, &i, sizeof(i));
+    int64_t id;
+    return tk_store_token_insert(db, &t, NOW, &id);
+}
 
 static int setup(void **state)
 {
@@ -38,7 +60,6 @@ static int setup(void **state)
         tk_store_migrate(store, err, sizeof(err)) != 0 || (db = tk_store_db(store)) == NULL)
         return -1;
     arena = tk_arena_new(64 * 1024 * 1024);
-    int64_t users[N_USERS];
     for (int i = 0; i < N_USERS; i++) {
         char name[16], uuid[37];
         snprintf(name, sizeof(name), "user%05d", i * 11);
@@ -46,29 +67,14 @@ static int setup(void **state)
         if (tk_store_user_create(db, &u, NOW, &users[i], uuid) != 0)
             return -1;
     }
-    static const uint8_t sealed[] = "sealed";
     static const char *const words[] = {"alpha", "bravo", "charlie", "delta"};
     for (int i = 0; i < N_TOKENS + 2; i++) {
-        char uuid[37], ident[16], desc[64];
-        snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", i);
-        snprintf(ident, sizeof(ident), "tok-%07d", (i * 7919) % 10007);
+        char desc[64];
         snprintf(desc, sizeof(desc), "token %d of %s", i, words[i % 4]);
         /* two more: the pieces of "abuserxy" apart, and the term whole (the check matters) */
         if (i >= N_TOKENS)
             snprintf(desc, sizeof(desc), i == N_TOKENS ? "abus and erxy" : "abuserxy");
-        struct tk_token_new t = {.uuid = uuid,
-                                 .identifier = ident,
-                                 .intent = i % 5 ? "api" : "recovery",
-                                 .description = desc,
-                                 .user_id = users[i % N_USERS],
-                                 .expiring = false,
-                                 .key_sealed = sealed,
-                                 .key_sealed_len = sizeof(sealed) - 1,
-                                 .view_key = TK_VIEW_ONCE};
-        memset(t.key_hash, 0, sizeof(t.key_hash));
-        memcpy(t.key_hash, &i, sizeof(i));
-        int64_t id;
-        if (tk_store_token_insert(db, &t, NOW, &id) != 0)
+        if (add_token(i, users[i % N_USERS], desc) != 0)
             return -1;
     }
     return 0;
@@ -286,6 +292,28 @@ static void test_answers_are_those_of_every_term_checked_on_every_row(void **sta
     }
 }
 
+static void test_the_sweep_counts_again_when_the_tokens_doubled(void **state)
+{
+    assert_int_equal(tk_store_analyze(db), 0);
+    bool done = true;
+    assert_int_equal(tk_store_search_stats_refresh(db, &done), 0);
+    assert_false(done); /* counted on today's tokens */
+    const char *common;
+    /* 1,600 tokens more, each with "zzq" in its description: more than twice as many tokens */
+    for (int i = 0; i < 1600; i++)
+        assert_int_equal(add_token(N_TOKENS + 2 + i, users[0], "zzqv"), 0);
+    assert_int_equal(tk_st_common_trigrams(db, arena, &common), 0);
+    assert_null(strstr(common, "\x1fzzq\x1f")); /* not yet */
+    assert_int_equal(tk_store_search_stats_refresh(db, &done), 0);
+    assert_true(done);
+    assert_int_equal(tk_st_common_trigrams(db, arena, &common), 0);
+    assert_non_null(strstr(common, "\x1fzzq\x1f"));
+    assert_null(strstr(common, "\x1f"
+                               "alp\x1f"));
+    assert_int_equal(tk_store_search_stats_refresh(db, &done), 0);
+    assert_false(done); /* once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +323,7 @@ int main(void)
         cmocka_unit_test(
             test_postgresql_asks_pg_trgm_for_letters_and_digits_between_common_trigrams),
         cmocka_unit_test(test_answers_are_those_of_every_term_checked_on_every_row),
+        cmocka_unit_test(test_the_sweep_counts_again_when_the_tokens_doubled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
