@@ -276,11 +276,12 @@ static bool ascii_alnum(const char *s, size_t n)
     return true;
 }
 
-/* Trigrams one search hands to FTS5, over all its terms. FTS5 evaluates a phrase inside one VM
- * instruction, which the statement time budget cannot interrupt, at a cost of about one doclist
- * walk per trigram: 1,022 trigrams of one common character took 1.2 s at 100k tokens
+/* Trigrams one search hands to the index, over all its terms. FTS5 evaluates a phrase inside
+ * one VM instruction, which the statement time budget cannot interrupt, at a cost of about one
+ * doclist walk per trigram: 1,022 trigrams of one common character took 1.2 s at 100k tokens
  * (docs/robustness.md). Past this many, terms are checked by instr() alone, row by row, which
- * the budget does stop. */
+ * the budget does stop. On PostgreSQL the same bound keeps a search's LIKE conditions few (the
+ * pieces of "usexusex..." repeated, one per four characters). */
 #define FTS_MAX_TRIGRAMS 64
 
 struct piece {
@@ -356,6 +357,34 @@ static bool whole(const struct tk_token_query *t, struct piece *const *pieces,
     return n_pieces[i] == 1 && pieces[i][0].at == 0 && pieces[i][0].len == strlen(t->terms[i]);
 }
 
+/* Does text (n bytes) hold sub (m bytes)? */
+static bool holds(const char *text, size_t n, const char *sub, size_t m)
+{
+    for (size_t o = 0; m <= n && o <= n - m; o++)
+        if (memcmp(text + o, sub, m) == 0)
+            return true;
+    return false;
+}
+
+/* Is piece k of term i inside another piece (a longer one, or the same text earlier)? Then it
+ * is not asked for: the other one finds only rows that hold it ("usexusexusex": "sexus" once,
+ * not twice, and not "sex"). */
+static bool repeated(const struct tk_token_query *t, struct piece *const *pieces,
+                     const size_t *n_pieces, size_t i, size_t k)
+{
+    const struct piece *p = &pieces[i][k];
+    for (size_t j = 0; j < t->n_terms; j++) {
+        for (size_t l = 0; l < n_pieces[j]; l++) {
+            const struct piece *o = &pieces[j][l];
+            bool earlier = j < i || (j == i && l < k);
+            if ((o->len > p->len || (o->len == p->len && earlier)) &&
+                holds(t->terms[j] + o->at, o->len, t->terms[i] + p->at, p->len))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* The FTS5 query over the pieces on SQLite: each one quoted phrase ('"' doubled), joined by
  * AND. NULL when no term has a piece. */
 static const char *fts_match(struct tk_sql *q, const struct tk_token_query *t,
@@ -376,6 +405,8 @@ static const char *fts_match(struct tk_sql *q, const struct tk_token_query *t,
     for (size_t i = 0; i < t->n_terms; i++) {
         for (size_t k = 0; k < n_pieces[i]; k++) {
             const char *s = t->terms[i] + pieces[i][k].at;
+            if (repeated(t, pieces, n_pieces, i, k))
+                continue;
             if (o > 0) {
                 memcpy(m + o, " AND ", 5);
                 o += 5;
@@ -410,7 +441,7 @@ void tk_st_sql_token_search(struct tk_sql *q, const struct tk_token_query *t)
     if (!pg)
         total = search_pieces(q->arena, t, false, FTS_MAX_TRIGRAMS, pieces, n_pieces);
     else if (t->common_trigrams != NULL && t->common_trigrams[0] != '\0')
-        total = search_pieces(q->arena, t, true, SIZE_MAX, pieces, n_pieces);
+        total = search_pieces(q->arena, t, true, FTS_MAX_TRIGRAMS, pieces, n_pieces);
     if (!pg && total > 0) {
         /* the pieces as one MATCH: one lookup, however many terms (one subquery per term made
          * SQLite build and probe a list per term) */
@@ -425,6 +456,8 @@ void tk_st_sql_token_search(struct tk_sql *q, const struct tk_token_query *t)
          * strpos(), which the index does not take (else it would read every trigram again) */
         for (size_t i = 0; i < t->n_terms; i++) {
             for (size_t k = 0; k < n_pieces[i]; k++) {
+                if (repeated(t, pieces, n_pieces, i, k))
+                    continue;
                 tk_sql_where(q);
                 tk_sql_contains(
                     q, "t.search_fold",
@@ -468,7 +501,7 @@ bool tk_st_search_walked(struct tk_db *db, const struct tk_token_query *tq, stru
     }
     if (tq->n_terms == 0 || tq->common_trigrams == NULL || tq->common_trigrams[0] == '\0')
         return false;
-    size_t left = SIZE_MAX;
+    size_t left = FTS_MAX_TRIGRAMS;
     for (size_t i = 0; i < tq->n_terms; i++) {
         struct piece *p;
         if (term_pieces(a, tq->terms[i], tq->common_trigrams, true, &left, &p) > 0)

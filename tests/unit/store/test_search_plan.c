@@ -198,6 +198,17 @@ test_postgresql_asks_pg_trgm_for_letters_and_digits_between_common_trigrams(void
     /* no statistics (an older server, or before the first ANALYZE): LIKE for each term */
     assert_string_equal(conditions(TK_DIALECT_PG, t, 1, ""),
                         " WHERE t.search_fold LIKE ?[%tok-0004242%] ESCAPE '\\'");
+    /* a piece asked for once however often it recurs, and not inside a longer one */
+    const char *rep[] = {"usexusexusex", "xsexusx"};
+    assert_string_equal(conditions(TK_DIALECT_PG, rep, 1, COMMON),
+                        " WHERE t.search_fold LIKE ?[%sexus%] ESCAPE '\\' AND "
+                        "strpos(t.search_fold, ?[usexusexusex]) > 0");
+    assert_string_equal(conditions(TK_DIALECT_PG, rep, 2, COMMON),
+                        " WHERE strpos(t.search_fold, ?[usexusexusex]) > 0 AND "
+                        "t.search_fold LIKE ?[%xsexusx%] ESCAPE '\\'");
+    assert_string_equal(conditions(TK_DIALECT_SQLITE, rep, 1, COMMON),
+                        " WHERE t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH "
+                        "?[\"sexus\"]) AND instr(t.search_fold, ?[usexusexusex]) > 0");
     /* letters and digits only: LIKE metacharacters never reach a piece, the term is escaped */
     const char *meta[] = {"100%_x", "user"};
     assert_string_equal(conditions(TK_DIALECT_PG, meta, 2, COMMON),
