@@ -125,6 +125,10 @@ int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t n
     if (rc == 0 && tk_store_restat(db, &n_analyzed) != 0)
         tk_log(TK_LOG_DEBUG, "tokend.sweeper", "statistics refresh failed; next pass");
     stats->analyzed = n_analyzed;
+    /* search's trigram statistics follow a token table that grew or shrank a lot; failing, they
+     * only make searches slower until the next sweep tries again */
+    if (rc == 0 && tk_store_search_stats_refresh(db, &stats->search_stats) != 0)
+        stats->search_stats = false;
     tk_store_unlock(db, SWEEP_LOCK);
     return rc;
 }
@@ -166,14 +170,17 @@ static void *sweeper_main(void *arg)
                 tk_log_end(&l);
             }
         } else if (tk_log_begin(&l,
-                                st.rotated || st.deleted || st.events_expired ? TK_LOG_INFO
-                                                                              : TK_LOG_DEBUG,
+                                st.rotated || st.deleted || st.events_expired || st.search_stats
+                                    ? TK_LOG_INFO
+                                    : TK_LOG_DEBUG,
                                 "tokend.sweeper", "expiry sweep")) {
             tk_log_int(&l, "rotated", st.rotated);
             tk_log_int(&l, "deleted", st.deleted);
             tk_log_int(&l, "events_expired", st.events_expired);
             if (st.analyzed)
                 tk_log_int(&l, "tables_analyzed", st.analyzed);
+            if (st.search_stats)
+                tk_log_int(&l, "search_stats", 1);
             tk_log_end(&l);
         }
         pthread_mutex_lock(&s->mu);

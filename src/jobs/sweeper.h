@@ -23,7 +23,9 @@ struct tk_sweep_config {
 
 struct tk_sweep_stats {
     int64_t rotated, deleted, events_expired;
-    int analyzed; /* tables whose planner statistics were refreshed (tk_store_restat) */
+    int analyzed;      /* tables whose planner statistics were refreshed (tk_store_restat) */
+    bool search_stats; /* search's trigram statistics counted again (tk_store_search_stats_refresh)
+                        */
 };
 
 /* One pass over everything expired at now, on db. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/limits.h"
 #include "util/metrics.h"
 
 enum tk_dialect { TK_DIALECT_SQLITE, TK_DIALECT_PG };
@@ -66,6 +67,11 @@ struct tk_db {
      * NULL elsewhere (replicas, the command line): it gives the data version, and every
      * commit made on the connection is marked in it. */
     struct tk_changes *changes;
+    /* PostgreSQL: the trigrams in most tokens' search texts, as the statistics said when this
+     * connection last read them (search.c): 0x1f before each and at the end, "" for none.
+     * common_trigrams_at: when (tk_now_us), 0 never, -1 never again (no statistics here). */
+    int64_t common_trigrams_at;
+    char common_trigrams[TK_MAX_COMMON_TRIGRAM_BYTES];
 };
 
 /* pg_changes.c: the change watch's data version for a read on db (0: unknown, cache nothing),

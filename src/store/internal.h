@@ -153,11 +153,17 @@ int tk_st_token_fold_owner(const char *identifier, const char *intent, const cha
 int tk_st_owner_fold(struct tk_db *db, int64_t user_id, struct tk_buf *out);
 /* Recomputes the search text of every token of a user (after a username change). */
 int tk_st_refold_user_tokens(struct tk_db *db, int64_t user_id);
-/* The FTS5 MATCH text of a token search on SQLite, NULL when no term has a part for the index;
- * covered[i]: term i is answered by the index alone. */
-const char *tk_st_fts_match(struct tk_sql *q, const struct tk_token_query *t, bool *covered);
-/* Is this a search the FTS5 index answers (then tk_st_search_walk counts it)? */
-bool tk_st_fts_search(struct tk_db *db, const struct tk_token_query *tq);
+/* The conditions of a token search (tk_sql_where each): the trigram index asked for the parts
+ * of the terms between common trigrams (tq->common_trigrams), the terms checked whole where
+ * the index's answer does not settle them. */
+void tk_st_sql_token_search(struct tk_sql *q, const struct tk_token_query *t);
+/* The trigrams in more than half the tokens' search texts, by the statistics, into the arena:
+ * 0x1f before each and at the end; "" for none. */
+int tk_st_common_trigrams(struct tk_db *db, struct tk_arena *a, const char **out);
+/* SQLite: refills search_common_trigrams from the FTS5 index (part of tk_store_analyze). */
+int tk_st_analyze_trigrams(struct tk_db *db);
+/* Is this a search walked once (then tk_st_search_walk counts it)? */
+bool tk_st_search_walked(struct tk_db *db, const struct tk_token_query *tq, struct tk_arena *a);
 /* Counts a search in one walk, keeping the ids of the page tq names (store.h). */
 int tk_st_search_walk(struct tk_db *db, struct tk_token_query *tq, struct tk_arena *a,
                       int64_t *count);

@@ -47,6 +47,11 @@ int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
  * planner's belief and a count per table). The sweeper calls it after every pass. *n_analyzed: how
  * many tables were analyzed. Outside a transaction. */
 int tk_store_restat(struct tk_db *db, int *n_analyzed) TK_MUST_USE;
+/* SQLite: counts again the trigrams most tokens hold, which search skips (docs/api.md §8.2),
+ * when the tokens they were counted on are now fewer than half or more than twice as many
+ * (*done); else, and on PostgreSQL (its ANALYZE keeps them), nothing. For the sweeper: the
+ * number of tokens changes through the API without any ANALYZE. Outside a transaction. */
+int tk_store_search_stats_refresh(struct tk_db *db, bool *done) TK_MUST_USE;
 /* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
  * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
  * every connection opened afterwards. Call it before other threads use the store. A statement
@@ -160,7 +165,7 @@ struct tk_token_query {
     int64_t count;      /* past the middle is then read from the end (half the skipping) */
     /* The page the caller will fetch after counting: rows [page_offset, page_offset +
      * page_limit) of the list, or the last page when page_last (page_limit 0: not said). A
-     * search that the FTS5 index answers on SQLite is then evaluated once: the count walks the
+     * search (on SQLite one the FTS5 index answers) is then evaluated once: the count walks the
      * matching ids and keeps that page's (page_ids, from row page_ids_offset), and the fetch of
      * the same page reads just those rows. */
     int64_t page_offset, page_limit;
@@ -171,6 +176,9 @@ struct tk_token_query {
     /* set by tk_store_token_count on PostgreSQL: that page, sent with the count (one round
      * trip), for the fetch of the same page; NULL: none */
     struct tk_page_prefetch *prefetch;
+    /* set by tk_store_token_count for a search: the trigrams most tokens hold, which the index
+     * is not asked for (search.c) */
+    const char *common_trigrams;
 };
 
 /* The number of matching tokens; may keep the ids of the page q names (above). */

@@ -55,24 +55,8 @@ void tk_st_sql_token_where(struct tk_sql *q, const struct tk_token_query *t)
         tk_sql_int(q, t->expiring ? 1 : 0);
     }
     /* search (docs/api.md §8): every term is a substring of identifier, intent, username or
-     * description, compared on case folds stored at write time (identical on every engine).
-     * The terms come de-duplicated (tk_search_terms), so each one is a distinct constraint. */
-    bool *covered = t->n_terms ? tk_arena_calloc(q->arena, t->n_terms, sizeof(*covered)) : NULL;
-    const char *match = tk_st_fts_match(q, t, covered);
-    if (match != NULL) {
-        /* the terms the FTS5 trigram index can answer, as one MATCH: one lookup, however many
-         * terms (one subquery per term made SQLite build and probe a list per term) */
-        tk_sql_where(q);
-        tk_sql_add(q, "t.id IN (SELECT rowid FROM tokens_fts WHERE tokens_fts MATCH ");
-        tk_sql_cstr(q, match);
-        tk_sql_add(q, ")");
-    }
-    for (size_t i = 0; i < t->n_terms; i++) {
-        if (match != NULL && covered[i])
-            continue;
-        tk_sql_where(q);
-        tk_sql_contains(q, "t.search_fold", t->terms[i]);
-    }
+     * description, compared on case folds stored at write time (identical on every engine). */
+    tk_st_sql_token_search(q, t);
 }
 
 static const char *order_column(enum tk_token_field f)
@@ -155,11 +139,14 @@ int tk_store_token_count(struct tk_db *db, struct tk_token_query *tq, struct tk_
 {
     tq->page_ids = NULL;
     tq->prefetch = NULL;
-    if (tq->page_limit > 0 && tk_st_fts_search(db, tq))
+    tq->common_trigrams = NULL;
+    int rc = tq->n_terms > 0 ? tk_st_common_trigrams(db, a, &tq->common_trigrams) : 0;
+    if (rc)
+        return rc;
+    if (tq->page_limit > 0 && tk_st_search_walked(db, tq, a))
         return tk_st_search_walk(db, tq, a, count);
     struct tk_sql q;
-    int rc = tk_sql_init(&q, db->dialect, a);
-    if (rc)
+    if ((rc = tk_sql_init(&q, db->dialect, a)) != 0)
         return rc;
     if (tq->username)
         tk_sql_add(&q, "SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id");
@@ -216,8 +203,10 @@ static int by_id(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* The rows of the ids tk_st_search_walk kept, in their order (a row deleted since cannot be: the
- * walk and this read are one snapshot). */
+/* The rows of the ids tk_st_search_walk kept, in their order. On SQLite the walk and this read
+ * are one snapshot, so none can be missing. PostgreSQL's reads open no transaction
+ * (tk_store_read_begin): a token deleted between the two is left out of the page, as a page read
+ * after its count may miss one there. */
 static int fetch_ids(struct tk_db *db, const int64_t *ids, size_t n, struct tk_arena *a,
                      struct tk_token *tokens, size_t *n_out)
 {
@@ -251,9 +240,13 @@ static int fetch_ids(struct tk_db *db, const int64_t *ids, size_t n, struct tk_a
     tk_db_reset(db, st);
     if (rc < 0)
         return rc;
-    if (got != n)
+    if (got != n && db->dialect != TK_DIALECT_PG)
         return TK_ERR_STORE;
-    *n_out = n;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i].identifier != NULL)
+            tokens[kept++] = tokens[i];
+    *n_out = kept;
     return 0;
 }
 

@@ -42,6 +42,8 @@
 #define TK_MAX_AVATAR_BYTES (1024 * 1024)         /* an avatar (data URI) and the name it draws */
 #define TK_MAX_EVENT_CONTEXT_BYTES (256 * 1024)   /* an audit event's context, with http_request */
 #define TK_MAX_SQL_BYTES (64 * 1024)              /* one statement's text */
+#define TK_MAX_COMMON_TRIGRAM_BYTES 1024          /* kept per connection: search.c */
+#define TK_SEARCH_STATS_MIN_CHANGE 1024           /* tokens, before search's trigrams recount */
 #define TK_SQL_MAX_PARAMS 2048                    /* parameters bound to one statement */
 /* tokend seed's load of tokens (store.h, tk_store_token_bulk_*; issue 17) */
 #define TK_TOKEN_BULK_ROWS (TK_SQL_MAX_PARAMS / 15)   /* rows per INSERT, 15 parameters each */

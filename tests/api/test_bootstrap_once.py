@@ -15,8 +15,10 @@ KEY_LINE = re.compile(r"^[A-Za-z0-9]{60}$", re.M)
 # the migration that records existing databases as bootstrapped, per store
 MIGRATION = {"sqlite": 4, "postgres": 2}
 # What the migrations after it add (token settings, docs/api.md §19; PostgreSQL's sharded token
-# count and change counter), undone to leave a database as the tokend before the rule left it.
+# count and change counter; SQLite's common search trigrams), undone to leave a database as the
+# tokend before the rule left it.
 LATER = [
+    "DROP TABLE IF EXISTS search_common_trigrams",
     "DROP TABLE token_old_keys",
     "DROP TABLE token_rate",
     "DROP INDEX tokens_last_used",
