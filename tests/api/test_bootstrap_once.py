@@ -17,6 +17,12 @@ MIGRATION = {"sqlite": 4, "postgres": 2}
 # What the migrations after it add (token settings, docs/api.md §19; PostgreSQL's sharded token
 # count), undone to leave a database as the tokend before the rule left it.
 LATER = [
+    # the webhooks migration (docs/api.md §20), newest first
+    "DROP TABLE webhook_attempts",
+    "DROP TABLE webhook_deliveries",
+    "DROP TABLE webhook_messages",
+    "DROP TABLE webhook_endpoints",
+    "DROP TABLE expiry_notices",
     "DROP TABLE token_old_keys",
     "DROP TABLE token_rate",
     "DROP INDEX tokens_last_used",
