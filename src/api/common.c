@@ -265,7 +265,7 @@ static int dispatch(struct tk_ctx *c, unsigned allowed, unsigned flags)
         /* docs/api.md §19.2: the route's scope, decided before any lookup */
         bool read = m == TK_M_GET || m == TK_M_HEAD || m == TK_M_OPTIONS;
         unsigned need = read ? (flags >> 8) & 0xfff : (flags >> 20) & 0xfff;
-        if (need != 0 && (c->who.scopes & need) == 0)
+        if ((need != 0 && (c->who.scopes & need) == 0) || (flags & TK_API_UNSCOPED))
             return tk_api_refuse(c, 403, TK_MSG_FORBIDDEN);
     }
     if (m == TK_M_HEAD && (allowed & TK_M_GET))
