@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "jobs/sweeper.h"
 #include "jobs/usage.h"
+#include "jobs/webhooks.h"
 #include "store/db.h"
 #include "store/sqlite_file.h"
 #include "store/store.h"
@@ -100,7 +101,10 @@ static struct tk_sweep_config sweep_config_of(const struct tk_cli *cli)
                                     .key_length = cfg->key_length,
                                     .token_duration_us = cfg->default_token_duration_us,
                                     .event_retention_us = cfg->event_retention_us,
-                                    .reuse_window_us = cfg->reuse_window_us};
+                                    .reuse_window_us = cfg->reuse_window_us,
+                                    .n_notices = cfg->n_expiry_notices,
+                                    .notices_us = cfg->expiry_notices_us,
+                                    .notice_texts = cfg->expiry_notice_texts};
 }
 
 static int sweep(struct tk_cli *cli)
@@ -156,6 +160,7 @@ static int serve(struct tk_cli *cli)
     struct tk_http *http = NULL, *metrics = NULL;
     struct tk_sweeper *sweeper = NULL;
     struct tk_usage_flusher *flusher = NULL;
+    struct tk_webhooks *webhooks = NULL;
     int rc = 1;
     if (router == NULL || api.usage == NULL || tk_api_register(&api, router) != 0 ||
         (cfg->metrics_listen &&
@@ -193,8 +198,15 @@ static int serve(struct tk_cli *cli)
                               .connection_timeout_s = cfg->connection_timeout_s,
                               .request_timeout_s = cfg->request_timeout_s,
                               .quiet = true};
-    /* the usage flusher before the API serves (its uses are written from the start); metrics
-     * next: once the API port accepts, everything is up */
+    /* webhook delivery first (it initialises libcurl before other threads run), then the usage
+     * flusher before the API serves (its uses are written from the start); metrics next: once
+     * the API port accepts, everything is up */
+    struct tk_webhook_config wc = {
+        .store = cli->store, .secret = &cli->secret, .allow_private = cfg->webhook_allow_private};
+    if (tk_webhooks_start(&wc, &webhooks) != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "cannot start webhook delivery");
+        goto out;
+    }
     if (tk_usage_flusher_start(cli->store, api.usage, cfg->usage_flush_us, &flusher) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "cannot start the usage flusher");
         goto out;
@@ -236,6 +248,7 @@ out:
     tk_http_stop(http, 10000);
     tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);
+    tk_webhooks_stop(webhooks);
     tk_usage_flusher_stop(flusher); /* after the API stopped: the last uses are written */
     tk_router_free(router);
     tk_router_free(metrics_router);

@@ -260,7 +260,8 @@ int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_
 
 /* ---- expiry (docs/api.md §12.4) ---- */
 
-/* Up to limit expiring tokens with expires <= now or NULL: ids and intents (arena). */
+/* Up to limit expiring tokens with expires <= now or NULL: ids, uuids, identifiers, intents,
+ * expiry and owner ids (arena). */
 int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct tk_arena *a,
                            struct tk_token **out, size_t *n) TK_MUST_USE;
 
@@ -585,12 +586,14 @@ struct tk_outbox_item {
 /* Asked for each due delivery's receiver: true takes it (and counts it against the receiver's
  * share of attempts in flight). */
 typedef bool (*tk_store_outbox_take_fn)(void *ctx, int64_t endpoint_id);
-/* Claims up to limit due deliveries that take accepts, until lease_until: no other process
- * claims them before then unless their result is written first. Call it inside a write
- * transaction (PostgreSQL: rows other processes are claiming are skipped, not waited for). */
+/* Claims up to limit due deliveries that take accepts, none of the n_skip receivers skip, until
+ * lease_until: no other process claims them before then unless their result is written first.
+ * Call it inside a write transaction (PostgreSQL: rows other processes are claiming are
+ * skipped, not waited for). */
 int tk_store_outbox_claim(struct tk_db *db, int64_t now, int64_t lease_until, size_t limit,
-                          tk_store_outbox_take_fn take, void *ctx, struct tk_arena *a,
-                          struct tk_outbox_item **out, size_t *n) TK_MUST_USE;
+                          const int64_t *skip, size_t n_skip, tk_store_outbox_take_fn take,
+                          void *ctx, struct tk_arena *a, struct tk_outbox_item **out,
+                          size_t *n) TK_MUST_USE;
 /* The outcome of one attempt. status 0: none came back (error says why). */
 struct tk_outbox_result {
     enum { TK_OUTBOX_PENDING, TK_OUTBOX_DELIVERED, TK_OUTBOX_FAILED } state;

@@ -291,27 +291,35 @@ int tk_store_outbox_next(struct tk_db *db, bool *any, int64_t *next_attempt)
 }
 
 int tk_store_outbox_claim(struct tk_db *db, int64_t now, int64_t lease_until, size_t limit,
-                          tk_store_outbox_take_fn take, void *ctx, struct tk_arena *a,
-                          struct tk_outbox_item **out, size_t *n_out)
+                          const int64_t *skip, size_t n_skip, tk_store_outbox_take_fn take,
+                          void *ctx, struct tk_arena *a, struct tk_outbox_item **out, size_t *n_out)
 {
     *n_out = 0;
-    /* due and not claimed by a live lease; on PostgreSQL rows another process is claiming
-     * right now are skipped, not waited for */
-    const char *sql =
-        db->dialect == TK_DIALECT_PG
-            ? "SELECT id, endpoint_id FROM webhook_deliveries WHERE state = 'pending' AND "
-              "next_attempt <= ? AND (claimed_until IS NULL OR claimed_until <= ?) "
-              "ORDER BY next_attempt LIMIT ? FOR UPDATE SKIP LOCKED"
-            : "SELECT id, endpoint_id FROM webhook_deliveries WHERE state = 'pending' AND "
-              "next_attempt <= ? AND (claimed_until IS NULL OR claimed_until <= ?) "
-              "ORDER BY next_attempt LIMIT ?";
-    struct tk_db_stmt *st;
-    int rc = tk_db_prepare(db, sql, &st);
+    /* due and not claimed by a live lease, of receivers with room; on PostgreSQL rows another
+     * process is claiming right now are skipped, not waited for */
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
         return rc;
-    tk_db_bind_int(db, st, 1, now);
-    tk_db_bind_int(db, st, 2, now);
-    tk_db_bind_int(db, st, 3, TK_WEBHOOK_CLAIM_SCAN);
+    tk_sql_add(&q, "SELECT id, endpoint_id FROM webhook_deliveries WHERE state = 'pending' AND "
+                   "next_attempt <= ");
+    tk_sql_int(&q, now);
+    tk_sql_add(&q, " AND (claimed_until IS NULL OR claimed_until <= ");
+    tk_sql_int(&q, now);
+    tk_sql_add(&q, ")");
+    if (n_skip > 0) {
+        tk_sql_add(&q, " AND endpoint_id NOT IN ");
+        tk_st_sql_id_list(&q, skip, n_skip);
+    }
+    tk_sql_add(&q, " ORDER BY next_attempt LIMIT ");
+    tk_sql_int(&q, TK_WEBHOOK_CLAIM_SCAN);
+    if (db->dialect == TK_DIALECT_PG)
+        tk_sql_add(&q, " FOR UPDATE SKIP LOCKED");
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
     int64_t *ids = tk_arena_calloc(a, limit ? limit : 1, sizeof(*ids));
     size_t n = 0;
     if (ids == NULL)
@@ -326,7 +334,6 @@ int tk_store_outbox_claim(struct tk_db *db, int64_t now, int64_t lease_until, si
     if (rc < 0 || n == 0)
         return rc < 0 ? rc : 0;
 
-    struct tk_sql q;
     if ((rc = tk_sql_init(&q, db->dialect, a)) != 0)
         return rc;
     tk_sql_add(&q, "UPDATE webhook_deliveries SET claimed_until = ");

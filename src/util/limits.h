@@ -110,6 +110,7 @@
 #define TK_WEBHOOK_PER_ENDPOINT 4                       /* of those, to one receiver */
 #define TK_WEBHOOK_CLAIM_SCAN 256                       /* due deliveries one claim looks at */
 #define TK_WEBHOOK_KEEP_US (7 * 86400 * 1000000LL)      /* finished deliveries and attempts kept */
+#define TK_WEBHOOK_NOTICE_TEXT_MAX 64                   /* one of them, as configured */
 #define TK_WEBHOOK_NOTICES_MAX 8                        /* durations in TOKEND_EXPIRY_NOTICES */
 #define TK_WEBHOOK_NOTICE_BATCH 500 /* expiry notices one sweeper transaction sends */
 
