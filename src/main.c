@@ -50,6 +50,9 @@ static void usage(FILE *f)
                "            [--rate-limit N/PERIOD|none] [--uses N|none] [--view-key MODE]\n"
                "            [--revoke-on-reuse true|false]             prints the settings\n"
                "  sweep                 rotate or delete expired tokens, drop old events, once\n"
+               "  webhook add URL [--events T,...] [--description D] [--disabled]\n"
+               "                                                       prints the pk and secret\n"
+               "  webhook list [--json] | webhook remove PK\n"
                "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
                "  config [--json]       print the effective configuration, secrets masked\n"
                "  backup [--force] FILE copy the SQLite database, also while serving\n"
@@ -319,7 +322,8 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap") && strcmp(cmd, "user") &&
                strcmp(cmd, "group") && strcmp(cmd, "token") && strcmp(cmd, "seed") &&
-               strcmp(cmd, "sweep") && strcmp(cmd, "backup") && strcmp(cmd, "restore")) {
+               strcmp(cmd, "sweep") && strcmp(cmd, "backup") && strcmp(cmd, "restore") &&
+               strcmp(cmd, "webhook")) {
         fprintf(stderr, "tokend: unknown command \"%s\" (see tokend --help)\n", cmd);
         return 2;
     }
@@ -343,13 +347,15 @@ int main(int argc, char **argv)
     }
     struct tk_cli cli = {.cfg = &cfg};
     bool admin = strcmp(cmd, "user") == 0 || strcmp(cmd, "group") == 0 ||
-                 strcmp(cmd, "token") == 0 || strcmp(cmd, "sweep") == 0;
+                 strcmp(cmd, "token") == 0 || strcmp(cmd, "sweep") == 0 ||
+                 strcmp(cmd, "webhook") == 0;
     bool wants_help = false;
     for (int j = i + 1; j < argc; j++)
         wants_help = wants_help || strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0;
     if (admin && (wants_help || i + 1 >= argc) && strcmp(cmd, "sweep") != 0) {
         /* usage needs no database */
-        return tk_cli_admin(&cli, argc - i, argv + i);
+        return strcmp(cmd, "webhook") == 0 ? tk_cli_webhook(&cli, argc - i, argv + i)
+                                           : tk_cli_admin(&cli, argc - i, argv + i);
     }
     const char *path = tk_db_sqlite_path(cfg.database);
     if (admin && path != NULL && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
@@ -409,6 +415,8 @@ int main(int argc, char **argv)
         rc = sweep(&cli);
     else if (strcmp(cmd, "seed") == 0)
         rc = tk_cli_seed(&cli, argc - i, argv + i);
+    else if (strcmp(cmd, "webhook") == 0)
+        rc = tk_cli_webhook(&cli, argc - i, argv + i);
     else
         rc = tk_cli_admin(&cli, argc - i, argv + i);
     tk_secret_wipe(&cli.secret);
