@@ -530,3 +530,44 @@ def test_command_line(w, receiver):
     assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1
     s.cli("webhook", "remove", pk)
     assert_json(w.client().get(WEBHOOKS + pk + "/"), 404, NOT_FOUND)
+
+
+def test_command_line_changes_and_a_users_deletion_send_messages(w, receiver):
+    s, admin = w.server, w.client()
+    made = add_webhook(admin, receiver.url("/changes"))
+    far = "2099-01-01T00:00:00Z"
+    s.cli("token", "create", "wh-c1", "--user", "pat", "--intent", "api", "--expires", far,
+          "--expiring", "false")
+    s.cli("token", "set", "wh-c1", "--rate-limit", "5/second")
+    s.cli("token", "view-key", "wh-c1")
+    s.cli("token", "rotate", "wh-c1")
+    s.cli("token", "revoke", "wh-c1")
+    pk = int(s.cli("user", "create", "wh-leaver", "--email", "leaver@example.com"))
+    for ident in ("wh-l1", "wh-l2"):
+        s.cli("token", "create", ident, "--user", "wh-leaver", "--expires", far, "--expiring",
+              "false")
+    assert admin.request("DELETE", f"/api/v3/core/users/{pk}/").status == 204
+    expected = [("token.created", "wh-c1"), ("token.updated", "wh-c1"),
+                ("token.key_viewed", "wh-c1"), ("token.rotated", "wh-c1"),
+                ("token.deleted", "wh-c1"), ("token.created", "wh-l1"),
+                ("token.created", "wh-l2"), ("token.deleted", "wh-l1"), ("token.deleted", "wh-l2")]
+
+    def seen():
+        return sorted((m["type"], m["data"]["identifier"]) for m in
+                      (json.loads(b) for _p, _h, b in receiver.at("/changes")))
+    wait_for(lambda: len(seen()) >= len(expected), 20, "the command line's messages")
+    time.sleep(1)
+    assert seen() == sorted(expected)
+    got = receiver.at("/changes")
+    assert all(v["ok"] for v in verify(made["secret"], got))
+    for _p, _h, body in got:
+        m = json.loads(body)
+        if m["data"]["identifier"] == "wh-c1":
+            assert m["data"]["acting_user"] is None  # the command line acts as nobody
+            assert m["data"]["owner"]["username"] == "pat"
+        elif m["type"] == "token.deleted":
+            assert m["data"]["owner"] == {"pk": pk, "username": "wh-leaver",
+                                          "email": "leaver@example.com"}
+            assert m["data"]["acting_user"]["username"] == "akadmin"
+        assert not KEYISH.search(body)
+    assert admin.request("DELETE", WEBHOOKS + made["pk"] + "/").status == 204
