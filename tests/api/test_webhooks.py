@@ -571,3 +571,31 @@ def test_command_line_changes_and_a_users_deletion_send_messages(w, receiver):
             assert m["data"]["acting_user"]["username"] == "akadmin"
         assert not KEYISH.search(body)
     assert admin.request("DELETE", WEBHOOKS + made["pk"] + "/").status == 204
+
+
+def test_https_certificates_are_verified(w, tmp_path):
+    """A receiver whose certificate no system authority signed is not sent anything: the TLS
+    handshake fails and the attempt records why."""
+    import ssl
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    r = Receiver()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    r.server.socket = ctx.wrap_socket(r.server.socket, server_side=True)
+    try:
+        admin = w.client()
+        made = add_webhook(admin, f"https://127.0.0.1:{r.port}/tls",
+                           event_types=["token.created"])
+        assert send(admin, "POST", CORE, {"identifier": "wh-tls", "intent": "api"}).status == 201
+        attempts = wait_for(lambda: deliveries(admin, made["pk"]), 15, "the refused attempt")
+        assert attempts[0]["status"] is None
+        assert "certificate" in attempts[0]["error"].lower(), attempts[0]
+        assert r.at("/tls") == []
+        assert admin.request("DELETE", CORE + "wh-tls/").status == 204
+        assert admin.request("DELETE", WEBHOOKS + made["pk"] + "/").status == 204
+    finally:
+        r.close()
