@@ -19,6 +19,7 @@ import time
 import pytest
 
 from harness import Client, Server, assert_json, random_key, served
+from startup import sql
 from world import World
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -599,3 +600,33 @@ def test_https_certificates_are_verified(w, tmp_path):
         assert admin.request("DELETE", WEBHOOKS + made["pk"] + "/").status == 204
     finally:
         r.close()
+
+
+def test_a_message_is_given_up_after_a_day(w, receiver):
+    """A delivery whose message is more than 24 hours old is recorded as failed at its next
+    failed attempt, and not tried again (the message's age is set back in the database)."""
+    admin = w.client()
+    made = add_webhook(admin, receiver.url("/dead"), event_types=["token.created"])
+    receiver.plan["/dead"] = [500] * 50
+    assert send(admin, "POST", CORE, {"identifier": "wh-dead", "intent": "api"}).status == 201
+    wait_for(lambda: receiver.at("/dead"), 15, "the first attempt")
+    msg_id = receiver.at("/dead")[0][1]["webhook-id"]
+    day = 25 * 3600 * 1000000
+    sql(w.server.backend, f"UPDATE webhook_messages SET created = created - {day} "
+                          f"WHERE msg_id = '{msg_id}'")
+    sql(w.server.backend, "UPDATE webhook_deliveries SET next_attempt = 0 WHERE state = 'pending'"
+                          " AND message_id = (SELECT id FROM webhook_messages WHERE msg_id = "
+                          f"'{msg_id}')")
+    wait_for(lambda: sql(w.server.backend,
+                         "SELECT d.state FROM webhook_deliveries d JOIN webhook_messages m ON "
+                         f"m.id = d.message_id WHERE m.msg_id = '{msg_id}'") == [("failed",)],
+             20, "the delivery given up")
+    n = len(receiver.at("/dead"))
+    time.sleep(3)
+    assert len(receiver.at("/dead")) == n
+    assert deliveries(admin, made["pk"])[0]["status"] == 500
+    assert re.search(r'tokend_webhook_deliveries_total\{outcome="failed"\} [1-9]',
+                     metrics_text(w.server))
+    assert "none, given up" in w.server.log_text()
+    assert admin.request("DELETE", CORE + "wh-dead/").status == 204
+    assert admin.request("DELETE", WEBHOOKS + made["pk"] + "/").status == 204
