@@ -67,6 +67,10 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "how long rotated-out keys are remembered to detect their reuse"},
     {"TOKEND_USAGE_FLUSH", "--usage-flush", "seconds=10",
      "how often token usage (use_count, last_used) is written to the database"},
+    {"TOKEND_PG_CACHES", "--pg-caches", "strict",
+     "PostgreSQL: how a process learns that cached data changed: strict (one round trip per "
+     "request reads the change counter: exact) or notified (LISTEN/NOTIFY: no round trip, "
+     "other processes' changes seen once PostgreSQL delivers their notification)"},
     {"TOKEND_EXPIRY_NOTICES", "--expiry-notices", "days=7,days=1",
      "comma-separated durations before an expiring token's expiry at which a token.expiring "
      "webhook message is sent (empty: none)"},
@@ -240,7 +244,13 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
         c->reuse_window = v;
     else if (strcmp(env, "TOKEND_USAGE_FLUSH") == 0)
         c->usage_flush = v;
-    else if (strcmp(env, "TOKEND_EXPIRY_NOTICES") == 0)
+    else if (strcmp(env, "TOKEND_PG_CACHES") == 0) {
+        if (strcmp(v, "strict") != 0 && strcmp(v, "notified") != 0) {
+            snprintf(err, err_len, "TOKEND_PG_CACHES must be strict or notified, got \"%s\"", v);
+            return TK_ERR_INVALID;
+        }
+        c->pg_caches = v;
+    } else if (strcmp(env, "TOKEND_EXPIRY_NOTICES") == 0)
         c->expiry_notices = v;
     else if (strcmp(env, "TOKEND_WEBHOOK_ALLOW_PRIVATE") == 0) {
         if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
@@ -297,6 +307,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->rotate_grace_max = "days=7";
     c->reuse_window = "days=30";
     c->usage_flush = "seconds=10";
+    c->pg_caches = "strict";
     c->expiry_notices = "days=7,days=1";
     c->max_connections = TK_MAX_CONNECTIONS;
     c->max_connections_per_ip = TK_MAX_CONNECTIONS_PER_IP;
@@ -563,6 +574,7 @@ static const struct {
     {"TOKEND_ROTATE_GRACE_MAX", offsetof(struct tk_config, rotate_grace_max), false},
     {"TOKEND_REUSE_WINDOW", offsetof(struct tk_config, reuse_window), false},
     {"TOKEND_USAGE_FLUSH", offsetof(struct tk_config, usage_flush), false},
+    {"TOKEND_PG_CACHES", offsetof(struct tk_config, pg_caches), false},
     {"TOKEND_EXPIRY_NOTICES", offsetof(struct tk_config, expiry_notices), false},
 };
 

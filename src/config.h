@@ -41,6 +41,7 @@ struct tk_config {
     const char *reuse_window; /* TOKEND_REUSE_WINDOW, days=30 */
     int64_t reuse_window_us;
     const char *usage_flush; /* TOKEND_USAGE_FLUSH, seconds=10 */
+    const char *pg_caches;   /* TOKEND_PG_CACHES, strict or notified (docs/api.md §20.1) */
     int64_t usage_flush_us;
     unsigned max_connections;      /* TOKEND_MAX_CONNECTIONS */
     unsigned auth_failure_burst;   /* TOKEND_AUTH_FAILURE_BURST, 1000 (0: off) */

@@ -201,6 +201,11 @@ static int serve(struct tk_cli *cli)
                               .connection_timeout_s = cfg->connection_timeout_s,
                               .request_timeout_s = cfg->request_timeout_s,
                               .quiet = true};
+    /* PostgreSQL: the caches work once the change watch has connected (docs/api.md §20.1) */
+    if (tk_store_watch_start(cli->store, strcmp(cfg->pg_caches, "notified") == 0) != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "cannot start the change watch");
+        goto out;
+    }
     /* webhook delivery first (it initialises libcurl before other threads run), then the usage
      * flusher before the API serves (its uses are written from the start); metrics next: once
      * the API port accepts, everything is up */
@@ -252,7 +257,8 @@ out:
     tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);
     tk_webhooks_stop(webhooks);
-    tk_usage_flusher_stop(flusher); /* after the API stopped: the last uses are written */
+    tk_usage_flusher_stop(flusher);  /* after the API stopped: the last uses are written */
+    tk_store_watch_stop(cli->store); /* after every thread that used the store */
     tk_router_free(router);
     tk_router_free(metrics_router);
     tk_throttle_free(api.throttle);

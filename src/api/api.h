@@ -130,7 +130,7 @@ enum {
     TK_API_SUPERUSER = 1 << 0, /* superusers only: 403 for anyone else, before 405 (authentik's
                                 * RBAC answers so for users without permissions) */
     TK_API_UNSCOPED = 1 << 1,  /* no scope covers the route: a token with scopes is refused 403
-                                * before 405, whatever its scopes (docs/api.md §20.1) */
+                                * before 405, whatever its scopes (docs/api.md §21.1) */
 };
 /* The scopes a route asks of a scoped token (docs/api.md §19.2), in tk_api_run's flags: read for
  * GET, HEAD and OPTIONS, write for every other method (enum tk_scope bits; 0 and 0: no scope
@@ -181,6 +181,11 @@ void tk_api_respond(struct tk_ctx *c, int rc);
 /* The connection for a read that a replica may serve (lists, retrieve); the primary's when no
  * replica is configured or after tk_api_rdb_failed. */
 struct tk_db *tk_api_rdb(struct tk_ctx *c);
+/* The snapshot for caching what a read on db derives (store.h tk_store_snapshot): the one taken
+ * at authentication when db is the request's own connection — older than anything read since,
+ * which is all a cache entry needs, and free where reading it again costs a round trip
+ * (PostgreSQL, docs/api.md §20.1) — else db's own. */
+void tk_api_snapshot(struct tk_ctx *c, struct tk_db *db, struct tk_store_snapshot *out);
 /* After a read on tk_api_rdb failed with rc: true (and the primary is used from now on) when
  * the read should be retried. */
 bool tk_api_rdb_failed(struct tk_ctx *c, int rc);

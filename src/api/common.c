@@ -244,9 +244,8 @@ static int authenticate(struct tk_ctx *c, bool is_use)
 /* Before the body of an authenticated route is read (routes.c, http.h's tk_admit_fn): the same
  * authentication as tk_api_run, so a missing or bad credential is answered at once and its
  * body never buffered. The handler authenticates again once the body is in, so the request is
- * decided on the state of the moment it is complete, as without this step: on SQLite that is a
- * principal-cache hit (a keyed hash and a table probe) unless something committed meanwhile; on
- * PostgreSQL, which caches nothing, one more indexed lookup per request that carries a body.
+ * decided on the state of the moment it is complete, as without this step: a principal-cache hit
+ * (a keyed hash and a table probe) unless something committed meanwhile (docs/api.md §20.1).
  * Passing the principal along instead would save that lookup but answer with credentials
  * checked up to TOKEND_REQUEST_TIMEOUT earlier, and mix that moment's cached data with later
  * reads. */
@@ -307,6 +306,14 @@ void tk_api_run(void *api, struct tk_request *req, struct tk_response *res, unsi
     if (c.scrub)
         (void)tk_store_scrub(c.db); /* best effort: the erasure itself is committed */
     tk_api_respond(&c, rc);
+}
+
+void tk_api_snapshot(struct tk_ctx *c, struct tk_db *db, struct tk_store_snapshot *out)
+{
+    if (db == c->db && c->snap.version != 0 && c->snap.conn == db->id)
+        *out = c->snap;
+    else
+        tk_store_snapshot(db, out);
 }
 
 struct tk_db *tk_api_rdb(struct tk_ctx *c)

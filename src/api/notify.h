@@ -1,4 +1,4 @@
-/* Webhook messages about tokens (docs/api.md §20.3), written to the outbox inside the caller's
+/* Webhook messages about tokens (docs/api.md §21.3), written to the outbox inside the caller's
  * write transaction, so that a message exists exactly when its change does. Used by the API's
  * handlers and by the sweeper. A message never holds a key. */
 #ifndef TK_API_NOTIFY_H

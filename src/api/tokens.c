@@ -161,7 +161,7 @@ static int fetch_tokens(struct tk_ctx *c, struct tk_db *db, void *query,
     struct tk_token_query *tq = query;
     struct token_page *p = page;
     struct tk_arena *a = c->req->arena;
-    tk_store_snapshot(db, &p->snap); /* after the read's first query */
+    tk_api_snapshot(c, db, &p->snap);
     tq->without_users = p->snap.version != 0;
     tq->count_known = true;
     tq->count = pg->count;
@@ -254,7 +254,7 @@ static int tokens_retrieve(struct tk_ctx *c)
         struct tk_db *db = tk_api_rdb(c);
         if ((rc = tk_store_read_begin(db)) == 0) {
             /* the owner as in a list (page_owners): rendered already, or loaded in this read */
-            tk_store_snapshot(db, &snap);
+            tk_api_snapshot(c, db, &snap);
             tq.without_users = snap.version != 0;
             rc = tk_store_token_fetch(db, &tq, 0, 1, c->req->arena, &t, &n);
             if (rc == 0 && n == 1 && tq.without_users)

@@ -526,7 +526,7 @@ static int audit_deleted_tokens(void *arg, struct tk_db *db, const struct tk_tok
                                   &ev[i]);
     if (rc == 0)
         rc = tk_store_events_insert(db, ev, n);
-    /* token.deleted for each (docs/api.md §20.3), the owner read once while it still exists */
+    /* token.deleted for each (docs/api.md §21.3), the owner read once while it still exists */
     bool wanted = false;
     if (rc == 0)
         rc = tk_store_outbox_wanted(db, "token.deleted", &wanted);

@@ -1,4 +1,4 @@
-/* /api/v3/tokend/webhooks/ (docs/api.md §20.1, §20.2): the receivers of token messages, for
+/* /api/v3/tokend/webhooks/ (docs/api.md §21.1, §21.2): the receivers of token messages, for
  * superusers only, and each receiver's recent delivery attempts. The secret is made here, sealed
  * with the server secret for the store, and shown in the create answer only. */
 #include <jansson.h>
@@ -37,7 +37,7 @@ static void write_types(struct tk_jw *w, const char *text)
     tk_jw_arr_end(w);
 }
 
-/* The receiver, keys in the order of docs/api.md §20.1; secret only on create. */
+/* The receiver, keys in the order of docs/api.md §21.1; secret only on create. */
 static void write_webhook(struct tk_jw *w, const struct tk_webhook *x, const char *secret)
 {
     tk_jw_obj_begin(w);
@@ -387,7 +387,7 @@ static int collection(struct tk_ctx *c)
     return tk_list_run(c, &webhook_list, &none, &page);
 }
 
-/* Superusers only, and no scoped token (no scope covers webhooks, docs/api.md §20.1). */
+/* Superusers only, and no scoped token (no scope covers webhooks, docs/api.md §21.1). */
 #define WEBHOOKS (TK_API_SUPERUSER | TK_API_UNSCOPED)
 
 void tk_api_tokend_webhooks_collection(struct tk_request *req, struct tk_response *res, void *ctx)

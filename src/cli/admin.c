@@ -236,7 +236,7 @@ static int token_create_tx(struct tk_db *db, void *arg)
     struct tk_arena *a = rc == 0 ? tk_arena_new(TK_ROW_ARENA_BYTES) : NULL;
     if (rc == 0 && a == NULL)
         rc = TK_ERR_NOMEM;
-    if (rc == 0) { /* docs/api.md §20.3 */
+    if (rc == 0) { /* docs/api.md §21.3 */
         struct tk_token t = {.identifier = x->t->identifier,
                              .intent = x->t->intent,
                              .user_id = x->t->user_id,
@@ -365,7 +365,7 @@ static int token_revoke_tx(struct tk_db *db, void *arg)
         return TK_ERR_NOMEM;
     struct tk_token *t;
     int rc = tk_store_token_get(db, identifier, 0, a, &t);
-    if (rc == 0) /* docs/api.md §20.3 */
+    if (rc == 0) /* docs/api.md §21.3 */
         rc = tk_notify_token(db, a, tk_now_us(), "token.deleted", t, 0, NULL);
     if (rc == 0)
         rc = tk_store_token_delete_id(db, t->id);
@@ -418,7 +418,7 @@ static int view_key_tx(struct tk_db *db, void *arg)
         rc = tk_key_open(&x->cli->secret, uuid, sealed, len, &x->key);
     if (rc == 0)
         rc = tk_store_token_key_viewed(db, t->id, mode == TK_VIEW_ONCE);
-    if (rc == 0) /* docs/api.md §20.3 */
+    if (rc == 0) /* docs/api.md §21.3 */
         rc = tk_notify_token(db, a, tk_now_us(), "token.key_viewed", t, 0, NULL);
     x->erased = rc == 0 && mode == TK_VIEW_ONCE;
     tk_arena_free(a);
@@ -965,7 +965,7 @@ static int token_set_tx(struct tk_db *db, void *arg)
     if (rc == 0)
         rc = tk_store_tokend_get(db, x->identifier, 0, x->now, x->a, &x->t);
     struct tk_token *tok = NULL;
-    if (rc == 0) /* docs/api.md §20.3 */
+    if (rc == 0) /* docs/api.md §21.3 */
         rc = tk_store_token_get_by_id(db, id, 0, x->a, &tok);
     if (rc == 0)
         rc = tk_notify_token(db, x->a, x->now, "token.updated", tok, 0, NULL);
@@ -1103,7 +1103,7 @@ static int token_rotate_tx(struct tk_db *db, void *arg)
     if (rc == 0)
         rc = tk_audit_system_token(db, x->now, cfg->event_retention_us, "secret_rotate",
                                    TK_APP_MODELS, t, msg);
-    if (rc == 0) /* docs/api.md §20.3 */
+    if (rc == 0) /* docs/api.md §21.3 */
         rc = tk_notify_token(db, x->a, x->now, "token.rotated", t, 0, NULL);
     return rc;
 }
@@ -1164,7 +1164,7 @@ static int token_rotate(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     return rc;
 }
 
-/* token.deleted for each token that goes with the user (docs/api.md §20.3). */
+/* token.deleted for each token that goes with the user (docs/api.md §21.3). */
 static int notify_deleted_tokens(void *arg, struct tk_db *db, const struct tk_token *t, size_t n,
                                  struct tk_arena *a)
 {

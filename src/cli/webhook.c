@@ -1,4 +1,4 @@
-/* tokend webhook add|list|remove (docs/api.md §20.5): the command-line side of
+/* tokend webhook add|list|remove (docs/api.md §21.5): the command-line side of
  * tokend/webhooks/, with the same rules. add prints the receiver's pk and its secret, the one
  * time the secret is shown. */
 #include <sodium.h>

@@ -1,4 +1,4 @@
-/* Standard Webhooks signing (docs/api.md §20.4): the whsec_ secrets of receivers and the
+/* Standard Webhooks signing (docs/api.md §21.4): the whsec_ secrets of receivers and the
  * webhook-signature of a message. Secrets are wiped after use by the callers that hold them.
  * Thread-safe after tk_crypto_init(). */
 #ifndef TK_CRYPTO_WEBHOOK_SIGN_H

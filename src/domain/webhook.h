@@ -1,4 +1,4 @@
-/* Webhook receivers and their messages (docs/api.md §20): the endpoint object, the message types
+/* Webhook receivers and their messages (docs/api.md §21): the endpoint object, the message types
  * and the checks of a receiver's URL and type list. Pure rules, no I/O. */
 #ifndef TK_DOMAIN_WEBHOOK_H
 #define TK_DOMAIN_WEBHOOK_H
@@ -29,7 +29,7 @@ struct tk_webhook_attempt {
 };
 
 #define TK_WEBHOOK_N_TYPES 7
-/* The message types, in the order docs/api.md §20.3 lists them. */
+/* The message types, in the order docs/api.md §21.3 lists them. */
 extern const char *const tk_webhook_types[TK_WEBHOOK_N_TYPES];
 
 /* Is s[0..len) one of the message types? */

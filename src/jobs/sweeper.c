@@ -181,6 +181,12 @@ int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t n
         if (b.n < TK_EVENT_EXPIRE_BATCH)
             break;
     }
+    /* a pass, or a user's deletion since the last one, may have removed most tokens: the
+     * planner's statistics follow (SQLite never analyzes on its own) */
+    int n_analyzed = 0;
+    if (rc == 0 && tk_store_restat(db, &n_analyzed) != 0)
+        tk_log(TK_LOG_DEBUG, "tokend.sweeper", "statistics refresh failed; next pass");
+    stats->analyzed = n_analyzed;
     tk_store_unlock(db, SWEEP_LOCK);
     return rc;
 }
@@ -229,6 +235,8 @@ static void *sweeper_main(void *arg)
             tk_log_int(&l, "rotated", st.rotated);
             tk_log_int(&l, "deleted", st.deleted);
             tk_log_int(&l, "events_expired", st.events_expired);
+            if (st.analyzed)
+                tk_log_int(&l, "tables_analyzed", st.analyzed);
             tk_log_int(&l, "expiry_notices", st.notices);
             tk_log_end(&l);
         }

@@ -2,7 +2,7 @@
  * expiry, a secret_rotate event, the old key remembered for reuse detection, docs/api.md §19.5),
  * deletes expired tokens of the other intents, drops audit events past their retention and
  * forgets rotated-out keys past their reuse window. Webhook messages of what it changes, and the
- * expiry notices (docs/api.md §20.3), are written in the same transactions. In batches, one
+ * expiry notices (docs/api.md §21.3), are written in the same transactions. In batches, one
  * transaction each, so requests are never blocked for long. */
 #ifndef TK_JOBS_SWEEPER_H
 #define TK_JOBS_SWEEPER_H
@@ -20,7 +20,7 @@ struct tk_sweep_config {
     int64_t token_duration_us;      /* a rotated api token's new lifetime */
     int64_t event_retention_us;     /* of the secret_rotate events it records */
     int64_t reuse_window_us;        /* TOKEND_REUSE_WINDOW: rotated-out keys are remembered */
-    /* TOKEND_EXPIRY_NOTICES (docs/api.md §20.3): the notice durations, longest first, and each
+    /* TOKEND_EXPIRY_NOTICES (docs/api.md §21.3): the notice durations, longest first, and each
      * one's text as configured */
     size_t n_notices;
     const int64_t *notices_us;
@@ -29,6 +29,7 @@ struct tk_sweep_config {
 
 struct tk_sweep_stats {
     int64_t rotated, deleted, events_expired, notices;
+    int analyzed; /* tables whose planner statistics were refreshed (tk_store_restat) */
 };
 
 /* One pass over everything expired at now, on db. */

@@ -1,4 +1,4 @@
-/* Webhook delivery (docs/api.md §20.4): a thread of its own that claims due deliveries from the
+/* Webhook delivery (docs/api.md §21.4): a thread of its own that claims due deliveries from the
  * outbox, posts them with libcurl's multi interface (at most TK_WEBHOOK_IN_FLIGHT at once,
  * TK_WEBHOOK_PER_ENDPOINT to one receiver), signed per Standard Webhooks, and records each
  * attempt's outcome and the next retry. It never runs on a request's path. Receivers on

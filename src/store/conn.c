@@ -84,6 +84,7 @@ void tk_store_free(struct tk_store *s)
     if (s == NULL)
         return;
     tk_store_thread_done(s);
+    tk_store_watch_stop(s);
     pthread_key_delete(s->conn_key);
     pthread_key_delete(s->replica_key);
     free(s->replica_url);
@@ -102,6 +103,7 @@ struct tk_db *tk_store_db(struct tk_store *s)
         return NULL;
     }
     tk_db_set_statement_timeout(db, s->statement_timeout_ms);
+    db->changes = s->changes;
     if (pthread_setspecific(s->conn_key, db) != 0) {
         tk_db_close(db);
         return NULL;
@@ -149,13 +151,27 @@ int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx), 
 
 int tk_store_read_begin(struct tk_db *db)
 {
-    return tk_db_begin(db, false);
+    return db->dialect == TK_DIALECT_PG ? 0 : tk_db_begin(db, false);
 }
 
 void tk_store_read_end(struct tk_db *db)
 {
     /* A read transaction has nothing to keep; rolling back also ends it after an error. */
-    tk_db_rollback(db);
+    if (db->dialect != TK_DIALECT_PG)
+        tk_db_rollback(db);
+}
+
+int tk_store_watch_start(struct tk_store *s, bool notified)
+{
+    if (s->dialect != TK_DIALECT_PG || s->changes != NULL)
+        return 0;
+    return tk_changes_start(s->url, notified, &s->changes);
+}
+
+void tk_store_watch_stop(struct tk_store *s)
+{
+    tk_changes_stop(s->changes);
+    s->changes = NULL;
 }
 
 int tk_store_try_lock(struct tk_db *db, int64_t key, bool *got)

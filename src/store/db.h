@@ -18,6 +18,7 @@ enum tk_dialect { TK_DIALECT_SQLITE, TK_DIALECT_PG };
 
 struct tk_db;
 struct tk_db_stmt;
+struct tk_changes;
 
 struct tk_db_ops {
     int (*prepare)(struct tk_db *db, const char *sql, struct tk_db_stmt **out);
@@ -26,6 +27,11 @@ struct tk_db_ops {
     int (*bind_text)(struct tk_db_stmt *st, int idx, const char *s, size_t len);
     int (*bind_blob)(struct tk_db_stmt *st, int idx, const void *p, size_t len);
     int (*step)(struct tk_db_stmt *st); /* 1 row, 0 done, < 0 error */
+    /* Sends a bound statement now, to run in one round trip with the ones sent after it
+     * (PostgreSQL's pipeline mode); its rows are read by step as usual, and the first step of
+     * any of them (or anything else run on the connection) ends the batch. NULL: the engine
+     * runs a statement at its first step (SQLite). */
+    int (*send)(struct tk_db_stmt *st);
     bool (*col_null)(struct tk_db_stmt *st, int col);
     int64_t (*col_int)(struct tk_db_stmt *st, int col);
     const char *(*col_text)(struct tk_db_stmt *st, int col, size_t *len); /* "" for NULL */
@@ -56,7 +62,16 @@ struct tk_db {
     uint64_t id;        /* unique among the process's connections, never 0 */
     int64_t stmt_t0_ns; /* first step of the statement being run, for the store latency metric */
     int bind_err;       /* the first failed bind since the last prepare (see tk_db_bind_int) */
+    /* PostgreSQL: the process's change watch (pg_changes.c) on the store's own connections,
+     * NULL elsewhere (replicas, the command line): it gives the data version, and every
+     * commit made on the connection is marked in it. */
+    struct tk_changes *changes;
 };
+
+/* pg_changes.c: the change watch's data version for a read on db (0: unknown, cache nothing),
+ * and the mark of a commit made by this process. c may be NULL. */
+uint64_t tk_changes_version(struct tk_changes *c, struct tk_db *db);
+void tk_changes_committed(struct tk_changes *c);
 
 /* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns
  * an error and writes a reason into err. */
@@ -100,6 +115,16 @@ static inline int tk_db_step(struct tk_db *db, struct tk_db_stmt *st)
     if (db->stmt_t0_ns == 0)
         db->stmt_t0_ns = tk_metrics_now_ns();
     return db->ops->step(st);
+}
+/* ops->send: statements sent one after another cost one round trip together. Call it right
+ * after the statement's binds: a failed bind is answered here (the statement is not sent, and
+ * the caller resets it), since preparing the next statement forgets it. 0 otherwise, whether or
+ * not the engine batches (a statement not sent runs at its first step). */
+static inline int tk_db_send(struct tk_db *db, struct tk_db_stmt *st)
+{
+    if (db->bind_err != 0)
+        return db->bind_err;
+    return db->ops->send == NULL ? 0 : db->ops->send(st);
 }
 static inline void tk_db_reset(struct tk_db *db, struct tk_db_stmt *st)
 {

@@ -1,9 +1,9 @@
 /* What the store's own files share (the .c files of src/store) and nothing outside src/store/ may
  * use: the store handle's fields, column readers, one-row statement helpers, and the SQL pieces one
  * entity's file needs from another's. Which file holds what: conn.c (connections, transactions,
- * locks), migrate.c, settings.c, rows.c (these helpers), auth.c (authentication, superusers),
- * users.c, groups.c, filters.c (list filters), token_list.c, tokens.c, token_bulk.c (loads),
- * search.c, events.c. */
+ * locks), pg_changes.c (PostgreSQL's change watch), migrate.c, settings.c, rows.c (these helpers),
+ * auth.c (authentication, superusers), users.c, groups.c, filters.c (list filters), token_list.c,
+ * tokens.c, token_bulk.c (loads), search.c, events.c. */
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
@@ -20,7 +20,16 @@ struct tk_store {
     pthread_key_t conn_key;
     char installation_id[37];
     unsigned statement_timeout_ms; /* for every connection opened, 0: none */
+    struct tk_changes *changes;    /* PostgreSQL while serving (tk_store_watch_start), else NULL */
 };
+
+/* ---- pg_changes.c (db.h has the version and the commit mark) ---- */
+
+/* The change watch of a PostgreSQL database (url). Notified: starts the listener thread; it
+ * connects on its own, with backoff, and the version stays 0 until it has. Strict: no thread;
+ * each version is read from the change counter. */
+int tk_changes_start(const char *url, bool notified, struct tk_changes **out) TK_MUST_USE;
+void tk_changes_stop(struct tk_changes *c);
 
 /* ---- rows.c ---- */
 

@@ -62,6 +62,84 @@ int tk_store_analyze(struct tk_db *db)
     return tk_db_exec(db, "ANALYZE");
 }
 
+#define TK_RESTAT_MIN_ROWS 100 /* tk_store_restat: fewer rows off are planned well anyway */
+
+/* What the planner believes a table holds: PostgreSQL's reltuples, SQLite's sqlite_stat1 (the
+ * first number of a row of the table's; no row: an empty table when analyzed); -1: unknown. */
+static int believed_rows(struct tk_db *db, const char *table, int64_t *out)
+{
+    *out = -1;
+    struct tk_db_stmt *st;
+    int rc;
+    if (db->dialect == TK_DIALECT_PG) {
+        rc = tk_db_prepare(db,
+                           "SELECT CAST(reltuples AS BIGINT) FROM pg_class "
+                           "WHERE relname = ? AND relkind = 'r'",
+                           &st);
+    } else {
+        bool analyzed = false;
+        rc = tk_db_prepare(db, "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'", &st);
+        if (rc == 0) {
+            rc = tk_db_step(db, st);
+            analyzed = rc == 1;
+            tk_db_reset(db, st);
+        }
+        if (rc < 0 || !analyzed)
+            return rc < 0 ? rc : 0;
+        rc = tk_db_prepare(db,
+                           "SELECT COALESCE(MAX(CAST(stat AS INTEGER)), 0) FROM sqlite_stat1 "
+                           "WHERE tbl = ?",
+                           &st);
+    }
+    if (rc)
+        return rc;
+    tk_db_bind_cstr(db, st, 1, table);
+    return tk_st_one_int(db, st, out);
+}
+
+int tk_store_restat(struct tk_db *db, int *n_analyzed)
+{
+    /* the tables lists and authentication plan around; events grow steadily and are read by
+     * their time index whatever the numbers */
+    static const struct {
+        const char *table, *count, *analyze_sqlite, *analyze_pg;
+    } tables[] = {
+        {"tokens", NULL, "PRAGMA analysis_limit = 1000; ANALYZE tokens", "ANALYZE tokens"},
+        {"users", "SELECT COUNT(*) FROM users", "PRAGMA analysis_limit = 1000; ANALYZE users",
+         "ANALYZE users"},
+        {"groups", "SELECT COUNT(*) FROM groups", "PRAGMA analysis_limit = 1000; ANALYZE groups",
+         "ANALYZE groups"},
+        {"memberships", "SELECT COUNT(*) FROM memberships",
+         "PRAGMA analysis_limit = 1000; ANALYZE memberships", "ANALYZE memberships"},
+    };
+    *n_analyzed = 0;
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        int64_t believed, actual = 0;
+        int rc = believed_rows(db, tables[i].table, &believed);
+        if (rc)
+            return rc;
+        struct tk_db_stmt *st;
+        const char *count = tables[i].count;
+        if (count == NULL) /* the token counter (sqlite 0003, pg 0004), not a scan */
+            count = db->dialect == TK_DIALECT_PG ? "SELECT SUM(n) FROM token_count_shards"
+                                                 : "SELECT n FROM token_count WHERE id = 1";
+        if ((rc = tk_db_prepare(db, count, &st)) != 0 || (rc = tk_st_one_int(db, st, &actual)))
+            return rc;
+        int64_t off = believed < 0        ? actual
+                      : believed > actual ? believed - actual
+                                          : actual - believed;
+        /* stale: off by a fifth, and by at least TK_RESTAT_MIN_ROWS rows */
+        if (off < TK_RESTAT_MIN_ROWS || off * 5 < actual)
+            continue;
+        rc = tk_db_exec(db, db->dialect == TK_DIALECT_PG ? tables[i].analyze_pg
+                                                         : tables[i].analyze_sqlite);
+        if (rc)
+            return rc;
+        (*n_analyzed)++;
+    }
+    return 0;
+}
+
 int tk_store_migrate(struct tk_store *s, char *err, size_t err_len)
 {
     struct tk_db *db = tk_store_db(s);

@@ -13,12 +13,14 @@
 #include "util/alloc.h"
 #include "util/hash.h"
 #include "util/limits.h"
+#include "util/metrics.h"
 
 #define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
 #define OPTIONS "-c client_min_messages=warning"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+#define PIPELINE_MAX 4 /* statements queued for one round trip (tk_db_send) */
 
 struct tk_db_stmt {
     struct pg_db *owner;
@@ -30,6 +32,8 @@ struct tk_db_stmt {
     PGresult *res;
     int row, n_rows;
     bool executed, busy, transient;
+    bool queued;         /* sent in the pipeline, its answer not read yet (or read into res) */
+    int queued_rc;       /* the answer's outcome once the pipeline was read */
     unsigned char *blob; /* decoded bytea of the last col_blob */
     size_t blob_cap;
     unsigned generation; /* connection generation it was prepared on */
@@ -45,7 +49,30 @@ struct pg_db {
     int64_t retry_at_ms; /* no reconnect attempt before this */
     int backoff_ms;
     unsigned timeout_ms; /* statement_timeout, set again on every (re)connection; 0: none */
+    struct tk_db_stmt *queue[PIPELINE_MAX]; /* sent in pipeline mode, answers not read yet */
+    int n_queued;
 };
+
+/* libpq's blocking calls, each one round trip to the server, counted (the metric
+ * tokend_store_round_trips_total; the round-trip tests read it). */
+static PGresult *exec_trip(PGconn *c, const char *sql)
+{
+    tk_metrics_store_round_trip();
+    return PQexec(c, sql);
+}
+
+static PGresult *prepare_trip(PGconn *c, const char *name, const char *sql, int n)
+{
+    tk_metrics_store_round_trip();
+    return PQprepare(c, name, sql, n, NULL);
+}
+
+static PGresult *exec_prepared_trip(struct tk_db_stmt *st, PGconn *c)
+{
+    tk_metrics_store_round_trip();
+    return PQexecPrepared(c, st->name, st->n_params, (const char *const *)st->values, st->lengths,
+                          st->formats, 0);
+}
 
 static int64_t now_ms(void)
 {
@@ -82,7 +109,7 @@ static int ensure_conn(struct pg_db *d)
         char set[96];
         snprintf(set, sizeof(set), "SET TIME ZONE 'UTC'; SET statement_timeout = %u",
                  d->timeout_ms);
-        PQclear(PQexec(d->conn, set));
+        PQclear(exec_trip(d->conn, set));
         return 0;
     }
     d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -127,6 +154,40 @@ static int map_result(struct pg_db *d, PGresult *r)
     }
     fprintf(stderr, "tokend: PostgreSQL error: %s", PQresultErrorMessage(r));
     return TK_ERR_STORE;
+}
+
+/* Ends the pipeline (tk_db_send): a sync point, then every queued statement's answer read
+ * into it, in order (after a failed one, the rest answer TK_ERR_STORE: PostgreSQL skips them).
+ * Whatever else is run on the connection first calls this. */
+static void pipeline_finish(struct pg_db *d)
+{
+    if (d->n_queued == 0)
+        return;
+    tk_metrics_store_round_trip(); /* the whole batch */
+    bool ok = PQpipelineSync(d->conn) == 1;
+    for (int i = 0; i < d->n_queued; i++) {
+        struct tk_db_stmt *q = d->queue[i];
+        PGresult *r = ok ? PQgetResult(d->conn) : NULL;
+        if (r == NULL) {
+            q->queued_rc = TK_ERR_BUSY;
+            ok = false;
+            continue;
+        }
+        q->queued_rc =
+            PQresultStatus(r) == PGRES_PIPELINE_ABORTED ? TK_ERR_STORE : map_result(d, r);
+        q->res = r;
+        PGresult *end; /* each statement's answer ends with NULL */
+        while ((end = PQgetResult(d->conn)) != NULL)
+            PQclear(end);
+    }
+    PGresult *r = ok ? PQgetResult(d->conn) : NULL; /* PGRES_PIPELINE_SYNC */
+    PQclear(r);
+    d->n_queued = 0;
+    if (PQexitPipelineMode(d->conn) != 1) {
+        /* answers still pending: the connection cannot be trusted; the next use reconnects */
+        PQfinish(d->conn);
+        d->conn = NULL;
+    }
 }
 
 /* '?' -> '$n' outside quoted text ('...' and "..."). The store writes no SQL comments, so a
@@ -210,11 +271,11 @@ static int init_stmt(struct pg_db *d, struct tk_db_stmt *st, const char *sql)
     }
     snprintf(st->name, sizeof(st->name), "tk%u", ++d->next_id);
     bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
-    PGresult *r = PQprepare(d->conn, st->name, pgsql, n, NULL);
+    PGresult *r = prepare_trip(d->conn, st->name, pgsql, n);
     int rc = map_result(d, r);
     if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
         PQclear(r);
-        r = PQprepare(d->conn, st->name, pgsql, n, NULL);
+        r = prepare_trip(d->conn, st->name, pgsql, n);
         rc = map_result(d, r);
     }
     if (rc == TK_ERR_STORE)
@@ -244,6 +305,9 @@ static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
             return 0;
         }
     }
+    pipeline_finish(d); /* preparing is a round trip of its own */
+    if ((rc = ensure_conn(d)) != 0)
+        return rc;
     int way = tk_db_cache_way(pair[0].sql == NULL, pair[0].busy, pair[1].busy);
     struct tk_db_stmt *slot = way < 0 ? NULL : &pair[way];
     if (slot == NULL) {
@@ -263,7 +327,7 @@ static int pg_prepare(struct tk_db *db, const char *sql, struct tk_db_stmt **out
         if (slot->generation == d->generation) {
             char dealloc[48];
             snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", slot->name);
-            PQclear(PQexec(d->conn, dealloc));
+            PQclear(exec_trip(d->conn, dealloc));
         }
         free_stmt(slot);
     }
@@ -325,13 +389,26 @@ static int pg_bind_blob(struct tk_db_stmt *st, int idx, const void *p, size_t le
 static int pg_step(struct tk_db_stmt *st)
 {
     struct pg_db *d = st->owner;
-    if (!st->executed) {
+    if (!st->executed && st->queued) {
+        pipeline_finish(d);
         st->executed = true;
-        if (st->generation != d->generation || PQstatus(d->conn) != CONNECTION_OK)
+        st->queued = false;
+        if (st->queued_rc) {
+            PQclear(st->res);
+            st->res = NULL;
+            return st->queued_rc;
+        }
+        st->n_rows = PQntuples(st->res);
+        st->row = -1;
+    }
+    if (!st->executed) {
+        pipeline_finish(d);
+        st->executed = true;
+        if (d->conn == NULL || st->generation != d->generation ||
+            PQstatus(d->conn) != CONNECTION_OK)
             return TK_ERR_BUSY;
         bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
-        st->res = PQexecPrepared(d->conn, st->name, st->n_params, (const char *const *)st->values,
-                                 st->lengths, st->formats, 0);
+        st->res = exec_prepared_trip(st, d->conn);
         int rc = map_result(d, st->res);
         if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
             /* the statement lived on the old connection: prepare it again, run it again */
@@ -341,15 +418,13 @@ static int pg_step(struct tk_db_stmt *st)
             char *pgsql = rewrite(st->sql, &n);
             if (pgsql == NULL)
                 return TK_ERR_NOMEM;
-            PGresult *pr = PQprepare(d->conn, st->name, pgsql, n, NULL);
+            PGresult *pr = prepare_trip(d->conn, st->name, pgsql, n);
             free(pgsql);
             rc = map_result(d, pr);
             PQclear(pr);
             st->generation = d->generation;
             if (rc == 0) {
-                st->res =
-                    PQexecPrepared(d->conn, st->name, st->n_params, (const char *const *)st->values,
-                                   st->lengths, st->formats, 0);
+                st->res = exec_prepared_trip(st, d->conn);
                 rc = map_result(d, st->res);
             }
         }
@@ -358,6 +433,10 @@ static int pg_step(struct tk_db_stmt *st)
             st->res = NULL;
             return rc;
         }
+        /* a statement that wrote, outside a transaction, committed: this process's caches
+         * must not answer from before it (pg_changes.c) */
+        if (idle && strncmp(PQcmdStatus(st->res), "SELECT", 6) != 0)
+            tk_changes_committed(d->base.changes);
         st->n_rows = PQntuples(st->res);
         st->row = -1;
     }
@@ -365,6 +444,25 @@ static int pg_step(struct tk_db_stmt *st)
         return 0;
     st->row++;
     return st->row < st->n_rows ? 1 : 0;
+}
+
+static int pg_send(struct tk_db_stmt *st)
+{
+    struct pg_db *d = st->owner;
+    /* anything that cannot be queued simply runs at its first step */
+    if (st->executed || st->queued || d->n_queued == PIPELINE_MAX || d->conn == NULL ||
+        st->generation != d->generation || PQstatus(d->conn) != CONNECTION_OK ||
+        (d->n_queued == 0 && PQenterPipelineMode(d->conn) != 1))
+        return 0;
+    if (PQsendQueryPrepared(d->conn, st->name, st->n_params, (const char *const *)st->values,
+                            st->lengths, st->formats, 0) != 1) {
+        if (d->n_queued == 0)
+            (void)PQexitPipelineMode(d->conn);
+        return 0;
+    }
+    st->queued = true;
+    d->queue[d->n_queued++] = st;
+    return 0;
 }
 
 static bool pg_col_null(struct tk_db_stmt *st, int col)
@@ -424,12 +522,18 @@ static const void *pg_col_blob(struct tk_db_stmt *st, int col, size_t *len)
 
 static void pg_reset(struct tk_db_stmt *st)
 {
+    if (st->queued) {
+        pipeline_finish(st->owner); /* its answer must be read off the connection */
+        st->queued = false;
+    }
     if (st->transient) {
         struct pg_db *d = st->owner;
-        if (st->generation == d->generation && PQstatus(d->conn) == CONNECTION_OK) {
+        pipeline_finish(d);
+        if (st->generation == d->generation && d->conn != NULL &&
+            PQstatus(d->conn) == CONNECTION_OK) {
             char dealloc[48];
             snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", st->name);
-            PQclear(PQexec(d->conn, dealloc));
+            PQclear(exec_trip(d->conn, dealloc));
         }
         free_stmt(st);
         free(st);
@@ -442,18 +546,21 @@ static void pg_reset(struct tk_db_stmt *st)
 static int pg_exec(struct tk_db *db, const char *script)
 {
     struct pg_db *d = (struct pg_db *)db;
+    pipeline_finish(d);
     int rc = ensure_conn(d);
     if (rc)
         return rc;
     bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
-    PGresult *r = PQexec(d->conn, script);
+    PGresult *r = exec_trip(d->conn, script);
     rc = map_result(d, r);
     if (rc == TK_ERR_BUSY && reconnect_after_loss(d, idle)) {
         PQclear(r);
-        r = PQexec(d->conn, script);
+        r = exec_trip(d->conn, script);
         rc = map_result(d, r);
     }
     PQclear(r);
+    if (rc == 0 && PQtransactionStatus(d->conn) == PQTRANS_IDLE)
+        tk_changes_committed(d->base.changes); /* a COMMIT, or a script outside a transaction */
     return rc;
 }
 
@@ -471,9 +578,10 @@ static int pg_commit(struct tk_db *db)
 static void pg_rollback(struct tk_db *db)
 {
     struct pg_db *d = (struct pg_db *)db;
+    pipeline_finish(d);
     if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK &&
         PQtransactionStatus(d->conn) != PQTRANS_IDLE)
-        PQclear(PQexec(d->conn, "ROLLBACK"));
+        PQclear(exec_trip(d->conn, "ROLLBACK"));
 }
 
 static void pg_close(struct tk_db *db)
@@ -493,9 +601,16 @@ static const char *pg_errmsg(struct tk_db *db)
     return d->conn ? PQerrorMessage(d->conn) : "not connected";
 }
 
+static int pg_version(struct tk_db *db, uint64_t *out)
+{
+    *out = tk_changes_version(db->changes, db);
+    return 0;
+}
+
 static void pg_set_statement_timeout(struct tk_db *db, unsigned ms)
 {
     struct pg_db *d = (struct pg_db *)db;
+    pipeline_finish(d);
     d->timeout_ms = ms;
     /* SET inside a transaction would be undone by its rollback: callers set the budget between
      * transactions; a reconnection sets it again */
@@ -503,17 +618,18 @@ static void pg_set_statement_timeout(struct tk_db *db, unsigned ms)
         PQtransactionStatus(d->conn) == PQTRANS_IDLE) {
         char set[64];
         snprintf(set, sizeof(set), "SET statement_timeout = %u", ms);
-        PQclear(PQexec(d->conn, set));
+        PQclear(exec_trip(d->conn, set));
     }
 }
 
 static int pg_copy_in(struct tk_db *db, const char *sql, const char *data, size_t len)
 {
     struct pg_db *d = (struct pg_db *)db;
+    pipeline_finish(d);
     int rc = ensure_conn(d);
     if (rc)
         return rc;
-    PGresult *r = PQexec(d->conn, sql);
+    PGresult *r = exec_trip(d->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         rc = map_result(d, r);
         PQclear(r);
@@ -546,6 +662,7 @@ static const struct tk_db_ops pg_ops = {
     .bind_text = pg_bind_text,
     .bind_blob = pg_bind_blob,
     .step = pg_step,
+    .send = pg_send,
     .col_null = pg_col_null,
     .col_int = pg_col_int,
     .col_text = pg_col_text,
@@ -557,6 +674,7 @@ static const struct tk_db_ops pg_ops = {
     .rollback = pg_rollback,
     .close = pg_close,
     .errmsg = pg_errmsg,
+    .version = pg_version,
     .set_statement_timeout = pg_set_statement_timeout,
     .copy_in = pg_copy_in,
 };

@@ -42,11 +42,24 @@ int tk_store_migrate(struct tk_store *s, char *err, size_t err_len) TK_MUST_USE;
  * SQLite the sampling is bounded (analysis_limit), so it costs well under a second at a million
  * tokens. Call it outside a transaction. */
 int tk_store_analyze(struct tk_db *db) TK_MUST_USE;
+/* After bulk changes (a user's deletion cascading to its tokens, a sweep, a restore): analyzes
+ * each table the planner now misjudges by a fifth or more of its rows (and at least 100), so that
+ * lists and authentication stay planned for the rows there are. Cheap when nothing is off (the
+ * planner's belief and a count per table). The sweeper calls it after every pass. *n_analyzed: how
+ * many tables were analyzed. Outside a transaction. */
+int tk_store_restat(struct tk_db *db, int *n_analyzed) TK_MUST_USE;
 /* The time budget of every statement on the store's connections (TOKEND_STATEMENT_TIMEOUT, in
  * milliseconds, 0: none; tk_db_set_statement_timeout): the calling thread's open connection and
  * every connection opened afterwards. Call it before other threads use the store. A statement
  * over budget fails with TK_ERR_TIMEOUT and its transaction is rolled back. */
 void tk_store_set_statement_timeout(struct tk_store *s, unsigned ms);
+/* On PostgreSQL, watches for commits of every process so that the caches of derived data work
+ * there as on SQLite (tk_store_snapshot, docs/api.md §20.1): strict (each read asks the change
+ * counter: exact, one round trip) or notified (LISTEN/NOTIFY: no round trip). Connections the
+ * store opens from now on carry the watch. Does nothing on SQLite. Stop it after the threads
+ * using the store. */
+int tk_store_watch_start(struct tk_store *s, bool notified) TK_MUST_USE;
+void tk_store_watch_stop(struct tk_store *s);
 /* The calling thread's connection, opened on first use; NULL if it cannot be opened. */
 struct tk_db *tk_store_db(struct tk_store *s);
 /* Closes the calling thread's connection (it reopens on next use). */
@@ -61,14 +74,18 @@ const char *tk_store_installation_id(const struct tk_store *s);
 
 /* ---- reads ---- */
 
-/* A read that spans several queries sees one snapshot between these two calls. */
+/* A read that spans several queries sees one snapshot between these two calls on SQLite. On
+ * PostgreSQL (READ COMMITTED: every statement reads the latest commits anyway) they cost no
+ * round trip: no transaction is opened. */
 int tk_store_read_begin(struct tk_db *db) TK_MUST_USE;
 void tk_store_read_end(struct tk_db *db);
 
 /* Which data a read sees, for caches of derived data: two reads on connections with the same
- * conn and the same non-zero version saw the same data. version 0: unknown (PostgreSQL, where
- * nothing cheap tells), so nothing may be cached. Take it inside the read, after its first
- * query. */
+ * conn and the same non-zero version saw the same data. version 0: unknown, so nothing may be
+ * cached (PostgreSQL without the change watch, a replica, the watch's link down). Take it
+ * inside the read after its first query (SQLite: the read's snapshot is fixed by then) and
+ * before the queries whose results are kept under it (PostgreSQL: each statement reads the
+ * latest commits, so the version must not be newer than what they read). */
 struct tk_store_snapshot {
     uint64_t conn, version;
 };
@@ -120,6 +137,12 @@ struct tk_order {
     bool desc;
 };
 
+/* A page's statement sent with the count (PostgreSQL's pipeline), read by the fetch. */
+struct tk_page_prefetch {
+    struct tk_db_stmt *st; /* NULL once read or given up */
+    int64_t offset, limit;
+};
+
 /* The token list query (docs/api.md §8), already parsed and validated. NULL strings: no filter. */
 struct tk_token_query {
     const char *identifier, *intent, *managed, *username, *description;
@@ -146,6 +169,9 @@ struct tk_token_query {
     const int64_t *page_ids; /* set by tk_store_token_count, NULL: none kept */
     size_t n_page_ids;
     int64_t page_ids_offset;
+    /* set by tk_store_token_count on PostgreSQL: that page, sent with the count (one round
+     * trip), for the fetch of the same page; NULL: none */
+    struct tk_page_prefetch *prefetch;
 };
 
 /* The number of matching tokens; may keep the ids of the page q names (above). */
@@ -540,7 +566,7 @@ int tk_store_token_bulk_add(struct tk_store_token_bulk *b, const struct tk_token
  * fails) the whole load is rolled back. Frees b either way; accepts NULL. */
 int tk_store_token_bulk_end(struct tk_store_token_bulk *b, bool commit) TK_MUST_USE;
 
-/* ---- webhooks (webhooks.c, docs/api.md §20) ---- */
+/* ---- webhooks (webhooks.c, docs/api.md §21) ---- */
 
 /* Receivers. The secret is stored only sealed (tk_key_seal, bound to the receiver's uuid). */
 int tk_store_webhook_insert(struct tk_db *db, const struct tk_webhook *w, const void *sealed,
@@ -614,7 +640,7 @@ int tk_store_outbox_stats(struct tk_db *db, int64_t *pending, bool *has_oldest,
  * without deliveries (the sweeper). */
 int tk_store_outbox_forget(struct tk_db *db, int64_t before) TK_MUST_USE;
 
-/* Expiry notices (docs/api.md §20.3): up to limit expiring tokens that expire after now and
+/* Expiry notices (docs/api.md §21.3): up to limit expiring tokens that expire after now and
  * within notice_us of it and have no notice notice_us for their current expiry yet. */
 int tk_store_notice_due(struct tk_db *db, int64_t now, int64_t notice_us, size_t limit,
                         struct tk_arena *a, int64_t **ids, size_t *n) TK_MUST_USE;

@@ -117,10 +117,44 @@ void tk_st_sql_token_order(struct tk_sql *q, const struct tk_token_query *tq, bo
     tk_sql_add(q, reverse ? "t.id DESC" : "t.id");
 }
 
+static int page_stmt(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                     int64_t limit, bool reverse, struct tk_arena *a, struct tk_db_stmt **out);
+
+/* PostgreSQL: the page the caller will fetch is sent with the count, one round trip for both
+ * (tk_db_send), when it is a shallow page by number (its statement then needs no count). */
+static void prefetch_page(struct tk_db *db, struct tk_token_query *tq, struct tk_arena *a)
+{
+    if (db->dialect != TK_DIALECT_PG || tq->page_limit <= 0 || tq->page_last ||
+        tq->page_offset >= TK_DEFERRED_JOIN_OFFSET)
+        return;
+    struct tk_page_prefetch *p = tk_arena_calloc(a, 1, sizeof(*p));
+    if (p == NULL || page_stmt(db, tq, tq->page_offset, tq->page_limit, false, a, &p->st) != 0)
+        return;
+    if (tk_db_send(db, p->st) != 0) {
+        tk_db_reset(db, p->st);
+        return;
+    }
+    p->offset = tq->page_offset;
+    p->limit = tq->page_limit;
+    tq->prefetch = p;
+}
+
+/* The prefetched page stays only if the caller will fetch it: a page number past the end is
+ * answered from the count alone (docs/api.md §9). */
+static void prefetch_keep(struct tk_db *db, struct tk_token_query *tq, int rc, int64_t count)
+{
+    struct tk_page_prefetch *p = tq->prefetch;
+    if (p == NULL || (rc == 0 && (p->offset == 0 || p->offset < count)))
+        return;
+    tk_db_reset(db, p->st);
+    tq->prefetch = NULL;
+}
+
 int tk_store_token_count(struct tk_db *db, struct tk_token_query *tq, struct tk_arena *a,
                          int64_t *count)
 {
     tq->page_ids = NULL;
+    tq->prefetch = NULL;
     if (tq->page_limit > 0 && tk_st_fts_search(db, tq))
         return tk_st_search_walk(db, tq, a, count);
     struct tk_sql q;
@@ -145,7 +179,14 @@ int tk_store_token_count(struct tk_db *db, struct tk_token_query *tq, struct tk_
     tk_sql_free(&q);
     if (rc)
         return rc;
-    return tk_st_one_int(db, st, count);
+    if ((rc = tk_db_send(db, st)) != 0) {
+        tk_db_reset(db, st);
+        return rc;
+    }
+    prefetch_page(db, tq, a);
+    rc = tk_st_one_int(db, st, count);
+    prefetch_keep(db, tq, rc, *count);
+    return rc;
 }
 
 static int read_token(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,
@@ -216,27 +257,15 @@ static int fetch_ids(struct tk_db *db, const int64_t *ids, size_t n, struct tk_a
     return 0;
 }
 
-/* Rows [offset, offset + limit) of the list by its own query. */
-static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
-                       int64_t limit, struct tk_arena *a, struct tk_token *tokens, size_t *n_out)
+/* The statement of rows [offset, offset + limit) of the list, prepared and bound: in the
+ * list's order, or in its reverse when reverse (offset then counts from the end). */
+static int page_stmt(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                     int64_t limit, bool reverse, struct tk_arena *a, struct tk_db_stmt **out)
 {
-    *n_out = 0;
-    size_t n = 0;
     struct tk_sql q;
     int rc = tk_sql_init(&q, db->dialect, a);
     if (rc)
         return rc;
-    /* OFFSET walks the skipped rows: a page past the middle is the same rows read in the
-     * reverse of the (total: t.id breaks ties) order from the end, then turned around. */
-    bool reverse = tq->count_known && offset > tq->count / 2 && offset < tq->count;
-    if (reverse) {
-        int64_t from_end = tq->count - offset - limit;
-        if (from_end < 0) {
-            limit += from_end; /* the last page, shorter */
-            from_end = 0;
-        }
-        offset = from_end;
-    }
     /* A deep page is a deferred join: the skipped rows are walked for their ids only (in the
      * ordering's index alone, when it covers them), and just the page's rows are read whole.
      * Three times faster 200,000 rows deep; not worth its sort for a shallow page. */
@@ -264,11 +293,44 @@ static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_
         tk_sql_free(&q);
         q = outer;
     }
-    struct tk_db_stmt *st;
-    rc = tk_sql_prepare(db, &q, &st);
+    rc = tk_sql_prepare(db, &q, out);
     tk_sql_free(&q);
-    if (rc)
-        return rc;
+    return rc;
+}
+
+/* Rows [offset, offset + limit) of the list by its own query (or the one sent with the count,
+ * prefetch_page). */
+static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                       int64_t limit, struct tk_arena *a, struct tk_token *tokens, size_t *n_out)
+{
+    *n_out = 0;
+    size_t n = 0;
+    struct tk_db_stmt *st = NULL;
+    struct tk_page_prefetch *p = tq->prefetch;
+    bool reverse = false;
+    int rc = 0;
+    if (p != NULL && p->st != NULL && p->offset == offset && p->limit == limit) {
+        st = p->st;
+        p->st = NULL; /* read once */
+    } else {
+        if (p != NULL && p->st != NULL) { /* another page after all */
+            tk_db_reset(db, p->st);
+            p->st = NULL;
+        }
+        /* OFFSET walks the skipped rows: a page past the middle is the same rows read in the
+         * reverse of the (total: t.id breaks ties) order from the end, then turned around. */
+        reverse = tq->count_known && offset > tq->count / 2 && offset < tq->count;
+        if (reverse) {
+            int64_t from_end = tq->count - offset - limit;
+            if (from_end < 0) {
+                limit += from_end; /* the last page, shorter */
+                from_end = 0;
+            }
+            offset = from_end;
+        }
+        if ((rc = page_stmt(db, tq, offset, limit, reverse, a, &st)) != 0)
+            return rc;
+    }
     while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1)
         rc = read_token(db, st, a, &tokens[n++]);
     tk_db_reset(db, st);

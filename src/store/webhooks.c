@@ -1,4 +1,4 @@
-/* Webhooks in the store (store.h, docs/api.md §20): the receivers, the outbox written inside the
+/* Webhooks in the store (store.h, docs/api.md §21): the receivers, the outbox written inside the
  * transaction of the change a message tells of, the claims that let one process at a time send
  * a delivery (FOR UPDATE SKIP LOCKED and a lease on PostgreSQL; SQLite has one process), the
  * recent attempts, and the expiry notices already sent. */

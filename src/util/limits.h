@@ -95,7 +95,7 @@
 #define TK_USAGE_FLUSH_ROWS 500   /* tokens whose usage one statement writes (4 parameters each) */
 #define TK_MAX_TOKENS_PER_USER_DEFAULT 10000 /* TOKEND_MAX_TOKENS_PER_USER */
 
-/* Webhooks (docs/api.md §20) */
+/* Webhooks (docs/api.md §21) */
 #define TK_WEBHOOK_URL_MAX 2048              /* characters of a receiver's URL */
 #define TK_WEBHOOK_DESCRIPTION_MAX 1024      /* characters of a receiver's description */
 #define TK_WEBHOOK_BODY_MAX (16 * 1024)      /* one message's JSON body */

@@ -44,6 +44,8 @@ static struct {
     atomic_long inflight;
     atomic_long conns_open;
     atomic_uint_fast64_t conns_accepted, conns_refused;
+    atomic_uint_fast64_t round_trips;
+    atomic_uint_fast64_t watch_up; /* 0 or 1 */
     atomic_uint_fast64_t auth_failures[TK_AUTHF_N];
     struct hist store;
     atomic_uint_fast64_t sweeps_ok, sweeps_failed, rotated, deleted, events_expired;
@@ -148,6 +150,16 @@ void tk_metrics_auth_failure(enum tk_auth_failure reason)
 void tk_metrics_store_query(int64_t duration_ns)
 {
     observe(&M.store, duration_ns);
+}
+
+void tk_metrics_store_round_trip(void)
+{
+    ADD(M.round_trips, 1);
+}
+
+void tk_metrics_change_watch(bool up)
+{
+    atomic_store_explicit(&M.watch_up, up ? 1 : 0, memory_order_relaxed);
 }
 
 void tk_metrics_webhook_attempt(enum tk_webhook_outcome outcome)
@@ -295,6 +307,14 @@ int tk_metrics_render(struct tk_buf *b)
     family(b, "tokend_store_query_duration_seconds", "histogram",
            "Duration of store statements (first step to reset), scripts and commits.");
     hist_series(b, "tokend_store_query_duration_seconds", "", &M.store);
+
+    family(b, "tokend_store_round_trips_total", "counter",
+           "Round trips to PostgreSQL: statements, prepares, scripts, pipelines of statements.");
+    tk_buf_printf(b, "tokend_store_round_trips_total %llu\n",
+                  (unsigned long long)GET(M.round_trips));
+    family(b, "tokend_store_change_watch_up", "gauge",
+           "1 while the PostgreSQL change watch listens (caches on), else 0.");
+    tk_buf_printf(b, "tokend_store_change_watch_up %llu\n", (unsigned long long)GET(M.watch_up));
 
     family(b, "tokend_sweeper_runs_total", "counter", "Expiry sweeper passes, by result.");
     tk_buf_printf(b, "tokend_sweeper_runs_total{result=\"ok\"} %llu\n",

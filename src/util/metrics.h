@@ -50,10 +50,14 @@ void tk_metrics_conn_refused(void);
 void tk_metrics_auth_failure(enum tk_auth_failure reason);
 /* One store statement (first step to reset), script or commit. */
 void tk_metrics_store_query(int64_t duration_ns);
+/* One round trip to PostgreSQL (a statement, a prepare, a script, or a pipeline of several). */
+void tk_metrics_store_round_trip(void);
+/* PostgreSQL's change watch connected and listening (caches on) or not. */
+void tk_metrics_change_watch(bool up);
 /* One sweeper pass. */
 void tk_metrics_sweep(bool ok, int64_t rotated, int64_t deleted, int64_t events_expired);
 
-/* Webhook deliveries (docs/api.md §20.5): one attempt's outcome, and the queue as the delivery
+/* Webhook deliveries (docs/api.md §21.5): one attempt's outcome, and the queue as the delivery
  * worker last read it (pending deliveries, age of the oldest one's message in seconds). */
 enum tk_webhook_outcome {
     TK_WEBHOOK_DELIVERED,

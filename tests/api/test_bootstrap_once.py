@@ -15,9 +15,9 @@ KEY_LINE = re.compile(r"^[A-Za-z0-9]{60}$", re.M)
 # the migration that records existing databases as bootstrapped, per store
 MIGRATION = {"sqlite": 4, "postgres": 2}
 # What the migrations after it add (token settings, docs/api.md §19; PostgreSQL's sharded token
-# count), undone to leave a database as the tokend before the rule left it.
+# count and change counter), undone to leave a database as the tokend before the rule left it.
 LATER = [
-    # the webhooks migration (docs/api.md §20), newest first
+    # the webhooks migration (docs/api.md §21), newest first
     "DROP TABLE webhook_attempts",
     "DROP TABLE webhook_deliveries",
     "DROP TABLE webhook_messages",
@@ -30,6 +30,10 @@ LATER = [
     "scopes", "allowed_networks", "rate_limit", "uses_remaining", "view_key", "revoke_on_reuse",
     "key_viewed", "last_used", "last_used_ip", "use_count", "reuse_alerted")]
 LATER_PG = [
+    *(f"DROP TRIGGER {t}_changed ON {t}" for t in (
+        "tokens", "token_key_viewers", "token_key_setters", "users", "groups", "memberships")),
+    "DROP FUNCTION tokend_changed",
+    "DROP TABLE change_count_shards",
     "DROP TRIGGER token_count_insert ON tokens",
     "DROP TRIGGER token_count_delete ON tokens",
     "DROP FUNCTION tokend_token_count_added",

@@ -87,3 +87,25 @@ def test_no_migration_no_analyze(tmp_path):
         s.cli("user", "delete", "user00019")
         s.cli("migrate")
         assert planned_rows(s.backend, "users") == 20
+
+
+def test_a_sweep_refreshes_statistics_after_bulk_deletions(tmp_path):
+    """Most tokens gone at once (their owners deleted, cascading): the next sweep (the
+    sweeper's pass, here `tokend sweep`) analyzes the tables the planner now misjudges by a
+    fifth or more (docs/api.md §20.3), and only those; a sweep with nothing off analyzes
+    nothing."""
+    with database(tmp_path) as s:
+        s.cli("seed", "--users", "20", "--groups", "4", "--tokens", "600", "--admin-token",
+              random_key())
+        assert_current(s.backend, FILLED)
+        for n in range(1, 17):
+            s.cli("user", "delete", f"user{n:05d}")
+        assert planned_rows(s.backend, "tokens") != rows(s.backend, "tokens")  # stale
+        s.cli("sweep")
+        assert_current(s.backend, ("tokens",))
+        # users 20 -> 4 and memberships: off by fewer than 100 rows, not worth an analyze
+        assert (planned_rows(s.backend, "users"), rows(s.backend, "users")) == (20, 4)
+        assert planned_rows(s.backend, "memberships") > rows(s.backend, "memberships")
+        before = {t: planned_rows(s.backend, t) for t in FILLED}
+        s.cli("sweep")
+        assert {t: planned_rows(s.backend, t) for t in FILLED} == before

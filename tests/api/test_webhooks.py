@@ -1,4 +1,4 @@
-"""Webhooks (issue 19; docs/api.md §20): the receivers' API for superusers, every message type
+"""Webhooks (issue 19; docs/api.md §21): the receivers' API for superusers, every message type
 arriving at a local receiver on loopback with a signature that the Standard Webhooks reference
 library (npm `standardwebhooks`, tests/api/webhooks/) verifies, retries with the same
 webhook-id, delivery after a SIGKILL, one delivery per message with two processes on one

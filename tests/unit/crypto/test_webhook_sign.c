@@ -1,4 +1,4 @@
-/* Standard Webhooks signing (src/crypto/webhook_sign.c, docs/api.md §20.4): the specification's
+/* Standard Webhooks signing (src/crypto/webhook_sign.c, docs/api.md §21.4): the specification's
  * own example signs to its published signature, a signature depends on every signed part, new
  * secrets are whsec_ and the base64 of 32 random bytes, and malformed secrets are refused. */
 #include <setjmp.h>

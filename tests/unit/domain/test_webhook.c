@@ -1,4 +1,4 @@
-/* Webhook receivers' rules (src/domain/webhook.c, docs/api.md §20.1): which URLs a receiver may
+/* Webhook receivers' rules (src/domain/webhook.c, docs/api.md §21.1): which URLs a receiver may
  * have, the message types, and a receiver's type list. */
 #include <setjmp.h>
 #include <stdarg.h>

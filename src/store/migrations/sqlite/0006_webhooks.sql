@@ -1,4 +1,4 @@
--- Webhooks (docs/api.md §20): the receivers superusers register, the outbox of messages written
+-- Webhooks (docs/api.md §21): the receivers superusers register, the outbox of messages written
 -- in the transaction of the change that caused them, one delivery row per message and receiver
 -- (its attempts, next attempt and the lease of the process sending it), the recent attempts
 -- the deliveries/ route lists, and the expiry notices already sent (once per token, notice and

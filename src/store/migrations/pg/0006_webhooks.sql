@@ -1,4 +1,4 @@
--- Webhooks (docs/api.md §20): the same schema as migrations/sqlite/0006 (see there): receivers,
+-- Webhooks (docs/api.md §21): the same schema as migrations/sqlite/0006 (see there): receivers,
 -- the outbox of messages, deliveries with their lease, recent attempts, expiry notices sent.
 CREATE TABLE webhook_endpoints (
     id            BIGSERIAL PRIMARY KEY,

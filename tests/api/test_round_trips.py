@@ -1,0 +1,152 @@
+"""Round trips to PostgreSQL per request (issue 17 item 2, docs/api.md §20.1), counted on both
+ends: tokend's own count (tokend_store_round_trips_total) and the statements the server ran
+(pg_stat_statements, loaded by scripts/pg-cluster). With the caches warm and
+TOKEND_PG_CACHES=notified an authentication costs none (users/me/, verify), a retrieve one, a
+page of twenty tokens one round trip carrying two statements (the count and the page,
+pipelined); strict (the default) adds one round trip per request, the change counter's read.
+No request opens a transaction to read. A change through the API retires the caches: the next
+request reads again. PostgreSQL only: SQLite has no round trips (its caches have their own
+tests)."""
+
+import json
+import os
+
+import pytest
+
+from harness import Client, served
+from startup import sql
+from test_observability import scrape, value
+
+pytestmark = pytest.mark.skipif(os.environ.get("TOKEND_TEST_BACKEND", "sqlite") != "postgres",
+                                reason="round trips exist on PostgreSQL only")
+
+N = 40
+WARM = 30  # calls before measuring: the caches are per thread, TOKEND_THREADS is 2 here
+SLACK = 3  # statements of the process's own jobs that may fall into a measured interval
+
+
+def statements(server):
+    """Every statement the server ran since the last reset, by text, but the heartbeat of the
+    notified mode's listener (strict mode has none: there the counter is read per request)."""
+    heartbeat = "AND query NOT LIKE '%change_count_shards%' " if server.extra == 0 else ""
+    rows = sql(server.backend,
+               "SELECT calls, query FROM pg_stat_statements WHERE dbid = "
+               "(SELECT oid FROM pg_database WHERE datname = current_database()) " + heartbeat +
+               "AND query NOT LIKE '%pg_stat%'")
+    return {q: int(c) for c, q in rows}
+
+
+def reset(server):
+    sql(server.backend, "SELECT pg_stat_statements_reset()")
+
+
+def trips(server):
+    return value(scrape(server), "tokend_store_round_trips_total")
+
+
+def measure(server, fn):
+    """(round trips, statements, the statements' texts) over N calls of fn, every thread's
+    caches warm (they are per thread)."""
+    for _ in range(WARM):
+        fn()
+    reset(server)
+    t0 = trips(server)
+    for _ in range(N):
+        fn()
+    t = trips(server) - t0
+    st = statements(server)
+    return t, sum(st.values()), st
+
+
+MODES = {"notified": 0, "strict": 1}  # the round trips every request adds
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def world(request, tmp_path_factory):
+    def seed(server):
+        server.cli("seed", "--users", "5", "--groups", "3", "--tokens", "60", "--seed", "7",
+                   "--admin-token", server.bootstrap_key)
+        sql(server.backend, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    env = {"TOKEND_USAGE_FLUSH": "hours=1", "TOKEND_SWEEP_INTERVAL": "hours=1",
+           "TOKEND_THREADS": "2", "TOKEND_PG_CACHES": request.param}
+    with served(tmp_path_factory.mktemp("rt"), pre_start=seed, extra_env=env) as server:
+        server.extra = MODES[request.param]
+        yield server, Client(server, token=server.bootstrap_key)
+
+
+def ok(r):
+    assert r.status == 200, r
+    return r
+
+
+def within(total, per_request):
+    return per_request * N <= total <= per_request * N + SLACK
+
+
+def statements_per(server, n):
+    """n statements of the route itself, plus the change counter's read in strict mode."""
+    return n + server.extra
+
+
+def test_authentication_on_a_cache_hit_costs_nothing(world):
+    server, admin = world
+    t, total, st = measure(server, lambda: ok(admin.get("/api/v3/core/users/me/")))
+    assert within(t, server.extra) and within(total, statements_per(server, 0)), (t, st)
+
+
+def test_verify_on_a_cache_hit_costs_nothing(world):
+    server, admin = world
+    key = server.bootstrap_key
+    t, total, st = measure(server, lambda: ok(admin.get(
+        "/api/v3/tokend/verify/", headers={"Authorization": "Bearer " + key})))
+    assert within(t, server.extra) and within(total, statements_per(server, 0)), (t, st)
+
+
+def test_retrieve_is_one_round_trip(world):
+    server, admin = world
+    ident = admin.get("/api/v3/core/tokens/", {"page_size": "1"}).json()["results"][0][
+        "identifier"]
+    t, total, st = measure(server, lambda: ok(admin.get(f"/api/v3/core/tokens/{ident}/")))
+    assert within(t, 1 + server.extra) and within(total, statements_per(server, 1)), (t, st)
+
+
+def test_a_page_of_twenty_is_one_round_trip_of_two_statements(world):
+    server, admin = world
+    t, total, st = measure(server, lambda: ok(admin.get("/api/v3/core/tokens/",
+                                                        {"page_size": "20"})))
+    assert within(t, 1 + server.extra) and within(total, statements_per(server, 2)), (t, st)
+    assert not any(q.upper().startswith(("BEGIN", "ROLLBACK", "COMMIT")) for q in st), st
+
+
+def test_a_change_retires_the_caches(world):
+    """After a PATCH through the API the next users/me/ reads the store again (and answers
+    the change), then is cached again."""
+    server, admin = world
+    ok(admin.get("/api/v3/core/users/me/"))
+    r = admin.request("PATCH", "/api/v3/core/users/1/", body=json.dumps(
+        {"name": "Renamed Admin"}).encode(), headers={"Content-Type": "application/json"})
+    assert r.status == 200, r
+    reset(server)
+    assert ok(admin.get("/api/v3/core/users/me/")).json()["user"]["name"] == "Renamed Admin"
+    assert sum(statements(server).values()) >= 1
+    t, total, st = measure(server, lambda: ok(admin.get("/api/v3/core/users/me/")))
+    assert within(t, server.extra) and within(total, statements_per(server, 0)), (t, st)
+
+
+def test_a_page_past_the_end_and_a_filtered_page(world):
+    """The page sent with the count is dropped when the count says the page does not exist
+    (404, and the connection stays usable); a filtered page is one round trip too."""
+    server, admin = world
+    r = admin.get("/api/v3/core/tokens/", {"page_size": "20", "page": "999"})
+    assert r.status == 404, r
+    r = ok(admin.get("/api/v3/core/tokens/", {"page_size": "20", "page": "2"}))
+    assert len(r.json()["results"]) == 20
+    ident = r.json()["results"][3]["identifier"]
+    t, total, st = measure(server, lambda: ok(admin.get("/api/v3/core/tokens/",
+                                                        {"identifier": ident})))
+    assert within(t, 1 + server.extra) and within(total, statements_per(server, 2)), (t, st)
+    for page in ("2", "999", "1"):  # the connections stay in step after every kind of page
+        for _ in range(8):
+            r = admin.get("/api/v3/core/tokens/", {"page_size": "20", "page": page})
+            assert r.status == (404 if page == "999" else 200), r
