@@ -71,6 +71,11 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "PostgreSQL: how a process learns that cached data changed: strict (one round trip per "
      "request reads the change counter: exact) or notified (LISTEN/NOTIFY: no round trip, "
      "other processes' changes seen once PostgreSQL delivers their notification)"},
+    {"TOKEND_EXPIRY_NOTICES", "--expiry-notices", "days=7,days=1",
+     "comma-separated durations before an expiring token's expiry at which a token.expiring "
+     "webhook message is sent (empty: none)"},
+    {"TOKEND_WEBHOOK_ALLOW_PRIVATE", "--webhook-allow-private", "false",
+     "true: webhook receivers may be on loopback, private and link-local addresses"},
     {"TOKEND_LOG_LEVEL", "--log-level", "info", "least level logged: debug, info, warning, error"},
     {"TOKEND_LOG_FORMAT", "--log-format", "json",
      "json (one object per line, authentik's fields) or text"},
@@ -141,6 +146,66 @@ static int check_proxies(struct tk_config *c, const char *v, char *err, size_t e
     return 0;
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* TOKEND_EXPIRY_NOTICES: comma-separated positive durations (docs/api.md §12.3), at most
+ * TK_WEBHOOK_NOTICES_MAX, kept longest first without repeats, each with its text. */
+static int parse_notices(struct tk_config *c, char *err, size_t err_len)
+{
+    const char *p = c->expiry_notices;
+    c->n_expiry_notices = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        size_t st = 0, n = len;
+        while (st < n && (p[st] == ' ' || p[st] == '\t'))
+            st++;
+        while (n > st && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        int64_t us = 0;
+        if (n == st || n - st >= TK_WEBHOOK_NOTICE_TEXT_MAX ||
+            c->n_expiry_notices == TK_WEBHOOK_NOTICES_MAX ||
+            tk_duration_parse(p + st, n - st, &us) != 0 || us <= 0) {
+            snprintf(err, err_len,
+                     "TOKEND_EXPIRY_NOTICES must be up to %d positive durations separated by "
+                     "commas, such as \"days=7,days=1\", got \"%s\"",
+                     TK_WEBHOOK_NOTICES_MAX, c->expiry_notices);
+            return TK_ERR_INVALID;
+        }
+        bool seen = false;
+        for (size_t i = 0; i < c->n_expiry_notices; i++)
+            seen = seen || c->expiry_notices_us[i] == us;
+        if (!seen) {
+            size_t k = c->n_expiry_notices++;
+            c->expiry_notices_us[k] = us;
+            memcpy(c->expiry_notice_text[k], p + st, n - st);
+            c->expiry_notice_text[k][n - st] = '\0';
+        }
+        p += len;
+        p += *p == ',';
+    }
+    /* longest first, each text following its duration */
+    for (size_t i = 0; i < c->n_expiry_notices; i++) {
+        for (size_t j = i + 1; j < c->n_expiry_notices; j++) {
+            if (cmp_desc(&c->expiry_notices_us[i], &c->expiry_notices_us[j]) > 0) {
+                int64_t t = c->expiry_notices_us[i];
+                c->expiry_notices_us[i] = c->expiry_notices_us[j];
+                c->expiry_notices_us[j] = t;
+                char tmp[TK_WEBHOOK_NOTICE_TEXT_MAX];
+                memcpy(tmp, c->expiry_notice_text[i], sizeof(tmp));
+                memcpy(c->expiry_notice_text[i], c->expiry_notice_text[j], sizeof(tmp));
+                memcpy(c->expiry_notice_text[j], tmp, sizeof(tmp));
+            }
+        }
+    }
+    for (size_t i = 0; i < c->n_expiry_notices; i++)
+        c->expiry_notice_texts[i] = c->expiry_notice_text[i];
+    return 0;
+}
+
 static int set(struct tk_config *c, const char *env, const char *v, char *err, size_t err_len)
 {
     if (strcmp(env, "TOKEND_DATABASE") == 0)
@@ -185,6 +250,15 @@ static int set(struct tk_config *c, const char *env, const char *v, char *err, s
             return TK_ERR_INVALID;
         }
         c->pg_caches = v;
+    } else if (strcmp(env, "TOKEND_EXPIRY_NOTICES") == 0)
+        c->expiry_notices = v;
+    else if (strcmp(env, "TOKEND_WEBHOOK_ALLOW_PRIVATE") == 0) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+            snprintf(err, err_len, "TOKEND_WEBHOOK_ALLOW_PRIVATE must be true or false, got \"%s\"",
+                     v);
+            return TK_ERR_INVALID;
+        }
+        c->webhook_allow_private = strcmp(v, "true") == 0;
     } else if (strcmp(env, "TOKEND_MAX_CONNECTIONS") == 0)
         return parse_uint(env, v, 1, 1000000, &c->max_connections, err, err_len);
     else if (strcmp(env, "TOKEND_MAX_CONNECTIONS_PER_IP") == 0)
@@ -234,6 +308,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->reuse_window = "days=30";
     c->usage_flush = "seconds=10";
     c->pg_caches = "strict";
+    c->expiry_notices = "days=7,days=1";
     c->max_connections = TK_MAX_CONNECTIONS;
     c->max_connections_per_ip = TK_MAX_CONNECTIONS_PER_IP;
     c->request_timeout_s = TK_REQUEST_TIMEOUT_S;
@@ -389,6 +464,8 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
                  c->usage_flush);
         return TK_ERR_INVALID;
     }
+    if (parse_notices(c, err, err_len) != 0)
+        return TK_ERR_INVALID;
     bool pg = tk_db_url_is_pg(c->database);
     /* a worker waiting on PostgreSQL uses no core: by default four per core there (one store
      * connection each, README "Several processes on PostgreSQL"), one per core on SQLite */
@@ -498,6 +575,7 @@ static const struct {
     {"TOKEND_REUSE_WINDOW", offsetof(struct tk_config, reuse_window), false},
     {"TOKEND_USAGE_FLUSH", offsetof(struct tk_config, usage_flush), false},
     {"TOKEND_PG_CACHES", offsetof(struct tk_config, pg_caches), false},
+    {"TOKEND_EXPIRY_NOTICES", offsetof(struct tk_config, expiry_notices), false},
 };
 
 static bool ends_with(const char *s, const char *suffix)

@@ -10,6 +10,7 @@
 #include "crypto/keys.h"
 #include "domain/token_settings.h"
 #include "util/error.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 /* Room for this many rows in tk_settings_doc (checked at compile time in config.c). */
@@ -55,6 +56,12 @@ struct tk_config {
     unsigned max_connections_per_ip; /* TOKEND_MAX_CONNECTIONS_PER_IP, 256 (0: none) */
     unsigned request_timeout_s;      /* TOKEND_REQUEST_TIMEOUT, 30 */
     const char *trusted_proxies;     /* TOKEND_TRUSTED_PROXIES, NULL: none */
+    const char *expiry_notices;      /* TOKEND_EXPIRY_NOTICES, days=7,days=1 */
+    size_t n_expiry_notices;         /* its durations, longest first, without repeats */
+    int64_t expiry_notices_us[TK_WEBHOOK_NOTICES_MAX];
+    char expiry_notice_text[TK_WEBHOOK_NOTICES_MAX][TK_WEBHOOK_NOTICE_TEXT_MAX];
+    const char *expiry_notice_texts[TK_WEBHOOK_NOTICES_MAX];
+    bool webhook_allow_private; /* TOKEND_WEBHOOK_ALLOW_PRIVATE, false */
 
     char secret_file_buf[4096];
     /* Each setting's text as given and where it came from, by index into tk_settings_doc

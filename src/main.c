@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "jobs/sweeper.h"
 #include "jobs/usage.h"
+#include "jobs/webhooks.h"
 #include "store/db.h"
 #include "store/sqlite_file.h"
 #include "store/store.h"
@@ -49,6 +50,9 @@ static void usage(FILE *f)
                "            [--rate-limit N/PERIOD|none] [--uses N|none] [--view-key MODE]\n"
                "            [--revoke-on-reuse true|false]             prints the settings\n"
                "  sweep                 rotate or delete expired tokens, drop old events, once\n"
+               "  webhook add URL [--events T,...] [--description D] [--disabled]\n"
+               "                                                       prints the pk and secret\n"
+               "  webhook list [--json] | webhook remove PK\n"
                "  seed [--users U] [--groups G] [--tokens K] [--seed S] [--admin-token KEY]\n"
                "  config [--json]       print the effective configuration, secrets masked\n"
                "  backup [--force] FILE copy the SQLite database, also while serving\n"
@@ -100,7 +104,10 @@ static struct tk_sweep_config sweep_config_of(const struct tk_cli *cli)
                                     .key_length = cfg->key_length,
                                     .token_duration_us = cfg->default_token_duration_us,
                                     .event_retention_us = cfg->event_retention_us,
-                                    .reuse_window_us = cfg->reuse_window_us};
+                                    .reuse_window_us = cfg->reuse_window_us,
+                                    .n_notices = cfg->n_expiry_notices,
+                                    .notices_us = cfg->expiry_notices_us,
+                                    .notice_texts = cfg->expiry_notice_texts};
 }
 
 static int sweep(struct tk_cli *cli)
@@ -156,6 +163,7 @@ static int serve(struct tk_cli *cli)
     struct tk_http *http = NULL, *metrics = NULL;
     struct tk_sweeper *sweeper = NULL;
     struct tk_usage_flusher *flusher = NULL;
+    struct tk_webhooks *webhooks = NULL;
     int rc = 1;
     if (router == NULL || api.usage == NULL || tk_api_register(&api, router) != 0 ||
         (cfg->metrics_listen &&
@@ -193,11 +201,18 @@ static int serve(struct tk_cli *cli)
                               .connection_timeout_s = cfg->connection_timeout_s,
                               .request_timeout_s = cfg->request_timeout_s,
                               .quiet = true};
-    /* the usage flusher before the API serves (its uses are written from the start); metrics
-     * next: once the API port accepts, everything is up */
     /* PostgreSQL: the caches work once the change watch has connected (docs/api.md §20.1) */
     if (tk_store_watch_start(cli->store, strcmp(cfg->pg_caches, "notified") == 0) != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "cannot start the change watch");
+        goto out;
+    }
+    /* webhook delivery first (it initialises libcurl before other threads run), then the usage
+     * flusher before the API serves (its uses are written from the start); metrics next: once
+     * the API port accepts, everything is up */
+    struct tk_webhook_config wc = {
+        .store = cli->store, .secret = &cli->secret, .allow_private = cfg->webhook_allow_private};
+    if (tk_webhooks_start(&wc, &webhooks) != 0) {
+        tk_log(TK_LOG_ERROR, "tokend", "cannot start webhook delivery");
         goto out;
     }
     if (tk_usage_flusher_start(cli->store, api.usage, cfg->usage_flush_us, &flusher) != 0) {
@@ -241,6 +256,7 @@ out:
     tk_http_stop(http, 10000);
     tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);
+    tk_webhooks_stop(webhooks);
     tk_usage_flusher_stop(flusher);  /* after the API stopped: the last uses are written */
     tk_store_watch_stop(cli->store); /* after every thread that used the store */
     tk_router_free(router);
@@ -312,7 +328,8 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap") && strcmp(cmd, "user") &&
                strcmp(cmd, "group") && strcmp(cmd, "token") && strcmp(cmd, "seed") &&
-               strcmp(cmd, "sweep") && strcmp(cmd, "backup") && strcmp(cmd, "restore")) {
+               strcmp(cmd, "sweep") && strcmp(cmd, "backup") && strcmp(cmd, "restore") &&
+               strcmp(cmd, "webhook")) {
         fprintf(stderr, "tokend: unknown command \"%s\" (see tokend --help)\n", cmd);
         return 2;
     }
@@ -336,13 +353,15 @@ int main(int argc, char **argv)
     }
     struct tk_cli cli = {.cfg = &cfg};
     bool admin = strcmp(cmd, "user") == 0 || strcmp(cmd, "group") == 0 ||
-                 strcmp(cmd, "token") == 0 || strcmp(cmd, "sweep") == 0;
+                 strcmp(cmd, "token") == 0 || strcmp(cmd, "sweep") == 0 ||
+                 strcmp(cmd, "webhook") == 0;
     bool wants_help = false;
     for (int j = i + 1; j < argc; j++)
         wants_help = wants_help || strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0;
     if (admin && (wants_help || i + 1 >= argc) && strcmp(cmd, "sweep") != 0) {
         /* usage needs no database */
-        return tk_cli_admin(&cli, argc - i, argv + i);
+        return strcmp(cmd, "webhook") == 0 ? tk_cli_webhook(&cli, argc - i, argv + i)
+                                           : tk_cli_admin(&cli, argc - i, argv + i);
     }
     const char *path = tk_db_sqlite_path(cfg.database);
     if (admin && path != NULL && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
@@ -402,6 +421,8 @@ int main(int argc, char **argv)
         rc = sweep(&cli);
     else if (strcmp(cmd, "seed") == 0)
         rc = tk_cli_seed(&cli, argc - i, argv + i);
+    else if (strcmp(cmd, "webhook") == 0)
+        rc = tk_cli_webhook(&cli, argc - i, argv + i);
     else
         rc = tk_cli_admin(&cli, argc - i, argv + i);
     tk_secret_wipe(&cli.secret);

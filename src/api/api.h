@@ -58,6 +58,9 @@ void tk_api_tokend_tokens_detail(struct tk_request *req, struct tk_response *res
 void tk_api_tokend_tokens_rotate(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_tokend_verify(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_tokend_introspect(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_webhooks_collection(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_webhooks_detail(struct tk_request *req, struct tk_response *res, void *ctx);
+void tk_api_tokend_webhooks_deliveries(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_live(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_health_ready(struct tk_request *req, struct tk_response *res, void *ctx);
 void tk_api_metrics(struct tk_request *req, struct tk_response *res, void *ctx);
@@ -126,6 +129,8 @@ typedef int (*tk_api_handler_fn)(struct tk_ctx *c);
 enum {
     TK_API_SUPERUSER = 1 << 0, /* superusers only: 403 for anyone else, before 405 (authentik's
                                 * RBAC answers so for users without permissions) */
+    TK_API_UNSCOPED = 1 << 1,  /* no scope covers the route: a token with scopes is refused 403
+                                * before 405, whatever its scopes (docs/api.md §21.1) */
 };
 /* The scopes a route asks of a scoped token (docs/api.md §19.2), in tk_api_run's flags: read for
  * GET, HEAD and OPTIONS, write for every other method (enum tk_scope bits; 0 and 0: no scope

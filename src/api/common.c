@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/audit.h"
 #include "api/messages.h"
+#include "api/notify.h"
 #include "api/principal_cache.h"
 #include "api/throttle.h"
 #include "api/usage.h"
@@ -119,11 +120,15 @@ static int reuse_tx(struct tk_db *db, void *arg)
             return TK_ERR_NOMEM;
         snprintf(msg, len, "Superseded key of token %s was used.", t->identifier);
         rc = tk_audit_token_message(c, "suspicious_request", TK_APP_TOKENS, t, msg, true);
+        if (rc == 0)
+            rc = tk_notify_token(db, c->req->arena, c->now, "token.reuse_detected", t, 0, NULL);
     }
     if (rc == 0 && x->s.revoke_on_reuse) {
         rc = tk_store_token_delete_id(db, id);
         if (rc == 0)
             rc = tk_audit_token_anonymous(c, "model_deleted", TK_APP_AUDIT, "model", t);
+        if (rc == 0)
+            rc = tk_notify_token(db, c->req->arena, c->now, "token.deleted", t, 0, NULL);
     }
     return rc;
 }
@@ -264,7 +269,7 @@ static int dispatch(struct tk_ctx *c, unsigned allowed, unsigned flags)
         /* docs/api.md §19.2: the route's scope, decided before any lookup */
         bool read = m == TK_M_GET || m == TK_M_HEAD || m == TK_M_OPTIONS;
         unsigned need = read ? (flags >> 8) & 0xfff : (flags >> 20) & 0xfff;
-        if (need != 0 && (c->who.scopes & need) == 0)
+        if ((need != 0 && (c->who.scopes & need) == 0) || (flags & TK_API_UNSCOPED))
             return tk_api_refuse(c, 403, TK_MSG_FORBIDDEN);
     }
     if (m == TK_M_HEAD && (allowed & TK_M_GET))

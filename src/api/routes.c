@@ -43,6 +43,13 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         /* verification: any method, the request's own credential is the one asked about */
         {"/api/v3/tokend/verify/", NULL, tk_api_tokend_verify, NULL},
         {"/api/v3/tokend/introspect/", "POST, OPTIONS", tk_api_tokend_introspect, AUTH},
+        /* webhook receivers, superusers only (docs/api.md §21) */
+        {"/api/v3/tokend/webhooks/", "GET, POST, HEAD, OPTIONS", tk_api_tokend_webhooks_collection,
+         AUTH},
+        {"/api/v3/tokend/webhooks/{}/", "GET, PATCH, DELETE, HEAD, OPTIONS",
+         tk_api_tokend_webhooks_detail, AUTH},
+        {"/api/v3/tokend/webhooks/{}/deliveries/", "GET, HEAD, OPTIONS",
+         tk_api_tokend_webhooks_deliveries, AUTH},
         /* authentik's probes: any method, no authentication (health.c) */
         {"/-/health/live/", NULL, tk_api_health_live, NULL},
         {"/-/health/ready/", NULL, tk_api_health_ready, NULL},

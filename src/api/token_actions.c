@@ -8,6 +8,7 @@
 #include "api/audit.h"
 #include "api/body.h"
 #include "api/messages.h"
+#include "api/notify.h"
 #include "api/tokens.h"
 #include "domain/tokens.h"
 #include "util/limits.h"
@@ -54,6 +55,9 @@ static int view_key_tx(struct tk_db *db, void *arg)
     rc = tk_key_open(&c->api->secret, uuid, sealed, len, &key);
     if (rc == 0)
         rc = tk_audit_token(c, "secret_view", TK_APP_TOKENS, "secret", t);
+    if (rc == 0)
+        rc =
+            tk_notify_token(db, c->req->arena, c->now, "token.key_viewed", t, c->who.user_id, NULL);
     if (rc == 0) {
         struct tk_jw w;
         tk_jw_init(&w, &c->res->body);
@@ -104,6 +108,8 @@ static int set_key_tx(struct tk_db *db, void *arg)
         rc = tk_audit_token(c, "model_updated", TK_APP_AUDIT, "model", t);
     if (rc == 0)
         rc = tk_audit_token(c, "model_updated", TK_APP_TOKENS, "model", t);
+    if (rc == 0)
+        rc = tk_notify_token(db, c->req->arena, c->now, "token.updated", t, c->who.user_id, NULL);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "api/audit.h"
 #include "api/body.h"
 #include "api/messages.h"
+#include "api/notify.h"
 #include "api/tokend.h"
 #include "api/tokens.h"
 #include "domain/tokens.h"
@@ -58,7 +59,10 @@ static int rotate_tx(struct tk_db *db, void *arg)
     if (msg == NULL)
         return TK_ERR_NOMEM;
     snprintf(msg, len, "Token %s's secret was rotated.", t->identifier);
-    return tk_audit_token_message(c, "secret_rotate", TK_APP_TOKENS, t, msg, false);
+    rc = tk_audit_token_message(c, "secret_rotate", TK_APP_TOKENS, t, msg, false);
+    if (rc == 0)
+        rc = tk_notify_token(db, c->req->arena, now, "token.rotated", t, c->who.user_id, NULL);
+    return rc;
 }
 
 static int rotate(struct tk_ctx *c)

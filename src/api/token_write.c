@@ -10,6 +10,7 @@
 #include "api/audit.h"
 #include "api/body.h"
 #include "api/messages.h"
+#include "api/notify.h"
 #include "api/query.h"
 #include "api/serialize.h"
 #include "api/tokend.h"
@@ -383,6 +384,9 @@ static int create_tx(struct tk_db *db, void *arg)
         return rc;
     if ((rc = tk_audit_token(c, "model_created", TK_APP_AUDIT, "model", &t)) != 0)
         return rc;
+    if ((rc = tk_notify_token(db, c->req->arena, c->now, "token.created", &t, c->who.user_id,
+                              NULL)) != 0)
+        return rc;
     return respond_token(c, db, x->id, 201);
 }
 
@@ -443,6 +447,9 @@ static int update_tx(struct tk_db *db, void *arg)
         return rc;
     if ((rc = tk_audit_token(c, "model_updated", TK_APP_AUDIT, "model", t)) != 0)
         return rc;
+    if ((rc = tk_notify_token(db, c->req->arena, c->now, "token.updated", t, c->who.user_id,
+                              NULL)) != 0)
+        return rc;
     return respond_token(c, db, t->id, 200);
 }
 
@@ -471,6 +478,8 @@ static int delete_tx(struct tk_db *db, void *arg)
         rc = tk_store_token_delete_id(db, t->id);
     if (rc == 0)
         rc = tk_audit_token(c, "model_deleted", TK_APP_AUDIT, "model", t);
+    if (rc == 0)
+        rc = tk_notify_token(db, c->req->arena, c->now, "token.deleted", t, c->who.user_id, NULL);
     return rc;
 }
 

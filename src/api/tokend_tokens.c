@@ -8,6 +8,7 @@
 #include "api/body.h"
 #include "api/listing.h"
 #include "api/messages.h"
+#include "api/notify.h"
 #include "api/query.h"
 #include "api/tokend.h"
 #include "http/client_addr.h"
@@ -466,6 +467,11 @@ static int patch_tx(struct tk_db *db, void *arg)
     }
     if (rc == 0)
         rc = tk_store_tokend_get(db, t->identifier, 0, c->now, c->req->arena, &x->t);
+    struct tk_token *tok = NULL;
+    if (rc == 0)
+        rc = tk_store_token_get_by_id(db, t->id, 0, c->req->arena, &tok);
+    if (rc == 0)
+        rc = tk_notify_token(db, c->req->arena, c->now, "token.updated", tok, c->who.user_id, NULL);
     return rc;
 }
 

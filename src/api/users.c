@@ -11,6 +11,7 @@
 #include "api/body.h"
 #include "api/listing.h"
 #include "api/messages.h"
+#include "api/notify.h"
 #include "api/serialize.h"
 #include "api/user_cache.h"
 #include "domain/attributes.h"
@@ -505,6 +506,8 @@ static int users_update(struct tk_ctx *c, bool put)
 struct delete_audit {
     struct tk_ctx *c;
     struct tk_audit_actor actor;
+    int64_t user_id;
+    struct tk_user *owner; /* for the webhook messages, read with the first batch */
 };
 
 /* authentik records model_deleted for each token that goes with a user (Django's cascade sends
@@ -521,7 +524,25 @@ static int audit_deleted_tokens(void *arg, struct tk_db *db, const struct tk_tok
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = tk_audit_token_event(d->c, &d->actor, "model_deleted", TK_APP_AUDIT, "model", &t[i], a,
                                   &ev[i]);
-    return rc ? rc : tk_store_events_insert(db, ev, n);
+    if (rc == 0)
+        rc = tk_store_events_insert(db, ev, n);
+    /* token.deleted for each (docs/api.md §21.3), the owner read once while it still exists */
+    bool wanted = false;
+    if (rc == 0)
+        rc = tk_store_outbox_wanted(db, "token.deleted", &wanted);
+    if (rc == 0 && wanted && d->owner == NULL) {
+        size_t got = 0;
+        rc = tk_store_users_get(db, &d->user_id, 1, false, d->c->req->arena, &d->owner, &got);
+        if (rc == 0 && got == 0)
+            d->owner = NULL;
+    }
+    for (size_t i = 0; rc == 0 && wanted && i < n; i++) {
+        struct tk_token x = t[i];
+        x.user_id = d->user_id;
+        x.user = d->owner;
+        rc = tk_notify_token(db, a, d->c->now, "token.deleted", &x, d->c->who.user_id, NULL);
+    }
+    return rc;
 }
 
 static int user_delete_tx(struct tk_db *db, void *arg)
@@ -530,7 +551,7 @@ static int user_delete_tx(struct tk_db *db, void *arg)
     int64_t id = url_user_id(c->req);
     if (id == 0)
         return TK_ERR_NOTFOUND;
-    struct delete_audit d = {.c = c};
+    struct delete_audit d = {.c = c, .user_id = id};
     int rc = tk_audit_actor(c, c->req->arena, &d.actor);
     return rc ? rc : tk_store_user_delete(db, id, audit_deleted_tokens, &d);
 }

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/audit.h"
+#include "api/notify.h"
 #include "api/serialize.h"
 #include "api/tokend.h"
 #include "cli/cli.h"
@@ -230,7 +231,21 @@ static int token_create_tx(struct tk_db *db, void *arg)
     int rc = tk_store_token_quota(db, x->t->user_id, x->cli->cfg->max_tokens_per_user, &x->full);
     if (rc == 0 && x->full)
         rc = TK_ERR_INVALID;
-    return rc ? rc : tk_cli_token_create(x->cli, db, x->t, x->key, x->out, x->now);
+    if (rc == 0)
+        rc = tk_cli_token_create(x->cli, db, x->t, x->key, x->out, x->now);
+    struct tk_arena *a = rc == 0 ? tk_arena_new(TK_ROW_ARENA_BYTES) : NULL;
+    if (rc == 0 && a == NULL)
+        rc = TK_ERR_NOMEM;
+    if (rc == 0) { /* docs/api.md §21.3 */
+        struct tk_token t = {.identifier = x->t->identifier,
+                             .intent = x->t->intent,
+                             .user_id = x->t->user_id,
+                             .has_expires = x->t->has_expires,
+                             .expires = x->t->expires};
+        rc = tk_notify_token(db, a, x->now, "token.created", &t, 0, NULL);
+    }
+    tk_arena_free(a);
+    return rc;
 }
 
 static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool json)
@@ -342,11 +357,27 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     return 0;
 }
 
+static int token_revoke_tx(struct tk_db *db, void *arg)
+{
+    const char *identifier = arg;
+    struct tk_arena *a = tk_arena_new(TK_ROW_ARENA_BYTES);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    struct tk_token *t;
+    int rc = tk_store_token_get(db, identifier, 0, a, &t);
+    if (rc == 0) /* docs/api.md §21.3 */
+        rc = tk_notify_token(db, a, tk_now_us(), "token.deleted", t, 0, NULL);
+    if (rc == 0)
+        rc = tk_store_token_delete_id(db, t->id);
+    tk_arena_free(a);
+    return rc;
+}
+
 static int token_revoke(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
         return fail("token revoke needs one IDENTIFIER");
-    int rc = tk_store_token_delete(db, argv[1]);
+    int rc = tk_store_write_tx(db, token_revoke_tx, argv[1]);
     return rc ? store_fail(argv[1], rc) : 0;
 }
 
@@ -387,6 +418,8 @@ static int view_key_tx(struct tk_db *db, void *arg)
         rc = tk_key_open(&x->cli->secret, uuid, sealed, len, &x->key);
     if (rc == 0)
         rc = tk_store_token_key_viewed(db, t->id, mode == TK_VIEW_ONCE);
+    if (rc == 0) /* docs/api.md §21.3 */
+        rc = tk_notify_token(db, a, tk_now_us(), "token.key_viewed", t, 0, NULL);
     x->erased = rc == 0 && mode == TK_VIEW_ONCE;
     tk_arena_free(a);
     return rc;
@@ -931,6 +964,11 @@ static int token_set_tx(struct tk_db *db, void *arg)
     }
     if (rc == 0)
         rc = tk_store_tokend_get(db, x->identifier, 0, x->now, x->a, &x->t);
+    struct tk_token *tok = NULL;
+    if (rc == 0) /* docs/api.md §21.3 */
+        rc = tk_store_token_get_by_id(db, id, 0, x->a, &tok);
+    if (rc == 0)
+        rc = tk_notify_token(db, x->a, x->now, "token.updated", tok, 0, NULL);
     return rc;
 }
 
@@ -1065,6 +1103,8 @@ static int token_rotate_tx(struct tk_db *db, void *arg)
     if (rc == 0)
         rc = tk_audit_system_token(db, x->now, cfg->event_retention_us, "secret_rotate",
                                    TK_APP_MODELS, t, msg);
+    if (rc == 0) /* docs/api.md §21.3 */
+        rc = tk_notify_token(db, x->a, x->now, "token.rotated", t, 0, NULL);
     return rc;
 }
 
@@ -1124,9 +1164,25 @@ static int token_rotate(struct tk_cli *cli, struct tk_db *db, int argc, char **a
     return rc;
 }
 
+/* token.deleted for each token that goes with the user (docs/api.md §21.3). */
+static int notify_deleted_tokens(void *arg, struct tk_db *db, const struct tk_token *t, size_t n,
+                                 struct tk_arena *a)
+{
+    int64_t user_id = *(int64_t *)arg, now = tk_now_us();
+    bool wanted = false;
+    int rc = tk_store_outbox_wanted(db, "token.deleted", &wanted);
+    for (size_t i = 0; rc == 0 && wanted && i < n; i++) {
+        struct tk_token x = t[i];
+        x.user_id = user_id;
+        x.user = NULL;
+        rc = tk_notify_token(db, a, now, "token.deleted", &x, 0, NULL);
+    }
+    return rc;
+}
+
 static int user_delete_tx(struct tk_db *db, void *arg)
 {
-    return tk_store_user_delete(db, *(int64_t *)arg, NULL, NULL);
+    return tk_store_user_delete(db, *(int64_t *)arg, notify_deleted_tokens, arg);
 }
 
 static int user_delete(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)

@@ -50,6 +50,10 @@ int tk_cli_secret_current(struct tk_db *db, const struct tk_secret *s, bool *sam
 /* "user ...", "group ...", "token ..." commands; argv[0] is the noun. Returns an exit code. */
 int tk_cli_admin(struct tk_cli *cli, int argc, char **argv);
 
+/* "webhook add|list|remove ..." (docs/api.md §21.5); argv[0] is "webhook". Returns an exit
+ * code: 2 for bad input (one line), 1 when the operation failed. */
+int tk_cli_webhook(struct tk_cli *cli, int argc, char **argv);
+
 /* "seed ..." (bench/dataset.md). Returns an exit code. */
 int tk_cli_seed(struct tk_cli *cli, int argc, char **argv);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "api/audit.h"
+#include "api/notify.h"
 #include "domain/tokens.h"
 #include "util/alloc.h"
 #include "util/limits.h"
@@ -22,10 +23,11 @@ struct batch {
     const struct tk_sweep_config *cfg;
     int64_t now;
     struct tk_sweep_stats *stats;
-    size_t n; /* tokens handled in this batch */
+    size_t n;      /* tokens handled in this batch */
+    size_t notice; /* the notice being sent (notices_tx) */
 };
 
-static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
+static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t, struct tk_arena *a)
 {
     struct tk_token_new tn = {.uuid = t->uuid};
     struct tk_buf sealed; /* nobody sees the new key: a new view_key shows it */
@@ -53,6 +55,8 @@ static int rotate(struct batch *b, struct tk_db *db, struct tk_token *t)
                                TK_APP_MODELS, t, msg.data ? msg.data : "");
     tk_buf_free(&msg);
     if (rc == 0)
+        rc = tk_notify_token(db, a, b->now, "token.rotated", t, 0, NULL);
+    if (rc == 0)
         b->stats->rotated++;
     return rc;
 }
@@ -67,14 +71,65 @@ static int batch_tx(struct tk_db *db, void *arg)
     int rc = tk_store_token_expired(db, b->now, SWEEP_BATCH, a, &tokens, &b->n);
     for (size_t i = 0; rc == 0 && i < b->n; i++) {
         if (strcmp(tokens[i].intent, "api") == 0) {
-            rc = rotate(b, db, &tokens[i]);
+            rc = rotate(b, db, &tokens[i], a);
         } else {
-            rc = tk_store_token_delete_id(db, tokens[i].id);
+            rc = tk_notify_token(db, a, b->now, "token.deleted", &tokens[i], 0, NULL);
+            if (rc == 0)
+                rc = tk_store_token_delete_id(db, tokens[i].id);
             if (rc == 0)
                 b->stats->deleted++;
         }
     }
     tk_arena_free(a);
+    return rc;
+}
+
+/* One batch of expiry notices for notice b->notice: each token within it and not yet told gets
+ * the notice recorded, and sent unless a shorter notice applies too (that one is sent instead,
+ * by its own pass). */
+static int notices_tx(struct tk_db *db, void *arg)
+{
+    struct batch *b = arg;
+    const struct tk_sweep_config *cfg = b->cfg;
+    struct tk_arena *a = tk_arena_new(TK_SWEEP_ARENA_BYTES);
+    if (a == NULL)
+        return TK_ERR_NOMEM;
+    int64_t notice = cfg->notices_us[b->notice];
+    int64_t *ids;
+    int rc = tk_store_notice_due(db, b->now, notice, TK_WEBHOOK_NOTICE_BATCH, a, &ids, &b->n);
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        struct tk_token *t;
+        rc = tk_store_token_get_by_id(db, ids[i], 0, a, &t);
+        if (rc)
+            break;
+        bool shorter =
+            b->notice + 1 < cfg->n_notices && t->expires - b->now <= cfg->notices_us[b->notice + 1];
+        bool first = false;
+        rc = tk_store_notice_record(db, t->id, notice, t->expires, &first);
+        if (rc == 0 && first && !shorter) {
+            rc = tk_notify_token(db, a, b->now, "token.expiring", t, 0,
+                                 cfg->notice_texts[b->notice]);
+            b->stats->notices++;
+        }
+    }
+    tk_arena_free(a);
+    return rc;
+}
+
+/* Every notice, longest first; nothing when no receiver takes token.expiring. */
+static int send_notices(struct batch *b, struct tk_db *db)
+{
+    bool wanted = false;
+    int rc = b->cfg->n_notices ? tk_store_outbox_wanted(db, "token.expiring", &wanted) : 0;
+    for (size_t k = 0; rc == 0 && wanted && k < b->cfg->n_notices; k++) {
+        b->notice = k;
+        do {
+            int64_t before = b->stats->notices;
+            rc = tk_store_write_tx(db, notices_tx, b);
+            if (rc)
+                b->stats->notices = before; /* rolled back */
+        } while (rc == 0 && b->n == TK_WEBHOOK_NOTICE_BATCH);
+    }
     return rc;
 }
 
@@ -105,9 +160,16 @@ int tk_sweep_once(const struct tk_sweep_config *cfg, struct tk_db *db, int64_t n
         if (rc)
             *stats = before; /* rolled back */
     } while (rc == 0 && b.n == SWEEP_BATCH);
-    /* rotated-out keys past their reuse window are forgotten */
+    if (rc == 0)
+        rc = send_notices(&b, db);
+    /* rotated-out keys past their reuse window are forgotten; so are notices of past expiry
+     * dates and finished webhook deliveries */
     if (rc == 0)
         rc = tk_store_old_keys_forget(db, now);
+    if (rc == 0)
+        rc = tk_store_notice_forget(db, now);
+    if (rc == 0)
+        rc = tk_store_outbox_forget(db, now - TK_WEBHOOK_KEEP_US);
     if (rc == 0)
         rc = tk_store_rate_forget(db, now);
     /* expired events too a batch per transaction: a year of events expiring at once (a shorter
@@ -170,7 +232,8 @@ static void *sweeper_main(void *arg)
                 tk_log_end(&l);
             }
         } else if (tk_log_begin(&l,
-                                st.rotated || st.deleted || st.events_expired || st.search_stats
+                                st.rotated || st.deleted || st.events_expired || st.notices ||
+                                        st.search_stats
                                     ? TK_LOG_INFO
                                     : TK_LOG_DEBUG,
                                 "tokend.sweeper", "expiry sweep")) {
@@ -179,6 +242,7 @@ static void *sweeper_main(void *arg)
             tk_log_int(&l, "events_expired", st.events_expired);
             if (st.analyzed)
                 tk_log_int(&l, "tables_analyzed", st.analyzed);
+            tk_log_int(&l, "expiry_notices", st.notices);
             if (st.search_stats)
                 tk_log_int(&l, "search_stats", 1);
             tk_log_end(&l);

@@ -1,8 +1,9 @@
 /* The expiry sweeper (docs/api.md §12.4 with §17.3): rotates expired api tokens (new key, new
  * expiry, a secret_rotate event, the old key remembered for reuse detection, docs/api.md §19.5),
  * deletes expired tokens of the other intents, drops audit events past their retention and
- * forgets rotated-out keys past their reuse window. In batches, one transaction each, so requests
- * are never blocked for long. */
+ * forgets rotated-out keys past their reuse window. Webhook messages of what it changes, and the
+ * expiry notices (docs/api.md §21.3), are written in the same transactions. In batches, one
+ * transaction each, so requests are never blocked for long. */
 #ifndef TK_JOBS_SWEEPER_H
 #define TK_JOBS_SWEEPER_H
 
@@ -19,10 +20,15 @@ struct tk_sweep_config {
     int64_t token_duration_us;      /* a rotated api token's new lifetime */
     int64_t event_retention_us;     /* of the secret_rotate events it records */
     int64_t reuse_window_us;        /* TOKEND_REUSE_WINDOW: rotated-out keys are remembered */
+    /* TOKEND_EXPIRY_NOTICES (docs/api.md §21.3): the notice durations, longest first, and each
+     * one's text as configured */
+    size_t n_notices;
+    const int64_t *notices_us;
+    const char *const *notice_texts;
 };
 
 struct tk_sweep_stats {
-    int64_t rotated, deleted, events_expired;
+    int64_t rotated, deleted, events_expired, notices;
     int analyzed;      /* tables whose planner statistics were refreshed (tk_store_restat) */
     bool search_stats; /* search's trigram statistics counted again (tk_store_search_stats_refresh)
                         */

@@ -18,6 +18,7 @@
 #include "domain/group.h"
 #include "domain/tokens.h"
 #include "domain/user.h"
+#include "domain/webhook.h"
 #include "store/db.h"
 #include "util/arena.h"
 #include "util/error.h"
@@ -293,7 +294,8 @@ int tk_store_event_expire(struct tk_db *db, int64_t now, int64_t *n_deleted) TK_
 
 /* ---- expiry (docs/api.md §12.4) ---- */
 
-/* Up to limit expiring tokens with expires <= now or NULL: ids and intents (arena). */
+/* Up to limit expiring tokens with expires <= now or NULL: ids, uuids, identifiers, intents,
+ * expiry and owner ids (arena). */
 int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct tk_arena *a,
                            struct tk_token **out, size_t *n) TK_MUST_USE;
 
@@ -571,6 +573,91 @@ int tk_store_token_bulk_add(struct tk_store_token_bulk *b, const struct tk_token
 /* commit: writes the rows left, finishes the triggers' work and commits; else (or when that
  * fails) the whole load is rolled back. Frees b either way; accepts NULL. */
 int tk_store_token_bulk_end(struct tk_store_token_bulk *b, bool commit) TK_MUST_USE;
+
+/* ---- webhooks (webhooks.c, docs/api.md §21) ---- */
+
+/* Receivers. The secret is stored only sealed (tk_key_seal, bound to the receiver's uuid). */
+int tk_store_webhook_insert(struct tk_db *db, const struct tk_webhook *w, const void *sealed,
+                            size_t sealed_len, int64_t *id) TK_MUST_USE;
+int tk_store_webhook_count(struct tk_db *db, int64_t *count) TK_MUST_USE;
+/* One page of receivers, oldest first. */
+int tk_store_webhook_list(struct tk_db *db, int64_t offset, int64_t limit, struct tk_arena *a,
+                          struct tk_webhook **out, size_t *n) TK_MUST_USE;
+/* TK_ERR_NOTFOUND when no receiver has this uuid. */
+int tk_store_webhook_get(struct tk_db *db, const char *uuid, struct tk_arena *a,
+                         struct tk_webhook **out) TK_MUST_USE;
+/* The sealed secret of receiver id, copied into the arena. */
+int tk_store_webhook_secret(struct tk_db *db, int64_t id, struct tk_arena *a,
+                            const uint8_t **sealed, size_t *len) TK_MUST_USE;
+/* Writes url, event_types, enabled and description of the receiver w->id. */
+int tk_store_webhook_update(struct tk_db *db, const struct tk_webhook *w) TK_MUST_USE;
+/* Deletes a receiver with its deliveries and attempts. */
+int tk_store_webhook_delete(struct tk_db *db, int64_t id) TK_MUST_USE;
+/* The receiver's recorded attempts, newest first. */
+int tk_store_webhook_attempt_count(struct tk_db *db, int64_t endpoint_id,
+                                   int64_t *count) TK_MUST_USE;
+int tk_store_webhook_attempts(struct tk_db *db, int64_t endpoint_id, int64_t offset, int64_t limit,
+                              struct tk_arena *a, struct tk_webhook_attempt **out,
+                              size_t *n) TK_MUST_USE;
+
+/* The outbox. *wanted: an enabled receiver takes messages of this type (so a message is worth
+ * building). */
+int tk_store_outbox_wanted(struct tk_db *db, const char *type, bool *wanted) TK_MUST_USE;
+/* Writes a message and one pending delivery for every enabled receiver that takes its type, due
+ * now. Call it inside the transaction of the change it tells of. */
+int tk_store_outbox_add(struct tk_db *db, const char *msg_id, const char *type, const char *body,
+                        int64_t now) TK_MUST_USE;
+/* *any: a delivery is pending; *next: the earliest time one may be claimed. */
+int tk_store_outbox_next(struct tk_db *db, bool *any, int64_t *next) TK_MUST_USE;
+/* A delivery claimed to be sent. */
+struct tk_outbox_item {
+    int64_t delivery_id, endpoint_id;
+    char endpoint_uuid[37];
+    int64_t attempts; /* made before this one */
+    const char *url, *msg_id, *type, *body;
+    int64_t created; /* the message's */
+};
+/* Asked for each due delivery's receiver: true takes it (and counts it against the receiver's
+ * share of attempts in flight). */
+typedef bool (*tk_store_outbox_take_fn)(void *ctx, int64_t endpoint_id);
+/* Claims up to limit due deliveries that take accepts, none of the n_skip receivers skip, until
+ * lease_until: no other process claims them before then unless their result is written first.
+ * Call it inside a write transaction (PostgreSQL: rows other processes are claiming are
+ * skipped, not waited for). */
+int tk_store_outbox_claim(struct tk_db *db, int64_t now, int64_t lease_until, size_t limit,
+                          const int64_t *skip, size_t n_skip, tk_store_outbox_take_fn take,
+                          void *ctx, struct tk_arena *a, struct tk_outbox_item **out,
+                          size_t *n) TK_MUST_USE;
+/* The outcome of one attempt. status 0: none came back (error says why). */
+struct tk_outbox_result {
+    enum { TK_OUTBOX_PENDING, TK_OUTBOX_DELIVERED, TK_OUTBOX_FAILED } state;
+    int64_t next_attempt; /* when pending */
+    int64_t status;
+    const char *error; /* NULL with a status */
+};
+/* Records an attempt's outcome: the delivery's state, attempts and next attempt (its claim
+ * ends), and a row of the receiver's attempts. */
+int tk_store_outbox_result(struct tk_db *db, const struct tk_outbox_item *x,
+                           const struct tk_outbox_result *r, int64_t now) TK_MUST_USE;
+/* Ends every claim (SQLite, at start: one process, so any claim is a dead one's). */
+int tk_store_outbox_release_all(struct tk_db *db) TK_MUST_USE;
+/* Pending deliveries and the creation time of the oldest one's message. */
+int tk_store_outbox_stats(struct tk_db *db, int64_t *pending, bool *has_oldest,
+                          int64_t *oldest) TK_MUST_USE;
+/* Drops attempts and finished deliveries last changed before `before`, and messages left
+ * without deliveries (the sweeper). */
+int tk_store_outbox_forget(struct tk_db *db, int64_t before) TK_MUST_USE;
+
+/* Expiry notices (docs/api.md §21.3): up to limit expiring tokens that expire after now and
+ * within notice_us of it and have no notice notice_us for their current expiry yet. */
+int tk_store_notice_due(struct tk_db *db, int64_t now, int64_t notice_us, size_t limit,
+                        struct tk_arena *a, int64_t **ids, size_t *n) TK_MUST_USE;
+/* Records notice notice_us for the token's expiry; *first: this call recorded it (no process
+ * had before), so the notice is to be sent. */
+int tk_store_notice_record(struct tk_db *db, int64_t token_id, int64_t notice_us, int64_t expires,
+                           bool *first) TK_MUST_USE;
+/* Forgets notices of expiry dates before `before`. */
+int tk_store_notice_forget(struct tk_db *db, int64_t before) TK_MUST_USE;
 
 /* Runs fn inside one write transaction: commit if it returns 0, roll back otherwise. */
 int tk_store_write_tx(struct tk_db *db, int (*fn)(struct tk_db *db, void *ctx),

@@ -309,7 +309,7 @@ int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct t
 {
     struct tk_db_stmt *st;
     int rc = tk_db_prepare(db,
-                           "SELECT id, uuid, identifier, intent, expires FROM tokens "
+                           "SELECT id, uuid, identifier, intent, expires, user_id FROM tokens "
                            "WHERE expiring = 1 AND (expires IS NULL OR expires <= ?) "
                            "ORDER BY id LIMIT ?",
                            &st);
@@ -324,6 +324,7 @@ int tk_store_token_expired(struct tk_db *db, int64_t now, size_t limit, struct t
     while (rc == 0 && n < limit && (rc = tk_db_step(db, st)) == 1) {
         struct tk_token *x = &t[n++];
         x->expiring = true;
+        x->user_id = tk_db_col_int(db, st, 5);
         rc = tk_st_col_token_brief(db, st, a, x);
     }
     tk_db_reset(db, st);

@@ -97,4 +97,23 @@
 #define TK_USAGE_FLUSH_ROWS 500   /* tokens whose usage one statement writes (4 parameters each) */
 #define TK_MAX_TOKENS_PER_USER_DEFAULT 10000 /* TOKEND_MAX_TOKENS_PER_USER */
 
+/* Webhooks (docs/api.md §21) */
+#define TK_WEBHOOK_URL_MAX 2048              /* characters of a receiver's URL */
+#define TK_WEBHOOK_DESCRIPTION_MAX 1024      /* characters of a receiver's description */
+#define TK_WEBHOOK_BODY_MAX (16 * 1024)      /* one message's JSON body */
+#define TK_WEBHOOK_SECRET_BYTES 32           /* random bytes of a whsec_ secret (24 or more) */
+#define TK_WEBHOOK_SECRET_TEXT_MAX 64        /* "whsec_" and base64 of the bytes, NUL included */
+#define TK_WEBHOOK_TIMEOUT_MS 10000          /* one attempt, connection to the last byte */
+#define TK_WEBHOOK_LEASE_US (30 * 1000000LL) /* a claimed delivery is another's again after */
+#define TK_WEBHOOK_RETRY_FOR_US (24 * 3600 * 1000000LL) /* retried for a day, then failed */
+#define TK_WEBHOOK_FIRST_RETRY_US (5 * 1000000LL)       /* at most this after the first failure */
+#define TK_WEBHOOK_MAX_RETRY_US (3600 * 1000000LL)      /* the backoff's longest wait */
+#define TK_WEBHOOK_IN_FLIGHT 32                         /* attempts one process runs at once */
+#define TK_WEBHOOK_PER_ENDPOINT 4                       /* of those, to one receiver */
+#define TK_WEBHOOK_CLAIM_SCAN 256                       /* due deliveries one claim looks at */
+#define TK_WEBHOOK_KEEP_US (7 * 86400 * 1000000LL)      /* finished deliveries and attempts kept */
+#define TK_WEBHOOK_NOTICE_TEXT_MAX 64                   /* one of them, as configured */
+#define TK_WEBHOOK_NOTICES_MAX 8                        /* durations in TOKEND_EXPIRY_NOTICES */
+#define TK_WEBHOOK_NOTICE_BATCH 500 /* expiry notices one sweeper transaction sends */
+
 #endif

@@ -49,6 +49,9 @@ static struct {
     atomic_uint_fast64_t auth_failures[TK_AUTHF_N];
     struct hist store;
     atomic_uint_fast64_t sweeps_ok, sweeps_failed, rotated, deleted, events_expired;
+    atomic_uint_fast64_t webhook[TK_WEBHOOK_OUTCOME_N];
+    atomic_llong webhook_pending, webhook_oldest_s;
+    atomic_bool webhook_known;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER, .routes = {"unmatched"}, .n_routes = 1};
 
 #define ADD(x, n) atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
@@ -157,6 +160,18 @@ void tk_metrics_store_round_trip(void)
 void tk_metrics_change_watch(bool up)
 {
     atomic_store_explicit(&M.watch_up, up ? 1 : 0, memory_order_relaxed);
+}
+
+void tk_metrics_webhook_attempt(enum tk_webhook_outcome outcome)
+{
+    ADD(M.webhook[outcome], 1);
+}
+
+void tk_metrics_webhook_queue(int64_t pending, int64_t oldest_s)
+{
+    atomic_store_explicit(&M.webhook_pending, pending, memory_order_relaxed);
+    atomic_store_explicit(&M.webhook_oldest_s, oldest_s, memory_order_relaxed);
+    atomic_store_explicit(&M.webhook_known, true, memory_order_relaxed);
 }
 
 void tk_metrics_sweep(bool ok, int64_t rotated, int64_t deleted, int64_t events_expired)
@@ -318,5 +333,22 @@ int tk_metrics_render(struct tk_buf *b)
            "Audit events removed by the sweeper after their retention.");
     tk_buf_printf(b, "tokend_sweeper_events_expired_total %llu\n",
                   (unsigned long long)GET(M.events_expired));
+
+    static const char *const outcomes[TK_WEBHOOK_OUTCOME_N] = {"delivered", "retried", "failed"};
+    family(b, "tokend_webhook_deliveries_total", "counter",
+           "Webhook delivery attempts by outcome: delivered (2xx), retried (to be tried again), "
+           "failed (given up after 24 hours).");
+    for (unsigned i = 0; i < TK_WEBHOOK_OUTCOME_N; i++)
+        tk_buf_printf(b, "tokend_webhook_deliveries_total{outcome=\"%s\"} %llu\n", outcomes[i],
+                      (unsigned long long)GET(M.webhook[i]));
+    if (GET(M.webhook_known)) {
+        family(b, "tokend_webhook_pending", "gauge",
+               "Webhook deliveries not yet delivered or failed (every process's).");
+        tk_buf_printf(b, "tokend_webhook_pending %lld\n", (long long)GET(M.webhook_pending));
+        family(b, "tokend_webhook_oldest_pending_seconds", "gauge",
+               "Age of the oldest pending webhook delivery's message (0: none pending).");
+        tk_buf_printf(b, "tokend_webhook_oldest_pending_seconds %lld\n",
+                      (long long)GET(M.webhook_oldest_s));
+    }
     return b->err;
 }

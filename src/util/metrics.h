@@ -57,6 +57,17 @@ void tk_metrics_change_watch(bool up);
 /* One sweeper pass. */
 void tk_metrics_sweep(bool ok, int64_t rotated, int64_t deleted, int64_t events_expired);
 
+/* Webhook deliveries (docs/api.md §21.5): one attempt's outcome, and the queue as the delivery
+ * worker last read it (pending deliveries, age of the oldest one's message in seconds). */
+enum tk_webhook_outcome {
+    TK_WEBHOOK_DELIVERED,
+    TK_WEBHOOK_RETRIED,
+    TK_WEBHOOK_FAILED,
+    TK_WEBHOOK_OUTCOME_N
+};
+void tk_metrics_webhook_attempt(enum tk_webhook_outcome outcome);
+void tk_metrics_webhook_queue(int64_t pending, int64_t oldest_s);
+
 /* Appends the exposition of every metric to out (text format 0.0.4). */
 int tk_metrics_render(struct tk_buf *out) TK_MUST_USE;
 

@@ -18,6 +18,12 @@ MIGRATION = {"sqlite": 4, "postgres": 2}
 # count and change counter; SQLite's common search trigrams), undone to leave a database as the
 # tokend before the rule left it.
 LATER = [
+    # the webhooks migration (docs/api.md §21), newest first
+    "DROP TABLE webhook_attempts",
+    "DROP TABLE webhook_deliveries",
+    "DROP TABLE webhook_messages",
+    "DROP TABLE webhook_endpoints",
+    "DROP TABLE expiry_notices",
     "DROP TABLE IF EXISTS search_common_trigrams",
     "DROP TABLE token_old_keys",
     "DROP TABLE token_rate",
