@@ -4,7 +4,9 @@
 // violations, failed requests, HTTP errors) so every test can assert that nothing did.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import { createRequire } from "node:module";
 
 import { startTokend } from "../compat/tokend.mjs";
 
@@ -87,6 +89,21 @@ export async function openPage(browser, server, options = {}) {
       await context.close();
     },
   };
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+// axe-core's check of the page as it is now: asserts no violation of the listed impacts
+// (default: serious and critical) and returns every violation found, for a closer look. axe is
+// evaluated through the DevTools protocol, which the page's CSP does not apply to.
+export async function checkAccessibility(page, { impacts = ["serious", "critical"] } = {}) {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.evaluate(AXE);
+  const { violations } = await page.evaluate(() =>
+    window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = violations.filter((v) => impacts.includes(v.impact)).map((v) =>
+    `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
+  assert.deepEqual(bad, [], `accessibility violations on ${page.url()}`);
+  return violations;
 }
 
 // One HTTP request to the server without any decoding (node's fetch would gunzip): { status,

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import zlib from "node:zlib";
 
-import { startTokend, launchBrowser, openPage, rawRequest } from "./harness.mjs";
+import { startTokend, launchBrowser, openPage, rawRequest, checkAccessibility }
+  from "./harness.mjs";
 
 const CSP_REQUIRED = ["default-src 'self'", "script-src 'self'", "style-src 'self'",
   "frame-ancestors 'none'", "base-uri 'none'", "connect-src 'self'", "object-src 'none'"];
@@ -196,6 +197,7 @@ test("in Chromium: / lands on the console, no error, no CSP violation, under 100
     try {
       await p.page.goto(p.url("/"), { waitUntil: "networkidle" });
       assert.equal(new URL(p.page.url()).pathname, "/if/admin/");
+      await checkAccessibility(p.page);
       await p.check();
       // every file the first load fetched from tokend, at its gzip size
       const urls = [...new Set(p.responses.filter((r) => r.status === 200 &&
