@@ -124,7 +124,7 @@ static void header(struct tk_response *res, const char *name, const char *value)
 /* The headers of every console answer, whatever its status. */
 static void guard(struct tk_response *res)
 {
-    res->allow = CONSOLE_ALLOW;
+    res->allow = NULL; /* only a 405 names the methods (docs/api.md §2.2) */
     header(res, "Content-Security-Policy", CONSOLE_CSP);
     header(res, "Referrer-Policy", "no-referrer");
     header(res, "Cross-Origin-Opener-Policy", "same-origin");
@@ -137,6 +137,7 @@ static bool method_ok(struct tk_request *req, struct tk_response *res)
     char msg[64];
     snprintf(msg, sizeof(msg), "Method \"%.16s\" not allowed.", req->method_name);
     tk_response_detail(res, 405, msg);
+    res->allow = CONSOLE_ALLOW;
     return false;
 }
 

@@ -77,6 +77,7 @@ test("/if/admin/ serves index.html, revalidated on every load, with the console'
     assert.match(res.headers.etag, /^"[0-9a-f]{32}"$/);
     assert.match(res.body.toString(), /<html/i);
     assertGuarded(res, "/if/admin/");
+    assert.equal(res.headers.allow, undefined, "Allow is a 405's");
     // its references are rewritten to the versioned folder, none left relative
     const html = res.body.toString();
     for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
