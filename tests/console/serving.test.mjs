@@ -166,6 +166,25 @@ test("methods other than GET and HEAD: 405 with Allow", async () => {
   }
 });
 
+test("a refused method's body is never read: 405 at once, the connection closed", async () => {
+  // 1 MB announced, none sent: only an answer from the headers alone can come back
+  const answer = await new Promise((resolve, reject) => {
+    const c = net.connect(server.port, "127.0.0.1", () => {
+      c.write("POST /if/admin/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n" +
+              "Content-Length: 1000000\r\n\r\n");
+    });
+    let data = "";
+    c.setTimeout(5000, () => { c.destroy(); resolve(data || "timeout"); });
+    c.on("data", (d) => { data += d; });
+    c.on("end", () => resolve(data));
+    c.on("error", reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 405 /, answer);
+  assert.match(answer, /\r\nAllow: GET, HEAD\r\n/i, answer);
+  assert.match(answer, /\r\nConnection: close\r\n/i, answer);
+  assert.match(answer, /\r\nContent-Security-Policy: default-src 'self'/i, answer);
+});
+
 test("the API, the probes and the metrics listener are untouched by the console", async () => {
   const apiMiss = await get("/api/v3/no-such-thing/");
   assert.equal(apiMiss.status, 404);
