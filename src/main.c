@@ -143,12 +143,27 @@ static int bootstrap(struct tk_cli *cli)
     return 0;
 }
 
+/* The admin console's address on the listener (docs/api.md §22), as a browser on this host
+ * reaches it: a wildcard address is reached through loopback. */
+static void console_url(char *out, size_t len, const char *listen, uint16_t port)
+{
+    const char *colon = strrchr(listen, ':');
+    int hlen = colon ? (int)(colon - listen) : 0;
+    if ((hlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0) || hlen == 0)
+        snprintf(out, len, "http://127.0.0.1:%u/", (unsigned)port);
+    else if (hlen == 4 && strncmp(listen, "[::]", 4) == 0)
+        snprintf(out, len, "http://[::1]:%u/", (unsigned)port);
+    else
+        snprintf(out, len, "http://%.*s:%u/", hlen, listen, (unsigned)port);
+}
+
 static int serve(struct tk_cli *cli)
 {
     const struct tk_config *cfg = cli->cfg;
     char err[512] = "";
-    struct tk_bootstrap_result boot;
-    int brc = tk_cli_bootstrap(cli, stdout, &boot);
+    struct tk_bootstrap_result boot = {0};
+    /* a key generated now is printed last, once the console can be opened to use it */
+    int brc = tk_cli_bootstrap(cli, NULL, &boot);
     if (brc != 0) {
         tk_log(TK_LOG_ERROR, "tokend", "bootstrap failed: %s", tk_strerror(brc));
         return 1;
@@ -240,6 +255,9 @@ static int serve(struct tk_cli *cli)
         tk_log_cstr(&l, "version", TOKEND_VERSION);
         tk_log_end(&l);
     }
+    char url[320]; /* a checked listen address: a host of less than 256 bytes */
+    console_url(url, sizeof(url), cfg->listen, tk_http_port(http));
+    tk_cli_bootstrap_announce(stdout, &boot, url);
     int sig = 0;
     while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
         /* logrotate moved the file: lines go to a new one at the configured path */
@@ -253,6 +271,7 @@ static int serve(struct tk_cli *cli)
            sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    tk_cli_bootstrap_announce(stdout, &boot, NULL); /* not served: the key is not lost */
     tk_http_stop(http, 10000);
     tk_http_stop(metrics, 0);
     tk_sweeper_stop(sweeper);

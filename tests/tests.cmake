@@ -76,6 +76,12 @@ add_test(NAME compat/postgres COMMAND ${CMAKE_SOURCE_DIR}/tests/compat/run postg
 set_tests_properties(compat/sqlite compat/postgres PROPERTIES ENVIRONMENT "${TK_API_ENV}"
   LABELS compat TIMEOUT 600)
 
+# The admin console in Debian's Chromium (playwright-core and axe-core, pinned) against a real
+# tokend on SQLite: serving, headers, every page and action (tests/console).
+add_test(NAME chromium/sqlite COMMAND ${CMAKE_SOURCE_DIR}/tests/console/run)
+set_tests_properties(chromium/sqlite PROPERTIES ENVIRONMENT "${TK_API_ENV}"
+  LABELS console TIMEOUT 900)
+
 # The concurrency tests against the server built with ThreadSanitizer (make tsan builds it; the
 # harness fails a run on any ThreadSanitizer report in the server's output).
 add_test(NAME tsan/concurrency COMMAND ${CMAKE_SOURCE_DIR}/tests/run-tsan)

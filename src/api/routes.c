@@ -2,6 +2,7 @@
  * (docs/api.md §2.1, §2.3), and its admission step: authenticated routes authenticate from the
  * headers before a body is read (tk_api_admit); the probes and the schema need nothing. */
 #include "api/api.h"
+#include "api/console.h"
 
 int tk_api_register(struct tk_api *api, struct tk_router *r)
 {
@@ -61,5 +62,6 @@ int tk_api_register(struct tk_api *api, struct tk_router *r)
         if (rc)
             return rc;
     }
-    return 0;
+    /* the admin console, on this listener only (docs/api.md §22) */
+    return tk_console_register(r);
 }

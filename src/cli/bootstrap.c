@@ -120,15 +120,28 @@ int tk_cli_bootstrap(struct tk_cli *cli, FILE *out, struct tk_bootstrap_result *
     if (db == NULL)
         return TK_ERR_IO;
     int rc = tk_store_write_tx(db, boot_tx, &b);
+    if (rc == 0 && b.generated)
+        memcpy(b.res.key, b.key, sizeof(b.key));
+    sodium_memzero(b.key, sizeof(b.key));
+    if (out != NULL)
+        tk_cli_bootstrap_announce(out, &b.res, NULL);
     if (res != NULL)
         *res = b.res;
-    if (rc == 0 && b.generated) {
-        fprintf(out,
-                "tokend: created user akadmin with API token %s; its key (shown only now):\n"
-                "%s\n",
-                BOOTSTRAP_TOKEN, b.key);
-        fflush(out);
-    }
-    sodium_memzero(b.key, sizeof(b.key));
+    sodium_memzero(b.res.key, sizeof(b.res.key));
     return rc;
+}
+
+void tk_cli_bootstrap_announce(FILE *out, struct tk_bootstrap_result *res, const char *console_url)
+{
+    if (res->key[0] == '\0')
+        return;
+    fprintf(out,
+            "tokend: created user akadmin with API token %s; its key (shown only now):\n"
+            "%s\n",
+            BOOTSTRAP_TOKEN, res->key);
+    sodium_memzero(res->key, sizeof(res->key));
+    if (console_url != NULL)
+        fprintf(out, "tokend: the admin console is at %s: sign in there with this key\n",
+                console_url);
+    fflush(out);
 }

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "store/store.h"
+#include "util/limits.h"
 
 struct tk_cli {
     const struct tk_config *cfg;
@@ -17,17 +18,23 @@ struct tk_cli {
 
 /* authentik's first-start setup (docs/api.md §14.3): group "authentik Admins", user akadmin in it,
  * token authentik-bootstrap-token. Creates only what is missing; prints a generated key once
- * to out. Runs once per database (issue 13.2, a departure from authentik listed in README.md):
- * the setting "bootstrapped" is recorded in the transaction that creates the objects, and once
- * it is set nothing is created again, whatever was deleted or renamed since (*res, which may be
- * NULL, says which happened). Processes starting together on PostgreSQL: exactly one
+ * to out, or, with out NULL, leaves it in res->key for tk_cli_bootstrap_announce (serve prints it
+ * last, once it listens). Runs once per database (issue 13.2, a departure from authentik listed in
+ * README.md): the setting "bootstrapped" is recorded in the transaction that creates the objects,
+ * and once it is set nothing is created again, whatever was deleted or renamed since (*res, which
+ * may be NULL, says which happened). Processes starting together on PostgreSQL: exactly one
  * bootstraps. Needs cli->secret from tk_cli_secret, and refuses (TK_ERR_INVALID) when the
  * database meanwhile recorded another secret. */
 struct tk_bootstrap_result {
     bool already;  /* bootstrapped before: nothing was created */
     char when[64]; /* then: the recorded value (a time, or how an upgrade counted it) */
+    /* out NULL: the key generated now, "" when none was; zeroed by tk_cli_bootstrap_announce */
+    char key[TK_KEY_LENGTH_MAX + 1];
 };
 int tk_cli_bootstrap(struct tk_cli *cli, FILE *out, struct tk_bootstrap_result *res) TK_MUST_USE;
+/* Prints res->key as tk_cli_bootstrap would have (nothing when there is none), then, when
+ * console_url is not NULL, where the admin console is to sign in with it; zeroes the key. */
+void tk_cli_bootstrap_announce(FILE *out, struct tk_bootstrap_result *res, const char *console_url);
 
 /* The server secret of the database behind db (issue 13.3; README "The secret"), from
  * TOKEND_SECRET_KEY (stretched with Argon2id under the salt and costs the database records in

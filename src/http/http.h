@@ -35,6 +35,8 @@ struct tk_request {
     size_t authorization_len;
     const char *content_type; /* NULL when absent */
     const char *user_agent;
+    const char *accept_encoding; /* NULL when absent */
+    const char *if_none_match;   /* NULL when absent */
     const char *body;
     size_t body_len;
     bool has_body; /* Content-Length > 0 or chunked data received */
@@ -54,7 +56,11 @@ struct tk_response {
     const char *allow;        /* Allow header, set from the route */
     bool empty;               /* no body and no Content-Type (204, set_key's bare 400) */
     const char *content_type; /* NULL: application/json */
-    unsigned retry_after;     /* > 0: a Retry-After header (seconds) */
+    /* a body living as long as the program (the console's embedded files): sent as is, body
+     * unused; NULL: body */
+    const void *fixed;
+    size_t fixed_len;
+    unsigned retry_after; /* > 0: a Retry-After header (seconds) */
     /* more headers, names and values living until the response is sent (verification's
      * WWW-Authenticate and X-Tokend-*, docs/api.md §19.7) */
     struct tk_header {
@@ -78,8 +84,9 @@ struct tk_router;
 struct tk_router *tk_router_new(void);
 void tk_router_free(struct tk_router *r);
 /* Adds a route. pattern: "/api/v3/core/tokens/{}/view_key/" where {} captures one segment
- * matching [^/.]+. allow: the Allow header of every response of this route. admit: its
- * admission step, NULL: none. */
+ * matching [^/.]+; a final * captures the rest of the path, any bytes, possibly none (the
+ * console's "/if/admin/" then "*"). allow: the Allow header of every response of this route.
+ * admit: its admission step, NULL: none. */
 int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, tk_handler_fn fn,
                   tk_admit_fn admit, void *ctx) TK_MUST_USE;
 /* Matches a decoded path; fills req->params. NULL when no route matches. */

@@ -53,7 +53,15 @@ int tk_router_add(struct tk_router *r, const char *pattern, const char *allow, t
 static bool match(const char *pat, const char *path, struct tk_request *req)
 {
     size_t n = 0;
-    while (*pat && *path) {
+    while (*pat) {
+        if (pat[0] == '*' && pat[1] == '\0' && n < TK_HTTP_MAX_PARAMS) {
+            /* the rest of the path, whatever it holds, possibly nothing */
+            req->params[n++] = path;
+            req->n_params = n;
+            return true;
+        }
+        if (*path == '\0')
+            break;
         if (pat[0] == '{' && pat[1] == '}') {
             const char *start = path;
             while (*path && *path != '/' && *path != '.')

@@ -317,7 +317,12 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
     char *data = NULL;
     tk_response_finish(res);
     bool wipe = res->body.wipe; /* a body that holds a key (view_key) */
-    if (!res->empty)
+    if (res->fixed != NULL && !res->empty) {
+        tk_buf_free(&res->body);
+        len = res->fixed_len;
+        data = (char *)(uintptr_t)res->fixed; /* never written, never freed: PERSISTENT */
+        wipe = false;
+    } else if (!res->empty)
         data = tk_buf_take(&res->body, &len);
     else
         tk_buf_free(&res->body);
@@ -326,11 +331,12 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_state *st,
         r = MHD_create_response_from_buffer_with_free_callback(len, data, tk_free_wiped);
     else
         r = MHD_create_response_from_buffer(len, data ? data : (void *)"",
-                                            data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+                                            data && res->fixed == NULL ? MHD_RESPMEM_MUST_FREE
+                                                                       : MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
         if (wipe)
             tk_free_wiped(data);
-        else
+        else if (res->fixed == NULL)
             free(data);
         return MHD_NO;
     }
@@ -497,6 +503,8 @@ static bool prepare(struct tk_http *h, struct MHD_Connection *c, struct req_stat
     req->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION, &req->authorization_len);
     req->content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE, NULL);
     req->user_agent = header(c, MHD_HTTP_HEADER_USER_AGENT, NULL);
+    req->accept_encoding = header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING, NULL);
+    req->if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH, NULL);
     req->body = "";
     req->client_ip = st->ip;
     req->request_id = st->request_id[0] ? st->request_id : NULL;

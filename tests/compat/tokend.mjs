@@ -29,7 +29,8 @@ function canConnect(port) {
   });
 }
 
-export async function startTokend() {
+// extraEnv: more settings, over the defaults (the console suite's metrics listener).
+export async function startTokend(extraEnv = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tokend-compat-"));
   const key = crypto.randomBytes(30).toString("hex");
   let database = "sqlite:" + path.join(dir, "tokend.db");
@@ -45,7 +46,7 @@ export async function startTokend() {
   const env = { ...process.env, TOKEND_DATABASE: database, TOKEND_LISTEN: `127.0.0.1:${port}`,
                 TOKEND_BOOTSTRAP_TOKEN: key, TOKEND_SECRET_KEY: "compat-" + key,
                 // suites run side by side: no metrics listener on the shared default port
-                TOKEND_METRICS_LISTEN: "off" };
+                TOKEND_METRICS_LISTEN: "off", ...extraEnv };
   const proc = spawn(BIN, ["serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   proc.stderr.on("data", (d) => { log += d; });
@@ -58,6 +59,7 @@ export async function startTokend() {
   }
   return {
     port, key, env,
+    log: () => log,
     basePath: `http://127.0.0.1:${port}/api/v3`,
     cli(...args) {
       return execFileSync(BIN, args, { env }).toString().trim();

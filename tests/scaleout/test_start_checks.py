@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import os
 import re
+import time
 
 from harness import Client
 from startup import FileSecretServer, refused_start
@@ -66,6 +67,15 @@ def test_processes_starting_together_share_one_secret_and_bootstrap_once(cluster
             s.drop_env = {"TOKEND_BOOTSTRAP_TOKEN", "AUTHENTIK_BOOTSTRAP_TOKEN"}
         with concurrent.futures.ThreadPoolExecutor(3) as ex:
             list(ex.map(lambda s: s.start(), servers))
+        # the key is printed once its process listens, just after the port accepts
+        deadline = time.monotonic() + 5
+        while True:
+            printed = [KEY_LINE.findall(s.log_text()) for s in servers]
+            keys = [k for p in printed for k in p]
+            if keys or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)  # a second key, were one printed, would be there by now
         printed = [KEY_LINE.findall(s.log_text()) for s in servers]
         keys = [k for p in printed for k in p]
         assert len(keys) == 1, printed
