@@ -3,14 +3,22 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
+# Those named test_pg_*.c need a PostgreSQL server: they are unit-pg/NAME, each run by
+# tests/run-unit-postgres on a throwaway cluster of its own (never part of unit/).
 file(GLOB_RECURSE TK_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
 foreach(src ${TK_UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})
   target_link_libraries(${name} PRIVATE tokend_core PkgConfig::CMOCKA)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-  add_test(NAME unit/${name} COMMAND ${name})
-  set_tests_properties(unit/${name} PROPERTIES LABELS unit)
+  if(name MATCHES "^test_pg_")
+    add_test(NAME unit-pg/${name}
+      COMMAND ${CMAKE_SOURCE_DIR}/tests/run-unit-postgres $<TARGET_FILE:${name}>)
+    set_tests_properties(unit-pg/${name} PROPERTIES LABELS unit-pg TIMEOUT 300)
+  else()
+    add_test(NAME unit/${name} COMMAND ${name})
+    set_tests_properties(unit/${name} PROPERTIES LABELS unit)
+  endif()
 endforeach()
 
 # Fuzz targets are also plain regression tests over their seed corpus (README "Layout").

@@ -158,12 +158,14 @@ static int map_result(struct pg_db *d, PGresult *r)
 
 /* Ends the pipeline (tk_db_send): a sync point, then every queued statement's answer read
  * into it, in order (after a failed one, the rest answer TK_ERR_STORE: PostgreSQL skips them).
- * Whatever else is run on the connection first calls this. */
+ * Whatever else is run on the connection first calls this. A write sent outside a transaction
+ * committed at the sync point, which is marked as pg_step marks one (pg_changes.c). */
 static void pipeline_finish(struct pg_db *d)
 {
     if (d->n_queued == 0)
         return;
     tk_metrics_store_round_trip(); /* the whole batch */
+    bool wrote = false;
     bool ok = PQpipelineSync(d->conn) == 1;
     for (int i = 0; i < d->n_queued; i++) {
         struct tk_db_stmt *q = d->queue[i];
@@ -176,6 +178,8 @@ static void pipeline_finish(struct pg_db *d)
         q->queued_rc =
             PQresultStatus(r) == PGRES_PIPELINE_ABORTED ? TK_ERR_STORE : map_result(d, r);
         q->res = r;
+        if (q->queued_rc == 0 && strncmp(PQcmdStatus(r), "SELECT", 6) != 0)
+            wrote = true;
         PGresult *end; /* each statement's answer ends with NULL */
         while ((end = PQgetResult(d->conn)) != NULL)
             PQclear(end);
@@ -183,6 +187,8 @@ static void pipeline_finish(struct pg_db *d)
     PGresult *r = ok ? PQgetResult(d->conn) : NULL; /* PGRES_PIPELINE_SYNC */
     PQclear(r);
     d->n_queued = 0;
+    if (wrote && PQtransactionStatus(d->conn) == PQTRANS_IDLE)
+        tk_changes_committed(d->base.changes);
     if (PQexitPipelineMode(d->conn) != 1) {
         /* answers still pending: the connection cannot be trusted; the next use reconnects */
         PQfinish(d->conn);
