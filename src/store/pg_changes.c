@@ -76,7 +76,8 @@ uint64_t tk_changes_version(struct tk_changes *c, struct tk_db *db)
     /* something unread on the listener's connection may be a commit's notification */
     if (fd < 0 || poll(&p, 1, 0) != 0)
         return 0;
-    return atomic_load(&c->trusted) ? v : 0;
+    /* the link lost and regained meanwhile (fd reused): v may be older than what was missed */
+    return atomic_load(&c->trusted) && atomic_load(&c->epoch) == v ? v : 0;
 }
 
 void tk_changes_committed(struct tk_changes *c)
