@@ -36,6 +36,9 @@ void tk_changes_stop(struct tk_changes *c);
 /* Column copies into the arena ("" for NULL text; NULL for NULL with _null). */
 const char *tk_st_col_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
 const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a);
+/* A blob column copied into the arena (*p, *len); TK_ERR_NOMEM on a failed copy. */
+int tk_st_col_blob_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a,
+                       const uint8_t **p, size_t *len);
 void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37]);
 /* Columns id, uuid, identifier, intent, expires (0-4) into x; TK_ERR_NOMEM on a failed copy. */
 int tk_st_col_token_brief(struct tk_db *db, struct tk_db_stmt *st, struct tk_arena *a,

@@ -16,6 +16,21 @@ const char *tk_st_col_dup_null(struct tk_db *db, struct tk_db_stmt *st, int c, s
     return tk_db_col_null(db, st, c) ? NULL : tk_st_col_dup(db, st, c, a);
 }
 
+int tk_st_col_blob_dup(struct tk_db *db, struct tk_db_stmt *st, int c, struct tk_arena *a,
+                       const uint8_t **p, size_t *len)
+{
+    size_t n = 0;
+    const void *v = tk_db_col_blob(db, st, c, &n);
+    uint8_t *copy = tk_arena_alloc(a, n ? n : 1);
+    if (copy == NULL)
+        return TK_ERR_NOMEM;
+    if (n)
+        memcpy(copy, v, n);
+    *p = copy;
+    *len = n;
+    return 0;
+}
+
 void tk_st_col_uuid(struct tk_db *db, struct tk_db_stmt *st, int c, char out[37])
 {
     size_t len;

@@ -80,18 +80,7 @@ int tk_store_token_sealed_key(struct tk_db *db, int64_t id, struct tk_arena *a, 
     rc = tk_db_step(db, st);
     if (rc == 1) {
         tk_st_col_uuid(db, st, 0, uuid);
-        size_t n;
-        const void *p = tk_db_col_blob(db, st, 1, &n);
-        uint8_t *copy = tk_arena_alloc(a, n ? n : 1);
-        if (copy == NULL) {
-            rc = TK_ERR_NOMEM;
-        } else {
-            if (n)
-                memcpy(copy, p, n);
-            *sealed = copy;
-            *len = n;
-            rc = 0;
-        }
+        rc = tk_st_col_blob_dup(db, st, 1, a, sealed, len);
     } else if (rc == 0) {
         rc = TK_ERR_NOTFOUND;
     }
