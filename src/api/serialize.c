@@ -129,6 +129,22 @@ void tk_json_token_rendered_user(struct tk_jw *w, const struct tk_token *t, cons
     json_token(w, NULL, t, false, user_json, user_len);
 }
 
+void tk_json_word_list(struct tk_jw *w, const char *text)
+{
+    if (text == NULL) {
+        tk_jw_null(w);
+        return;
+    }
+    tk_jw_arr_begin(w);
+    while (*text) {
+        size_t len = strcspn(text, " ");
+        tk_jw_str(w, text, len);
+        text += len;
+        text += *text == ' ';
+    }
+    tk_jw_arr_end(w);
+}
+
 void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p)
 {
     /* A token or user row is about 1.7 KB with its initials avatar: reserve the page at once. */

@@ -26,6 +26,9 @@ void tk_token_display(const struct tk_token *t, struct tk_buf *out);
 /* A used_by entry for a token that goes with its owner (action "cascade"). */
 void tk_json_used_by_token(struct tk_jw *w, const struct tk_token *t);
 
+/* A list the store keeps as text ("" empty, else space-joined words) as a JSON array; NULL:
+ * null (scopes, allowed networks, webhook event types). */
+void tk_json_word_list(struct tk_jw *w, const char *text);
 /* A page of a list (docs/api.md §9): tk_json_page_begin opens {"pagination": {...}, "results": [
  * and the caller writes the items; tk_json_page_end closes ]}. */
 void tk_json_page_begin(struct tk_jw *w, const struct tk_pagination *p);

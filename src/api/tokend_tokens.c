@@ -10,28 +10,12 @@
 #include "api/messages.h"
 #include "api/notify.h"
 #include "api/query.h"
+#include "api/serialize.h"
 #include "api/tokend.h"
 #include "http/client_addr.h"
 #include "util/time.h"
 
 /* ---- the object ---- */
-
-/* A stored list ("" empty, else space-joined) as a JSON array, or null. */
-static void write_list(struct tk_jw *w, const char *text)
-{
-    if (text == NULL) {
-        tk_jw_null(w);
-        return;
-    }
-    tk_jw_arr_begin(w);
-    while (*text) {
-        size_t len = strcspn(text, " ");
-        tk_jw_str(w, text, len);
-        text += len;
-        text += *text == ' ';
-    }
-    tk_jw_arr_end(w);
-}
 
 void tk_json_tokend_token(struct tk_jw *w, const struct tk_tokend_token *t)
 {
@@ -43,9 +27,9 @@ void tk_json_tokend_token(struct tk_jw *w, const struct tk_tokend_token *t)
     tk_jw_keyl(w, "user");
     tk_jw_int(w, t->user_id);
     tk_jw_keyl(w, "scopes");
-    write_list(w, t->s.scopes);
+    tk_json_word_list(w, t->s.scopes);
     tk_jw_keyl(w, "allowed_networks");
-    write_list(w, t->s.allowed_networks);
+    tk_json_word_list(w, t->s.allowed_networks);
     tk_jw_keyl(w, "rate_limit");
     tk_jw_cstr(w, t->s.rate_limit);
     tk_jw_keyl(w, "uses_remaining");

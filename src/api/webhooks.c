@@ -9,6 +9,7 @@
 #include "api/body.h"
 #include "api/listing.h"
 #include "api/messages.h"
+#include "api/serialize.h"
 #include "crypto/webhook_sign.h"
 #include "domain/token_settings.h"
 #include "domain/webhook.h"
@@ -21,22 +22,6 @@
 
 /* ---- the object ---- */
 
-static void write_types(struct tk_jw *w, const char *text)
-{
-    if (text == NULL) {
-        tk_jw_null(w);
-        return;
-    }
-    tk_jw_arr_begin(w);
-    while (*text) {
-        size_t len = strcspn(text, " ");
-        tk_jw_str(w, text, len);
-        text += len;
-        text += *text == ' ';
-    }
-    tk_jw_arr_end(w);
-}
-
 /* The receiver, keys in the order of docs/api.md §21.1; secret only on create. */
 static void write_webhook(struct tk_jw *w, const struct tk_webhook *x, const char *secret)
 {
@@ -46,7 +31,7 @@ static void write_webhook(struct tk_jw *w, const struct tk_webhook *x, const cha
     tk_jw_keyl(w, "url");
     tk_jw_cstr(w, x->url);
     tk_jw_keyl(w, "event_types");
-    write_types(w, x->event_types);
+    tk_json_word_list(w, x->event_types);
     tk_jw_keyl(w, "enabled");
     tk_jw_bool(w, x->enabled);
     tk_jw_keyl(w, "description");
