@@ -38,8 +38,7 @@ int tk_cli_token_create(struct tk_cli *cli, struct tk_db *db, struct tk_token_ne
     return rc;
 }
 
-/* An argument error: one line, exit status 2. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+int tk_cli_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,9 +106,9 @@ static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **ar
         if (strcmp(a, "--type") == 0 && (u.type = opt(argc, argv, &i))) {
             if (strcmp(u.type, "internal") && strcmp(u.type, "external") &&
                 strcmp(u.type, "service_account") && strcmp(u.type, "internal_service_account"))
-                return fail("--type must be internal, external, service_account or "
-                            "internal_service_account, not \"%s\"",
-                            u.type);
+                return tk_cli_fail("--type must be internal, external, service_account or "
+                                   "internal_service_account, not \"%s\"",
+                                   u.type);
             continue;
         }
         if (strcmp(a, "--inactive") == 0) {
@@ -119,25 +118,25 @@ static int user_create(struct tk_cli *cli, struct tk_db *db, int argc, char **ar
         if (strcmp(a, "--attributes") == 0) {
             const char *v = opt(argc, argv, &i);
             if (v == NULL || (free(attrs), attrs = json_object_text(v)) == NULL)
-                return fail("--attributes needs a JSON object");
+                return tk_cli_fail("--attributes needs a JSON object");
             u.attributes = attrs;
             continue;
         }
         if (a[0] == '-' || u.username != NULL) {
             free(attrs);
-            return fail("user create: unexpected argument \"%s\"", a);
+            return tk_cli_fail("user create: unexpected argument \"%s\"", a);
         }
         u.username = a;
     }
     if (u.username == NULL || *u.username == '\0') {
         free(attrs);
-        return fail("user create needs a USERNAME");
+        return tk_cli_fail("user create needs a USERNAME");
     }
     if (!valid_text(u.username) || !valid_text(u.name) || !valid_text(u.email) ||
         strlen(u.username) > 150) {
         free(attrs);
-        return fail("user create: text must be UTF-8 and the username at most 150 "
-                    "characters");
+        return tk_cli_fail("user create: text must be UTF-8 and the username at most 150 "
+                           "characters");
     }
     int64_t id = 0;
     char uuid[37];
@@ -168,19 +167,19 @@ static int group_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
         if (strcmp(a, "--attributes") == 0) {
             const char *v = opt(argc, argv, &i);
             if (v == NULL || (free(attrs), attrs = json_object_text(v)) == NULL)
-                return fail("--attributes needs a JSON object");
+                return tk_cli_fail("--attributes needs a JSON object");
             g.attributes = attrs;
             continue;
         }
         if (a[0] == '-' || g.name != NULL) {
             free(attrs);
-            return fail("group create: unexpected argument \"%s\"", a);
+            return tk_cli_fail("group create: unexpected argument \"%s\"", a);
         }
         g.name = a;
     }
     if (g.name == NULL || *g.name == '\0' || !valid_text(g.name)) {
         free(attrs);
-        return fail("group create needs a NAME (UTF-8)");
+        return tk_cli_fail("group create needs a NAME (UTF-8)");
     }
     int rc = 0;
     if (parent != NULL && (rc = tk_store_group_find(db, parent, &g.parent_id)) != 0) {
@@ -203,7 +202,7 @@ static int group_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
 static int group_member(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool add)
 {
     if (argc != 3)
-        return fail("group %s needs GROUP and USERNAME", add ? "add" : "remove");
+        return tk_cli_fail("group %s needs GROUP and USERNAME", add ? "add" : "remove");
     int64_t gid, uid;
     int rc = tk_store_group_find(db, argv[1], &gid);
     if (rc)
@@ -266,9 +265,9 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
             continue;
         if (strcmp(a, "--intent") == 0 && (v = opt(argc, argv, &i))) {
             if (!tk_intent_valid(v, strlen(v)))
-                return fail("--intent must be api, app_password, recovery or verification, "
-                            "not \"%s\"",
-                            v);
+                return tk_cli_fail("--intent must be api, app_password, recovery or verification, "
+                                   "not \"%s\"",
+                                   v);
             t.intent = v;
             continue;
         }
@@ -282,14 +281,15 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
         }
         if (strcmp(a, "--key") == 0 && (key = opt(argc, argv, &i))) {
             if (*key == '\0' || strlen(key) > TK_KEY_LENGTH_MAX || !valid_text(key))
-                return fail("--key must be 1 to 1024 characters of UTF-8");
+                return tk_cli_fail("--key must be 1 to 1024 characters of UTF-8");
             continue;
         }
         if (strcmp(a, "--expires") == 0 && (v = opt(argc, argv, &i))) {
             if (strcmp(v, "none") == 0) {
                 t.has_expires = false;
             } else if (tk_time_parse(v, strlen(v), &t.expires) != 0) {
-                return fail("--expires needs an ISO 8601 datetime or \"none\", not \"%s\"", v);
+                return tk_cli_fail("--expires needs an ISO 8601 datetime or \"none\", not \"%s\"",
+                                   v);
             } else {
                 t.has_expires = true;
             }
@@ -301,15 +301,15 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
             else if (strcmp(v, "false") == 0)
                 t.expiring = false;
             else
-                return fail("--expiring must be true or false, not \"%s\"", v);
+                return tk_cli_fail("--expiring must be true or false, not \"%s\"", v);
             continue;
         }
         if (a[0] == '-' || t.identifier != NULL)
-            return fail("token create: unexpected argument or missing value: \"%s\"", a);
+            return tk_cli_fail("token create: unexpected argument or missing value: \"%s\"", a);
         t.identifier = a;
     }
     if (t.identifier == NULL || user == NULL)
-        return fail("token create needs an IDENTIFIER and --user USERNAME");
+        return tk_cli_fail("token create needs an IDENTIFIER and --user USERNAME");
     size_t il = strlen(t.identifier);
     bool slug = il > 0 && il <= TK_MAX_IDENTIFIER_CHARS;
     for (size_t i = 0; i < il && slug; i++) {
@@ -318,10 +318,11 @@ static int token_create(struct tk_cli *cli, struct tk_db *db, int argc, char **a
                ch == '-' || ch == '_';
     }
     if (!slug)
-        return fail("the identifier must be 1 to 255 letters, digits, '-' or '_', not \"%s\"",
-                    t.identifier);
+        return tk_cli_fail(
+            "the identifier must be 1 to 255 letters, digits, '-' or '_', not \"%s\"",
+            t.identifier);
     if (!valid_text(t.description) || (t.managed && (!*t.managed || !valid_text(t.managed))))
-        return fail("description and managed must be UTF-8 (managed not empty)");
+        return tk_cli_fail("description and managed must be UTF-8 (managed not empty)");
     int rc = tk_store_user_find(db, user, &t.user_id);
     if (rc)
         return store_fail(user, rc);
@@ -376,7 +377,7 @@ static int token_revoke_tx(struct tk_db *db, void *arg)
 static int token_revoke(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
-        return fail("token revoke needs one IDENTIFIER");
+        return tk_cli_fail("token revoke needs one IDENTIFIER");
     int rc = tk_store_write_tx(db, token_revoke_tx, argv[1]);
     return rc ? store_fail(argv[1], rc) : 0;
 }
@@ -428,7 +429,7 @@ static int view_key_tx(struct tk_db *db, void *arg)
 static int token_view_key(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
-        return fail("token view-key needs one IDENTIFIER");
+        return tk_cli_fail("token view-key needs one IDENTIFIER");
     struct view_key_tx x = {.cli = cli, .identifier = argv[1]};
     tk_buf_init(&x.key, TK_OPENED_KEY_MAX_BYTES);
     x.key.wipe = true;
@@ -674,7 +675,7 @@ static int token_list(struct tk_cli *cli, struct tk_db *db, int argc, char **arg
         if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
             q.username = argv[++i];
         else
-            return fail("token list: unexpected argument \"%s\"", argv[i]);
+            return tk_cli_fail("token list: unexpected argument \"%s\"", argv[i]);
     }
     /* the tokens and, for the table, their usage (docs/api.md §19.3) in one snapshot */
     int64_t count;
@@ -807,13 +808,13 @@ static int parse_scopes(struct token_set *x, const char *v)
     if (split_list(x->a, v, TK_MAX_SCOPES, &items, &n) != 0)
         return store_fail("--scopes", TK_ERR_NOMEM);
     if (n > TK_MAX_SCOPES)
-        return fail("--scopes takes at most %d scopes, not %zu", TK_MAX_SCOPES, n);
+        return tk_cli_fail("--scopes takes at most %d scopes, not %zu", TK_MAX_SCOPES, n);
     size_t total = 1;
     for (size_t i = 0; i < n; i++) {
         if (!tk_scope_valid(items[i], strlen(items[i])))
-            return fail("--scopes: \"%s\" is not a scope (a letter or digit, then up to 127 "
-                        "letters, digits or . _ : / -)",
-                        shown(x->a, items[i]));
+            return tk_cli_fail("--scopes: \"%s\" is not a scope (a letter or digit, then up to 127 "
+                               "letters, digits or . _ : / -)",
+                               shown(x->a, items[i]));
         total += strlen(items[i]) + 1;
     }
     char *text = tk_arena_alloc(x->a, total);
@@ -836,7 +837,7 @@ static int parse_networks(struct token_set *x, const char *v)
     if (split_list(x->a, v, TK_MAX_NETWORKS, &items, &n) != 0)
         return store_fail("--networks", TK_ERR_NOMEM);
     if (n > TK_MAX_NETWORKS)
-        return fail("--networks takes at most %d networks, not %zu", TK_MAX_NETWORKS, n);
+        return tk_cli_fail("--networks takes at most %d networks, not %zu", TK_MAX_NETWORKS, n);
     char *text = tk_arena_alloc(x->a, n * TK_NET_TEXT_MAX + 1);
     if (text == NULL)
         return store_fail("--networks", TK_ERR_NOMEM);
@@ -845,8 +846,8 @@ static int parse_networks(struct token_set *x, const char *v)
     for (size_t i = 0; i < n; i++) {
         struct tk_net net;
         if (!tk_net_parse(items[i], strlen(items[i]), &net))
-            return fail("--networks: \"%s\" is not an IPv4 or IPv6 address or network",
-                        shown(x->a, items[i]));
+            return tk_cli_fail("--networks: \"%s\" is not an IPv4 or IPv6 address or network",
+                               shown(x->a, items[i]));
         char one[TK_NET_TEXT_MAX];
         len = tk_words_add(text, len, one, tk_net_format(&net, one));
     }
@@ -862,9 +863,10 @@ static int parse_rate(struct token_set *x, const char *v)
         return 0;
     struct tk_rate r;
     if (!tk_rate_parse(v, strlen(v), &r))
-        return fail("--rate-limit must be none or N/second, N/minute, N/hour or N/day (N from 1 "
-                    "to %u), not \"%s\"",
-                    TK_RATE_MAX, shown(x->a, v));
+        return tk_cli_fail(
+            "--rate-limit must be none or N/second, N/minute, N/hour or N/day (N from 1 "
+            "to %u), not \"%s\"",
+            TK_RATE_MAX, shown(x->a, v));
     char *text = tk_arena_alloc(x->a, TK_RATE_TEXT_MAX);
     if (text == NULL)
         return store_fail("--rate-limit", TK_ERR_NOMEM);
@@ -886,8 +888,8 @@ static int parse_uses(struct token_set *x, const char *v)
         n = n * 10 + (uint64_t)(*p - '0');
     }
     if (!ok)
-        return fail("--uses must be none or a whole number of at least 0, not \"%s\"",
-                    shown(x->a, v));
+        return tk_cli_fail("--uses must be none or a whole number of at least 0, not \"%s\"",
+                           shown(x->a, v));
     x->has_uses = true;
     x->uses = (int64_t)n;
     return 0;
@@ -897,7 +899,7 @@ static int parse_view(struct token_set *x, const char *v)
 {
     x->set_view = true;
     if (!tk_view_mode_parse(v, strlen(v), &x->view))
-        return fail("--view-key must be always, once or never, not \"%s\"", shown(x->a, v));
+        return tk_cli_fail("--view-key must be always, once or never, not \"%s\"", shown(x->a, v));
     return 0;
 }
 
@@ -908,7 +910,7 @@ static int parse_revoke(struct token_set *x, const char *v)
         x->revoke = strcmp(v, "true") == 0;
         return 0;
     }
-    return fail("--revoke-on-reuse must be true or false, not \"%s\"", shown(x->a, v));
+    return tk_cli_fail("--revoke-on-reuse must be true or false, not \"%s\"", shown(x->a, v));
 }
 
 static const struct {
@@ -1027,7 +1029,7 @@ static int token_set(struct tk_cli *cli, struct tk_db *db, int argc, char **argv
         const char *arg = argv[i];
         if (arg[0] != '-') {
             if (x.identifier != NULL)
-                return fail("token set: unexpected argument \"%s\"", shown(a, arg));
+                return tk_cli_fail("token set: unexpected argument \"%s\"", shown(a, arg));
             x.identifier = arg;
             continue;
         }
@@ -1035,16 +1037,16 @@ static int token_set(struct tk_cli *cli, struct tk_db *db, int argc, char **argv
         while (k < sizeof(set_flags) / sizeof(set_flags[0]) && strcmp(set_flags[k].flag, arg))
             k++;
         if (k == sizeof(set_flags) / sizeof(set_flags[0]))
-            return fail("token set: unknown option \"%s\"", shown(a, arg));
+            return tk_cli_fail("token set: unknown option \"%s\"", shown(a, arg));
         const char *v = opt(argc, argv, &i);
         if (v == NULL)
-            return fail("%s needs a value", arg);
+            return tk_cli_fail("%s needs a value", arg);
         int rc = set_flags[k].parse(&x, v);
         if (rc)
             return rc;
     }
     if (x.identifier == NULL)
-        return fail("token set needs an IDENTIFIER");
+        return tk_cli_fail("token set needs an IDENTIFIER");
     int rc = tk_store_write_tx(db, token_set_tx, &x);
     if (rc)
         return store_fail(x.identifier, rc);
@@ -1116,24 +1118,25 @@ static int token_rotate(struct tk_cli *cli, struct tk_db *db, int argc, char **a
         const char *arg = argv[i], *v;
         if (strcmp(arg, "--grace") == 0) {
             if ((v = opt(argc, argv, &i)) == NULL)
-                return fail("--grace needs a value");
+                return tk_cli_fail("--grace needs a value");
             int64_t us;
             if (tk_duration_parse(v, strlen(v), &us) != 0 || us < 0)
-                return fail("--grace must be a duration of at least 0 such as minutes=5 or "
-                            "hours=1;minutes=30, not \"%s\"",
-                            shown(a, v));
+                return tk_cli_fail("--grace must be a duration of at least 0 such as minutes=5 or "
+                                   "hours=1;minutes=30, not \"%s\"",
+                                   shown(a, v));
             if (us > cli->cfg->rotate_grace_max_us)
-                return fail("--grace must be at most TOKEND_ROTATE_GRACE_MAX (%s), not \"%s\"",
-                            cli->cfg->rotate_grace_max, shown(a, v));
+                return tk_cli_fail(
+                    "--grace must be at most TOKEND_ROTATE_GRACE_MAX (%s), not \"%s\"",
+                    cli->cfg->rotate_grace_max, shown(a, v));
             x.grace_us = us;
             continue;
         }
         if (arg[0] == '-' || x.identifier != NULL)
-            return fail("token rotate: unexpected argument \"%s\"", shown(a, arg));
+            return tk_cli_fail("token rotate: unexpected argument \"%s\"", shown(a, arg));
         x.identifier = arg;
     }
     if (x.identifier == NULL)
-        return fail("token rotate needs an IDENTIFIER");
+        return tk_cli_fail("token rotate needs an IDENTIFIER");
     int rc = tk_store_write_tx(db, token_rotate_tx, &x);
     if (rc) {
         sodium_memzero(x.key, sizeof(x.key));
@@ -1188,7 +1191,7 @@ static int user_delete_tx(struct tk_db *db, void *arg)
 static int user_delete(struct tk_cli *cli, struct tk_db *db, int argc, char **argv)
 {
     if (argc != 2)
-        return fail("user delete needs one USERNAME");
+        return tk_cli_fail("user delete needs one USERNAME");
     int64_t id;
     int rc = tk_store_user_find(db, argv[1], &id);
     if (rc == 0) /* one transaction, however many batches of tokens */
@@ -1281,7 +1284,7 @@ int tk_cli_admin(struct tk_cli *cli, int argc, char **argv)
     if (strcmp(noun, "user") == 0 && strcmp(verb, "create") == 0)
         rc = user_create(cli, db, argc, argv, json);
     else if (strcmp(noun, "user") == 0 && strcmp(verb, "list") == 0)
-        rc = argc == 1 ? user_list(cli, db, json, a) : fail("user list takes no arguments");
+        rc = argc == 1 ? user_list(cli, db, json, a) : tk_cli_fail("user list takes no arguments");
     else if (strcmp(noun, "user") == 0 && strcmp(verb, "delete") == 0)
         rc = user_delete(cli, db, argc, argv);
     else if (strcmp(noun, "group") == 0 && strcmp(verb, "create") == 0)
@@ -1291,7 +1294,8 @@ int tk_cli_admin(struct tk_cli *cli, int argc, char **argv)
     else if (strcmp(noun, "group") == 0 && strcmp(verb, "remove") == 0)
         rc = group_member(cli, db, argc, argv, false);
     else if (strcmp(noun, "group") == 0 && strcmp(verb, "list") == 0)
-        rc = argc == 1 ? group_list(cli, db, json, a) : fail("group list takes no arguments");
+        rc =
+            argc == 1 ? group_list(cli, db, json, a) : tk_cli_fail("group list takes no arguments");
     else if (strcmp(noun, "token") == 0 && strcmp(verb, "create") == 0)
         rc = token_create(cli, db, argc, argv, json);
     else if (strcmp(noun, "token") == 0 && strcmp(verb, "list") == 0)

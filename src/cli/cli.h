@@ -55,6 +55,9 @@ int tk_cli_secret(const struct tk_config *cfg, struct tk_db *db, enum tk_secret_
 int tk_cli_secret_current(struct tk_db *db, const struct tk_secret *s, bool *same) TK_MUST_USE;
 
 /* "user ...", "group ...", "token ..." commands; argv[0] is the noun. Returns an exit code. */
+/* An argument error on the command line: "tokend: <message>" on stderr; returns 2, the exit
+ * status for bad input. */
+__attribute__((format(printf, 1, 2))) int tk_cli_fail(const char *fmt, ...);
 int tk_cli_admin(struct tk_cli *cli, int argc, char **argv);
 
 /* "webhook add|list|remove ..." (docs/api.md §21.5); argv[0] is "webhook". Returns an exit

@@ -2,7 +2,6 @@
  * tokend/webhooks/, with the same rules. add prints the receiver's pk and its secret, the one
  * time the secret is shown. */
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,17 +20,6 @@
     "       tokend webhook list [--json]\n"                                                        \
     "       tokend webhook remove PK\n"
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "tokend: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 2;
-}
-
 static int store_fail(const char *what, int rc)
 {
     fprintf(stderr, "tokend: %s: %s\n", what,
@@ -46,7 +34,7 @@ static int parse_events(struct tk_arena *a, const char *v, const char **out)
     size_t n = 0, total = 1;
     char *copy = tk_arena_strdup(a, v);
     if (copy == NULL)
-        return fail("out of memory");
+        return tk_cli_fail("out of memory");
     for (char *p = copy; *p;) {
         size_t len = strcspn(p, ",");
         char *item = p;
@@ -59,15 +47,15 @@ static int parse_events(struct tk_arena *a, const char *v, const char **out)
         while (il > 0 && item[il - 1] == ' ')
             item[--il] = '\0';
         if (!tk_webhook_type_valid(item, il))
-            return fail("--events: unknown event type \"%s\"", item);
+            return tk_cli_fail("--events: unknown event type \"%s\"", item);
         if (n == sizeof(items) / sizeof(items[0]))
-            return fail("--events: too many types");
+            return tk_cli_fail("--events: too many types");
         items[n++] = item;
         total += il + 1;
     }
     char *text = tk_arena_alloc(a, total);
     if (text == NULL)
-        return fail("out of memory");
+        return tk_cli_fail("out of memory");
     text[0] = '\0';
     tk_scopes_join(items, n, text);
     *out = text;
@@ -96,11 +84,12 @@ static int add(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool
                struct tk_arena *a)
 {
     if (argc < 2 || argv[1][0] == '-')
-        return fail("webhook add needs a URL");
+        return tk_cli_fail("webhook add needs a URL");
     struct tk_webhook w = {.url = argv[1], .enabled = true, .description = ""};
     if (!tk_webhook_url_valid(w.url, strlen(w.url)))
-        return fail("webhook add: \"%s\" is not an http or https URL of at most %d characters",
-                    w.url, TK_WEBHOOK_URL_MAX);
+        return tk_cli_fail(
+            "webhook add: \"%s\" is not an http or https URL of at most %d characters", w.url,
+            TK_WEBHOOK_URL_MAX);
     for (int i = 2; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--events") == 0 && v) {
@@ -111,14 +100,14 @@ static int add(struct tk_cli *cli, struct tk_db *db, int argc, char **argv, bool
         } else if (strcmp(argv[i], "--description") == 0 && v) {
             if (!tk_utf8_valid(v, strlen(v)) ||
                 tk_utf8_length(v, strlen(v)) > TK_WEBHOOK_DESCRIPTION_MAX)
-                return fail("--description must be UTF-8 text of at most %d characters",
-                            TK_WEBHOOK_DESCRIPTION_MAX);
+                return tk_cli_fail("--description must be UTF-8 text of at most %d characters",
+                                   TK_WEBHOOK_DESCRIPTION_MAX);
             w.description = v;
             i++;
         } else if (strcmp(argv[i], "--disabled") == 0) {
             w.enabled = false;
         } else {
-            return fail("webhook add: unknown or incomplete option %s", argv[i]);
+            return tk_cli_fail("webhook add: unknown or incomplete option %s", argv[i]);
         }
     }
     tk_uuid4(w.uuid);
@@ -205,9 +194,9 @@ static int remove_one(struct tk_db *db, int argc, char **argv, struct tk_arena *
 {
     char uuid[37];
     if (argc != 2)
-        return fail("webhook remove needs one PK");
+        return tk_cli_fail("webhook remove needs one PK");
     if (!tk_uuid_parse(argv[1], strlen(argv[1]), uuid))
-        return fail("webhook remove: \"%s\" is not a uuid", argv[1]);
+        return tk_cli_fail("webhook remove: \"%s\" is not a uuid", argv[1]);
     struct tk_webhook *w;
     int rc = tk_store_webhook_get(db, uuid, a, &w);
     if (rc == 0)
@@ -242,11 +231,11 @@ int tk_cli_webhook(struct tk_cli *cli, int argc, char **argv)
     if (strcmp(verb, "add") == 0)
         rc = add(cli, db, n, argv, json, a);
     else if (strcmp(verb, "list") == 0)
-        rc = n == 1 ? list(db, json, a) : fail("webhook list takes no arguments");
+        rc = n == 1 ? list(db, json, a) : tk_cli_fail("webhook list takes no arguments");
     else if (strcmp(verb, "remove") == 0)
         rc = remove_one(db, n, argv, a);
     else
-        rc = fail("unknown command \"webhook %s\" (see tokend webhook --help)", verb);
+        rc = tk_cli_fail("unknown command \"webhook %s\" (see tokend webhook --help)", verb);
     tk_arena_free(a);
     return rc;
 }
