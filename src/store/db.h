@@ -78,6 +78,14 @@ struct tk_db {
  * and the mark of a commit made by this process. c may be NULL. */
 uint64_t tk_changes_version(struct tk_changes *c, struct tk_db *db);
 void tk_changes_committed(struct tk_changes *c);
+/* pg_changes.c: the backend pid of this process's listening connection while it listens, else 0
+ * (c may be NULL). */
+int tk_changes_listener_pid(struct tk_changes *c);
+/* pg_sync.c: after a commit that wrote, on its connection (idle), in any mode: returns once every
+ * other process listening for changes has confirmed knowing of it, or has lost its listening
+ * connection (docs/api.md §20.1). c: this process's watch, NULL for none. */
+struct pg_conn;
+void tk_changes_sync(struct tk_changes *c, struct pg_conn *conn);
 
 /* Opens a connection for a database URL ("sqlite:PATH", "sqlite::memory:"). On failure returns
  * an error and writes a reason into err. */

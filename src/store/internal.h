@@ -1,9 +1,10 @@
 /* What the store's own files share (the .c files of src/store) and nothing outside src/store/ may
  * use: the store handle's fields, column readers, one-row statement helpers, and the SQL pieces one
  * entity's file needs from another's. Which file holds what: conn.c (connections, transactions,
- * locks), pg_changes.c (PostgreSQL's change watch), migrate.c, settings.c, rows.c (these helpers),
- * auth.c (authentication, superusers), users.c, groups.c, filters.c (list filters), token_list.c,
- * tokens.c, token_bulk.c (loads), search.c, events.c. */
+ * locks), pg_changes.c (PostgreSQL's change watch), pg_sync.c (a commit confirmed by every
+ * listener), migrate.c, settings.c, rows.c (these helpers), auth.c (authentication,
+ * superusers), users.c, groups.c, filters.c (list filters), token_list.c, tokens.c,
+ * token_bulk.c (loads), search.c, events.c. */
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
@@ -23,7 +24,10 @@ struct tk_store {
     struct tk_changes *changes;    /* PostgreSQL while serving (tk_store_watch_start), else NULL */
 };
 
-/* ---- pg_changes.c (db.h has the version and the commit mark) ---- */
+/* ---- pg_changes.c (db.h has the version and the commit mark; pg_sync.c the confirmation) */
+
+#define TK_PG_LISTENER_APP "tokend-changes" /* application_name of a listening connection */
+#define TK_PG_SYNC_ID_BYTES 40              /* a confirmation's id: "backend pid.number" */
 
 /* The change watch of a PostgreSQL database (url). Notified: starts the listener thread; it
  * connects on its own, with backoff, and the version stays 0 until it has. Strict: no thread;

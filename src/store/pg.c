@@ -51,6 +51,7 @@ struct pg_db {
     unsigned timeout_ms; /* statement_timeout, set again on every (re)connection; 0: none */
     struct tk_db_stmt *queue[PIPELINE_MAX]; /* sent in pipeline mode, answers not read yet */
     int n_queued;
+    bool wrote; /* the open transaction wrote: its commit is a change */
 };
 
 /* libpq's blocking calls, each one round trip to the server, counted (the metric
@@ -102,6 +103,7 @@ static int ensure_conn(struct pg_db *d)
     else
         d->conn = connect_url(d->url);
     d->generation++;
+    d->wrote = false; /* a transaction open on the lost connection is gone */
     if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK) {
         d->backoff_ms = 0;
         d->retry_at_ms = 0;
@@ -156,6 +158,25 @@ static int map_result(struct pg_db *d, PGresult *r)
     return TK_ERR_STORE;
 }
 
+/* A write committed: this process's caches do not answer from before it, and every other
+ * process has heard of it before the answer goes out (pg_sync.c). */
+static void committed(struct pg_db *d)
+{
+    d->wrote = false;
+    tk_changes_committed(d->base.changes);
+    tk_changes_sync(d->base.changes, d->conn);
+}
+
+/* A statement's answer: a write outside a transaction committed, one inside is remembered for
+ * the transaction's commit. */
+static void note_write(struct pg_db *d, bool idle)
+{
+    if (idle)
+        committed(d);
+    else
+        d->wrote = true;
+}
+
 /* Ends the pipeline (tk_db_send): a sync point, then every queued statement's answer read
  * into it, in order (after a failed one, the rest answer TK_ERR_STORE: PostgreSQL skips them).
  * Whatever else is run on the connection first calls this. A write sent outside a transaction
@@ -187,13 +208,14 @@ static void pipeline_finish(struct pg_db *d)
     PGresult *r = ok ? PQgetResult(d->conn) : NULL; /* PGRES_PIPELINE_SYNC */
     PQclear(r);
     d->n_queued = 0;
-    if (wrote && PQtransactionStatus(d->conn) == PQTRANS_IDLE)
-        tk_changes_committed(d->base.changes);
+    bool idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
     if (PQexitPipelineMode(d->conn) != 1) {
         /* answers still pending: the connection cannot be trusted; the next use reconnects */
         PQfinish(d->conn);
         d->conn = NULL;
     }
+    if (wrote)
+        note_write(d, idle);
 }
 
 /* '?' -> '$n' outside quoted text ('...' and "..."). The store writes no SQL comments, so a
@@ -439,10 +461,8 @@ static int pg_step(struct tk_db_stmt *st)
             st->res = NULL;
             return rc;
         }
-        /* a statement that wrote, outside a transaction, committed: this process's caches
-         * must not answer from before it (pg_changes.c) */
-        if (idle && strncmp(PQcmdStatus(st->res), "SELECT", 6) != 0)
-            tk_changes_committed(d->base.changes);
+        if (strncmp(PQcmdStatus(st->res), "SELECT", 6) != 0)
+            note_write(d, idle);
         st->n_rows = PQntuples(st->res);
         st->row = -1;
     }
@@ -565,8 +585,15 @@ static int pg_exec(struct tk_db *db, const char *script)
         rc = map_result(d, r);
     }
     PQclear(r);
-    if (rc == 0 && PQtransactionStatus(d->conn) == PQTRANS_IDLE)
-        tk_changes_committed(d->base.changes); /* a COMMIT, or a script outside a transaction */
+    /* a COMMIT, or a script outside a transaction (BEGIN, COMMIT and ROLLBACK write nothing) */
+    bool control = strcmp(script, "BEGIN") == 0 || strcmp(script, "COMMIT") == 0 ||
+                   strcmp(script, "ROLLBACK") == 0;
+    if (rc == 0 && !control)
+        note_write(d, PQtransactionStatus(d->conn) == PQTRANS_IDLE);
+    else if (rc == 0 && PQtransactionStatus(d->conn) == PQTRANS_IDLE && d->wrote)
+        committed(d);
+    else if (PQtransactionStatus(d->conn) == PQTRANS_IDLE)
+        d->wrote = false; /* rolled back, or failed */
     return rc;
 }
 
@@ -585,6 +612,7 @@ static void pg_rollback(struct tk_db *db)
 {
     struct pg_db *d = (struct pg_db *)db;
     pipeline_finish(d);
+    d->wrote = false;
     if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK &&
         PQtransactionStatus(d->conn) != PQTRANS_IDLE)
         PQclear(exec_trip(d->conn, "ROLLBACK"));
@@ -658,6 +686,8 @@ static int pg_copy_in(struct tk_db *db, const char *sql, const char *data, size_
             rc = e;
         PQclear(r);
     }
+    if (rc == 0 && sent)
+        note_write(d, PQtransactionStatus(d->conn) == PQTRANS_IDLE);
     return rc ? rc : sent ? 0 : TK_ERR_BUSY;
 }
 
