@@ -67,10 +67,11 @@ const struct tk_setting_doc tk_settings_doc[] = {
      "how long rotated-out keys are remembered to detect their reuse"},
     {"TOKEND_USAGE_FLUSH", "--usage-flush", "seconds=10",
      "how often token usage (use_count, last_used) is written to the database"},
-    {"TOKEND_PG_CACHES", "--pg-caches", "strict",
-     "PostgreSQL: how a process learns that cached data changed: strict (one round trip per "
-     "request reads the change counter: exact) or notified (LISTEN/NOTIFY: no round trip, "
-     "other processes' changes seen once PostgreSQL delivers their notification)"},
+    {"TOKEND_PG_CACHES", "--pg-caches", "notified",
+     "PostgreSQL: how a process learns that cached data changed: notified (LISTEN/NOTIFY, each "
+     "commit confirmed by every process before it is answered: no round trip on a cache hit) "
+     "or strict (one round trip per request reads the change counter; works through "
+     "transaction-mode poolers)"},
     {"TOKEND_EXPIRY_NOTICES", "--expiry-notices", "days=7,days=1",
      "comma-separated durations before an expiring token's expiry at which a token.expiring "
      "webhook message is sent (empty: none)"},
@@ -307,7 +308,7 @@ int tk_config_from_env(struct tk_config *c, char *err, size_t err_len)
     c->rotate_grace_max = "days=7";
     c->reuse_window = "days=30";
     c->usage_flush = "seconds=10";
-    c->pg_caches = "strict";
+    c->pg_caches = "notified";
     c->expiry_notices = "days=7,days=1";
     c->max_connections = TK_MAX_CONNECTIONS;
     c->max_connections_per_ip = TK_MAX_CONNECTIONS_PER_IP;

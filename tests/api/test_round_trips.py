@@ -3,7 +3,7 @@ ends: tokend's own count (tokend_store_round_trips_total) and the statements the
 (pg_stat_statements, loaded by scripts/pg-cluster). With the caches warm and
 TOKEND_PG_CACHES=notified an authentication costs none (users/me/, verify), a retrieve one, a
 page of twenty tokens one round trip carrying two statements (the count and the page,
-pipelined); strict (the default) adds one round trip per request, the change counter's read.
+pipelined); strict adds one round trip per request, the change counter's read.
 No request opens a transaction to read. A change through the API retires the caches: the next
 request reads again. PostgreSQL only: SQLite has no round trips (its caches have their own
 tests)."""
@@ -150,6 +150,10 @@ def test_a_page_past_the_end_and_a_filtered_page(world):
     t, total, st = measure(server, lambda: ok(admin.get("/api/v3/core/tokens/",
                                                         {"identifier": ident})))
     assert within(t, 1 + server.extra) and within(total, statements_per(server, 2)), (t, st)
+    assert ok(admin.get("/api/v3/core/tokens/", {"identifier": ident})).json()["pagination"][
+        "count"] == 1
+    r = ok(admin.get("/api/v3/core/tokens/", {"identifier": "no-such-token"}))
+    assert r.json()["pagination"]["count"] == 0 and r.json()["results"] == []
     for page in ("2", "999", "1"):  # the connections stay in step after every kind of page
         for _ in range(8):
             r = admin.get("/api/v3/core/tokens/", {"page_size": "20", "page": page})

@@ -25,7 +25,7 @@ NEW = {
     "TOKEND_REUSE_WINDOW": ("days=30", ["forever", "", "hours:1", "days", "weeks=x"]),
     "TOKEND_USAGE_FLUSH": ("seconds=10", ["often", "", "seconds", "minutes:1", "seconds=x"]),
     # issue 17 (docs/api.md §20.1), not of the contract
-    "TOKEND_PG_CACHES": ("strict", ["", "Strict", "notify", "strict,notified", "none"]),
+    "TOKEND_PG_CACHES": ("notified", ["", "Strict", "notify", "strict,notified", "none"]),
 }
 HELP_ROW = re.compile(r"^\s+(--[a-z0-9-]+)\s+(TOKEND_[A-Z0-9_]+)\s+(.*)$")
 
@@ -65,7 +65,7 @@ def test_default_env_and_flag(tmp_path, env):
     assert js.get(env) == {"value": default, "source": "default"}, js.get(env)
     valid = {"TOKEND_VIEW_KEY": "never", "TOKEND_ROTATE_GRACE_MAX": "hours=1",
              "TOKEND_REUSE_WINDOW": "days=1", "TOKEND_USAGE_FLUSH": "seconds=30",
-             "TOKEND_PG_CACHES": "notified"}[env]
+             "TOKEND_PG_CACHES": "strict"}[env]
     rc, out, err = run(["config", "--json"], {"TOKEND_SECRET_KEY": "s", env: valid}, db)
     assert rc == 0, err
     assert json.loads(out)[env] == {"value": valid, "source": "environment"}
