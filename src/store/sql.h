@@ -7,6 +7,7 @@
 #ifndef TK_STORE_SQL_H
 #define TK_STORE_SQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,10 @@ void tk_sql_cstr(struct tk_sql *q, const char *s);
 void tk_sql_splice(struct tk_sql *q, const struct tk_sql *inner);
 /* "<expr> contains <needle>" as a boolean expression (instr / strpos), needle taken literally. */
 void tk_sql_contains(struct tk_sql *q, const char *expr, const char *needle);
+/* " LIMIT ? OFFSET ?"; on PostgreSQL a first page (offset 0) whose plan depends on no parameter's
+ * value (plan_by_shape: no search, whose terms' frequencies choose the plan) gets " LIMIT n", so
+ * the server plans the statement once instead of at every execution. */
+void tk_sql_limit(struct tk_sql *q, int64_t limit, int64_t offset, bool plan_by_shape);
 /* Prepares the text and binds every parameter. */
 int tk_sql_prepare(struct tk_db *db, struct tk_sql *q, struct tk_db_stmt **st) TK_MUST_USE;
 

@@ -269,10 +269,7 @@ static int page_stmt(struct tk_db *db, const struct tk_token_query *tq, int64_t 
         tk_sql_add(&q, " JOIN users u ON u.id = t.user_id");
     tk_st_sql_token_where(&q, tq);
     tk_st_sql_token_order(&q, tq, reverse);
-    tk_sql_add(&q, " LIMIT ");
-    tk_sql_int(&q, limit);
-    tk_sql_add(&q, " OFFSET ");
-    tk_sql_int(&q, offset);
+    tk_sql_limit(&q, limit, offset, tq->n_terms == 0);
     if (deferred) {
         struct tk_sql outer;
         if ((rc = tk_sql_init(&outer, db->dialect, a)) != 0) {
