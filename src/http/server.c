@@ -1,4 +1,5 @@
-/* HTTP server over libmicrohttpd (http.h): a thread pool on epoll, hard limits checked before
+/* HTTP server over libmicrohttpd (http.h): a thread pool on epoll fed by our own accept thread
+ * (acceptor.h, which spreads new connections over the workers), hard limits checked before
  * any work (413/414/431), a route's admission step before any body byte is read, one arena per
  * request, keep-alive kept open (in libmicrohttpd 0.9.75 a response queued on the first callback
  * of a request, before its body, closes the connection after it: responses are queued on a
@@ -19,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "http/acceptor.h"
 #include "http/client_addr.h"
 #include "http/conns.h"
 #include "http/http.h"
@@ -30,7 +32,9 @@
 #include "json/writer.h"
 
 struct tk_http {
-    struct MHD_Daemon *d;
+    struct MHD_Daemon **workers; /* one thread each */
+    unsigned n_workers;
+    struct tk_acceptor *acceptor; /* the listening socket and its thread */
     struct tk_router *router;
     struct tk_conns *conns;    /* caps, health-only reserve, request deadlines */
     struct tk_proxies trusted; /* TOKEND_TRUSTED_PROXIES */
@@ -46,16 +50,17 @@ struct tk_http {
 
 /* Connections beyond the caps and their health-only reserve are closed at accept time
  * (libmicrohttpd's own limit would leave them waiting in the listen backlog, unanswered). */
-static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+static bool accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
+    (void)addrlen;
     struct tk_http *h = cls;
     if (atomic_load(&h->stopping))
-        return MHD_NO;
+        return false;
     if (tk_conns_admit(h->conns, addr))
-        return MHD_YES;
+        return true;
     if (!h->quiet)
         tk_metrics_conn_refused();
-    return MHD_NO;
+    return false;
 }
 
 /* Every connection is counted and watched (conns.h) from STARTED to CLOSED; libmicrohttpd
@@ -724,6 +729,15 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     tk_log(TK_LOG_WARNING, "tokend.http", "%s", msg);
 }
 
+static void stop_workers(struct tk_http *h)
+{
+    for (unsigned i = 0; h->workers != NULL && i < h->n_workers; i++)
+        if (h->workers[i] != NULL)
+            MHD_stop_daemon(h->workers[i]);
+    free(h->workers);
+    h->workers = NULL;
+}
+
 int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_http **out,
                   char *err, size_t err_len)
 {
@@ -759,39 +773,50 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         free(h);
         return rc;
     }
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem pool[] = {
-        {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    h->d = MHD_start_daemon(
-        flags, 0, accept_policy, h, access_handler, h,
-        /* first, so that every message of the daemon goes to our log */
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        /* a pool of one (or of zero) is no pool: libmicrohttpd warns about either, so the
-         * option is given only for two threads or more */
-        MHD_OPTION_ARRAY, pool,
-        /* libmicrohttpd's limit is split over the threads: leave ours (and the health-only
-         * reserve past it) to decide */
-        MHD_OPTION_CONNECTION_LIMIT, o->max_connections + TK_CONN_RESERVE_TOTAL + 64 * o->threads,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        TK_LISTEN_BACKLOG, MHD_OPTION_END);
-    if (h->d == NULL) {
+    rc = tk_acceptor_listen((struct sockaddr *)&ss, sl, TK_LISTEN_BACKLOG, &h->acceptor, &h->port);
+    if (rc) {
         snprintf(err, err_len, "%s: cannot listen on %s (address in use or not available)",
                  o->setting ? o->setting : "TOKEND_LISTEN", o->listen);
         tk_conns_free(h->conns);
         tk_proxies_free(&h->trusted);
         free(h);
-        return TK_ERR_IO;
+        return rc;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = di ? di->port : 0;
+    /* One daemon of one thread per worker, not libmicrohttpd's pool: the acceptor gives new
+     * connections to the workers in turn (acceptor.h) */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    h->n_workers = o->threads > 0 ? o->threads : 1;
+    h->workers = tk_calloc(h->n_workers, sizeof(*h->workers));
+    for (unsigned i = 0; h->workers != NULL && i < h->n_workers; i++) {
+        h->workers[i] = MHD_start_daemon(
+            flags, 0, NULL, NULL, access_handler, h,
+            /* first, so that every message of the daemon goes to our log */
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            /* libmicrohttpd's own limit stays out of the way: ours (and the health-only
+             * reserve past it) decide, at accept */
+            MHD_OPTION_CONNECTION_LIMIT, o->max_connections + TK_CONN_RESERVE_TOTAL + 64,
+            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_CONNECTION_TIMEOUT,
+            o->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TK_MHD_POOL_BYTES,
+            MHD_OPTION_URI_LOG_CALLBACK, uri_logger, h, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+        if (h->workers[i] == NULL) {
+            rc = TK_ERR_IO;
+            break;
+        }
+    }
+    if (h->workers == NULL || rc != 0 ||
+        (rc = tk_acceptor_start(h->acceptor, h->workers, h->n_workers, accept_policy, h)) != 0) {
+        snprintf(err, err_len, "%s: cannot start the HTTP server on %s",
+                 o->setting ? o->setting : "TOKEND_LISTEN", o->listen);
+        rc = h->workers == NULL ? TK_ERR_NOMEM : TK_ERR_IO;
+        stop_workers(h);
+        tk_acceptor_stop(h->acceptor);
+        tk_conns_free(h->conns);
+        tk_proxies_free(&h->trusted);
+        free(h);
+        return rc;
+    }
     *out = h;
     return 0;
 }
@@ -805,17 +830,15 @@ void tk_http_stop(struct tk_http *h, unsigned grace_ms)
 {
     if (h == NULL)
         return;
-    /* New connections are refused at accept while in-flight requests finish. Not
-     * MHD_quiesce_daemon: in libmicrohttpd 0.9.75 it races its own epoll workers (both take the
-     * listen socket out of a worker's epoll set, and the loser aborts the process: seen once in
-     * CI, "Failed to remove listen FD from epoll set"). MHD_stop_daemon closes the listen socket
-     * itself after joining its threads. */
+    /* New connections are refused at accept while in-flight requests finish; then the
+     * listening socket is closed and libmicrohttpd stopped. */
     atomic_store(&h->stopping, true);
     for (unsigned waited = 0; waited < grace_ms && atomic_load(&h->inflight) > 0; waited += 10) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(h->d); /* every connection is closed: nothing left to watch */
+    tk_acceptor_stop(h->acceptor);
+    stop_workers(h); /* every connection is closed: nothing left to watch */
     tk_conns_free(h->conns);
     tk_proxies_free(&h->trusted);
     free(h);
