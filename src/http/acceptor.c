@@ -24,6 +24,7 @@ struct tk_acceptor {
     struct MHD_Daemon *const *workers;
     unsigned n_workers, next; /* next: the worker of the next connection */
     tk_accept_fn admit;
+    tk_dropped_fn dropped;
     void *cls;
     pthread_t thread;
     bool running;
@@ -84,12 +85,15 @@ static bool accept_all(struct tk_acceptor *a)
             tk_log(TK_LOG_ERROR, "tokend.http", "accept failed: errno %d", errno);
             return false;
         }
-        if (!a->admit(a->cls, (struct sockaddr *)&ss, sl)) {
+        if (!a->admit(a->cls, (struct sockaddr *)&ss, sl, fd)) {
             close(fd);
             continue;
         }
-        /* libmicrohttpd closes the descriptor itself when it cannot take it */
-        (void)MHD_add_connection(a->workers[a->next], fd, (struct sockaddr *)&ss, sl);
+        /* libmicrohttpd closes the descriptor itself when it cannot take it; told before the
+         * next accept can reuse the number */
+        if (MHD_add_connection(a->workers[a->next], fd, (struct sockaddr *)&ss, sl) != MHD_YES &&
+            a->dropped != NULL)
+            a->dropped(a->cls, fd);
         a->next = (a->next + 1) % a->n_workers;
     }
 }
@@ -113,7 +117,7 @@ static void *acceptor_main(void *arg)
 }
 
 int tk_acceptor_start(struct tk_acceptor *a, struct MHD_Daemon *const *workers, unsigned n,
-                      tk_accept_fn admit, void *cls)
+                      tk_accept_fn admit, tk_dropped_fn dropped, void *cls)
 {
     if (n == 0)
         return TK_ERR_INVALID;
@@ -121,6 +125,7 @@ int tk_acceptor_start(struct tk_acceptor *a, struct MHD_Daemon *const *workers, 
     a->n_workers = n;
     a->next = 0;
     a->admit = admit;
+    a->dropped = dropped;
     a->cls = cls;
     if (pthread_create(&a->thread, NULL, acceptor_main, a) != 0)
         return TK_ERR_NOMEM;

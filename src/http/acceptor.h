@@ -14,8 +14,10 @@
 struct MHD_Daemon;
 struct tk_acceptor;
 
-/* Whether to serve a connection from addr; false closes it at once. */
-typedef bool (*tk_accept_fn)(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+/* Whether to serve the connection fd from addr; false closes it at once. */
+typedef bool (*tk_accept_fn)(void *cls, const struct sockaddr *addr, socklen_t addrlen, int fd);
+/* A connection accept said yes to that libmicrohttpd did not take (it closed fd already). */
+typedef void (*tk_dropped_fn)(void *cls, int fd);
 
 /* Binds and listens (backlog); 0, or TK_ERR_IO with errno kept (address in use, not
  * available). The port is the one bound (the one asked, or the kernel's for port 0). */
@@ -24,7 +26,7 @@ int tk_acceptor_listen(const struct sockaddr *addr, socklen_t addrlen, int backl
 /* Starts accepting into the n workers (daemons started with MHD_USE_NO_LISTEN_SOCKET and an
  * internal thread; borrowed until stop). */
 int tk_acceptor_start(struct tk_acceptor *a, struct MHD_Daemon *const *workers, unsigned n,
-                      tk_accept_fn admit, void *cls);
+                      tk_accept_fn admit, tk_dropped_fn dropped, void *cls);
 /* Stops accepting, joins the thread, closes the socket; NULL: nothing. Connections already
  * handed over stay libmicrohttpd's. */
 void tk_acceptor_stop(struct tk_acceptor *a);

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,10 @@ struct tk_http {
     struct MHD_Daemon **workers; /* one thread each */
     unsigned n_workers;
     struct tk_acceptor *acceptor; /* the listening socket and its thread */
+    /* connections counted at accept, not yet started by their worker: by descriptor */
+    pthread_mutex_t handoff_mu;
+    struct tk_conn **handoff;
+    size_t handoff_cap;
     struct tk_router *router;
     struct tk_conns *conns;    /* caps, health-only reserve, request deadlines */
     struct tk_proxies trusted; /* TOKEND_TRUSTED_PROXIES */
@@ -49,38 +54,79 @@ struct tk_http {
 #define MASK "********************"
 
 /* Connections beyond the caps and their health-only reserve are closed at accept time
- * (libmicrohttpd's own limit would leave them waiting in the listen backlog, unanswered). */
-static bool accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+ * (libmicrohttpd's own limit would leave them waiting in the listen backlog, unanswered). An
+ * admitted connection is counted at once, on the acceptor's thread, so that the next one in a
+ * burst sees it, and kept by descriptor until its worker starts it (notify_connection). */
+static bool accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen, int fd)
 {
     (void)addrlen;
     struct tk_http *h = cls;
-    if (atomic_load(&h->stopping))
+    if (atomic_load(&h->stopping) || fd < 0)
         return false;
-    if (tk_conns_admit(h->conns, addr))
-        return true;
-    if (!h->quiet)
-        tk_metrics_conn_refused();
-    return false;
+    if (!tk_conns_admit(h->conns, addr)) {
+        if (!h->quiet)
+            tk_metrics_conn_refused();
+        return false;
+    }
+    struct tk_conn *c = tk_conns_open(h->conns, addr, fd);
+    if (c == NULL)
+        return false;
+    pthread_mutex_lock(&h->handoff_mu);
+    if ((size_t)fd >= h->handoff_cap) {
+        size_t cap = h->handoff_cap ? h->handoff_cap : 256;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        struct tk_conn **p = realloc(h->handoff, cap * sizeof(*p));
+        if (p == NULL) {
+            pthread_mutex_unlock(&h->handoff_mu);
+            tk_conns_close(h->conns, c);
+            return false;
+        }
+        memset(p + h->handoff_cap, 0, (cap - h->handoff_cap) * sizeof(*p));
+        h->handoff = p;
+        h->handoff_cap = cap;
+    }
+    h->handoff[fd] = c;
+    pthread_mutex_unlock(&h->handoff_mu);
+    return true;
 }
 
-/* Every connection is counted and watched (conns.h) from STARTED to CLOSED; libmicrohttpd
+/* The connection accept_policy counted for fd, taken from the hand-over table; NULL: none. */
+static struct tk_conn *handoff_take(struct tk_http *h, int fd)
+{
+    struct tk_conn *c = NULL;
+    pthread_mutex_lock(&h->handoff_mu);
+    if (fd >= 0 && (size_t)fd < h->handoff_cap) {
+        c = h->handoff[fd];
+        h->handoff[fd] = NULL;
+    }
+    pthread_mutex_unlock(&h->handoff_mu);
+    return c;
+}
+
+/* libmicrohttpd did not take an admitted connection (it closed the descriptor): uncount it. */
+static void accept_dropped(void *cls, int fd)
+{
+    struct tk_http *h = cls;
+    tk_conns_close(h->conns, handoff_take(h, fd));
+}
+
+/* Every connection is counted and watched (conns.h) from accept to CLOSED; libmicrohttpd
  * delivers CLOSED before it closes the descriptor. */
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
 {
     struct tk_http *h = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *a =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const union MHD_ConnectionInfo *f =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!h->quiet)
             tk_metrics_conn_accepted();
         if (f == NULL)
             return; /* nothing to count or watch; it cannot be: libmicrohttpd made it */
-        *socket_context = tk_conns_open(h->conns, a ? a->client_addr : NULL, f->connect_fd);
+        *socket_context = handoff_take(h, f->connect_fd);
         if (*socket_context == NULL)
-            shutdown(f->connect_fd, SHUT_RDWR); /* out of memory: drop it, serve the rest */
+            shutdown(f->connect_fd, SHUT_RDWR); /* not admitted by us: cannot be; drop it */
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         tk_conns_close(h->conns, *socket_context);
         *socket_context = NULL;
@@ -729,6 +775,14 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     tk_log(TK_LOG_WARNING, "tokend.http", "%s", msg);
 }
 
+/* The server's own memory, last. */
+static void free_http(struct tk_http *h)
+{
+    free(h->handoff);
+    pthread_mutex_destroy(&h->handoff_mu);
+    free(h);
+}
+
 static void stop_workers(struct tk_http *h)
 {
     for (unsigned i = 0; h->workers != NULL && i < h->n_workers; i++)
@@ -750,12 +804,13 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
     struct tk_http *h = tk_calloc(1, sizeof(*h));
     if (h == NULL)
         return TK_ERR_NOMEM;
+    pthread_mutex_init(&h->handoff_mu, NULL);
     h->router = r;
     h->quiet = o->quiet;
     rc = tk_proxies_parse(o->trusted_proxies ? o->trusted_proxies : "", "TOKEND_TRUSTED_PROXIES",
                           &h->trusted, err, err_len);
     if (rc) {
-        free(h);
+        free_http(h);
         return rc;
     }
     struct tk_conns_opts co = {
@@ -770,7 +825,7 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
     rc = tk_conns_new(&co, &h->conns);
     if (rc) {
         tk_proxies_free(&h->trusted);
-        free(h);
+        free_http(h);
         return rc;
     }
     rc = tk_acceptor_listen((struct sockaddr *)&ss, sl, TK_LISTEN_BACKLOG, &h->acceptor, &h->port);
@@ -779,7 +834,7 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
                  o->setting ? o->setting : "TOKEND_LISTEN", o->listen);
         tk_conns_free(h->conns);
         tk_proxies_free(&h->trusted);
-        free(h);
+        free_http(h);
         return rc;
     }
     /* One daemon of one thread per worker, not libmicrohttpd's pool: the acceptor gives new
@@ -806,7 +861,8 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         }
     }
     if (h->workers == NULL || rc != 0 ||
-        (rc = tk_acceptor_start(h->acceptor, h->workers, h->n_workers, accept_policy, h)) != 0) {
+        (rc = tk_acceptor_start(h->acceptor, h->workers, h->n_workers, accept_policy,
+                                accept_dropped, h)) != 0) {
         snprintf(err, err_len, "%s: cannot start the HTTP server on %s",
                  o->setting ? o->setting : "TOKEND_LISTEN", o->listen);
         rc = h->workers == NULL ? TK_ERR_NOMEM : TK_ERR_IO;
@@ -814,7 +870,7 @@ int tk_http_start(const struct tk_http_opts *o, struct tk_router *r, struct tk_h
         tk_acceptor_stop(h->acceptor);
         tk_conns_free(h->conns);
         tk_proxies_free(&h->trusted);
-        free(h);
+        free_http(h);
         return rc;
     }
     *out = h;
@@ -841,5 +897,5 @@ void tk_http_stop(struct tk_http *h, unsigned grace_ms)
     stop_workers(h); /* every connection is closed: nothing left to watch */
     tk_conns_free(h->conns);
     tk_proxies_free(&h->trusted);
-    free(h);
+    free_http(h);
 }

@@ -49,15 +49,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return ok;
 }
 
-static bool admit_all(void *cls, const struct sockaddr *a, socklen_t l)
+static bool admit_all(void *cls, const struct sockaddr *a, socklen_t l, int fd)
 {
-    (void)cls, (void)a, (void)l;
+    (void)cls, (void)a, (void)l, (void)fd;
     return true;
 }
 
-static bool admit_none(void *cls, const struct sockaddr *a, socklen_t l)
+static bool admit_none(void *cls, const struct sockaddr *a, socklen_t l, int fd)
 {
-    (void)cls, (void)a, (void)l;
+    (void)cls, (void)a, (void)l, (void)fd;
     return false;
 }
 
@@ -77,7 +77,7 @@ static void start(struct server *s, const struct sockaddr *addr, socklen_t len, 
                                    0, NULL, NULL, handler, NULL, MHD_OPTION_END);
         assert_non_null(s->d[i]);
     }
-    assert_int_equal(tk_acceptor_start(s->a, s->d, WORKERS, fn, NULL), 0);
+    assert_int_equal(tk_acceptor_start(s->a, s->d, WORKERS, fn, NULL, NULL), 0);
 }
 
 static void stop(struct server *s)
