@@ -80,6 +80,14 @@ static void start(struct server *s, const struct sockaddr *addr, socklen_t len, 
     assert_int_equal(tk_acceptor_start(s->a, s->d, WORKERS, fn, NULL, NULL), 0);
 }
 
+/* On 127.0.0.1, a port the kernel picks. */
+static void start_loopback(struct server *s, tk_accept_fn fn)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    start(s, (struct sockaddr *)&a, sizeof(a), fn);
+}
+
 static void stop(struct server *s)
 {
     tk_acceptor_stop(s->a);
@@ -123,9 +131,7 @@ static void a_burst_is_spread_over_the_workers(void **state)
 {
     (void)state;
     struct server s;
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    start(&s, (struct sockaddr *)&a, sizeof(a), admit_all);
+    start_loopback(&s, admit_all);
     for (int round = 0; round < 3; round++) {
         n_seen = 0;
         int fds[WORKERS];
@@ -151,9 +157,7 @@ static void a_refused_connection_is_closed_unanswered(void **state)
 {
     (void)state;
     struct server s;
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    start(&s, (struct sockaddr *)&a, sizeof(a), admit_none);
+    start_loopback(&s, admit_none);
     int fd = dial(s.port);
     assert_true(fd >= 0);
     (void)write(fd, REQ, sizeof(REQ) - 1);
