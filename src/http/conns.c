@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 #include "util/limits.h"
 #include "util/log.h"
+#include "util/time.h"
 
 /* How often the watchdog looks; deadlines are whole seconds, so this is their resolution. */
 #define WATCHDOG_TICK_MS 200
@@ -56,13 +57,6 @@ struct tk_conns {
     size_t mask;
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One host holds a whole IPv6 /64 (privacy addresses, SLAAC): counting /128s would give it
  * 2^64 shares. IPv4 counts per address. */
@@ -180,7 +174,7 @@ bool tk_conns_admit(struct tk_conns *cs, const struct sockaddr *sa)
     struct addr_count *a = exempt ? NULL : find(cs, &k);
     enum tk_conn_class cls = class_of(cs, exempt, a, &room);
     if (!room && cls != TK_CONN_NORMAL &&
-        evict(cs, cls == TK_CONN_OVER_ADDRESS ? a : NULL, now_ms()))
+        evict(cs, cls == TK_CONN_OVER_ADDRESS ? a : NULL, tk_mono_ms()))
         (void)class_of(cs, exempt, exempt ? NULL : find(cs, &k), &room);
     pthread_mutex_unlock(&cs->mu);
     return room;
@@ -197,7 +191,7 @@ struct tk_conn *tk_conns_open(struct tk_conns *cs, const struct sockaddr *sa, in
     if (c == NULL)
         return NULL;
     c->fd = fd;
-    c->accepted_ms = now_ms();
+    c->accepted_ms = tk_mono_ms();
     atomic_store(&c->read_since_ms, c->accepted_ms);
     pthread_mutex_lock(&cs->mu);
     struct addr_count *a = NULL;
@@ -260,7 +254,7 @@ void tk_conns_close(struct tk_conns *cs, struct tk_conn *c)
 void tk_conn_reading(struct tk_conn *c, bool reading)
 {
     if (c != NULL)
-        atomic_store(&c->read_since_ms, reading ? now_ms() : 0);
+        atomic_store(&c->read_since_ms, reading ? tk_mono_ms() : 0);
 }
 
 void tk_conn_spoke(struct tk_conn *c)
@@ -315,7 +309,7 @@ static void *watchdog(void *arg)
         pthread_cond_timedwait(&cs->wake, &cs->mu, &ts);
         if (cs->stopping)
             break;
-        unsigned cut = sweep(cs, now_ms());
+        unsigned cut = sweep(cs, tk_mono_ms());
         if (cut > 0) {
             pthread_mutex_unlock(&cs->mu); /* accept and close need not wait for the log */
             tk_log(TK_LOG_INFO, "tokend.http",

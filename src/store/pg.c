@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "store/db.h"
 #include "util/alloc.h"
 #include "util/hash.h"
 #include "util/limits.h"
 #include "util/metrics.h"
+#include "util/time.h"
 
 #define STMT_CACHE_SLOTS 256
 #define CONNECT_TIMEOUT_S "3"
@@ -75,13 +75,6 @@ static PGresult *exec_prepared_trip(struct tk_db_stmt *st, PGconn *c)
                           st->formats, 0);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static PGconn *connect_url(const char *url)
 {
     const char *keys[] = {"dbname",           "connect_timeout", "options",
@@ -95,7 +88,7 @@ static int ensure_conn(struct pg_db *d)
 {
     if (d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK)
         return 0;
-    int64_t t = now_ms();
+    int64_t t = tk_mono_ms();
     if (t < d->retry_at_ms)
         return TK_ERR_BUSY; /* fail fast during an outage */
     if (d->conn != NULL)

@@ -23,12 +23,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "util/time.h"
 
 #define HEARTBEAT_MS 1000 /* the counter is re-read this often, which also proves the link */
 #define ANSWER_MS 2000    /* a heartbeat unanswered this long: the link is taken as lost */
@@ -54,13 +54,6 @@ struct tk_changes {
     bool acks_lost; /* an id could not be kept: the connection is given up */
     pthread_t thread;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Strict: the counter, through the request's connection (0 when it cannot be read). */
 static uint64_t counter_version(struct tk_db *db)
@@ -201,7 +194,7 @@ static bool ask(struct tk_changes *c, const char *sql, const char *param, int64_
     if (!ok)
         return false;
     atomic_store(&c->reading, true);
-    int64_t deadline = now_ms() + ANSWER_MS;
+    int64_t deadline = tk_mono_ms() + ANSWER_MS;
     bool good = false, done = false;
     while (!done) {
         if (!drain(c))
@@ -221,7 +214,7 @@ static bool ask(struct tk_changes *c, const char *sql, const char *param, int64_
             }
             PQclear(r);
         }
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - tk_mono_ms();
         if (!done && (left <= 0 || wait_readable(c, (int)left) < 0))
             break;
     }
@@ -307,13 +300,14 @@ static bool connect_and_listen(struct tk_changes *c)
 }
 
 /* Stopping: the connection stops reading as a listener at once, so that no committer waits on
- * it for the moment its server process takes to go once the connection is closed. */
+ * it for the moment its server process takes to go once the connection is closed. Not ask():
+ * its wait ends at the stop signal, which is already given here. */
 static void leave(struct tk_changes *c)
 {
     if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK ||
         !PQsendQuery(c->conn, "SET application_name = '" TK_PG_LISTENER_APP "-stop'"))
         return;
-    int64_t deadline = now_ms() + ANSWER_MS;
+    int64_t deadline = tk_mono_ms() + ANSWER_MS;
     for (;;) {
         if (PQconsumeInput(c->conn) != 1)
             return;
@@ -323,7 +317,7 @@ static void leave(struct tk_changes *c)
                 return;
             PQclear(r);
         }
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - tk_mono_ms();
         struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)left) < 0)
             return;
@@ -355,10 +349,10 @@ static void *listener_main(void *arg)
             logged_loss = false;
             backoff = 0;
         }
-        int64_t next = now_ms() + HEARTBEAT_MS;
+        int64_t next = tk_mono_ms() + HEARTBEAT_MS;
         bool ok = true;
         while (ok && !atomic_load(&c->stop)) {
-            int64_t left = next - now_ms();
+            int64_t left = next - tk_mono_ms();
             if (left <= 0)
                 break;
             int w = wait_readable(c, (int)left);

@@ -18,21 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "util/time.h"
 
 #define SYNC_WAIT_MS 1000      /* for every listener's confirmation of a commit */
 #define TERMINATE_WAIT_MS 1000 /* for a listener that did not confirm to be gone */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 #define LISTENERS_SQL                                                                              \
     "SELECT ARRAY(SELECT pid FROM pg_stat_activity WHERE application_name = '" TK_PG_LISTENER_APP  \
@@ -163,10 +156,10 @@ void tk_changes_sync(struct tk_changes *c, PGconn *conn)
               parse_pids(PQgetvalue(r, 0, 0), &pids, &n);
     PQclear(r);
     size_t missing = n;
-    int64_t deadline = now_ms() + SYNC_WAIT_MS;
+    int64_t deadline = tk_mono_ms() + SYNC_WAIT_MS;
     while (ok) {
         take_acks(conn, id, pids, n, &missing); /* some may have come with the answer */
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - tk_mono_ms();
         if (missing == 0 || left <= 0)
             break;
         struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/migrations.h"
+#include "util/time.h"
 
 /* checksrc: allow tuning of the online backup, not a limit */
 #define BACKUP_PAGES_PER_STEP 1024 /* 4 MiB at 4 KiB pages: other connections run between */
@@ -66,13 +66,6 @@ void tk_sqlite_create_private(const char *db_path)
 }
 
 /* ---- helpers ---- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "dir/.base.what-XXXXXX" beside path, created 0600 by mkstemp; returns the fd or -1. */
 static int temp_beside(const char *path, const char *what, char *tmp, size_t tmp_len)
@@ -191,8 +184,8 @@ static int copy_online(const char *src_path, const char *tmp, char *err, size_t 
         }
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
             if (busy_since == 0)
-                busy_since = now_ms();
-            else if (now_ms() - busy_since > BUSY_GIVE_UP_MS)
+                busy_since = tk_mono_ms();
+            else if (tk_mono_ms() - busy_since > BUSY_GIVE_UP_MS)
                 break;
             sqlite3_sleep(BUSY_RETRY_MS);
             continue;

@@ -23,6 +23,13 @@ int64_t tk_now_us(void)
     return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
 }
 
+int64_t tk_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- Calendar (proleptic Gregorian, H. Hinnant's days_from_civil / civil_from_days) ---- */
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

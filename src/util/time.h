@@ -19,6 +19,8 @@
 
 /* Current time in microseconds (CLOCK_REALTIME). Thread-safe. */
 int64_t tk_now_us(void);
+/* Monotonic milliseconds (CLOCK_MONOTONIC), for deadlines and ages. Thread-safe. */
+int64_t tk_mono_ms(void);
 
 /* Parses a datetime as Django's parse_datetime accepts it (Python 3.11 fromisoformat, then
  * Django's regex): "YYYY-MM-DD", "YYYY-MM-DD[T| ]HH:MM[:SS[.f{1,6}]]" with an optional "Z" or
