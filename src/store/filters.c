@@ -180,8 +180,5 @@ void tk_st_sql_order_page(struct tk_sql *q, const struct tk_order *order, size_t
         tk_sql_add(q, order[i].desc ? " DESC NULLS FIRST, " : " ASC NULLS LAST, ");
     }
     tk_sql_add(q, tie);
-    tk_sql_add(q, " LIMIT ");
-    tk_sql_int(q, limit);
-    tk_sql_add(q, " OFFSET ");
-    tk_sql_int(q, offset);
+    tk_sql_limit(q, limit, offset, false);
 }
