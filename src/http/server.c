@@ -76,7 +76,7 @@ static bool accept_policy(void *cls, const struct sockaddr *addr, socklen_t addr
         size_t cap = h->handoff_cap ? h->handoff_cap : 256;
         while (cap <= (size_t)fd)
             cap *= 2;
-        struct tk_conn **p = realloc(h->handoff, cap * sizeof(*p));
+        struct tk_conn **p = tk_realloc(h->handoff, cap * sizeof(*p));
         if (p == NULL) {
             pthread_mutex_unlock(&h->handoff_mu);
             tk_conns_close(h->conns, c);
