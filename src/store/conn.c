@@ -28,9 +28,15 @@ int tk_store_open(const char *url, struct tk_store **out, char *err, size_t err_
         return TK_ERR_NOMEM;
     }
     s->dialect = tk_db_url_is_pg(url) ? TK_DIALECT_PG : TK_DIALECT_SQLITE;
+    if (s->dialect == TK_DIALECT_PG && tk_positions_new(&s->positions) != 0) {
+        free(s->url);
+        free(s);
+        return TK_ERR_NOMEM;
+    }
     if (pthread_key_create(&s->conn_key, close_conn) != 0 ||
         pthread_key_create(&s->replica_key, close_conn) != 0) {
         snprintf(err, err_len, "cannot create thread key");
+        tk_positions_free(s->positions);
         free(s->url);
         free(s);
         return TK_ERR_NOMEM;
@@ -87,6 +93,7 @@ void tk_store_free(struct tk_store *s)
     tk_store_watch_stop(s);
     pthread_key_delete(s->conn_key);
     pthread_key_delete(s->replica_key);
+    tk_positions_free(s->positions);
     free(s->replica_url);
     free(s->url);
     free(s);
@@ -104,6 +111,7 @@ struct tk_db *tk_store_db(struct tk_store *s)
     }
     tk_db_set_statement_timeout(db, s->statement_timeout_ms);
     db->changes = s->changes;
+    db->positions = s->positions;
     if (pthread_setspecific(s->conn_key, db) != 0) {
         tk_db_close(db);
         return NULL;

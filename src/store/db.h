@@ -20,6 +20,7 @@ enum tk_dialect { TK_DIALECT_SQLITE, TK_DIALECT_PG };
 struct tk_db;
 struct tk_db_stmt;
 struct tk_changes;
+struct tk_positions;
 
 struct tk_db_ops {
     int (*prepare)(struct tk_db *db, const char *sql, struct tk_db_stmt **out);
@@ -67,6 +68,9 @@ struct tk_db {
      * NULL elsewhere (replicas, the command line): it gives the data version, and every
      * commit made on the connection is marked in it. */
     struct tk_changes *changes;
+    /* PostgreSQL: the process's positions of the token list (pg_positions.c) on the store's own
+     * connections, NULL elsewhere. */
+    struct tk_positions *positions;
     /* PostgreSQL: the trigrams in most tokens' search texts, as the statistics said when this
      * connection last read them (search.c): 0x1f before each and at the end, "" for none.
      * common_trigrams_at: when (tk_now_us), 0 never, -1 never again (no statistics here). */

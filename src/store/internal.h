@@ -2,9 +2,9 @@
  * use: the store handle's fields, column readers, one-row statement helpers, and the SQL pieces one
  * entity's file needs from another's. Which file holds what: conn.c (connections, transactions,
  * locks), pg_changes.c (PostgreSQL's change watch), pg_sync.c (a commit confirmed by every
- * listener), migrate.c, settings.c, rows.c (these helpers), auth.c (authentication,
- * superusers), users.c, groups.c, filters.c (list filters), token_list.c, tokens.c,
- * token_bulk.c (loads), search.c, events.c. */
+ * listener), pg_positions.c (where deep pages start), migrate.c, settings.c, rows.c (these
+ * helpers), auth.c (authentication, superusers), users.c, groups.c, filters.c (list filters),
+ * token_list.c, tokens.c, token_bulk.c (loads), search.c, events.c. */
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
@@ -20,8 +20,9 @@ struct tk_store {
     enum tk_dialect dialect;
     pthread_key_t conn_key;
     char installation_id[37];
-    unsigned statement_timeout_ms; /* for every connection opened, 0: none */
-    struct tk_changes *changes;    /* PostgreSQL while serving (tk_store_watch_start), else NULL */
+    unsigned statement_timeout_ms;  /* for every connection opened, 0: none */
+    struct tk_changes *changes;     /* PostgreSQL while serving (tk_store_watch_start), else NULL */
+    struct tk_positions *positions; /* PostgreSQL, else NULL */
 };
 
 /* ---- pg_changes.c (db.h has the version and the commit mark; pg_sync.c the confirmation) */
@@ -34,6 +35,34 @@ struct tk_store {
  * each version is read from the change counter. */
 int tk_changes_start(const char *url, bool notified, struct tk_changes **out) TK_MUST_USE;
 void tk_changes_stop(struct tk_changes *c);
+
+/* ---- pg_positions.c: where the token list's rows lie in identifier order (docs/api.md §20.4) */
+
+#define TK_POSITIONS_STRIDE 1000      /* every this many rows' identifier is kept */
+#define TK_POSITIONS_MIN_OFFSET 10000 /* a page this deep or deeper is read from them */
+
+int tk_positions_new(struct tk_positions **out) TK_MUST_USE;
+void tk_positions_free(struct tk_positions *p);
+/* A page of the list in identifier order as an ascending read from a kept position: the first
+ * limit rows from identifier from on (NULL: from the first row) after skip rows, valid while the
+ * order counter is version. */
+struct tk_position_page {
+    int64_t version;
+    const char *from; /* in the arena */
+    int64_t skip, limit;
+};
+/* Rows [offset, offset + limit) of the list in identifier order (descending when desc) from the
+ * positions: false when none are known or the page is not within them. */
+bool tk_positions_page(struct tk_positions *p, int64_t offset, int64_t limit, bool desc,
+                       struct tk_arena *a, struct tk_position_page *out);
+/* A page read from the positions of version found the counter moved: they are dropped. */
+void tk_positions_stale(struct tk_positions *p, int64_t version);
+/* A deep page was read by OFFSET, stepping over walked rows. True when the rows so stepped
+ * over since the positions were last read or dropped add up to rows (the table's): the caller
+ * is then the one thread to read them, and must call tk_positions_read. */
+bool tk_positions_walked(struct tk_positions *p, int64_t walked, int64_t rows);
+/* Reads the positions on db (one statement; about one pass over the identifier index). */
+int tk_positions_read(struct tk_positions *p, struct tk_db *db);
 
 /* ---- rows.c ---- */
 

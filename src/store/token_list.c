@@ -1,7 +1,7 @@
 /* The token list (store.h, docs/api.md §8, §9): its WHERE and ORDER BY, the count (kept in a
- * row by triggers when nothing filters), and a page read three ways: by OFFSET, from the end
- * for a page past the middle, as a deferred join for a deep one, or by the ids a search walk
- * kept (search.c). */
+ * row by triggers when nothing filters), and a page read five ways: by OFFSET, from the end
+ * for a page past the middle, as a deferred join for a deep one, from a kept position for a
+ * deep one on PostgreSQL (pg_positions.c), or by the ids a search walk kept (search.c). */
 #include "store/internal.h"
 
 #include <stdlib.h>
@@ -288,6 +288,101 @@ static int page_stmt(struct tk_db *db, const struct tk_token_query *tq, int64_t 
     return rc;
 }
 
+/* Is tq the whole list (no condition) in identifier order, *desc when descending: the order
+ * whose positions pg_positions.c keeps? */
+static bool whole_by_identifier(const struct tk_token_query *tq, struct tk_arena *a, bool *desc)
+{
+    if (tq->n_order == 0 || tq->order[0].field != TK_TF_IDENTIFIER || tq->n_terms > 0 ||
+        tq->username)
+        return false;
+    struct tk_sql q;
+    if (tk_sql_init(&q, TK_DIALECT_PG, a) != 0)
+        return false;
+    tk_st_sql_token_where(&q, tq);
+    bool whole = !q.in_where && q.err == 0;
+    tk_sql_free(&q);
+    *desc = tq->order[0].desc;
+    return whole;
+}
+
+/* The rows of pp (ascending), provided the order counter is still pp's: in the statement's own
+ * snapshot, so a moved list gives no row at all. */
+static int read_positioned(struct tk_db *db, const struct tk_position_page *pp, struct tk_arena *a,
+                           struct tk_token *tokens, size_t *n_out)
+{
+    *n_out = 0;
+    struct tk_sql q;
+    int rc = tk_sql_init(&q, db->dialect, a);
+    if (rc)
+        return rc;
+    tk_sql_add(&q, TOKEN_COLUMNS " FROM tokens t");
+    if (pp->from != NULL) {
+        tk_sql_where(&q);
+        tk_sql_add(&q, "t.identifier >= ");
+        tk_sql_cstr(&q, pp->from);
+    }
+    tk_sql_where(&q);
+    tk_sql_add(&q, "(SELECT SUM(n) FROM token_order_shards) = "); /* pg 0007 */
+    tk_sql_int(&q, pp->version);
+    tk_sql_add(&q, " ORDER BY t.identifier");
+    tk_sql_limit(&q, pp->limit, pp->skip, false);
+    struct tk_db_stmt *st;
+    rc = tk_sql_prepare(db, &q, &st);
+    tk_sql_free(&q);
+    if (rc)
+        return rc;
+    size_t n = 0;
+    while (rc == 0 && n < (size_t)pp->limit && (rc = tk_db_step(db, st)) == 1)
+        rc = read_token(db, st, a, &tokens[n++]);
+    tk_db_reset(db, st);
+    if (rc < 0)
+        return rc;
+    *n_out = n;
+    return 0;
+}
+
+/* PostgreSQL: a page of the whole list in identifier order, TK_POSITIONS_MIN_OFFSET rows deep or
+ * deeper, read from the process's positions (pg_positions.c, docs/api.md §20.4), which are read
+ * first when the OFFSET reads since they were last read have paid for it. *done false: the
+ * caller reads the page by OFFSET. */
+static int fetch_positioned(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
+                            int64_t limit, struct tk_arena *a, struct tk_token *tokens,
+                            size_t *n_out, bool *done)
+{
+    *done = false;
+    *n_out = 0;
+    bool desc;
+    if (db->positions == NULL || offset < TK_POSITIONS_MIN_OFFSET || !tq->count_known ||
+        offset >= tq->count || !whole_by_identifier(tq, a, &desc))
+        return 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct tk_position_page pp;
+        if (tk_positions_page(db->positions, offset, limit, desc, a, &pp)) {
+            size_t n;
+            int rc = read_positioned(db, &pp, a, tokens, &n);
+            if (rc)
+                return rc;
+            if (n > 0) {
+                for (size_t i = 0; desc && i < n / 2; i++) {
+                    struct tk_token tmp = tokens[i];
+                    tokens[i] = tokens[n - 1 - i];
+                    tokens[n - 1 - i] = tmp;
+                }
+                *n_out = n;
+                *done = true;
+                return 0;
+            }
+            tk_positions_stale(db->positions, pp.version); /* moved since they were read */
+        }
+        /* what OFFSET would step over (fetch_query reads a page past the middle from the end) */
+        int64_t walk = offset > tq->count / 2 ? tq->count - offset : offset;
+        if (attempt > 0 || !tk_positions_walked(db->positions, walk, tq->count) ||
+            tk_positions_read(db->positions, db) != 0)
+            return 0;
+    }
+    return 0;
+}
+
 /* Rows [offset, offset + limit) of the list by its own query (or the one sent with the count,
  * prefetch_page). */
 static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
@@ -307,6 +402,9 @@ static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_
             tk_db_reset(db, p->st);
             p->st = NULL;
         }
+        bool done;
+        if ((rc = fetch_positioned(db, tq, offset, limit, a, tokens, n_out, &done)) != 0 || done)
+            return rc;
         /* OFFSET walks the skipped rows: a page past the middle is the same rows read in the
          * reverse of the (total: t.id breaks ties) order from the end, then turned around. */
         reverse = tq->count_known && offset > tq->count / 2 && offset < tq->count;
