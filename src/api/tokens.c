@@ -9,6 +9,7 @@
 #include "api/messages.h"
 #include "api/query.h"
 #include "api/serialize.h"
+#include "api/token_cache.h"
 #include "api/tokens.h"
 #include "api/user_cache.h"
 #include "domain/pagination.h"
@@ -150,24 +151,76 @@ static void plan_page(void *query, const struct tk_page_request *pr, int64_t pag
     }
 }
 
+/* The list's query, and the row of a list filtered by identifier alone when this thread had it
+ * cached (token_cache.h): then count and page come from it, without the store. */
+struct token_list_query {
+    struct tk_token_query tq; /* first: the list's filters write its fields */
+    struct tk_token *cached;  /* NULL: count and page from the store */
+};
+
+/* Is the list filtered by identifier and nothing else (a caller's own tokens aside)? */
+static bool identifier_only(const struct tk_token_query *tq)
+{
+    return tq->identifier != NULL && tq->intent == NULL && tq->managed == NULL &&
+           tq->username == NULL && tq->description == NULL && !tq->has_expires &&
+           tq->expiring < 0 && tq->n_terms == 0 && tq->id == 0;
+}
+
+/* The row of the token named identifier, from this thread's cache when it holds it for snap:
+ * *found whether it had it, *t (arena) when the caller may see it (owner_id > 0: only that
+ * user's), else NULL. */
+static bool cached_token(struct tk_ctx *c, const struct tk_store_snapshot *snap,
+                         const char *identifier, int64_t owner_id, struct tk_token **t)
+{
+    struct tk_token row;
+    *t = NULL;
+    if (!tk_token_cache_get(snap, identifier, c->req->arena, &row))
+        return false;
+    if (owner_id == 0 || row.user_id == owner_id) {
+        *t = tk_arena_alloc(c->req->arena, sizeof(**t));
+        if (*t == NULL)
+            return false; /* memory short: the store answers */
+        **t = row;
+    }
+    return true;
+}
+
 static int count_tokens(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count)
 {
-    return tk_store_token_count(db, query, c->req->arena, count);
+    struct token_list_query *lq = query;
+    lq->cached = NULL;
+    if (identifier_only(&lq->tq)) {
+        struct tk_store_snapshot snap;
+        tk_api_snapshot(c, db, &snap);
+        if (cached_token(c, &snap, lq->tq.identifier, lq->tq.owner_id, &lq->cached)) {
+            *count = lq->cached != NULL;
+            return 0;
+        }
+    }
+    return tk_store_token_count(db, &lq->tq, c->req->arena, count);
 }
 
 static int fetch_tokens(struct tk_ctx *c, struct tk_db *db, void *query,
                         const struct tk_pagination *pg, void *page)
 {
-    struct tk_token_query *tq = query;
+    struct token_list_query *lq = query;
+    struct tk_token_query *tq = &lq->tq;
     struct token_page *p = page;
     struct tk_arena *a = c->req->arena;
     tk_api_snapshot(c, db, &p->snap);
     tq->without_users = p->snap.version != 0;
     tq->count_known = true;
     tq->count = pg->count;
-    int rc = tk_store_token_fetch(db, tq, pg->offset, pg->page_size, a, &p->tokens, &p->n);
-    if (rc)
-        return rc;
+    if (lq->cached != NULL && p->snap.version != 0) {
+        p->tokens = lq->cached;
+        p->n = pg->offset == 0 && pg->page_size > 0;
+    } else {
+        int rc = tk_store_token_fetch(db, tq, pg->offset, pg->page_size, a, &p->tokens, &p->n);
+        if (rc)
+            return rc;
+        if (p->n == 1 && pg->offset == 0 && identifier_only(tq))
+            tk_token_cache_put(&p->snap, &p->tokens[0]);
+    }
     p->owners = tk_arena_calloc(a, p->n ? p->n : 1, sizeof(*p->owners));
     if (p->owners == NULL)
         return TK_ERR_NOMEM;
@@ -208,12 +261,12 @@ static const struct tk_list_spec token_list = {
 
 static int tokens_list(struct tk_ctx *c)
 {
-    struct tk_token_query tq;
-    memset(&tq, 0, sizeof(tq));
-    tq.with_groups = true; /* "groups" (uuids) is always part of the user */
-    tq.owner_id = c->who.is_superuser ? 0 : c->who.user_id;
+    struct token_list_query lq;
+    memset(&lq, 0, sizeof(lq));
+    lq.tq.with_groups = true; /* "groups" (uuids) is always part of the user */
+    lq.tq.owner_id = c->who.is_superuser ? 0 : c->who.user_id;
     struct token_page page = {.include_groups = tk_include_groups(c->req)};
-    return tk_list_run(c, &token_list, &tq, &page);
+    return tk_list_run(c, &token_list, &lq, &page);
 }
 
 bool tk_include_groups_param(const struct tk_request *req, const char *name)
@@ -256,7 +309,13 @@ static int tokens_retrieve(struct tk_ctx *c)
             /* the owner as in a list (page_owners): rendered already, or loaded in this read */
             tk_api_snapshot(c, db, &snap);
             tq.without_users = snap.version != 0;
-            rc = tk_store_token_fetch(db, &tq, 0, 1, c->req->arena, &t, &n);
+            if (cached_token(c, &snap, tq.identifier, tq.owner_id, &t)) {
+                n = t != NULL;
+            } else {
+                rc = tk_store_token_fetch(db, &tq, 0, 1, c->req->arena, &t, &n);
+                if (rc == 0 && n == 1)
+                    tk_token_cache_put(&snap, t);
+            }
             if (rc == 0 && n == 1 && tq.without_users)
                 rc = page_owners(db, &snap, c->req->arena, t, 1, groups, &owner);
             tk_store_read_end(db);

@@ -109,6 +109,36 @@ def test_ended_through_a_fails_through_b(pair):
     rounds(a, b, key, 60)
 
 
+def test_token_rows_cached_through_b_follow_changes_through_a(pair):
+    """B keeps token rows per thread (a retrieve and a list filtered by identifier read them
+    from its cache); a token changed, renamed or deleted through A reads changed through B on
+    B's very next request, both ways."""
+    a, b, key, _, _ = pair
+    admin_a, admin_b = Client(a, token=key), Client(b, token=key)
+    for i in range(24):
+        ident = f"row{i}"
+        new_token(admin_a, ident, 1)
+        for _ in range(8):  # every one of B's four threads reads it, twice
+            assert admin_b.get(TOKENS + ident + "/").json()["description"] == ""
+            assert admin_b.get(TOKENS, {"identifier": ident}).json()["pagination"]["count"] == 1
+        how = i % 3
+        if how == 0:
+            assert patch(admin_a, TOKENS + ident + "/", {"description": f"d{i}"}).status == 200
+            r = admin_b.get(TOKENS + ident + "/")
+            assert r.status == 200 and r.json()["description"] == f"d{i}", r
+            r = admin_b.get(TOKENS, {"identifier": ident})
+            assert [t["description"] for t in r.json()["results"]] == [f"d{i}"], r
+            continue
+        if how == 1:
+            assert patch(admin_a, TOKENS + ident + "/", {"identifier": ident + "x"}).status == 200
+        else:
+            assert admin_a.request("DELETE", TOKENS + ident + "/").status == 204
+        r = admin_b.get(TOKENS + ident + "/")
+        assert r.status == 404, f"B answered {r} on its next request"
+        r = admin_b.get(TOKENS, {"identifier": ident})
+        assert r.status == 200 and r.json()["pagination"]["count"] == 0, r
+
+
 def test_with_the_notification_connection_killed(pair):
     """A thread keeps killing every process's listening connection; every round still holds,
     and B logged losing the link (so the rounds did run without it). Notified mode only: strict
