@@ -151,11 +151,16 @@ static void plan_page(void *query, const struct tk_page_request *pr, int64_t pag
     }
 }
 
-/* The list's query, and the row of a list filtered by identifier alone when this thread had it
- * cached (token_cache.h): then count and page come from it, without the store. */
+/* The list's query, and what count_tokens found in this thread's caches (token_cache.h): the
+ * row of a list filtered by identifier alone, or the whole page the same query string gave
+ * before; the count and the page then come from there, without the store. */
 struct token_list_query {
-    struct tk_token_query tq; /* first: the list's filters write its fields */
-    struct tk_token *cached;  /* NULL: count and page from the store */
+    struct tk_token_query tq;      /* first: the list's filters write its fields */
+    struct tk_store_snapshot snap; /* of the count */
+    int64_t count;                 /* the count, from the store or a cache */
+    struct tk_token *cached;       /* NULL: no row by identifier */
+    struct tk_token *page;         /* NULL: no page by query */
+    size_t n_page;
 };
 
 /* Is the list filtered by identifier and nothing else (a caller's own tokens aside)? */
@@ -188,16 +193,24 @@ static bool cached_token(struct tk_ctx *c, const struct tk_store_snapshot *snap,
 static int count_tokens(struct tk_ctx *c, struct tk_db *db, void *query, int64_t *count)
 {
     struct token_list_query *lq = query;
-    lq->cached = NULL;
-    if (identifier_only(&lq->tq)) {
-        struct tk_store_snapshot snap;
-        tk_api_snapshot(c, db, &snap);
-        if (cached_token(c, &snap, lq->tq.identifier, lq->tq.owner_id, &lq->cached)) {
-            *count = lq->cached != NULL;
-            return 0;
-        }
+    lq->cached = lq->page = NULL;
+    tk_api_snapshot(c, db, &lq->snap);
+    if (identifier_only(&lq->tq) &&
+        cached_token(c, &lq->snap, lq->tq.identifier, lq->tq.owner_id, &lq->cached)) {
+        *count = lq->cached != NULL;
+        return 0;
     }
-    return tk_store_token_count(db, &lq->tq, c->req->arena, count);
+    if (tk_token_cache_page_get(&lq->snap, lq->tq.owner_id, c->req->query, c->req->query_len,
+                                c->req->arena, count, &lq->page, &lq->n_page))
+        return 0;
+    int rc = tk_store_token_count(db, &lq->tq, c->req->arena, count);
+    lq->count = *count;
+    return rc;
+}
+
+static bool same_snapshot(const struct tk_store_snapshot *a, const struct tk_store_snapshot *b)
+{
+    return a->version != 0 && a->version == b->version && a->conn == b->conn;
 }
 
 static int fetch_tokens(struct tk_ctx *c, struct tk_db *db, void *query,
@@ -211,15 +224,21 @@ static int fetch_tokens(struct tk_ctx *c, struct tk_db *db, void *query,
     tq->without_users = p->snap.version != 0;
     tq->count_known = true;
     tq->count = pg->count;
-    if (lq->cached != NULL && p->snap.version != 0) {
+    if (lq->cached != NULL && same_snapshot(&lq->snap, &p->snap)) {
         p->tokens = lq->cached;
         p->n = pg->offset == 0 && pg->page_size > 0;
+    } else if (lq->page != NULL && same_snapshot(&lq->snap, &p->snap)) {
+        p->tokens = lq->page; /* the same query string: the same page of the same count */
+        p->n = lq->n_page;
     } else {
         int rc = tk_store_token_fetch(db, tq, pg->offset, pg->page_size, a, &p->tokens, &p->n);
         if (rc)
             return rc;
         if (p->n == 1 && pg->offset == 0 && identifier_only(tq))
             tk_token_cache_put(&p->snap, &p->tokens[0]);
+        else if (lq->cached == NULL && lq->page == NULL && same_snapshot(&lq->snap, &p->snap))
+            tk_token_cache_page_put(&p->snap, tq->owner_id, c->req->query, c->req->query_len,
+                                    lq->count, p->tokens, p->n);
     }
     p->owners = tk_arena_calloc(a, p->n ? p->n : 1, sizeof(*p->owners));
     if (p->owners == NULL)

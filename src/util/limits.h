@@ -29,6 +29,8 @@
 #define TK_MAX_FORWARDED_HOPS 32                /* X-Forwarded-For entries read, from the right */
 #define TK_THROTTLE_ADDRESSES 16384             /* addresses the auth-failure throttle tracks */
 #define TK_MAX_GROUP_DEPTH 20                   /* group ancestry levels, docs/api.md §4.1 */
+#define TK_MAX_CACHED_PAGE_ROWS 100             /* larger list pages are not cached */
+#define TK_MAX_CACHED_QUERY_BYTES 1024          /* nor pages of longer query strings */
 #define TK_ARENA_MAX_BYTES (64u * 1024 * 1024)  /* one request's memory */
 #define TK_MAX_RESPONSE_BYTES (32u * 1024 * 1024) /* one response body */
 /* Working memory: the hard caps of tk_buf and tk_arena (util/buf.h, util/arena.h). Storage grows

@@ -32,6 +32,11 @@ LATER = [
     "scopes", "allowed_networks", "rate_limit", "uses_remaining", "view_key", "revoke_on_reuse",
     "key_viewed", "last_used", "last_used_ip", "use_count", "reuse_alerted")]
 LATER_PG = [
+    # deep pages' order counter (docs/api.md §20.4)
+    "DROP TRIGGER token_order_rows ON tokens",
+    "DROP TRIGGER token_order_identifier ON tokens",
+    "DROP FUNCTION tokend_token_order_moved",
+    "DROP TABLE token_order_shards",
     *(f"DROP TRIGGER {t}_changed ON {t}" for t in (
         "tokens", "token_key_viewers", "token_key_setters", "users", "groups", "memberships")),
     "DROP FUNCTION tokend_changed",

@@ -9,6 +9,7 @@ moves nothing (a description) keeps the positions. The reference is the database
 identifier. The exactness checks run on both stores (SQLite reads deep pages by OFFSET); what
 the positions cost and save is PostgreSQL's."""
 
+import itertools
 import json
 import os
 
@@ -39,11 +40,17 @@ def reference(server):
     return [r[0] for r in sql(server.backend, "SELECT identifier FROM tokens ORDER BY identifier")]
 
 
+ASKED = itertools.count()
+
+
 def page(client, offset, size, desc):
+    """The page, read by the store: every query string is a new one (a parameter the list
+    ignores), which no thread's cache of list pages holds."""
     assert offset % size == 0
     r = client.get("/api/v3/core/tokens/", {"ordering": "-identifier" if desc else "identifier",
                                             "page_size": str(size),
-                                            "page": str(offset // size + 1)})
+                                            "page": str(offset // size + 1),
+                                            "unread": str(next(ASKED))})
     assert r.status == 200, r.body
     body = r.json()
     return body["pagination"]["count"], [t["identifier"] for t in body["results"]]

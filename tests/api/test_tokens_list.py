@@ -298,6 +298,27 @@ def test_non_superusers_see_only_their_own_tokens(std, username, query, expected
     check_list(std.client(username), std, query, expected)
 
 
+@pytest.mark.parametrize("query", ["", "page_size=2", "search=bob", "identifier=bob-api",
+                                   "ordering=-pk&page_size=1", "include_groups=false"])
+def test_one_callers_page_is_never_anothers(std, query):
+    """Each worker thread keeps the pages it answered by query string and caller (docs/api.md
+    §20.1). The same query string asked in turn by a superuser and by users who see only their
+    own tokens, over and over (so every thread has answered each of them), gives each caller
+    its own page: the one the store gives that caller for a query string never asked before."""
+    def body(username, q):
+        r = std.client(username).request("GET", "/api/v3/core/tokens/?" + q)
+        assert r.status == 200, r
+        return r.json()
+
+    callers = ("carol", "alice", "bob", "frank")
+    own = {u: body(u, "&".join(filter(None, [query, "unread=" + uuid.uuid4().hex])))
+           for u in callers}
+    assert len({json.dumps(v, sort_keys=True) for v in own.values()}) >= 2
+    for _ in range(8):
+        for u in callers:
+            assert body(u, query) == own[u], (u, query)
+
+
 @pytest.mark.parametrize("username", ["carol", "gina", "elodie"])
 def test_superuser_through_group_ancestry_sees_everything(std, username):
     client = std.client(username)

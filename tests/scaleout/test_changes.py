@@ -111,16 +111,18 @@ def test_ended_through_a_fails_through_b(pair):
 
 def test_token_rows_cached_through_b_follow_changes_through_a(pair):
     """B keeps token rows per thread (a retrieve and a list filtered by identifier read them
-    from its cache); a token changed, renamed or deleted through A reads changed through B on
-    B's very next request, both ways."""
+    from its cache, a list page by its query string); a token changed, renamed or deleted
+    through A reads changed through B on B's very next request, every way."""
     a, b, key, _, _ = pair
     admin_a, admin_b = Client(a, token=key), Client(b, token=key)
     for i in range(24):
         ident = f"row{i}"
         new_token(admin_a, ident, 1)
+        page = {"search": ident, "page_size": "5"}  # a list page, by its query string
         for _ in range(8):  # every one of B's four threads reads it, twice
             assert admin_b.get(TOKENS + ident + "/").json()["description"] == ""
             assert admin_b.get(TOKENS, {"identifier": ident}).json()["pagination"]["count"] == 1
+            assert [t["description"] for t in admin_b.get(TOKENS, page).json()["results"]] == [""]
         how = i % 3
         if how == 0:
             assert patch(admin_a, TOKENS + ident + "/", {"description": f"d{i}"}).status == 200
@@ -128,11 +130,17 @@ def test_token_rows_cached_through_b_follow_changes_through_a(pair):
             assert r.status == 200 and r.json()["description"] == f"d{i}", r
             r = admin_b.get(TOKENS, {"identifier": ident})
             assert [t["description"] for t in r.json()["results"]] == [f"d{i}"], r
+            r = admin_b.get(TOKENS, page)
+            assert [t["description"] for t in r.json()["results"]] == [f"d{i}"], r
             continue
         if how == 1:
             assert patch(admin_a, TOKENS + ident + "/", {"identifier": ident + "x"}).status == 200
+            r = admin_b.get(TOKENS, page)  # still found by the search, under its new name
+            assert [t["identifier"] for t in r.json()["results"]] == [ident + "x"], r
         else:
             assert admin_a.request("DELETE", TOKENS + ident + "/").status == 204
+            r = admin_b.get(TOKENS, page)
+            assert r.json()["pagination"]["count"] == 0 and r.json()["results"] == [], r
         r = admin_b.get(TOKENS + ident + "/")
         assert r.status == 404, f"B answered {r} on its next request"
         r = admin_b.get(TOKENS, {"identifier": ident})

@@ -1,7 +1,9 @@
 /* Unit tests for src/api/token_cache.c: a row serves only for the snapshot (connection and
  * version) it was kept for, and only under its own identifier; what get hands out is the
  * caller's copy (a later put does not change it); a row without a managed name comes back
- * without one; version 0 keeps and serves nothing. */
+ * without one; version 0 keeps and serves nothing. A page serves only its query string, its
+ * caller's visibility and its snapshot, empty pages included; large pages and long query
+ * strings are not kept. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,12 +115,76 @@ static void many_rows_each_under_its_name(void **state)
     tk_arena_free(a);
 }
 
+static void pages_by_query_and_caller(void **state)
+{
+    (void)state;
+    struct tk_arena *a = tk_arena_new(1 << 22);
+    struct tk_store_snapshot s = {.conn = 2, .version = 4};
+    struct tk_token page[3] = {row("tok-1", "one", NULL), row("tok-2", "two", "m"),
+                               row("tok-3", "three", NULL)};
+    const char *q = "page_size=3&ordering=identifier";
+    tk_token_cache_page_put(&s, 0, q, strlen(q), 41, page, 3);
+    int64_t count = 0;
+    struct tk_token *got = NULL;
+    size_t n = 0;
+    assert_true(tk_token_cache_page_get(&s, 0, q, strlen(q), a, &count, &got, &n));
+    assert_int_equal(count, 41);
+    assert_int_equal(n, 3);
+    assert_string_equal(got[0].identifier, "tok-1");
+    assert_string_equal(got[1].managed, "m");
+    assert_string_equal(got[2].description, "three");
+    assert_null(got[1].user);
+    /* another caller (a user who sees only their own), another query, another snapshot */
+    assert_false(tk_token_cache_page_get(&s, 7, q, strlen(q), a, &count, &got, &n));
+    assert_false(tk_token_cache_page_get(&s, 0, q, strlen(q) - 1, a, &count, &got, &n));
+    struct tk_store_snapshot later = {.conn = 2, .version = 5};
+    assert_false(tk_token_cache_page_get(&later, 0, q, strlen(q), a, &count, &got, &n));
+    /* an empty page (a filter that matches nothing) is a page too */
+    const char *none = "identifier=nothing-here";
+    tk_token_cache_page_put(&s, 7, none, strlen(none), 0, NULL, 0);
+    assert_true(tk_token_cache_page_get(&s, 7, none, strlen(none), a, &count, &got, &n));
+    assert_int_equal(count, 0);
+    assert_int_equal(n, 0);
+    /* the rows of a single-row cache are not a page, nor a page's rows single rows */
+    assert_false(tk_token_cache_page_get(&s, 0, "tok-1", 5, a, &count, &got, &n));
+    struct tk_token one;
+    assert_false(tk_token_cache_get(&s, q, a, &one));
+    tk_arena_free(a);
+}
+
+static void large_pages_and_long_queries_are_not_kept(void **state)
+{
+    (void)state;
+    struct tk_arena *a = tk_arena_new(1 << 22);
+    struct tk_store_snapshot s = {.conn = 3, .version = 8};
+    struct tk_token big[TK_MAX_CACHED_PAGE_ROWS + 1];
+    for (size_t i = 0; i < TK_MAX_CACHED_PAGE_ROWS + 1; i++)
+        big[i] = row("tok-big", "b", NULL);
+    const char *q = "page_size=101";
+    tk_token_cache_page_put(&s, 0, q, strlen(q), 500, big, TK_MAX_CACHED_PAGE_ROWS + 1);
+    int64_t count;
+    struct tk_token *got;
+    size_t n;
+    assert_false(tk_token_cache_page_get(&s, 0, q, strlen(q), a, &count, &got, &n));
+    tk_token_cache_page_put(&s, 0, q, strlen(q), 500, big, TK_MAX_CACHED_PAGE_ROWS);
+    assert_true(tk_token_cache_page_get(&s, 0, q, strlen(q), a, &count, &got, &n));
+    assert_int_equal(n, TK_MAX_CACHED_PAGE_ROWS);
+    char longq[TK_MAX_CACHED_QUERY_BYTES + 2];
+    memset(longq, 'q', sizeof(longq) - 1);
+    longq[sizeof(longq) - 1] = '\0';
+    tk_token_cache_page_put(&s, 0, longq, strlen(longq), 1, big, 1);
+    assert_false(tk_token_cache_page_get(&s, 0, longq, strlen(longq), a, &count, &got, &n));
+    tk_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(serves_its_snapshot_only),
         cmocka_unit_test(a_copy_outlives_the_next_put),
         cmocka_unit_test(many_rows_each_under_its_name),
+        cmocka_unit_test(pages_by_query_and_caller),
+        cmocka_unit_test(large_pages_and_long_queries_are_not_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
