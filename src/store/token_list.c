@@ -288,6 +288,29 @@ static int page_stmt(struct tk_db *db, const struct tk_token_query *tq, int64_t 
     return rc;
 }
 
+/* Up to limit rows of st (TOKEN_COLUMNS) into tokens (*n_out), and st reset. */
+static int read_rows(struct tk_db *db, struct tk_db_stmt *st, int64_t limit, struct tk_arena *a,
+                     struct tk_token *tokens, size_t *n_out)
+{
+    size_t n = 0;
+    int rc = 0;
+    while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1)
+        rc = read_token(db, st, a, &tokens[n++]);
+    tk_db_reset(db, st);
+    *n_out = n;
+    return rc < 0 ? rc : 0;
+}
+
+/* Rows read in the reverse of the list's order, turned around. */
+static void turn_around(struct tk_token *tokens, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        struct tk_token tmp = tokens[i];
+        tokens[i] = tokens[n - 1 - i];
+        tokens[n - 1 - i] = tmp;
+    }
+}
+
 /* Is tq the whole list (no condition) in identifier order, *desc when descending: the order
  * whose positions pg_positions.c keeps? */
 static bool whole_by_identifier(const struct tk_token_query *tq, struct tk_arena *a, bool *desc)
@@ -329,16 +352,7 @@ static int read_positioned(struct tk_db *db, const struct tk_position_page *pp, 
     struct tk_db_stmt *st;
     rc = tk_sql_prepare(db, &q, &st);
     tk_sql_free(&q);
-    if (rc)
-        return rc;
-    size_t n = 0;
-    while (rc == 0 && n < (size_t)pp->limit && (rc = tk_db_step(db, st)) == 1)
-        rc = read_token(db, st, a, &tokens[n++]);
-    tk_db_reset(db, st);
-    if (rc < 0)
-        return rc;
-    *n_out = n;
-    return 0;
+    return rc ? rc : read_rows(db, st, pp->limit, a, tokens, n_out);
 }
 
 /* PostgreSQL: a page of the whole list in identifier order, TK_POSITIONS_MIN_OFFSET rows deep or
@@ -363,11 +377,8 @@ static int fetch_positioned(struct tk_db *db, const struct tk_token_query *tq, i
             if (rc)
                 return rc;
             if (n > 0) {
-                for (size_t i = 0; desc && i < n / 2; i++) {
-                    struct tk_token tmp = tokens[i];
-                    tokens[i] = tokens[n - 1 - i];
-                    tokens[n - 1 - i] = tmp;
-                }
+                if (desc)
+                    turn_around(tokens, n);
                 *n_out = n;
                 *done = true;
                 return 0;
@@ -389,7 +400,6 @@ static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_
                        int64_t limit, struct tk_arena *a, struct tk_token *tokens, size_t *n_out)
 {
     *n_out = 0;
-    size_t n = 0;
     struct tk_db_stmt *st = NULL;
     struct tk_page_prefetch *p = tq->prefetch;
     bool reverse = false;
@@ -419,18 +429,9 @@ static int fetch_query(struct tk_db *db, const struct tk_token_query *tq, int64_
         if ((rc = page_stmt(db, tq, offset, limit, reverse, a, &st)) != 0)
             return rc;
     }
-    while (rc == 0 && n < (size_t)limit && (rc = tk_db_step(db, st)) == 1)
-        rc = read_token(db, st, a, &tokens[n++]);
-    tk_db_reset(db, st);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; reverse && i < n / 2; i++) {
-        struct tk_token tmp = tokens[i];
-        tokens[i] = tokens[n - 1 - i];
-        tokens[n - 1 - i] = tmp;
-    }
-    *n_out = n;
-    return 0;
+    if ((rc = read_rows(db, st, limit, a, tokens, n_out)) == 0 && reverse)
+        turn_around(tokens, *n_out);
+    return rc;
 }
 
 int tk_store_token_fetch(struct tk_db *db, const struct tk_token_query *tq, int64_t offset,
