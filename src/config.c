@@ -27,8 +27,8 @@ const struct tk_setting_doc tk_settings_doc[] = {
     {"TOKEND_BOOTSTRAP_TOKEN", "--bootstrap-token", "(unset)",
      "key of the bootstrap token authentik-bootstrap-token (AUTHENTIK_BOOTSTRAP_TOKEN too)"},
     {"TOKEND_THREADS", "--threads", "number of cores",
-     "HTTP worker threads (default: one per core on SQLite, four per core, at most 64, on "
-     "PostgreSQL)"},
+     "HTTP worker threads (default: one per core on SQLite and on PostgreSQL on this "
+     "machine; four per core, at most 64, on PostgreSQL elsewhere)"},
     {"TOKEND_AVATARS", "--avatars", "initials",
      "avatar modes: none, initials, gravatar, attributes.<path>, URL template"},
     {"TOKEND_DEFAULT_TOKEN_DURATION", "--default-token-duration", "minutes=30",
@@ -468,12 +468,13 @@ int tk_config_finish(struct tk_config *c, char *err, size_t err_len)
     if (parse_notices(c, err, err_len) != 0)
         return TK_ERR_INVALID;
     bool pg = tk_db_url_is_pg(c->database);
-    /* a worker waiting on PostgreSQL uses no core: by default four per core there (one store
-     * connection each, README "Several processes on PostgreSQL"), one per core on SQLite */
+    /* a worker waiting on PostgreSQL on another machine uses no core: by default four per core
+     * there (one store connection each, docs/api.md §20.2); one per core on SQLite, and on
+     * PostgreSQL on this machine, whose work for a waiting worker is done on these cores */
     size_t ti = 0;
     while (tk_settings_doc[ti].env && strcmp(tk_settings_doc[ti].env, "TOKEND_THREADS") != 0)
         ti++;
-    if (pg && c->source[ti] == TK_SOURCE_DEFAULT) {
+    if (pg && c->source[ti] == TK_SOURCE_DEFAULT && !tk_db_pg_is_local(c->database)) {
         unsigned n = c->threads * TK_PG_THREADS_PER_CORE;
         c->threads = n > TK_PG_THREADS_MAX ? TK_PG_THREADS_MAX : n;
     }

@@ -101,6 +101,10 @@ int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len
 int tk_db_pg_open_lazy(const char *url, struct tk_db **out) TK_MUST_USE;
 /* Is this database URL one for PostgreSQL? */
 bool tk_db_url_is_pg(const char *url);
+/* Does this PostgreSQL URL name a server on this machine only: every host (or hostaddr) a Unix
+ * socket directory, localhost or a loopback address, or none (libpq's default socket, unless
+ * PGHOST names another)? False for anything libpq cannot parse. */
+bool tk_db_pg_is_local(const char *url);
 /* The path of a SQLite URL: what follows "sqlite:" (and "//" if present: sqlite:///abs/path and
  * sqlite://rel are accepted as well as sqlite:path), possibly "" or ":memory:"; NULL when url is
  * not a SQLite URL. Points into url. */

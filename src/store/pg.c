@@ -727,6 +727,49 @@ int tk_db_pg_open_lazy(const char *url, struct tk_db **out)
     return 0;
 }
 
+/* One host of a libpq host list: a socket directory (or abstract socket), localhost or a
+ * loopback address. */
+static bool local_host(const char *h, size_t len)
+{
+    if (len == 0 || h[0] == '/' || h[0] == '@')
+        return true;
+    if ((len == 9 && strncmp(h, "localhost", 9) == 0) || (len == 3 && strncmp(h, "::1", 3) == 0))
+        return true;
+    return len >= 4 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == len;
+}
+
+static bool local_hosts(const char *list)
+{
+    for (const char *h = list;;) {
+        size_t len = strcspn(h, ",");
+        if (!local_host(h, len))
+            return false;
+        if (h[len] == '\0')
+            return true;
+        h += len + 1;
+    }
+}
+
+bool tk_db_pg_is_local(const char *url)
+{
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    if (opts == NULL)
+        return false;
+    const char *host = NULL, *hostaddr = NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val != NULL && o->val[0] != '\0' && strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        if (o->val != NULL && o->val[0] != '\0' && strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+    }
+    if (host == NULL && hostaddr == NULL)
+        host = getenv("PGHOST"); /* libpq's default when the URL names none */
+    /* hostaddr, when given, is what libpq connects to */
+    bool local = local_hosts(hostaddr ? hostaddr : host ? host : "");
+    PQconninfoFree(opts);
+    return local;
+}
+
 int tk_db_pg_open(const char *url, struct tk_db **out, char *err, size_t err_len)
 {
     struct pg_db *d = tk_calloc(1, sizeof(*d));

@@ -91,8 +91,9 @@
  * the identifier, intent, username and scopes; a larger answer is given but not kept. */
 #define TK_VERIFIED_BODY_MAX 1024
 #define TK_VERIFIED_TEXT_MAX 1024
-/* Default worker threads on PostgreSQL: this many per core (a thread waiting on the database
- * uses no core), at most TK_PG_THREADS_MAX. */
+/* Default worker threads on PostgreSQL: this many per core (a thread waiting on a database on
+ * another machine uses no core), at most TK_PG_THREADS_MAX; one per core when the server is on
+ * this machine (its work for a waiting thread is done on these cores). */
 #define TK_PG_THREADS_PER_CORE 4
 #define TK_PG_THREADS_MAX 64
 #define TK_RESPONSE_MAX_HEADERS 8 /* headers a handler adds to a response */

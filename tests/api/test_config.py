@@ -327,15 +327,37 @@ def test_a_flag_without_its_value_is_named():
     assert rc == 2 and err.strip() == "tokend: --threads needs a value"
 
 
-def test_threads_default_to_four_per_core_on_postgres(tmp_path):
-    """A worker waiting on PostgreSQL uses no core: the default is four per core there (at most
-    64), one per core on SQLite; a value given is kept (README "Several processes on
-    PostgreSQL")."""
+@pytest.mark.parametrize("url,local", [
+    ("postgres://nobody@db.example.com:5432/none", False),
+    ("postgresql://nobody@10.1.2.3/none", False),
+    ("host=db.example.com dbname=none", False),
+    ("postgres://nobody@127.0.0.1:1/none", True),
+    ("postgres://nobody@localhost/none", True),
+    ("postgres://nobody@[::1]:5432/none", True),
+    ("postgres:///none?host=/var/run/postgresql", True),
+    ("host=/tmp dbname=none", True),
+    ("dbname=none", True),                                    # libpq's default: a Unix socket
+    ("host=localhost,db.example.com dbname=none", False),     # one host elsewhere
+    ("host=db.example.com hostaddr=127.0.0.1 dbname=none", True),  # hostaddr is dialled
+    ("postgres://nobody@127.example.com/none", False),
+])
+def test_threads_default_by_where_postgres_runs(tmp_path, url, local):
+    """A worker waiting on PostgreSQL on another machine uses no core: the default is four per
+    core there (at most 64); on this machine (Unix socket, localhost, loopback) the server's work
+    is done on the same cores: one per core, as on SQLite; a value given is kept
+    (docs/api.md §20.2)."""
     cores = os.cpu_count()
-    pg = {"TOKEND_DATABASE": "postgres://nobody@127.0.0.1:1/none", "TOKEND_SECRET_KEY": "s"}
+    pg = {"TOKEND_DATABASE": url, "TOKEND_SECRET_KEY": "s", "PGHOST": ""}
     js = config_json(env=pg)
-    assert js["TOKEND_THREADS"]["value"] == str(min(4 * cores, 64))
+    assert js["TOKEND_THREADS"]["value"] == str(cores if local else min(4 * cores, 64))
     js = config_json(env=dict(pg, TOKEND_THREADS="3"))
     assert js["TOKEND_THREADS"]["value"] == "3"
     js = config_json(db=str(tmp_path / "t.db"))
     assert js["TOKEND_THREADS"]["value"] == str(cores)
+
+
+def test_threads_default_follows_pghost_when_the_url_names_no_host():
+    cores = os.cpu_count()
+    env = {"TOKEND_DATABASE": "dbname=none", "TOKEND_SECRET_KEY": "s",
+           "PGHOST": "db.example.com"}
+    assert config_json(env=env)["TOKEND_THREADS"]["value"] == str(min(4 * cores, 64))
