@@ -171,8 +171,8 @@ static bool identifier_only(const struct tk_token_query *tq)
            tq->expiring < 0 && tq->n_terms == 0 && tq->id == 0;
 }
 
-/* The row of the token named identifier, from this thread's cache when it holds it for snap:
- * *found whether it had it, *t (arena) when the caller may see it (owner_id > 0: only that
+/* The row of the token named identifier from this thread's cache: true when the cache holds it
+ * for snap, and then *t is the row (arena) when the caller may see it (owner_id > 0: only that
  * user's), else NULL. */
 static bool cached_token(struct tk_ctx *c, const struct tk_store_snapshot *snap,
                          const char *identifier, int64_t owner_id, struct tk_token **t)

@@ -355,6 +355,27 @@ static int read_positioned(struct tk_db *db, const struct tk_position_page *pp, 
     return rc ? rc : read_rows(db, st, pp->limit, a, tokens, n_out);
 }
 
+/* The page from the process's positions when they are known and the list has not moved since
+ * they were read (*done), else dropped when it has. */
+static int from_positions(struct tk_db *db, int64_t offset, int64_t limit, bool desc,
+                          struct tk_arena *a, struct tk_token *tokens, size_t *n_out, bool *done)
+{
+    struct tk_position_page pp;
+    if (!tk_positions_page(db->positions, offset, limit, desc, a, &pp))
+        return 0;
+    int rc = read_positioned(db, &pp, a, tokens, n_out);
+    if (rc)
+        return rc;
+    if (*n_out == 0) {
+        tk_positions_stale(db->positions, pp.version); /* moved since they were read */
+        return 0;
+    }
+    if (desc)
+        turn_around(tokens, *n_out);
+    *done = true;
+    return 0;
+}
+
 /* PostgreSQL: a page of the whole list in identifier order, TK_POSITIONS_MIN_OFFSET rows deep or
  * deeper, read from the process's positions (pg_positions.c, docs/api.md §20.4), which are read
  * first when the OFFSET reads since they were last read have paid for it. *done false: the
@@ -369,29 +390,15 @@ static int fetch_positioned(struct tk_db *db, const struct tk_token_query *tq, i
     if (db->positions == NULL || offset < TK_POSITIONS_MIN_OFFSET || !tq->count_known ||
         offset >= tq->count || !whole_by_identifier(tq, a, &desc))
         return 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        struct tk_position_page pp;
-        if (tk_positions_page(db->positions, offset, limit, desc, a, &pp)) {
-            size_t n;
-            int rc = read_positioned(db, &pp, a, tokens, &n);
-            if (rc)
-                return rc;
-            if (n > 0) {
-                if (desc)
-                    turn_around(tokens, n);
-                *n_out = n;
-                *done = true;
-                return 0;
-            }
-            tk_positions_stale(db->positions, pp.version); /* moved since they were read */
-        }
-        /* what OFFSET would step over (fetch_query reads a page past the middle from the end) */
-        int64_t walk = offset > tq->count / 2 ? tq->count - offset : offset;
-        if (attempt > 0 || !tk_positions_walked(db->positions, walk, tq->count) ||
-            tk_positions_read(db->positions, db) != 0)
-            return 0;
-    }
-    return 0;
+    int rc = from_positions(db, offset, limit, desc, a, tokens, n_out, done);
+    if (rc || *done)
+        return rc;
+    /* what OFFSET would step over (fetch_query reads a page past the middle from the end) */
+    int64_t walk = offset > tq->count / 2 ? tq->count - offset : offset;
+    if (!tk_positions_walked(db->positions, walk, tq->count) ||
+        tk_positions_read(db->positions, db) != 0)
+        return 0;
+    return from_positions(db, offset, limit, desc, a, tokens, n_out, done);
 }
 
 /* Rows [offset, offset + limit) of the list by its own query (or the one sent with the count,
